@@ -1,0 +1,32 @@
+# mail_sync_crm — the project's commands. ODOO_SRC must name an Odoo 18 source tree.
+SHELL := /bin/bash
+export ODOO_SRC ?= /opt/odoo18
+
+.PHONY: setup run stop test lint bench clean
+
+setup:            ## system packages, PostgreSQL, .venv (idempotent)
+	scripts/setup.sh
+
+run:              ## Odoo on http://localhost:8069 with demo data (Ctrl-C / make stop)
+	scripts/run.sh
+
+stop:             ## stop the Odoo started by `make run`, by its own PID
+	@if [ -f .run/odoo.pid ] && kill -0 $$(cat .run/odoo.pid) 2>/dev/null; then \
+	  kill $$(cat .run/odoo.pid) && echo "stopped Odoo (PID $$(cat .run/odoo.pid))"; \
+	  rm -f .run/odoo.pid; else echo "Odoo is not running"; fi
+
+test:             ## lint + lib tests + Odoo tests against real PostgreSQL, Dovecot, SMTP
+	scripts/test.sh
+
+lint:             ## ruff and pylint-odoo only
+	scripts/setup.sh >/dev/null
+	.venv/bin/ruff check mail_sync_crm scripts
+	.venv/bin/ruff format --check mail_sync_crm scripts
+	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm
+
+bench:            ## benchmarks (figures in README.rst)
+	scripts/setup.sh >/dev/null
+	.venv/bin/python scripts/bench.py
+
+clean:            ## remove the venv and run files (databases are kept)
+	rm -rf .venv .run

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make test: set-up if needed, lint, install/update the addon in a dedicated test database,
+# plain pytest over lib/ tests, then pytest-odoo over the addon's tests (its summary line last).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+CONF=.run/test.conf
+DB=$(conf_get "$CONF" db_name)
+
+say "lint: ruff"
+.venv/bin/ruff check mail_sync_crm scripts
+.venv/bin/ruff format --check mail_sync_crm scripts
+say "lint: pylint-odoo"
+.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm
+
+install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
+
+say "plain pytest: mail_sync_crm/lib/tests"
+.venv/bin/python -m pytest -p no:odoo -p no:cacheprovider -q mail_sync_crm/lib/tests ${PYTEST_ARGS:-}
+
+say "pytest-odoo: mail_sync_crm/tests (database $DB)"
+.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-config="$CONF" --odoo-database="$DB" \
+  mail_sync_crm/tests ${PYTEST_ARGS:-}
