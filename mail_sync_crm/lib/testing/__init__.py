@@ -1,0 +1,30 @@
+"""Test harness for mail_sync_crm: real IMAP/SMTP servers and messages.
+
+Plain Python, no Odoo import: usable from pytest and from Odoo tests
+(``odoo.addons.mail_sync_crm.lib.testing``).
+"""
+
+from .dovecot import DovecotError, DovecotServer
+from .factory import (
+    CorpusMessage,
+    make_corpus,
+    make_message,
+    malformed_messages,
+    parse_address,
+)
+from .proxy import LatencyProxy
+from .smtp_server import STAGES, ReceivedMessage, SmtpServer
+
+__all__ = [
+    "STAGES",
+    "CorpusMessage",
+    "DovecotError",
+    "DovecotServer",
+    "LatencyProxy",
+    "ReceivedMessage",
+    "SmtpServer",
+    "make_corpus",
+    "make_message",
+    "malformed_messages",
+    "parse_address",
+]

@@ -1,0 +1,535 @@
+"""A throwaway Dovecot IMAP server for tests and benchmarks (no Odoo import).
+
+Usage::
+
+    with DovecotServer() as server:
+        server.add_user("alice", "secret")
+        server.append("alice", "INBOX", raw_bytes)
+        client = server.connect("alice")
+
+Each instance lives in its own directory under /dev/shm (mode 755, removed on
+stop), has its own self-signed certificate and two loopback listeners: ``port``
+(plain IMAP, STARTTLS available) and ``ssl_port`` (implicit TLS).
+"""
+
+import atexit
+import contextlib
+import datetime
+import grp
+import itertools
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+from ._common import (
+    LOOPBACK,
+    free_port,
+    make_self_signed_cert,
+    make_workdir,
+    remove_workdir,
+    tail,
+)
+
+__all__ = ["DovecotError", "DovecotServer"]
+
+REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_reaper.py")
+PORT_TAKEN_RC = 89  # dovecot's exit code when a listener cannot bind
+MAIL_USER = "nobody"
+MAIL_GROUP = "nogroup"
+
+CONFIG_TEMPLATE = """\
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = dovecot-{token}
+login_greeting = {greeting}
+log_path = {d}/dovecot.log
+protocols = imap
+listen = {host}
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_max_userip_connections = 100
+mail_fsync = never
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd.d/%u
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={d}/home/%u
+}}
+mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  mailbox Sent {{
+    auto = subscribe
+    special_use = \\Sent
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = {ssl_port}
+    ssl = yes
+  }}
+}}
+"""
+
+
+class DovecotError(RuntimeError):
+    pass
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _process_group_members(pgid):
+    """(pid, comm) of every live process whose process group is `pgid`."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        lpar, rpar = stat.find("("), stat.rfind(")")
+        fields = stat[rpar + 2 :].split()
+        # fields: state ppid pgrp session ...
+        if len(fields) < 3 or fields[0] == "Z":
+            continue
+        if int(fields[2]) == pgid:
+            members.append((int(entry), stat[lpar + 1 : rpar]))
+    return members
+
+
+class DovecotServer:
+    host = LOOPBACK
+    folder_separator = "."  # Maildir++ layout
+
+    def __init__(self, start_timeout=10.0):
+        self.start_timeout = start_timeout
+        self.dir = None
+        self.port = None
+        self.ssl_port = None
+        self.cert_path = None
+        self.key_path = None
+        self.cert_pem = None
+        self.cert_fingerprint = None
+        self.conf_path = None
+        self.log_path = None
+        self.passwd_dir = None
+        self.greeting_token = None
+        self.users = {}
+        self._cert = None
+        self._proc = None
+        self._master_pid = None
+        self._file_counter = itertools.count()
+        self._uid = pwd.getpwnam(MAIL_USER).pw_uid
+        self._gid = grp.getgrnam(MAIL_GROUP).gr_gid
+
+    # -- life cycle ---------------------------------------------------------
+
+    @property
+    def master_pid(self):
+        """PID of the Dovecot master process (None when stopped)."""
+        if self._proc is None:
+            return None
+        if self._master_pid is None:
+            try:
+                with open(os.path.join(self.dir, "run", "master.pid")) as fh:
+                    self._master_pid = int(fh.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                members = _process_group_members(self._proc.pid)
+                pids = [pid for pid, comm in members if comm == "dovecot"]
+                return pids[0] if pids else None
+        return self._master_pid
+
+    @property
+    def process_group(self):
+        """Process group of the server (its supervisor and every Dovecot process)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self):
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        if self._proc is not None:
+            raise DovecotError("DovecotServer already started")
+        self.dir = make_workdir("dovecot-")
+        atexit.register(self.stop)
+        try:
+            self._prepare_dir()
+            for _attempt in range(8):
+                try:
+                    self._launch()
+                    return self
+                except _PortTaken:
+                    continue
+            raise DovecotError("could not find free ports for dovecot")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _prepare_dir(self):
+        d = self.dir
+        for sub in ("run", "state", "home"):
+            os.mkdir(os.path.join(d, sub), 0o755)
+        self._cert = make_self_signed_cert(d)
+        self.cert_path = self._cert.cert_path
+        self.key_path = self._cert.key_path
+        self.cert_pem = self._cert.cert_pem
+        self.cert_fingerprint = self._cert.fingerprint
+        self.conf_path = os.path.join(d, "dovecot.conf")
+        self.log_path = os.path.join(d, "dovecot.log")
+        self.passwd_dir = os.path.join(d, "passwd.d")
+        os.mkdir(self.passwd_dir, 0o755)
+        users, self.users = self.users, {}
+        for login, password in users.items():  # start() again after stop()
+            self.add_user(login, password)
+
+    def _launch(self):
+        self.greeting_token = uuid.uuid4().hex[:16]
+        self.port = free_port()
+        self.ssl_port = free_port()
+        while self.ssl_port == self.port:
+            self.ssl_port = free_port()
+        config = CONFIG_TEMPLATE.format(
+            d=self.dir,
+            token=self.greeting_token,
+            greeting=self.greeting,
+            host=self.host,
+            uid=MAIL_USER,
+            gid=MAIL_GROUP,
+            port=self.port,
+            ssl_port=self.ssl_port,
+        )
+        with open(self.conf_path, "w") as fh:
+            fh.write(config)
+        os.chmod(self.conf_path, 0o644)
+        out_path = os.path.join(self.dir, "stdout.log")
+        # The supervisor removes our directory if this process dies unclean.
+        supervisor = [sys.executable, "-I", "-S", REAPER, "--rmdir", self.dir]
+        with open(out_path, "ab") as out:
+            self._proc = subprocess.Popen(
+                [*supervisor, "dovecot", "-F", "-c", self.conf_path],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        try:
+            self._wait_ready()
+        except _PortTaken:
+            self._terminate()
+            raise
+
+    @property
+    def greeting(self):
+        return f"test-{self.greeting_token} ready"
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + self.start_timeout
+        last_error = None
+        while time.monotonic() < deadline:
+            rc = self._proc.poll()
+            if rc is not None:
+                if rc == PORT_TAKEN_RC or "Address already in use" in self._logs():
+                    raise _PortTaken()
+                raise DovecotError(
+                    f"dovecot exited with rc {rc} during start-up:\n{self._logs()}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), 1.0) as sock:
+                    sock.settimeout(1.0)
+                    line = b""
+                    while not line.endswith(b"\n") and len(line) < 4096:
+                        chunk = sock.recv(4096)
+                        if not chunk:
+                            break
+                        line += chunk
+                if self.greeting_token.encode() in line:
+                    return
+                if line:
+                    # Somebody else answers on our port: it was taken.
+                    raise _PortTaken()
+            except OSError as exc:
+                last_error = exc
+            time.sleep(0.01)
+        self._terminate()
+        raise DovecotError(
+            "dovecot did not answer with its greeting within "
+            f"{self.start_timeout} s (last error: {last_error!r}):\n{self._logs()}"
+        )
+
+    def _logs(self):
+        return tail(os.path.join(self.dir, "stdout.log")) + tail(self.log_path or "")
+
+    def log_tail(self, limit=4000):
+        """The end of dovecot's log (useful in assertion messages)."""
+        return tail(self.log_path, limit)
+
+    def _terminate(self):
+        proc, self._proc = self._proc, None
+        self._master_pid = None
+        if proc is None:
+            return
+        # The supervisor (_reaper.py) SIGKILLs the whole group and reaps every
+        # process, so nothing is left behind, not even zombies.
+        if proc.poll() is not None:
+            return  # the supervisor already cleaned up and exited
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:  # pylint: disable=except-pass
+            pass  # not gone in time: kill the whole group below
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def stop(self):
+        """Stop the whole process group and remove the directory. Idempotent."""
+        atexit.unregister(self.stop)
+        self._terminate()
+        remove_workdir(self.dir)
+
+    # -- users --------------------------------------------------------------
+
+    def _passwd_file(self, login):
+        return os.path.join(self.passwd_dir, login)
+
+    def add_user(self, login, password):
+        """Add a user, or change its password; works while the server runs.
+
+        Each user has its own passwd-file (``passwd.d/<login>``): Dovecot stats a
+        passwd-file at most once per second, so a shared file would hide users
+        added within a second of the previous login. A new file is read at once;
+        a password *change* waits for the next second to be seen.
+        """
+        for value in (login, password):
+            if not value or any(c in value for c in ":\n\r\0"):
+                raise ValueError(f"unsupported character in {value!r}")
+        if "/" in login or login.startswith(".") or "%" in login:
+            raise ValueError(f"unsupported login {login!r}")
+        changed = login in self.users and self.users[login] != password
+        self.users[login] = password
+        if self.passwd_dir is None or not os.path.isdir(self.passwd_dir):
+            return  # not started yet: start() writes the file
+        home = self.home_path(login)
+        if not os.path.isdir(home):
+            os.makedirs(home, 0o700)
+            os.chown(home, self._uid, self._gid)
+        path = self._passwd_file(login)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(f"{login}:{{PLAIN}}{password}\n")
+        os.chmod(tmp, 0o644)
+        if changed:
+            # Make (mtime, size) differ from the cached copy, then let the
+            # once-per-second sync gate pass.
+            old_mtime = int(os.stat(path).st_mtime)
+            stamp = max(int(time.time()), old_mtime) + 1
+            os.utime(tmp, (stamp, stamp))
+        os.replace(tmp, path)
+        if changed and self.running:
+            time.sleep(1.05 - (time.time() % 1.0))
+
+    def home_path(self, user):
+        return os.path.join(self.dir, "home", user)
+
+    # -- IMAP access ----------------------------------------------------------
+
+    def connect(
+        self, user=None, password=None, *, ssl=False, starttls=False, timeout=10
+    ):
+        """An imapclient.IMAPClient, logged in when `user` is given.
+
+        ssl=True uses the implicit-TLS port, starttls=True upgrades the plain
+        port; both trust this server's certificate only.
+        """
+        from imapclient import IMAPClient
+
+        if ssl:
+            client = IMAPClient(
+                self.host,
+                port=self.ssl_port,
+                ssl=True,
+                ssl_context=self.ssl_context(),
+                timeout=timeout,
+            )
+        else:
+            client = IMAPClient(self.host, port=self.port, ssl=False, timeout=timeout)
+            if starttls:
+                client.starttls(self.ssl_context())
+        if user is not None:
+            client.login(user, self.users[user] if password is None else password)
+        return client
+
+    def ssl_context(self):
+        """An SSL client context trusting this server's certificate."""
+        return self._cert.client_context()
+
+    def append(self, user, folder, raw_bytes, flags=(), date=None):
+        """APPEND one message over IMAP; returns its UID (from APPENDUID)."""
+        if isinstance(date, (int, float)):
+            date = datetime.datetime.fromtimestamp(date, datetime.UTC)
+        client = self.connect(user)
+        try:
+            if folder.upper() != "INBOX" and not client.folder_exists(folder):
+                client.create_folder(folder)
+            response = client.append(folder, raw_bytes, flags=flags, msg_time=date)
+        finally:
+            client.logout()
+        if isinstance(response, bytes):
+            response = response.decode("ascii", errors="replace")
+        match = re.search(r"APPENDUID \d+ (\d+)", response or "")
+        return int(match.group(1)) if match else None
+
+    # -- direct Maildir access ----------------------------------------------
+
+    def maildir_path(self, user, folder="INBOX"):
+        """The Maildir++ directory of `folder` (folder names use '.' as separator)."""
+        base = os.path.join(self.home_path(user), "Maildir")
+        if folder.upper() == "INBOX":
+            return base
+        from imapclient import imap_utf7
+
+        encoded = imap_utf7.encode(folder).decode("ascii")
+        if "/" in encoded or encoded.startswith("."):
+            raise ValueError(f"unsupported folder name {folder!r}")
+        return os.path.join(base, "." + encoded)
+
+    def _ensure_maildir(self, user, folder):
+        if user not in self.users:
+            raise KeyError(f"unknown user {user!r}; call add_user() first")
+        home = self.home_path(user)
+        base = os.path.join(home, "Maildir")
+        path = self.maildir_path(user, folder)
+        for directory in (base, path):
+            created = False
+            for sub in ("", "cur", "new", "tmp"):
+                target = os.path.join(directory, sub)
+                if not os.path.isdir(target):
+                    os.mkdir(target, 0o700)
+                    os.chown(target, self._uid, self._gid)
+                    created = True
+            if directory != base and created:
+                marker = os.path.join(directory, "maildirfolder")
+                open(marker, "wb").close()
+                os.chown(marker, self._uid, self._gid)
+        return path
+
+    def fill_maildir(self, user, folder, messages, flags="S"):
+        """Write messages straight into the folder's Maildir ``cur/`` directory.
+
+        `messages` yields raw bytes, or (raw bytes, date) pairs where date is a
+        datetime or a POSIX timestamp used as the file mtime (Dovecot's received
+        date / INTERNALDATE). `flags` are Maildir flag letters ("S" = \\Seen).
+        The folder is created (e.g. "Sent" -> ".Sent") when missing. Returns the
+        number of messages written. Much faster than APPEND for bulk fills.
+        """
+        path = self._ensure_maildir(user, folder)
+        cur = os.path.join(path, "cur")
+        info = ":2," + "".join(sorted(set(flags)))
+        host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+        pid = os.getpid()
+        ts = int(time.time())
+        uid, gid = self._uid, self._gid
+        count = 0
+        for item in messages:
+            date = None
+            if isinstance(item, tuple):
+                item, date = item
+            raw = bytes(item)
+            size = len(raw)
+            crlf_size = size + raw.count(b"\n") - raw.count(b"\r\n")
+            name = (
+                f"{ts}.M{next(self._file_counter)}P{pid}.{host}"
+                f",S={size},W={crlf_size}{info}"
+            )
+            target = os.path.join(cur, name)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(raw)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fchown(fd, uid, gid)
+            finally:
+                os.close(fd)
+            if date is not None:
+                if isinstance(date, datetime.datetime):
+                    date = date.timestamp()
+                os.utime(target, (date, date))
+            count += 1
+        # A fresh directory mtime makes Dovecot rescan even within one second.
+        now = time.time()
+        os.utime(cur, (now, now))
+        return count
+
+    # -- administration -------------------------------------------------------
+
+    def doveadm(self, *args, check=True):
+        """Run ``doveadm -c CONF ARGS``; returns the CompletedProcess."""
+        result = subprocess.run(
+            ["doveadm", "-c", self.conf_path, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if check and result.returncode:
+            raise DovecotError(
+                f"doveadm {' '.join(args)} failed (rc {result.returncode}): "
+                f"{result.stderr.strip() or result.stdout.strip()}"
+            )
+        return result
+
+    def set_uidvalidity(self, user, folder, n):
+        """Change UIDVALIDITY of an existing folder (clients must resync)."""
+        self.doveadm("mailbox", "update", "-u", user, "--uid-validity", str(n), folder)
+
+    def imap_children(self):
+        """PIDs of the running ``imap`` processes (one per logged-in session)."""
+        if self._proc is None:
+            return []
+        members = _process_group_members(self.process_group)
+        return [pid for pid, comm in members if comm == "imap"]
+
+    def kill_imap_children(self, sig=signal.SIGKILL):
+        """Send `sig` (default SIGKILL) to every ``imap`` process; returns PIDs.
+
+        SIGKILL simulates a connection killed mid-FETCH; SIGSTOP a hung server
+        (the client then hits its own timeout; stop() still cleans up).
+        """
+        pids = self.imap_children()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return pids
