@@ -1,0 +1,718 @@
+"""The error taxonomy: every failure becomes a code, a message and a fix hint.
+
+* :class:`MailSyncError` is the one exception the rest of the addon handles; it
+  carries a ``code`` (a key of :data:`CATALOGUE`), the ``side`` ("imap",
+  "smtp" or None), the server ``host``/``port``, a technical ``detail`` (never
+  a password) and optional ``params`` for the message.
+* :func:`classify` maps any real exception (socket, ssl, imaplib/imapclient,
+  smtplib) to a :class:`MailSyncError`.
+* :data:`CATALOGUE` holds the English message and hint of each code, wrapped in
+  ``_lt`` so that Odoo's translation extractor collects them; :func:`describe`
+  renders them through a translation function given by the Odoo layer.
+* :func:`is_quota_reply` tells the sender which SMTP replies mean "provider
+  quota reached: defer, do not fail".
+"""
+
+import ast
+import email.errors
+import errno
+import imaplib
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Iterable
+
+__all__ = [
+    "CATALOGUE",
+    "CertificateChanged",
+    "MailSyncError",
+    "QuotaExceeded",
+    "classify",
+    "describe",
+    "is_quota_reply",
+    "redact",
+]
+
+MAX_DETAIL = 500
+
+
+def _lt(text: str) -> str:
+    """Mark a literal for translation; the Odoo layer translates it later."""
+    return text
+
+
+# code -> (message, hint). Placeholders: %(server)s is a whole noun phrase
+# ("the IMAP server imap.example.com:993", or "the mail server" when nothing is
+# known), never at the start of a sentence; %(side)s ("IMAP", "SMTP" or
+# "mail"), %(host)s and %(port)s are available too, and so are err.params.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "auth_failed": (
+        _lt("Login refused by %(server)s: wrong login or password."),
+        _lt(
+            "Check the login (usually your full email address) and the password."
+            " Gmail and Microsoft accept only an app password here, not your"
+            " usual password."
+        ),
+    ),
+    "app_password_required": (
+        _lt(
+            "Your usual password is not accepted by %(server)s: it requires an app"
+            " password (or OAuth sign-in)."
+        ),
+        _lt(
+            "Turn on 2-Step Verification for your account, then create an app"
+            " password (Google: Google Account > Security > App passwords;"
+            " Microsoft: Microsoft account > Security > Advanced security options"
+            " > App passwords) and enter it here instead of your usual password."
+        ),
+    ),
+    "imap_disabled": (
+        _lt("IMAP access is disabled for this mailbox at the provider."),
+        _lt(
+            "Gmail: Settings > See all settings > Forwarding and POP/IMAP > Enable"
+            " IMAP (Google Workspace administrators may have to allow it in the"
+            " Admin console > Apps > Google Workspace > Gmail > End user access)."
+            " Microsoft 365: an administrator enables IMAP for the mailbox in the"
+            " Microsoft 365 admin center > Users > Active users > Mail > Manage"
+            " email apps."
+        ),
+    ),
+    "encryption_required": (
+        _lt("Signing in without encryption is not allowed by %(server)s."),
+        _lt(
+            "Choose an encryption: SSL/TLS on port 993 (IMAP) or 465 (SMTP),"
+            " STARTTLS on port 143 (IMAP) or 587 (SMTP)."
+        ),
+    ),
+    "host_unreachable": (
+        _lt(
+            "Could not reach %(server)s (unknown host, connection refused or"
+            " network unreachable)."
+        ),
+        _lt(
+            "Check the host name and the port. If they are right, check that a"
+            " firewall does not block connections from this Odoo server."
+        ),
+    ),
+    "timeout": (
+        _lt("No answer in time from %(server)s."),
+        _lt(
+            "Check the host and the port (a wrong port often just hangs). If they"
+            " are right, the server or the network is slow: the sync retries"
+            " automatically."
+        ),
+    ),
+    "tls_failed": (
+        _lt("The secure connection (TLS) to %(server)s failed."),
+        _lt(
+            "Pick the encryption that matches the port: SSL/TLS for 993 (IMAP) and"
+            " 465 (SMTP), STARTTLS for 143 (IMAP) and 587 (SMTP)."
+        ),
+    ),
+    "starttls_unsupported": (
+        _lt("STARTTLS is not supported by %(server)s."),
+        _lt(
+            "Choose SSL/TLS encryption with its port (993 for IMAP, 465 for SMTP),"
+            " or ask your provider for the right settings."
+        ),
+    ),
+    "cert_untrusted": (
+        _lt(
+            "The certificate of %(server)s is not trusted (self-signed, expired,"
+            " or issued for another name)."
+        ),
+        _lt(
+            'Check the host name. Tick "Self-signed certificate" only if you'
+            " trust this server: Odoo then pins this exact certificate."
+        ),
+    ),
+    "cert_changed": (
+        _lt(
+            "The certificate of %(server)s changed since you connected: the"
+            " connection may be intercepted."
+        ),
+        _lt(
+            "If your administrator changed the server's certificate, disconnect"
+            " and connect again to accept the new one. Otherwise, contact your"
+            " administrator before going on."
+        ),
+    ),
+    "folder_missing": (
+        _lt("No Inbox or no Sent folder was found in the mailbox."),
+        _lt(
+            "Make sure the mailbox has an Inbox and a Sent folder visible over"
+            ' IMAP (Gmail: Settings > Labels > tick "Show in IMAP" for Sent'
+            " Mail)."
+        ),
+    ),
+    "smtp_auth_failed": (
+        _lt("Login refused by %(server)s: wrong SMTP login or password."),
+        _lt(
+            "Check the SMTP login and password (usually the same as for IMAP)."
+            " Gmail and Microsoft accept only an app password here; Microsoft 365"
+            " administrators must also enable Authenticated SMTP for the mailbox."
+        ),
+    ),
+    "smtp_refused": (
+        _lt("The sender or a recipient was refused by %(server)s."),
+        _lt(
+            "Check that the From address is your own mailbox address (or an alias"
+            " the server allows) and that the recipients' addresses are valid."
+            " The server's answer is in the details."
+        ),
+    ),
+    "quota_exceeded": (
+        _lt("Your provider's sending quota is reached."),
+        _lt(
+            "Nothing is lost: the mail waits and leaves automatically once the"
+            " provider's limit window resets (usually within 24 hours)."
+        ),
+    ),
+    "message_too_large": (
+        _lt("The message is larger than %(server)s accepts."),
+        _lt("Remove or shrink attachments, or share large files as links."),
+    ),
+    "message_malformed": (
+        _lt("A message could not be read: it was skipped, the others were synced."),
+        _lt(
+            "Nothing to do unless it happens again and again; the details name the"
+            " message."
+        ),
+    ),
+    "connection_lost": (
+        _lt("The connection to %(server)s was lost."),
+        _lt(
+            "This is usually temporary (network or server restart): the sync"
+            " retries automatically."
+        ),
+    ),
+    "server_error": (
+        _lt("Unexpected answer from %(server)s."),
+        _lt(
+            "The sync retries automatically. If this goes on, check the server"
+            " status with your provider; the server's answer is in the details."
+        ),
+    ),
+    "unknown": (
+        _lt("An unexpected error occurred with %(server)s."),
+        _lt(
+            "The sync retries automatically. If this goes on, send the details to"
+            " your administrator."
+        ),
+    ),
+}
+
+_SIDE_LABELS = {"imap": "IMAP", "smtp": "SMTP"}
+_MAIL_LABEL = _lt("mail")
+_SERVER_AT = _lt("the %(side)s server %(address)s")
+_SERVER = _lt("the %(side)s server")
+
+
+# ---------------------------------------------------------------------------
+# Exceptions
+
+
+class MailSyncError(Exception):
+    """A classified mail sync failure (see :data:`CATALOGUE` for the codes)."""
+
+    default_code = "unknown"
+
+    def __init__(
+        self,
+        code: str | None = None,
+        detail: str = "",
+        *,
+        side: str | None = None,
+        host: str = "",
+        port: int | None = None,
+        params: dict | None = None,
+    ) -> None:
+        self.code = code or self.default_code
+        self.detail = detail or ""
+        self.side = side
+        self.host = host or ""
+        self.port = port
+        self.params = dict(params or {})
+        super().__init__(self.code, self.detail)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.detail!r})"
+
+
+class QuotaExceeded(MailSyncError):
+    """The provider's sending quota is reached: defer the mail, do not fail it."""
+
+    default_code = "quota_exceeded"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        side: str | None = "smtp",
+        host: str = "",
+        port: int | None = None,
+        params: dict | None = None,
+    ) -> None:
+        super().__init__(
+            "quota_exceeded", detail, side=side, host=host, port=port, params=params
+        )
+
+
+class CertificateChanged(MailSyncError):
+    """The server's certificate no longer matches the pinned fingerprint."""
+
+    default_code = "cert_changed"
+
+    def __init__(
+        self,
+        expected: str,
+        seen: str,
+        *,
+        side: str | None = None,
+        host: str = "",
+        port: int | None = None,
+    ) -> None:
+        self.expected = expected
+        self.seen = seen
+        super().__init__(
+            "cert_changed",
+            f"pinned certificate fingerprint {expected}, server presented {seen}",
+            side=side,
+            host=host,
+            port=port,
+            params={"expected": expected, "seen": seen},
+        )
+
+
+# ---------------------------------------------------------------------------
+# Redaction and text helpers
+
+
+def _secret_forms(secret: str | bytes) -> set[str]:
+    """A secret as it may show up in an error text: plain, escaped, repr'd."""
+    if isinstance(secret, bytes):
+        forms = {secret.decode("utf-8", "replace"), repr(secret)[2:-1]}
+    else:
+        forms = {secret, repr(secret)[1:-1]}
+        forms.add(repr(secret.encode("utf-8", "replace"))[2:-1])
+    return {form for form in forms if form}
+
+
+def _as_tuple(secrets: object) -> tuple:
+    """``secrets`` as a tuple; a lone string or bytes is one secret."""
+    if not secrets:
+        return ()
+    if isinstance(secrets, str | bytes):
+        return (secrets,)
+    return tuple(secrets)
+
+
+def redact(text: str, secrets: Iterable[str | bytes | None] = ()) -> str:
+    """Return ``text`` with every non-empty secret replaced by ``***``.
+
+    Escaped forms of a secret (as in a ``repr`` of bytes) are replaced too.
+    """
+    if not text:
+        return text or ""
+    forms: set[str] = set()
+    for secret in _as_tuple(secrets):
+        if secret:
+            forms |= _secret_forms(secret)
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
+def _to_text(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _smtp_reply(code: int, message: object) -> str:
+    return f"{code} {_to_text(message)}".strip()
+
+
+def _exc_text(exc: BaseException) -> str:
+    """Readable text of an exception (server replies decoded from bytes)."""
+    try:
+        return _raw_exc_text(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the error
+        return ""
+
+
+def _raw_exc_text(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{rcpt}: {_smtp_reply(*reply)}"
+            for rcpt, reply in (exc.recipients or {}).items()
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = _smtp_reply(exc.smtp_code, exc.smtp_error)
+        sender = getattr(exc, "sender", None)
+        return f"{text} (sender {_to_text(sender)})" if sender else text
+    if exc.args and any(isinstance(arg, bytes) for arg in exc.args):
+        return " ".join(_to_text(arg) for arg in exc.args)
+    return _unwrap_bytes_repr(str(exc))
+
+
+def _unwrap_bytes_repr(text: str) -> str:
+    """``"b'server reply'"`` (a bytes repr, as imapclient's LoginError carries
+    it) becomes ``"server reply"``; any other text is returned unchanged."""
+    if len(text) < 3 or text[0] != "b" or text[1] not in "'\"" or text[-1] != text[1]:
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return _to_text(value) if isinstance(value, bytes) else text
+
+
+def _detail(exc: BaseException, secrets: Iterable[str | bytes | None]) -> str:
+    text = _exc_text(exc)
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return redact(detail, secrets)[:MAX_DETAIL]
+
+
+# ---------------------------------------------------------------------------
+# SMTP quota replies
+
+# (reply code or None for any, fragments that must all appear, lower-case)
+_QUOTA_RULES: tuple[tuple[int | None, tuple[str, ...]], ...] = (
+    (550, ("5.4.5",)),  # Gmail: daily user sending limit exceeded
+    (None, ("daily user sending",)),  # Gmail, whatever the code
+    (432, ("4.3.2",)),  # Microsoft: concurrent connection limit
+    (None, ("submissionquotaexceeded",)),  # Microsoft 554 5.2.0 STOREDRV...
+    (None, ("5.1.90",)),  # Outlook.com: daily recipient limit reached
+    (421, ("4.7.0", "tss04")),  # Yahoo: deferral for sending volume
+    (None, ("[tss04]",)),
+    (None, ("sending limit",)),
+    (None, ("sending quota",)),
+)
+
+
+def is_quota_reply(code: int, text: str | bytes) -> bool:
+    """True when an SMTP reply means the provider's sending quota is reached.
+
+    Such a reply defers the mail until the quota window resets; it is not a
+    permanent failure. Covers Gmail ``550 5.4.5``, Microsoft ``432 4.3.2`` and
+    ``554 5.2.0 ...SubmissionQuotaExceededException``, Yahoo ``421 4.7.0
+    [TSS04]`` and replies saying "sending limit" or "sending quota".
+    """
+    lowered = _to_text(text or "").lower()
+    for rule_code, fragments in _QUOTA_RULES:
+        if rule_code is not None and rule_code != code:
+            continue
+        if all(fragment in lowered for fragment in fragments):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------
+# Classification
+
+_UNREACHABLE_ERRNOS = frozenset(
+    {
+        errno.ENETUNREACH,
+        errno.EHOSTUNREACH,
+        errno.EHOSTDOWN,
+        errno.ENETDOWN,
+        errno.ECONNREFUSED,
+        errno.EADDRNOTAVAIL,
+    }
+)
+_LOST_ERRNOS = frozenset(
+    {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN}
+)
+
+# IMAP error texts (lower-case fragments) -> code; first match wins.
+_IMAP_TEXT_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "app_password_required",
+        ("application-specific password", "web browser", "webalert"),
+    ),
+    (
+        "imap_disabled",
+        (
+            "imap access is disabled",
+            "imap is disabled",
+            "not enabled for imap",
+            "not connected",
+        ),
+    ),
+    (
+        "encryption_required",
+        ("privacyrequired", "plaintext authentication disallowed", "logindisabled"),
+    ),
+    ("starttls_unsupported", ("tls not supported", "does not support starttls")),
+    ("tls_failed", ("couldn't establish tls",)),
+    ("server_error", ("[unavailable]",)),
+    (
+        "auth_failed",
+        (
+            "authenticationfailed",
+            "invalid credentials",
+            "authentication failed",
+            "login failed",
+            "authenticate failed",
+        ),
+    ),
+)
+
+# SMTP AUTH rejections that mean "your usual password is not accepted".
+_SMTP_APP_PASSWORD_FRAGMENTS = (
+    "5.7.9",
+    "application-specific password",
+    "basic authentication is disabled",
+    "security defaults",
+)
+
+
+def _classify_ssl(exc: BaseException) -> str | None:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "cert_untrusted"
+    if isinstance(exc, ssl.SSLError):
+        return "tls_failed"
+    return None
+
+
+def _classify_smtp_response(code: int, text: str, exc: BaseException) -> str:
+    lowered = text.lower()
+    if is_quota_reply(code, text):
+        return "quota_exceeded"
+    if code == 552 and ("5.3.4" in lowered or "5.2.3" in lowered or "size" in lowered):
+        return "message_too_large"
+    if isinstance(exc, smtplib.SMTPConnectError):
+        return "host_unreachable"
+    if code >= 500:
+        return "smtp_refused"
+    if code == 421:
+        return "connection_lost"
+    return "server_error"
+
+
+def _classify_recipients_refused(exc: smtplib.SMTPRecipientsRefused) -> str:
+    replies = list((exc.recipients or {}).values())
+    if any(is_quota_reply(code, text) for code, text in replies):
+        return "quota_exceeded"
+    if any(code >= 500 for code, _text in replies):
+        return "smtp_refused"
+    return "server_error"
+
+
+def _classify_smtp(exc: BaseException) -> str | None:
+    if not isinstance(exc, smtplib.SMTPException):
+        return None
+    text = _exc_text(exc)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        lowered = text.lower()
+        if any(fragment in lowered for fragment in _SMTP_APP_PASSWORD_FRAGMENTS):
+            return "app_password_required"
+        return "smtp_auth_failed"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return _classify_recipients_refused(exc)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _classify_smtp_response(exc.smtp_code, text, exc)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        if "starttls" in text.lower():
+            return "starttls_unsupported"
+        if "auth" in text.lower():
+            return "encryption_required"
+        return "server_error"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "connection_lost"
+    return "server_error"
+
+
+def _is_imapclient_login_error(exc: BaseException) -> bool:
+    """imapclient's LoginError, recognised without importing imapclient."""
+    cls = type(exc)
+    return cls.__name__ == "LoginError" and cls.__module__.startswith("imapclient")
+
+
+def _classify_imap(exc: BaseException) -> str | None:
+    if not isinstance(exc, imaplib.IMAP4.error):
+        return None
+    lowered = _exc_text(exc).lower()
+    for code, fragments in _IMAP_TEXT_RULES:
+        if any(fragment in lowered for fragment in fragments):
+            return code
+    if isinstance(exc, imaplib.IMAP4.abort):
+        return "connection_lost"
+    if _is_imapclient_login_error(exc):
+        return "auth_failed"
+    return "server_error"
+
+
+def _classify_os(exc: BaseException) -> str | None:
+    if isinstance(exc, socket.gaierror | ConnectionRefusedError):
+        return "host_unreachable"
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+        return "timeout"
+    if isinstance(exc, ConnectionError | EOFError):
+        return "connection_lost"  # reset, aborted, broken pipe, EOF
+    if isinstance(exc, OSError):
+        if exc.errno in _UNREACHABLE_ERRNOS:
+            return "host_unreachable"
+        if exc.errno == errno.ETIMEDOUT:
+            return "timeout"
+        if exc.errno in _LOST_ERRNOS:
+            return "connection_lost"
+    return None
+
+
+def _classify_parse(exc: BaseException) -> str | None:
+    if isinstance(exc, email.errors.MessageError):
+        return "message_malformed"
+    return None
+
+
+# Order matters: ssl errors and smtplib exceptions are OSErrors too.
+_CLASSIFIERS: tuple[Callable[[BaseException], str | None], ...] = (
+    _classify_ssl,
+    _classify_smtp,
+    _classify_imap,
+    _classify_os,
+    _classify_parse,
+)
+
+
+def _infer_side(exc: BaseException) -> str | None:
+    if isinstance(exc, smtplib.SMTPException):
+        return "smtp"
+    if isinstance(exc, imaplib.IMAP4.error):
+        return "imap"
+    return None
+
+
+def _code_of(exc: BaseException) -> tuple[str, BaseException]:
+    """The code of ``exc``, else of its explicit cause (``raise ... from``)."""
+    current: BaseException | None = exc
+    for _depth in range(5):
+        if current is None:
+            break
+        if isinstance(current, MailSyncError):
+            return current.code, current
+        for classifier in _CLASSIFIERS:
+            code = classifier(current)
+            if code:
+                return code, current
+        current = current.__cause__
+    return "unknown", exc
+
+
+def _complete(
+    err: MailSyncError,
+    side: str | None,
+    host: str,
+    port: int | None,
+    secrets: Iterable[str | bytes | None],
+) -> MailSyncError:
+    """Fill what a passed-through MailSyncError lacks and redact its detail."""
+    err.side = err.side or side
+    err.host = err.host or host or ""
+    err.port = err.port if err.port is not None else port
+    err.detail = redact(err.detail, secrets)[:MAX_DETAIL]
+    err.params = {
+        key: redact(value, secrets) if isinstance(value, str) else value
+        for key, value in err.params.items()
+    }
+    err.args = (err.code, err.detail)
+    return err
+
+
+def classify(
+    exc: BaseException,
+    side: str | None = None,
+    host: str = "",
+    port: int | None = None,
+    secrets: Iterable[str | bytes | None] = (),
+) -> MailSyncError:
+    """Map any exception to a :class:`MailSyncError` with a catalogue code.
+
+    A MailSyncError passes through (side, host and port filled when missing).
+    ``side`` is inferred from smtplib/imaplib exceptions when not given. Every
+    value of ``secrets`` is replaced by ``***`` in the detail. Never raises.
+    """
+    secrets = _as_tuple(secrets)
+    if isinstance(exc, MailSyncError):
+        return _complete(exc, side, host, port, secrets)
+    try:
+        code, source = _code_of(exc)
+    except Exception:  # noqa: BLE001 - odd exception attributes: still classify
+        code, source = "unknown", exc
+    if isinstance(source, MailSyncError):
+        return _complete(source, side, host, port, secrets)
+    detail = _detail(source, secrets)
+    side = side or _infer_side(source)
+    if code == "quota_exceeded":
+        err: MailSyncError = QuotaExceeded(detail, side=side, host=host, port=port)
+    else:
+        err = MailSyncError(code, detail, side=side, host=host, port=port)
+    err.__cause__ = exc
+    return err
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+
+
+class _Values(dict):
+    """Format mapping that renders unknown placeholders as empty text."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _safe_translate(translate: Callable[[str], str], text: str) -> str:
+    try:
+        return translate(text) or text
+    except Exception:  # noqa: BLE001 - a broken translation must not hide errors
+        return text
+
+
+def _values(err: MailSyncError, translate: Callable[[str], str]) -> _Values:
+    side = _SIDE_LABELS.get(err.side or "") or _safe_translate(translate, _MAIL_LABEL)
+    address = err.host or ""
+    if address and err.port:
+        address = f"{address}:{err.port}"
+    phrase = _safe_translate(translate, _SERVER_AT if address else _SERVER)
+    values = _Values(
+        side=side,
+        host=err.host or "",
+        port="" if err.port is None else str(err.port),
+        address=address,
+    )
+    values["server"] = _render(phrase, values)
+    values.update(err.params or {})
+    return values
+
+
+def _render(template: str, values: _Values) -> str:
+    try:
+        return template % values
+    except (TypeError, ValueError, KeyError):
+        return template
+
+
+def describe(
+    err: MailSyncError, translate: Callable[[str], str] = _identity
+) -> tuple[str, str]:
+    """Return the (message, hint) of ``err``, translated then rendered.
+
+    ``translate`` receives the English catalogue strings (the Odoo layer
+    passes its translation function). Unknown codes render as "unknown".
+    """
+    message, hint = CATALOGUE.get(err.code) or CATALOGUE["unknown"]
+    values = _values(err, translate)
+    return (
+        _render(_safe_translate(translate, message), values),
+        _render(_safe_translate(translate, hint), values),
+    )
