@@ -1,0 +1,84 @@
+"""SMTP connection check: EHLO, STARTTLS or implicit TLS (pinned when self-signed),
+AUTH. Sending itself goes through Odoo's ``ir.mail_server``."""
+
+import contextlib
+import smtplib
+from dataclasses import dataclass, field
+
+from . import errors, tls
+
+DEFAULT_TIMEOUT = 30.0
+EHLO_NAME = "localhost"
+
+
+@dataclass
+class SmtpSettings:
+    host: str
+    port: int
+    encryption: str = "ssl"  # ssl | starttls | none
+    allow_self_signed: bool = False
+    pinned_fingerprint: str | None = None
+    login: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass
+class SmtpCheck:
+    fingerprint: str | None
+    features: dict
+
+
+def open_smtp(settings: SmtpSettings):
+    """A connected, encrypted and authenticated ``smtplib.SMTP`` and the certificate
+    fingerprint it presented. Raises a classified ``MailSyncError``."""
+    s = settings
+    context = tls.make_context(s.allow_self_signed)
+    conn = None
+    try:
+        if s.encryption == "ssl":
+            conn = smtplib.SMTP_SSL(
+                s.host,
+                s.port,
+                local_hostname=EHLO_NAME,
+                timeout=s.timeout,
+                context=context,
+            )
+        else:
+            conn = smtplib.SMTP(
+                s.host, s.port, local_hostname=EHLO_NAME, timeout=s.timeout
+            )
+        conn.ehlo()
+        if s.encryption == "starttls":
+            if not conn.has_extn("starttls"):
+                raise errors.MailSyncError(
+                    "starttls_unsupported", side="smtp", detail="no STARTTLS in EHLO"
+                )
+            conn.starttls(context=context)
+            conn.ehlo()
+        seen = None
+        if s.encryption != "none":
+            seen = tls.check_pin(
+                conn.sock, s.allow_self_signed, s.pinned_fingerprint, "smtp"
+            )
+        if s.login:
+            conn.login(s.login, s.password)
+        return conn, seen
+    except Exception as exc:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+        raise errors.classify(
+            exc, side="smtp", host=s.host, port=s.port, secrets=(s.password,)
+        ) from exc
+
+
+def check_smtp(settings: SmtpSettings) -> SmtpCheck:
+    conn, seen = open_smtp(settings)
+    try:
+        return SmtpCheck(seen, dict(conn.esmtp_features))
+    finally:
+        try:
+            conn.quit()
+        except Exception:  # noqa: BLE001
+            conn.close()

@@ -1,0 +1,247 @@
+"""One folder's sync run: header-first, batched, exactly once, resumable.
+
+The engine drives an open :class:`~.imap_session.ImapSession` and a *store* (the
+Odoo mailbox in production; an in-memory store in the plain tests). Per batch of
+UIDs above the folder's checkpoint it fetches the matching header fields only,
+matches addresses against the lead index minus the blocklist, downloads full bodies
+only for matched messages, hands them to the store, then advances the checkpoint.
+A failure of the connection raises ``MailSyncError`` after the last completed
+batch's checkpoint: the next run resumes from there.
+
+The store provides::
+
+    allowed_leads(lead_ids, date) -> set[int]     # leads created later get no history
+    known_pairs(folder, candidates) -> set[(message_id, lead_id)]
+        # candidates: [(HeaderInfo, lead ids)]; the pairs already recorded by this
+        # mailbox or already on the lead's chatter (the store notes the latter)
+    cap_left() -> int | None                      # daily cap, None = unlimited
+    record(folder, items: list[Recordable])       # write chatter + ledger
+    skip(folder, uid, err: MailSyncError)         # log a message left out
+    checkpoint(folder, progress: Progress)        # persist UIDVALIDITY/last UID
+"""
+
+from dataclasses import dataclass, field
+
+from . import errors, matcher, parser
+
+HEADER_BATCH = 2000
+BODY_BATCH_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE_SIZE = 50 * 1024 * 1024
+
+
+@dataclass
+class FolderState:
+    name: str
+    direction: str  # "in" (Inbox) | "out" (Sent)
+    uidvalidity: int = 0
+    last_uid: int = 0
+
+
+@dataclass
+class Progress:
+    uidvalidity: int
+    last_uid: int
+    scanned: int
+    total: int
+    done: bool = False
+    rescanned: bool = False
+
+
+@dataclass
+class Recordable:
+    uid: int
+    header: parser.HeaderInfo
+    message: parser.ParsedMessage
+    lead_ids: set
+
+
+@dataclass
+class FolderOutcome:
+    scanned: int = 0
+    matched: int = 0
+    recorded: int = 0
+    skipped: int = 0
+    deferred: bool = False
+    rescanned: bool = False
+    uids: list = field(default_factory=list)
+
+
+def _size_chunks(items, sizes, limit):
+    """Split ``items`` (each with ``.uid``) so each chunk's total size stays under
+    ``limit`` (a single large message gets a chunk of its own)."""
+    chunk, total = [], 0
+    for item in items:
+        size = sizes.get(item.uid, 0)
+        if chunk and total + size > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk
+
+
+def _malformed(folder, uid, text):
+    return errors.MailSyncError(
+        "message_malformed",
+        f"UID {uid} in {folder}: {text}",
+        side="imap",
+        params={"uid": uid, "folder": folder},
+    )
+
+
+def sync_folder(
+    session,
+    folder: FolderState,
+    store,
+    lead_index,
+    blocklist=None,
+    *,
+    attachment_cap: int,
+    batch_size: int = HEADER_BATCH,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    body_batch_bytes: int = BODY_BATCH_BYTES,
+) -> FolderOutcome:
+    """Sync ``folder`` from its checkpoint to the newest message (or until the
+    daily cap defers the rest)."""
+    status = session.select_folder(folder.name)
+    outcome = FolderOutcome()
+    last_uid = folder.last_uid
+    if folder.uidvalidity and status.uidvalidity != folder.uidvalidity:
+        # UIDs were renumbered: rescan everything; the store's ledger keeps
+        # anything from being recorded twice.
+        last_uid = 0
+        outcome.rescanned = True
+    uids = session.uids_after(last_uid)
+    total = len(uids)
+    if not uids:
+        store.checkpoint(
+            folder,
+            Progress(status.uidvalidity, last_uid, 0, 0, True, outcome.rescanned),
+        )
+        return outcome
+    for batch in matcher.chunks(uids, batch_size):
+        headers = session.fetch_headers(batch)
+        stop_uid = _sync_batch(
+            session,
+            folder,
+            store,
+            headers,
+            lead_index,
+            blocklist,
+            outcome,
+            attachment_cap=attachment_cap,
+            max_message_size=max_message_size,
+            body_batch_bytes=body_batch_bytes,
+        )
+        if stop_uid is not None:
+            position = uids.index(stop_uid)
+            checkpoint = uids[position - 1] if position else last_uid
+            outcome.scanned += batch.index(stop_uid)
+            outcome.deferred = True
+            store.checkpoint(
+                folder,
+                Progress(
+                    status.uidvalidity,
+                    checkpoint,
+                    outcome.scanned,
+                    total,
+                    False,
+                    outcome.rescanned,
+                ),
+            )
+            return outcome
+        outcome.scanned += len(batch)
+        store.checkpoint(
+            folder,
+            Progress(
+                status.uidvalidity,
+                batch[-1],
+                outcome.scanned,
+                total,
+                outcome.scanned >= total,
+                outcome.rescanned,
+            ),
+        )
+    return outcome
+
+
+def _sync_batch(
+    session,
+    folder,
+    store,
+    headers,
+    lead_index,
+    blocklist,
+    outcome,
+    *,
+    attachment_cap,
+    max_message_size,
+    body_batch_bytes,
+):
+    """Record one batch; returns the UID where the daily cap stopped it, or None."""
+    for header in headers:
+        if header.error and not (header.from_ or header.recipients):
+            store.skip(
+                folder, header.uid, _malformed(folder.name, header.uid, header.error)
+            )
+            outcome.skipped += 1
+    by_uid = {header.uid: header for header in headers}
+    todo = []
+    matches = matcher.match(headers, folder.direction, lead_index, blocklist)
+    outcome.matched += len(matches)
+    candidates = []
+    for match in matches:
+        leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
+        if leads:
+            candidates.append((match, leads))
+    done = store.known_pairs(
+        folder, [(by_uid[match.uid], leads) for match, leads in candidates]
+    )
+    for match, leads in candidates:
+        leads = {lead for lead in leads if (match.message_id, lead) not in done}
+        if leads:
+            todo.append(Recordable(match.uid, by_uid[match.uid], None, leads))
+    stop_uid = None
+    cap = store.cap_left()
+    if cap is not None and len(todo) > cap:
+        stop_uid = todo[cap].uid
+        todo = todo[:cap]
+    sizes = {item.uid: by_uid[item.uid].size for item in todo}
+    ready = []
+    for chunk in _size_chunks(todo, sizes, body_batch_bytes):
+        bodies = session.fetch_bodies(
+            [item.uid for item in chunk], max_message_size, sizes
+        )
+        for item in chunk:
+            raw = bodies.get(item.uid, b"")
+            if raw is None:
+                store.skip(
+                    folder,
+                    item.uid,
+                    errors.MailSyncError(
+                        "message_too_large",
+                        f"UID {item.uid} in {folder.name}: {sizes[item.uid]} bytes",
+                        side="imap",
+                        params={"uid": item.uid, "folder": folder.name},
+                    ),
+                )
+                outcome.skipped += 1
+                continue
+            if not raw:
+                continue  # expunged since the header fetch
+            item.message = parser.parse_message(raw, attachment_cap)
+            if item.message.error and not item.message.body_html:
+                store.skip(
+                    folder,
+                    item.uid,
+                    _malformed(folder.name, item.uid, item.message.error),
+                )
+                outcome.skipped += 1
+                continue
+            ready.append(item)
+    if ready:
+        store.record(folder, ready)
+        outcome.recorded += len(ready)
+        outcome.uids.extend(item.uid for item in ready)
+    return stop_uid
