@@ -14,8 +14,26 @@
     "depends": ["crm", "mail"],
     "external_dependencies": {"python": ["imapclient"]},
     "data": [
+        "security/mail_sync_crm_security.xml",
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "data/mail_message_subtype_data.xml",
+        "views/mail_sync_account_views.xml",
+        "views/mail_sync_log_views.xml",
+        "views/mail_sync_blocklist_views.xml",
+        "views/mail_sync_message_views.xml",
+        "views/crm_lead_views.xml",
+        "views/res_users_views.xml",
+        "views/res_company_views.xml",
+        "views/res_config_settings_views.xml",
+        "wizard/mail_sync_disable_wizard_views.xml",
+        "views/menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "mail_sync_crm/static/src/systray/*",
+        ],
+    },
     "demo": [
         "demo/mail_sync_crm_demo.xml",
     ],

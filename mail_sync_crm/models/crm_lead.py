@@ -1,0 +1,52 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, fields, models
+
+
+class CrmLead(models.Model):
+    _inherit = "crm.lead"
+
+    mail_sync_message_ids = fields.One2many("mail.sync.message", "lead_id")
+    mail_sync_count = fields.Integer(
+        string="Synced Emails", compute="_compute_mail_sync_stats"
+    )
+    mail_sync_first_user_id = fields.Many2one(
+        "res.users",
+        string="First Contact By",
+        compute="_compute_mail_sync_stats",
+        help="Whose mailbox holds the earliest email exchanged with this lead: who "
+        "first owned the conversation.",
+    )
+
+    def _compute_mail_sync_stats(self):
+        self.mail_sync_count = 0
+        self.mail_sync_first_user_id = False
+        if not self.ids:
+            return
+        self.env["mail.sync.message"].flush_model()
+        self.env.cr.execute(
+            """
+            SELECT lead_id,
+                   COUNT(DISTINCT message_id),
+                   (ARRAY_AGG(user_id ORDER BY date, id))[1]
+              FROM mail_sync_message
+             WHERE lead_id = ANY(%s)
+             GROUP BY lead_id
+            """,
+            [list(self.ids)],
+        )
+        stats = {lead: (count, user) for lead, count, user in self.env.cr.fetchall()}
+        for lead in self:
+            count, user = stats.get(lead.id, (0, False))
+            lead.mail_sync_count = count
+            lead.mail_sync_first_user_id = user
+
+    def action_view_synced_emails(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Synced Emails"),
+            "res_model": "mail.sync.message",
+            "view_mode": "list,form",
+            "domain": [("lead_id", "=", self.id)],
+            "context": {"create": False},
+        }

@@ -1,0 +1,12 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import models
+
+
+class IrHttp(models.AbstractModel):
+    _inherit = "ir.http"
+
+    def session_info(self):
+        info = super().session_info()
+        if self.env.user._is_internal():
+            info["mail_sync_configured"] = self.env["res.users"]._mail_sync_configured()
+        return info

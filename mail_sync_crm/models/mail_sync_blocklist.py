@@ -1,0 +1,87 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..lib import blocklist
+
+
+class MailSyncBlocklist(models.Model):
+    _name = "mail.sync.blocklist"
+    _description = "Mail Sync Blocklist Entry"
+    _order = "user_id desc, value"
+    _rec_name = "value"
+
+    value = fields.Char(
+        string="Email or Domain",
+        required=True,
+        help="An address (ceo@acme.com) or a whole domain (acme.com, which also "
+        "covers its subdomains). Mail exchanged with it is never recorded.",
+    )
+    kind = fields.Selection(
+        [("email", "Email"), ("domain", "Domain")],
+        string="Type",
+        compute="_compute_kind",
+        store=True,
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        index=True,
+        ondelete="cascade",
+        help="Empty: blocked for the whole company. Set: only for this user's mailbox.",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+
+    _sql_constraints = [
+        (
+            "value_uniq",
+            "UNIQUE NULLS NOT DISTINCT (value, user_id, company_id)",
+            "This email or domain is already blocked.",
+        ),
+    ]
+
+    @api.depends("value")
+    def _compute_kind(self):
+        for entry in self:
+            entry.kind = "email" if "@" in (entry.value or "") else "domain"
+
+    @api.model
+    def _canonical(self, vals):
+        if vals.get("value"):
+            try:
+                vals["value"] = blocklist.validate_entry(vals["value"])
+            except ValueError as exc:
+                raise ValidationError(
+                    _(
+                        "%(value)s is neither an email nor a domain.",
+                        value=vals["value"],
+                    )
+                ) from exc
+        return vals
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._canonical(dict(vals)) for vals in vals_list])
+
+    def write(self, vals):
+        return super().write(self._canonical(dict(vals)))
+
+    @api.model
+    def _blocklist_for(self, user, company):
+        """The compiled blocklist of ``user``'s mailbox in ``company``: company-wide
+        entries, the user's own, and the company's own domain when its setting is
+        on."""
+        entries = self.sudo().search_read(
+            [
+                ("company_id", "=", company.id),
+                ("user_id", "in", (False, user.id)),
+            ],
+            ["value"],
+        )
+        return blocklist.Blocklist(
+            (e["value"] for e in entries), own_domains=company._mail_sync_own_domains()
+        )

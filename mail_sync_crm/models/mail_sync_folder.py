@@ -1,0 +1,34 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class MailSyncFolder(models.Model):
+    """A synced IMAP folder and its checkpoint: UIDVALIDITY and the last UID
+    seen. The sync only ever asks the server for UIDs above the checkpoint."""
+
+    _name = "mail.sync.folder"
+    _description = "Synced Mailbox Folder"
+    _order = "account_id, direction, id"
+
+    account_id = fields.Many2one(
+        "mail.sync.account", required=True, index=True, ondelete="cascade"
+    )
+    name = fields.Char(string="IMAP Folder", required=True)
+    direction = fields.Selection(
+        [("in", "Received (Inbox)"), ("out", "Sent")], required=True
+    )
+    uidvalidity = fields.Integer(string="UIDVALIDITY", readonly=True)
+    last_uid = fields.Integer(string="Last UID Seen", readonly=True)
+    historical_done = fields.Boolean(
+        readonly=True, help="The first full scan of this folder is finished."
+    )
+    scanned = fields.Integer(readonly=True, help="Messages scanned in this run.")
+    total = fields.Integer(readonly=True, help="Messages to scan in this run.")
+
+    _sql_constraints = [
+        (
+            "folder_uniq",
+            "UNIQUE(account_id, name)",
+            "A folder is synced once per mailbox.",
+        ),
+    ]

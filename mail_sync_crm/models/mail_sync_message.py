@@ -1,0 +1,50 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class MailSyncMessage(models.Model):
+    """The sync ledger: one row per (mailbox, Message-ID, lead) recorded. It makes
+    "exactly once" checkable, powers removal on disconnect and the reports."""
+
+    _name = "mail.sync.message"
+    _description = "Synced Email"
+    _order = "date desc, id desc"
+    _rec_name = "subject"
+
+    account_id = fields.Many2one(
+        "mail.sync.account",
+        string="Mailbox",
+        required=True,
+        index=True,
+        ondelete="cascade",
+    )
+    user_id = fields.Many2one(
+        related="account_id.user_id", store=True, index=True, string="Owner"
+    )
+    company_id = fields.Many2one(related="account_id.company_id", store=True)
+    message_id = fields.Char(string="Message-ID", required=True, index=True)
+    folder = fields.Char(required=True)
+    uid = fields.Integer(string="UID")
+    direction = fields.Selection(
+        [("in", "Received"), ("out", "Sent")], required=True, index=True
+    )
+    date = fields.Datetime(index=True)
+    subject = fields.Char()
+    lead_id = fields.Many2one("crm.lead", required=True, index=True, ondelete="cascade")
+    stage_id = fields.Many2one(related="lead_id.stage_id", store=True)
+    lead_type = fields.Selection(related="lead_id.type", store=True)
+    mail_message_id = fields.Many2one(
+        "mail.message", string="Chatter Message", index=True, ondelete="cascade"
+    )
+    introduced = fields.Boolean(
+        help="This mailbox created the chatter message (rather than finding it "
+        "already there, e.g. sent from Odoo or synced by a colleague)."
+    )
+
+    _sql_constraints = [
+        (
+            "message_uniq",
+            "UNIQUE(account_id, message_id, lead_id)",
+            "A message is recorded once per mailbox and lead.",
+        ),
+    ]

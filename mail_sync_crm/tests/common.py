@@ -1,0 +1,104 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Shared set-up of the Odoo tests: real Dovecot and SMTP servers, users per role."""
+
+from odoo import Command
+from odoo.tests import TransactionCase, new_test_user
+
+from ..lib import tls
+from ..lib.testing import DovecotServer, SmtpServer
+
+PASSWORD = "S3cret-pa55word!"
+
+
+class MailSyncCase(TransactionCase):
+    """Real servers for the whole class; the registry in test mode so that a cursor
+    opened by the code under test (the persistent error log) shares the test's
+    transaction."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls.imap = DovecotServer()
+        cls.imap.start()
+        cls.addClassCleanup(cls.imap.stop)
+        cls.smtp = SmtpServer()
+        cls.smtp.start()
+        cls.addClassCleanup(cls.smtp.stop)
+
+        cls.company = cls.env.company
+        cls.company.write({"email": "info@ourcompany.example.com"})
+        cls.company_2 = cls.env["res.company"].create(
+            {"name": "Client Company", "email": "hello@client.example.com"}
+        )
+        crm = "sales_team.group_sale_salesman"
+        cls.salesman = cls._user("salesman", crm)
+        cls.salesman_all = cls._user(
+            "salesman_all", "sales_team.group_sale_salesman_all_leads"
+        )
+        cls.sales_manager = cls._user("sales_manager", "sales_team.group_sale_manager")
+        cls.admin = cls._user(
+            "admin_ms", "base.group_system,sales_team.group_sale_manager"
+        )
+        cls.portal = new_test_user(
+            cls.env, login="portal_ms", groups="base.group_portal"
+        )
+        cls.other_company_user = cls._user("other_co", crm, company=cls.company_2)
+
+    @classmethod
+    def _user(cls, login, groups, company=None):
+        company = company or cls.company
+        user = new_test_user(
+            cls.env,
+            login=login,
+            groups="base.group_user," + groups,
+            email=f"{login}@ourcompany.example.com",
+            company_id=company.id,
+            company_ids=[Command.set(company.ids)],
+        )
+        cls.imap.add_user(login, PASSWORD)
+        cls.smtp.add_user(login, PASSWORD)
+        return user
+
+    def connect_values(self, user, **overrides):
+        """A Custom mailbox pointing at the test servers over implicit TLS, trusting
+        their self-signed certificates by pinning."""
+        values = {
+            "provider": "custom",
+            "email": user.email,
+            "imap_host": self.imap.host,
+            "imap_port": self.imap.ssl_port,
+            "imap_encryption": "ssl",
+            "imap_allow_self_signed": True,
+            "imap_login": user.login,
+            "imap_password": PASSWORD,
+            "smtp_host": self.smtp.host,
+            "smtp_port": self.smtp.ssl_port,
+            "smtp_encryption": "ssl",
+            "smtp_allow_self_signed": True,
+            "smtp_same_credentials": True,
+        }
+        values.update(overrides)
+        return values
+
+    def make_account(self, user, **overrides):
+        return (
+            self.env["mail.sync.account"]
+            .with_user(user)
+            .create(self.connect_values(user, **overrides))
+        )
+
+    def connected_account(self, user, **overrides):
+        account = self.make_account(user, **overrides)
+        account.action_connect()
+        return account
+
+    def billable(self, company=None):
+        company = company or self.company
+        company.invalidate_recordset(["mail_sync_billable_count"])
+        return company.mail_sync_billable_count
+
+    @staticmethod
+    def fingerprint(server):
+        return tls.normalize_fingerprint(server.cert_fingerprint)

@@ -1,0 +1,78 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import logging
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+from odoo.tools import config
+
+from .common import PASSWORD, MailSyncCase
+
+
+@tagged("post_install", "-at_install")
+class TestSecrets(MailSyncCase):
+    def test_password_write_only_for_every_role(self):
+        account = self.connected_account(self.salesman)
+        for user in (self.salesman, self.sales_manager, self.admin):
+            record = account.with_user(user)
+            record.invalidate_recordset()
+            self.assertFalse(record.imap_password, user.login)
+            self.assertFalse(record.smtp_password, user.login)
+            data = record.read(["imap_password", "smtp_password"])[0]
+            self.assertNotIn(PASSWORD, str(data))
+            for field in ("imap_secret", "smtp_secret"):
+                with self.assertRaises(AccessError, msg=(user.login, field)):
+                    record.read([field])
+        self.assertTrue(account.imap_password_set)
+        self.admin.groups_id += self.env.ref("base.group_allow_export")
+        exported = account.with_user(self.admin).export_data(
+            ["email", "imap_password", "smtp_password"]
+        )["datas"]
+        self.assertEqual(exported[0][0], self.salesman.email)
+        self.assertNotIn(PASSWORD, str(exported))
+
+    def test_secret_fields_hidden_from_the_web_client(self):
+        fields = self.env["mail.sync.account"].with_user(self.admin).fields_get()
+        self.assertNotIn("imap_secret", fields)
+        self.assertNotIn("smtp_secret", fields)
+
+    def test_database_holds_no_plain_password_nor_key(self):
+        account = self.connected_account(self.salesman)
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT row_to_json(a)::text FROM mail_sync_account a WHERE id = %s",
+            [account.id],
+        )
+        row = self.env.cr.fetchone()[0]
+        self.assertNotIn(PASSWORD, row)
+        self.assertIn(account.sudo().imap_secret, row, "the encrypted token is stored")
+        key = config.get("mail_sync_crm_key")
+        self.assertTrue(key, "the key lives in Odoo's configuration")
+        self.env.cr.execute(
+            "SELECT count(*) FROM ir_config_parameter WHERE value = %s", [key]
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        self.assertNotIn(key, row)
+
+    def test_no_password_in_logs_or_error_log(self):
+        account = self.make_account(self.salesman, imap_password="Wr0ng-" + PASSWORD)
+        with self.assertLogs(level=logging.DEBUG) as captured:
+            logging.getLogger("odoo.addons.mail_sync_crm").info("capture start")
+            try:
+                account.action_connect()
+            except UserError as exc:
+                message = str(exc)
+        self.assertNotIn(PASSWORD, "\n".join(captured.output))
+        self.assertNotIn(PASSWORD, message)
+        entry = account.log_ids
+        self.assertEqual(entry.code, "auth_failed")
+        self.assertNotIn(PASSWORD, f"{entry.message} {entry.hint} {entry.detail}")
+
+    def test_disconnect_erases_credentials(self):
+        account = self.connected_account(self.salesman)
+        account.action_disable(keep_history=True)
+        self.assertEqual(account.state, "draft")
+        self.assertFalse(account.sudo().imap_secret)
+        self.assertFalse(account.imap_cert_fingerprint)
+        self.assertFalse(account.sent_folder)
+        with self.assertRaisesRegex(UserError, "IMAP password"):
+            account.action_connect()

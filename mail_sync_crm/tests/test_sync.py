@@ -1,0 +1,440 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import base64
+from datetime import datetime, timedelta
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import sql_db
+from odoo.tests import tagged
+
+from ..lib.testing import DovecotServer, make_message
+from ..models.mail_sync_account import SYNC_LOCK_NAMESPACE
+from ..models.mail_sync_store import MailSyncStore
+from .common import PASSWORD, MailSyncCase
+
+ALICE = "alice.martin@acme.example.com"
+BRUNO = "b.keller@globex.example.com"
+STRANGER = "someone@elsewhere.example.com"
+
+
+@tagged("post_install", "-at_install")
+class TestSync(MailSyncCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Lead = cls.env["crm.lead"]
+        cls.subtype = cls.env.ref("mail_sync_crm.mt_synced_email")
+
+    def setUp(self):
+        super().setUp()
+        # A fresh mail server per test: mailbox contents do not leak between tests.
+        self.mail = DovecotServer()
+        self.mail.start()
+        self.addCleanup(self.mail.stop)
+        for user in (self.salesman, self.salesman_all, self.sales_manager):
+            self.mail.add_user(user.login, PASSWORD)
+        self.lead = self.Lead.create(
+            {"name": "Acme robots", "type": "lead", "email_from": ALICE}
+        )
+        self.opportunity = self.Lead.create(
+            {"name": "Acme phase 2", "type": "opportunity", "email_from": ALICE}
+        )
+        self.globex = self.Lead.create(
+            {"name": "Globex", "type": "opportunity", "email_from": BRUNO}
+        )
+
+    # -- helpers ----------------------------------------------------------------
+    def put(self, user, folder, *messages):
+        """Deliver raw messages into ``user``'s folder on the real IMAP server."""
+        return [self.mail.append(user.login, folder, raw) for raw in messages]
+
+    def mailbox(self, user, **overrides):
+        return self.connected_account(
+            user, imap_port=self.mail.ssl_port, imap_host=self.mail.host, **overrides
+        )
+
+    def synced(self, lead):
+        return lead.message_ids.filtered(lambda m: m.subtype_id == self.subtype)
+
+    def received(self, sender, subject, **kw):
+        return make_message(sender, self.salesman.email, subject=subject, **kw)
+
+    def sent(self, to, subject, **kw):
+        return make_message(self.salesman.email, to, subject=subject, **kw)
+
+    # -- tests ------------------------------------------------------------------
+    def test_inbox_and_sent_direction_rules(self):
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(ALICE, "From Alice"),
+            make_message(STRANGER, [self.salesman.email, ALICE], subject="Alice in To"),
+        )
+        self.put(
+            self.salesman,
+            "Sent",
+            self.sent(STRANGER, "Alice in Bcc", bcc=[ALICE]),
+            self.sent(BRUNO, "To Bruno", cc=[STRANGER]),
+            make_message(ALICE, STRANGER, subject="Alice as sender in Sent"),
+        )
+        account = self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(account.state, "enabled")
+        self.assertTrue(account.last_sync_date)
+        self.assertEqual(
+            sorted(self.synced(self.lead).mapped("subject")),
+            ["Alice in Bcc", "From Alice"],
+        )
+        self.assertEqual(
+            sorted(self.synced(self.opportunity).mapped("subject")),
+            ["Alice in Bcc", "From Alice"],
+            "a message matching a lead and an opportunity is on each",
+        )
+        self.assertEqual(self.synced(self.globex).mapped("subject"), ["To Bruno"])
+        inbound = self.synced(self.lead).filtered(lambda m: m.subject == "From Alice")
+        self.assertEqual(inbound.message_type, "email")
+        self.assertFalse(inbound.notification_ids, "nobody is notified")
+        outbound = self.synced(self.globex)
+        self.assertEqual(outbound.author_id, self.salesman.partner_id)
+        self.assertEqual(self.lead.mail_sync_count, 2)
+        self.assertEqual(self.lead.mail_sync_first_user_id, self.salesman)
+
+    def test_original_date_body_message_id_and_encoded_names(self):
+        when = datetime(2021, 3, 4, 9, 30)
+        raw = make_message(
+            ("Chloé Dubois-Martin", "Alice.Martin@ACME.example.com"),
+            self.salesman.email,
+            subject="Réunion à Zürich",
+            date=when,
+            message_id="<history-1@acme.example.com>",
+            html="<p>Bonjour <b>Sally</b></p><script>alert(1)</script>",
+        )
+        self.put(self.salesman, "INBOX", raw)
+        self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        message = self.synced(self.lead)
+        self.assertEqual(len(message), 1)
+        self.assertEqual(message.subject, "Réunion à Zürich")
+        self.assertEqual(message.date, when)
+        self.assertEqual(message.message_id, "<history-1@acme.example.com>")
+        self.assertIn("<b>Sally</b>", message.body)
+        self.assertNotIn("<script", message.body)
+
+    def test_historical_sync_only_for_leads_existing_at_connect(self):
+        old = datetime.now() - timedelta(days=300)
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(ALICE, "Old mail with Alice", date=old),
+            self.received(
+                "new.lead@later.example.com", "Old mail with later lead", date=old
+            ),
+        )
+        account = self.mailbox(self.salesman)
+        # The mailbox was connected an hour ago; the lead below is created now.
+        account.sudo().connected_date = datetime.now() - timedelta(hours=1)
+        self.env.cr.execute(
+            "UPDATE crm_lead SET create_date = %s WHERE id IN %s",
+            [datetime.now() - timedelta(days=2), tuple(self.lead.ids)],
+        )
+        later = self.Lead.create(
+            {"name": "Later", "email_from": "new.lead@later.example.com"}
+        )
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(
+            self.synced(self.lead).mapped("subject"), ["Old mail with Alice"]
+        )
+        self.assertFalse(self.synced(later), "no history for a lead created later")
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(
+                "new.lead@later.example.com", "Fresh mail", date=datetime.now()
+            ),
+        )
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(self.synced(later).mapped("subject"), ["Fresh mail"])
+
+    def test_blocklist_address_domain_and_own_domain(self):
+        colleague = "colleague@ourcompany.example.com"
+        inside = self.Lead.create({"name": "Internal", "email_from": colleague})
+        blocked_domain = self.Lead.create(
+            {"name": "Competitor", "email_from": "spy@competitor.example.com"}
+        )
+        Blocklist = self.env["mail.sync.blocklist"]
+        Blocklist.with_user(self.admin).create({"value": "competitor.example.com"})
+        Blocklist.with_user(self.salesman).create(
+            {"value": BRUNO, "user_id": self.salesman.id}
+        )
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(colleague, "Internal chat"),
+            self.received("spy@competitor.example.com", "Competitor"),
+            self.received(BRUNO, "Bruno, privately"),
+            self.received(ALICE, "Alice"),
+        )
+        self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertFalse(self.synced(inside), "own domain blocked by default")
+        self.assertFalse(self.synced(blocked_domain))
+        self.assertFalse(self.synced(self.globex), "personal blocklist")
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Alice"])
+
+    def test_exactly_once_across_folders_mailboxes_and_odoo_sent_mail(self):
+        shared = self.received(
+            ALICE, "Shared thread", message_id="<shared-1@acme.example.com>"
+        )
+        self.put(self.salesman, "INBOX", shared)
+        self.put(self.salesman, "Sent", shared)  # a copy in Sent too
+        self.put(self.salesman_all, "INBOX", shared)  # and in a colleague's box
+        # Mail sent from Odoo: already on the chatter with its Message-ID.
+        from_odoo = self.lead.message_post(
+            body="Sent from Odoo", subject="From Odoo", message_type="email"
+        )
+        self.put(
+            self.salesman,
+            "Sent",
+            self.sent(ALICE, "From Odoo", message_id=from_odoo.message_id),
+        )
+        first = self.mailbox(self.salesman)
+        second = self.mailbox(self.salesman_all)
+        Account = self.env["mail.sync.account"]
+        Account._cron_sync()
+        Account._cron_sync()  # a second run records nothing new
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Shared thread"])
+        self.assertEqual(
+            sorted(self.synced(self.opportunity).mapped("subject")),
+            ["From Odoo", "Shared thread"],
+            "the opportunity did not have the Odoo-sent mail: it gets it once",
+        )
+        for lead in (self.lead, self.opportunity):
+            self.assertEqual(
+                len(lead.message_ids.filtered(lambda m: m.subject == "From Odoo")), 1
+            )
+        Ledger = self.env["mail.sync.message"]
+        rows = Ledger.search([("lead_id", "=", self.lead.id)])
+        self.assertEqual(
+            sorted((r.account_id.id, r.message_id, r.introduced) for r in rows),
+            sorted(
+                [
+                    (first.id, "<shared-1@acme.example.com>", True),
+                    (first.id, from_odoo.message_id, False),
+                    (second.id, "<shared-1@acme.example.com>", False),
+                ]
+            ),
+        )
+
+    def test_uidvalidity_reset_rescans_without_duplicates(self):
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Before reset"))
+        account = self.mailbox(self.salesman)
+        Account = self.env["mail.sync.account"]
+        Account._cron_sync()
+        inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
+        old_validity = inbox.uidvalidity
+        self.mail.set_uidvalidity(self.salesman.login, "INBOX", old_validity + 7)
+        self.put(self.salesman, "INBOX", self.received(ALICE, "After reset"))
+        Account._cron_sync()
+        self.assertEqual(inbox.uidvalidity, old_validity + 7)
+        self.assertEqual(
+            sorted(self.synced(self.lead).mapped("subject")),
+            ["After reset", "Before reset"],
+        )
+
+    def test_resume_after_server_killed_mid_sync(self):
+        for i in range(6):
+            self.put(self.salesman, "INBOX", self.received(ALICE, f"Mail {i}"))
+        account = self.mailbox(self.salesman)
+        original = MailSyncStore.checkpoint
+        calls = []
+
+        def checkpoint_then_kill(store, folder, progress):
+            original(store, folder, progress)
+            calls.append(progress.last_uid)
+            if len(calls) == 1:
+                self.mail.kill_imap_children()  # the connection dies mid-sync
+
+        Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
+        with patch.object(MailSyncStore, "checkpoint", checkpoint_then_kill):
+            Account._cron_sync()
+        self.assertEqual(account.state, "error")
+        self.assertEqual(account.log_ids[:1].code, "connection_lost")
+        self.assertEqual(len(self.synced(self.lead)), 2, "the first batch is kept")
+        inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
+        self.assertEqual(inbox.last_uid, calls[0])
+        Account._cron_sync()
+        self.assertEqual(account.state, "enabled")
+        self.assertEqual(
+            sorted(self.synced(self.lead).mapped("subject")),
+            [f"Mail {i}" for i in range(6)],
+        )
+
+    def test_malformed_messages_are_logged_and_skipped(self):
+        from ..lib.testing import malformed_messages
+
+        broken = malformed_messages()
+        self.mail.fill_maildir(self.salesman.login, "INBOX", list(broken.values()))
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Fine"))
+        raw_8bit = b"\r\n".join(
+            [
+                b"From: Alice <%s>" % ALICE.encode(),
+                b"To: %s" % self.salesman.email.encode(),
+                b"Subject: Caf\xe9 cr\xe8me",
+                b"Message-ID: <latin1@acme.example.com>",
+                b"",
+                b"Caf\xe9",
+                b"",
+            ]
+        )
+        self.mail.fill_maildir(self.salesman.login, "INBOX", [raw_8bit])
+        account = self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(account.state, "enabled", "bad messages do not fail the run")
+        subjects = self.synced(self.lead).mapped("subject")
+        self.assertIn("Fine", subjects)
+        self.assertEqual(len(subjects), 2, "the non-UTF-8 message is recorded too")
+        malformed = account.log_ids.filtered(
+            lambda log: log.code == "message_malformed"
+        )
+        self.assertTrue(malformed)
+        self.assertTrue(all("UID" in log.detail for log in malformed))
+
+    def test_daily_cap_defers_to_the_next_day(self):
+        self.company.mail_sync_daily_cap = 2
+        for i in range(3):
+            self.put(self.salesman, "INBOX", self.received(ALICE, f"Capped {i}"))
+        account = self.mailbox(self.salesman)
+        Account = self.env["mail.sync.account"]
+        Account._cron_sync()
+        self.assertEqual(len(self.synced(self.lead)), 2)
+        Account._cron_sync()
+        self.assertEqual(len(self.synced(self.lead)), 2, "still the same day")
+        with freeze_time(datetime.now() + timedelta(days=1)):
+            Account._cron_sync()
+        self.assertEqual(
+            sorted(self.synced(self.lead).mapped("subject")),
+            ["Capped 0", "Capped 1", "Capped 2"],
+            "deferred, never dropped",
+        )
+        self.assertEqual(account.state, "enabled")
+
+    def test_attachments_and_size_cap(self):
+        self.company.mail_sync_attachment_cap = 1  # MB
+        raw = self.received(
+            ALICE,
+            "With files",
+            attachments=[
+                ("small.pdf", b"%PDF-1.4 " + b"a" * 600_000, "application/pdf"),
+                ("big.zip", b"PK" + b"b" * 700_000, "application/zip"),
+            ],
+        )
+        self.put(self.salesman, "INBOX", raw)
+        self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        message = self.synced(self.lead)
+        self.assertEqual(message.attachment_ids.mapped("name"), ["small.pdf"])
+        self.assertEqual(
+            base64.b64decode(message.attachment_ids.datas)[:9], b"%PDF-1.4 "
+        )
+        self.assertIn("big.zip", message.body)
+        self.assertIn("left out", message.body)
+
+    def test_sync_never_changes_the_mailbox(self):
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Unread"))
+        self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertTrue(self.synced(self.lead))
+        client = self.mail.connect(self.salesman.login)
+        try:
+            client.select_folder("INBOX", readonly=True)
+            flags = client.get_flags(client.search("ALL"))
+        finally:
+            client.logout()
+        self.assertEqual(len(flags), 1)
+        self.assertNotIn(b"\\Seen", next(iter(flags.values())), "still unread")
+
+    def test_disable_keep_or_remove(self):
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Mine"))
+        self.put(self.salesman_all, "INBOX", self.received(BRUNO, "Colleague's"))
+        shared = self.received(ALICE, "Both", message_id="<both@acme.example.com>")
+        self.put(self.salesman, "INBOX", shared)
+        self.put(self.salesman_all, "INBOX", shared)
+        mine = self.mailbox(self.salesman)
+        theirs = self.mailbox(self.salesman_all)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(
+            sorted(self.synced(self.lead).mapped("subject")), ["Both", "Mine"]
+        )
+        wizard = (
+            self.env["mail.sync.disable.wizard"]
+            .with_user(self.salesman)
+            .create({"account_id": mine.id, "history": "remove"})
+        )
+        wizard.action_confirm()
+        self.assertEqual(mine.state, "draft")
+        self.assertFalse(mine.folder_ids, "checkpoints erased")
+        self.assertEqual(
+            self.synced(self.lead).mapped("subject"),
+            ["Both"],
+            "kept where a still-connected mailbox recorded it too",
+        )
+        self.assertEqual(self.synced(self.globex).mapped("subject"), ["Colleague's"])
+        theirs.with_user(self.salesman_all).action_disable(keep_history=True)
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Both"])
+        self.assertEqual(self.synced(self.globex).mapped("subject"), ["Colleague's"])
+
+    def test_reconnect_runs_a_fresh_history_without_duplicates(self):
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Once"))
+        account = self.mailbox(self.salesman)
+        Account = self.env["mail.sync.account"]
+        Account._cron_sync()
+        account.action_disable(keep_history=True)
+        account.write({"imap_password": PASSWORD})
+        account.action_connect()
+        self.assertFalse(account.folder_ids.filtered("last_uid"), "fresh checkpoints")
+        Account._cron_sync()
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Once"])
+
+    def test_failing_mailbox_does_not_stop_the_others(self):
+        self.put(self.salesman_all, "INBOX", self.received(ALICE, "Still synced"))
+        failing = self.mailbox(self.salesman)
+        working = self.mailbox(self.salesman_all)
+        with DovecotServer() as gone:
+            closed = gone.ssl_port
+        failing.sudo().imap_port = closed
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(failing.state, "error")
+        self.assertEqual(failing.log_ids[:1].code, "host_unreachable")
+        self.assertEqual(working.state, "enabled")
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Still synced"])
+
+    def test_a_mailbox_locked_by_another_worker_is_skipped(self):
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Locked"))
+        account = self.mailbox(self.salesman)
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        try:
+            other.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [SYNC_LOCK_NAMESPACE, account.id]
+            )
+            self.env["mail.sync.account"]._cron_sync()
+            self.assertFalse(self.synced(self.lead), "another worker holds it")
+            other.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_NAMESPACE, account.id]
+            )
+        finally:
+            other.close()
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Locked"])
+
+    def test_sync_now_and_progress(self):
+        for i in range(5):
+            self.put(self.salesman, "INBOX", self.received(ALICE, f"P{i}"))
+        account = self.mailbox(self.salesman)
+        self.assertFalse(account.sync_historical_done)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertTrue(account.sync_historical_done)
+        self.assertEqual((account.sync_scanned, account.sync_total), (5, 5))
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Now"))
+        account.with_user(self.salesman).action_sync_now()
+        self.assertIn("Now", self.synced(self.lead).mapped("subject"))
