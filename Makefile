@@ -22,7 +22,7 @@ lint:             ## ruff and pylint-odoo only
 	scripts/setup.sh >/dev/null
 	.venv/bin/ruff check mail_sync_crm scripts
 	.venv/bin/ruff format --check mail_sync_crm scripts
-	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm
+	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
 
 bench:            ## benchmarks (figures in README.rst)
 	scripts/setup.sh >/dev/null

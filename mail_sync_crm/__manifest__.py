@@ -33,6 +33,9 @@
         "web.assets_backend": [
             "mail_sync_crm/static/src/systray/*",
         ],
+        "web.assets_tests": [
+            "mail_sync_crm/static/tests/tours/*.js",
+        ],
     },
     "demo": [
         "demo/mail_sync_crm_demo.xml",

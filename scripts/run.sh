@@ -14,12 +14,25 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   exit 1
 fi
 install_or_update "$CONF" "$DB" .run/dev-install.log
+
+# The demo mail server (real Dovecot + SMTP on loopback) for Sally's mailbox.
+STATE=.run/demo-mail.json
+rm -f "$STATE"
+"$PY" scripts/demo_mail.py serve "$STATE" > .run/demo-mail.log 2>&1 &
+DEMO_PID=$!
+trap 'kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null' EXIT
+for _ in $(seq 1 100); do [ -f "$STATE" ] && break; sleep 0.1; done
+[ -f "$STATE" ] || { cat .run/demo-mail.log >&2; echo "the demo mail server did not start" >&2; exit 1; }
+"$PY" scripts/demo_mail.py connect "$CONF" "$DB" "$STATE" 2>>.run/demo-mail.log
+
 cat <<MSG
 
   Odoo 18 with mail_sync_crm: http://localhost:$PORT/web/login   (database $DB)
     administrator: admin / admin
-    salesperson:   sally / sally   (demo leads and opportunities are hers)
+    salesperson:   sally / sally   (demo leads and opportunities are hers; her
+                   mailbox is connected to a local demo mail server: open
+                   "Acme Corp" to see its synced emails)
   Log: $ROOT/.run/dev.log      Stop: Ctrl-C or 'make stop'
 
 MSG
-exec "$PY" "$ODOO_BIN" -c "$CONF" -d "$DB" --pidfile="$PIDFILE"
+"$PY" "$ODOO_BIN" -c "$CONF" -d "$DB" --pidfile="$PIDFILE"

@@ -16,7 +16,7 @@ fi
 ODOO_SRC=$(cd "$ODOO_SRC" && pwd)
 
 # 1. System packages (Debian), only when missing.
-PKGS="postgresql libpq-dev libldap2-dev libsasl2-dev dovecot-imapd openssl"
+PKGS="postgresql libpq-dev libldap2-dev libsasl2-dev dovecot-imapd openssl chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

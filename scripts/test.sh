@@ -12,7 +12,7 @@ say "lint: ruff"
 .venv/bin/ruff check mail_sync_crm scripts
 .venv/bin/ruff format --check mail_sync_crm scripts
 say "lint: pylint-odoo"
-.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm
+.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
 
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
 
@@ -20,5 +20,5 @@ say "plain pytest: mail_sync_crm/lib/tests"
 .venv/bin/python -m pytest -p no:odoo -p no:cacheprovider -q mail_sync_crm/lib/tests ${PYTEST_ARGS:-}
 
 say "pytest-odoo: mail_sync_crm/tests (database $DB)"
-.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-config="$CONF" --odoo-database="$DB" \
+.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-http --odoo-config="$CONF" --odoo-database="$DB" \
   mail_sync_crm/tests ${PYTEST_ARGS:-}

@@ -520,6 +520,16 @@ class MailSyncAccount(models.Model):
             "domain": [("account_id", "=", self.id)],
         }
 
+    def action_open_synced_emails(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Synced Emails"),
+            "res_model": "mail.sync.message",
+            "view_mode": "list,form",
+            "domain": [("account_id", "=", self.id)],
+        }
+
     @api.model
     def action_open_my_account(self):
         """The current user's own mailbox form (a new one when none exists yet)."""
@@ -625,17 +635,20 @@ class MailSyncAccount(models.Model):
             )
 
     def _compute_synced_count(self):
-        counts = dict(
-            self.env["mail.sync.message"]
-            .sudo()
-            ._read_group(
-                [("account_id", "in", self.ids), ("introduced", "=", True)],
-                ["account_id"],
-                ["__count"],
-            )
+        """Distinct emails this mailbox put on chatters (one email on a lead and
+        its opportunity counts once)."""
+        self.synced_count = 0
+        if not self.ids:
+            return
+        self.env["mail.sync.message"].flush_model()
+        self.env.cr.execute(
+            """SELECT account_id, COUNT(DISTINCT message_id) FROM mail_sync_message
+                WHERE account_id = ANY(%s) AND introduced GROUP BY account_id""",
+            [list(self.ids)],
         )
+        counts = dict(self.env.cr.fetchall())
         for account in self:
-            account.synced_count = counts.get(account, 0)
+            account.synced_count = counts.get(account.id, 0)
 
     def _ensure_folders(self):
         """Track the Inbox and Sent folders found at connect."""

@@ -5,3 +5,4 @@ from . import test_secrets
 from . import test_access
 from . import test_blocklist
 from . import test_sync
+from . import test_ui

@@ -1,0 +1,49 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..lib.testing import DovecotServer, SmtpServer
+from .common import PASSWORD
+
+
+@tagged("post_install", "-at_install")
+class TestUi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.imap = DovecotServer()
+        cls.imap.start()
+        cls.addClassCleanup(cls.imap.stop)
+        cls.smtp = SmtpServer()
+        cls.smtp.start()
+        cls.addClassCleanup(cls.smtp.stop)
+        cls.user = new_test_user(
+            cls.env,
+            login="tour_sales",
+            password="tour_sales_pw",
+            email="tour_sales@ourcompany.example.com",
+            groups="base.group_user,sales_team.group_sale_salesman",
+        )
+        cls.imap.add_user("tour_sales", PASSWORD)
+        cls.smtp.add_user("tour_sales", PASSWORD)
+
+    def test_connect_from_the_top_bar(self):
+        account = (
+            self.env["mail.sync.account"]
+            .with_user(self.user)
+            .create(
+                {
+                    "provider": "custom",
+                    "email": self.user.email,
+                    "imap_host": self.imap.host,
+                    "imap_port": self.imap.ssl_port,
+                    "imap_allow_self_signed": True,
+                    "imap_login": "tour_sales",
+                    "smtp_host": self.smtp.host,
+                    "smtp_port": self.smtp.ssl_port,
+                    "smtp_allow_self_signed": True,
+                }
+            )
+        )
+        self.start_tour("/odoo", "mail_sync_crm_connect_tour", login="tour_sales")
+        self.assertEqual(account.state, "enabled")
+        self.assertTrue(account.sudo().imap_secret)
