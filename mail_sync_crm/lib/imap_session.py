@@ -144,7 +144,11 @@ class ImapSession:
                 self.fingerprint = tls.check_pin(
                     client.socket(), s.allow_self_signed, s.pinned_fingerprint, "imap"
                 )
-            client.login(s.login, s.password)
+            if (s.login + s.password).isascii():
+                client.login(s.login, s.password)
+            else:
+                # LOGIN is ASCII-only in imaplib; AUTHENTICATE PLAIN carries UTF-8.
+                client.plain_login(s.login, s.password)
         except Exception as exc:
             self.close()
             raise self._fail(exc) from exc

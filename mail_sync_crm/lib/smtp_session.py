@@ -1,6 +1,7 @@
 """SMTP connection check: EHLO, STARTTLS or implicit TLS (pinned when self-signed),
 AUTH. Sending itself goes through Odoo's ``ir.mail_server``."""
 
+import base64
 import contextlib
 import smtplib
 from dataclasses import dataclass, field
@@ -27,6 +28,18 @@ class SmtpSettings:
 class SmtpCheck:
     fingerprint: str | None
     features: dict
+
+
+def login(conn: smtplib.SMTP, user: str, password: str):
+    """``conn.login``, except that a non-ASCII login or password (which smtplib
+    can only send as ASCII) goes as AUTH PLAIN in UTF-8 (RFC 4616)."""
+    if (user + password).isascii():
+        return conn.login(user, password)
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+    code, reply = conn.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+    return code, reply
 
 
 def open_smtp(settings: SmtpSettings):
@@ -62,7 +75,7 @@ def open_smtp(settings: SmtpSettings):
                 conn.sock, s.allow_self_signed, s.pinned_fingerprint, "smtp"
             )
         if s.login:
-            conn.login(s.login, s.password)
+            login(conn, s.login, s.password)
         return conn, seen
     except Exception as exc:
         if conn is not None:

@@ -1,0 +1,190 @@
+"""The folder sync engine against a real Dovecot, with an in-memory store."""
+
+import datetime
+
+import pytest
+from lib import blocklist, errors, sync_engine
+from lib.imap_session import ImapSession, ImapSettings
+from lib.testing import make_message
+
+LEAD_A, LEAD_B = 1, 2
+ALICE = "alice@acme.example.com"
+BOB = "bob@bobco.example.com"
+ME = "alice@ours.example.com"
+
+
+class MemoryStore:
+    """What the Odoo mailbox does, kept in dicts."""
+
+    def __init__(self, cap=None, on_chatter=()):
+        self.cap = cap
+        self.recorded = []  # (message_id, lead, subject)
+        self.on_chatter = set(on_chatter)
+        self.skipped = []
+        self.checkpoints = []
+
+    def allowed_leads(self, lead_ids, date):
+        return set(lead_ids)
+
+    def known_pairs(self, folder, candidates):
+        pairs = {(h.message_id, lead) for h, leads in candidates for lead in leads}
+        mine = {(m, lead) for m, lead, _s in self.recorded}
+        return pairs & (mine | self.on_chatter)
+
+    def cap_left(self):
+        if self.cap is None:
+            return None
+        return max(0, self.cap - len({m for m, _l, _s in self.recorded}))
+
+    def record(self, folder, items):
+        for item in items:
+            for lead in item.lead_ids:
+                self.recorded.append(
+                    (item.header.message_id, lead, item.message.subject)
+                )
+
+    def skip(self, folder, uid, err):
+        self.skipped.append((uid, err.code))
+
+    def checkpoint(self, folder, progress):
+        self.checkpoints.append(progress)
+        folder.uidvalidity = progress.uidvalidity
+        folder.last_uid = progress.last_uid
+
+
+@pytest.fixture
+def session(dovecot):
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        encryption="none",
+        login="alice",
+        password="secret",
+    )
+    with ImapSession(settings) as opened:
+        yield opened
+
+
+INDEX = {ALICE: {LEAD_A}, BOB: {LEAD_B}}
+
+
+def run(session, folder, store, **kw):
+    return sync_engine.sync_folder(
+        session,
+        folder,
+        store,
+        INDEX,
+        kw.pop("blocked", None),
+        attachment_cap=10**6,
+        **kw,
+    )
+
+
+def test_header_first_batches_and_checkpoints(dovecot, session):
+    for i in range(5):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"A{i}"))
+    dovecot.append("alice", "INBOX", make_message("x@nobody.example.com", ME))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    outcome = run(session, folder, store, batch_size=2)
+    assert sorted(s for _m, _l, s in store.recorded) == [f"A{i}" for i in range(5)]
+    assert [c.last_uid for c in store.checkpoints] == [2, 4, 6]
+    assert store.checkpoints[-1].done
+    assert (outcome.scanned, outcome.matched, outcome.recorded) == (6, 5, 5)
+    again = run(session, folder, store)
+    assert again.scanned == 0 and len(store.recorded) == 5
+
+
+def test_sent_matches_recipients_and_blocklist(dovecot, session):
+    dovecot.append("alice", "Sent", make_message(ME, "x@y.example.com", bcc=[BOB]))
+    dovecot.append("alice", "Sent", make_message(ME, ALICE, subject="blocked"))
+    store = MemoryStore()
+    run(
+        session,
+        sync_engine.FolderState("Sent", "out"),
+        store,
+        blocked=blocklist.Blocklist([ALICE]),
+    )
+    assert [(lead, s) for _m, lead, s in store.recorded] == [(LEAD_B, "Test message")]
+
+
+def test_cap_defers_and_resumes_where_it_stopped(dovecot, session):
+    for i in range(4):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"C{i}"))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore(cap=3)
+    outcome = run(session, folder, store)
+    assert outcome.deferred
+    assert folder.last_uid == 3
+    store.cap = 10  # the next day
+    run(session, folder, store)
+    assert [s for _m, _l, s in store.recorded] == ["C0", "C1", "C2", "C3"]
+
+
+def test_already_on_chatter_is_not_downloaded_again(dovecot, session):
+    dovecot.append(
+        "alice",
+        "INBOX",
+        make_message(ALICE, ME, message_id="<odoo-1@ours.example.com>"),
+    )
+    store = MemoryStore(on_chatter={("<odoo-1@ours.example.com>", LEAD_A)})
+    outcome = run(session, sync_engine.FolderState("INBOX", "in"), store)
+    assert outcome.matched == 1 and outcome.recorded == 0
+    assert store.recorded == []
+
+
+def test_oversized_message_is_logged_and_skipped(dovecot, session):
+    big = make_message(ALICE, ME, attachments=[("big.bin", b"x" * 300_000, None)])
+    dovecot.append("alice", "INBOX", big)
+    dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="small"))
+    store = MemoryStore()
+    run(
+        session, sync_engine.FolderState("INBOX", "in"), store, max_message_size=100_000
+    )
+    assert store.skipped == [(1, "message_too_large")]
+    assert [s for _m, _l, s in store.recorded] == ["small"]
+
+
+def test_uidvalidity_change_rescans(dovecot, session):
+    dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="R"))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    run(session, folder, store)
+    dovecot.set_uidvalidity("alice", "INBOX", folder.uidvalidity + 1)
+    session.close()
+    session.open()
+    outcome = run(session, folder, store)
+    assert outcome.rescanned and outcome.scanned == 1
+    assert len(store.recorded) == 1, "nothing recorded twice"
+
+
+def test_connection_lost_raises_after_the_last_checkpoint(dovecot, session):
+    for i in range(4):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    original = store.checkpoint
+
+    def checkpoint_then_kill(f, progress):
+        original(f, progress)
+        dovecot.kill_imap_children()
+
+    store.checkpoint = checkpoint_then_kill
+    with pytest.raises(errors.MailSyncError) as raised:
+        run(session, folder, store, batch_size=2)
+    assert raised.value.code in ("connection_lost", "server_error")
+    assert folder.last_uid == 2
+    assert [s for _m, _l, s in store.recorded] == ["K0", "K1"]
+
+
+def test_dates_are_aware_utc(dovecot, session):
+    when = datetime.datetime(2020, 1, 2, 3, 4, 5)
+    dovecot.append("alice", "INBOX", make_message(ALICE, ME, date=when))
+    seen = []
+
+    class DateStore(MemoryStore):
+        def record(self, folder, items):
+            seen.extend(item.header.date for item in items)
+
+    run(session, sync_engine.FolderState("INBOX", "in"), DateStore())
+    assert seen == [when.replace(tzinfo=datetime.UTC)]
