@@ -44,6 +44,9 @@ class TestUi(HttpCase):
                 }
             )
         )
-        self.start_tour("/odoo", "mail_sync_crm_connect_tour", login="tour_sales")
+        # Generous timeout: the first page load after an update compiles the assets.
+        self.start_tour(
+            "/odoo", "mail_sync_crm_connect_tour", login="tour_sales", timeout=180
+        )
         self.assertEqual(account.state, "enabled")
         self.assertTrue(account.sudo().imap_secret)
