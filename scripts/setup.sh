@@ -54,7 +54,8 @@ want=$( (cat "$ODOO_SRC/requirements.txt" requirements-dev.txt scripts/build-con
 if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   say "building .venv (Odoo requirements + requirements-dev.txt)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -U 'pip>=25'
+  .venv/bin/python -m pip install -q --disable-pip-version-check -U 'pip>=25' 2>&1 \
+    | grep -v "^WARNING: Location 'file:" || true
   .venv/bin/python -m pip install -q --disable-pip-version-check \
     --build-constraint scripts/build-constraints.txt \
     -r "$ODOO_SRC/requirements.txt" -r requirements-dev.txt 2>&1 \
