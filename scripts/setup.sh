@@ -7,6 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 ODOO_SRC=${ODOO_SRC:-}
 say() { printf '[setup] %s\n' "$*"; }
+# Run pip, hiding its warnings about local index folders this machine may lack;
+# pip's own exit status is kept (pipefail).
+pip_quiet() { "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }; }
 
 if [ -z "$ODOO_SRC" ] || [ ! -f "$ODOO_SRC/odoo/release.py" ] || [ ! -f "$ODOO_SRC/requirements.txt" ] \
    || ! grep -qE "^version_info = \(18, 0" "$ODOO_SRC/odoo/release.py"; then
@@ -54,13 +57,10 @@ want=$( (cat "$ODOO_SRC/requirements.txt" requirements-dev.txt scripts/build-con
 if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   say "building .venv (Odoo requirements + requirements-dev.txt)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -U 'pip>=25' 2>&1 \
-    | grep -v "^WARNING: Location 'file:" || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check \
+  pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U 'pip>=25'
+  pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check \
     --build-constraint scripts/build-constraints.txt \
-    -r "$ODOO_SRC/requirements.txt" -r requirements-dev.txt 2>&1 \
-    | grep -v "^WARNING: Location 'file:" || true
-  .venv/bin/python -m pip check >/dev/null 2>&1 || true
+    -r "$ODOO_SRC/requirements.txt" -r requirements-dev.txt
   echo "$want" > "$STAMP"
 fi
 SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
