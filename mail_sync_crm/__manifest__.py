@@ -28,6 +28,9 @@
         "views/res_config_settings_views.xml",
         "wizard/mail_sync_disable_wizard_views.xml",
         "views/menus.xml",
+        "views/ir_mail_server_views.xml",
+        "views/mail_mail_views.xml",
+        "views/mail_sync_quota_override_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

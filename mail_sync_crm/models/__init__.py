@@ -8,3 +8,7 @@ from . import mail_sync_folder
 from . import mail_sync_message
 from . import crm_lead
 from . import ir_http
+from . import mail_sync_quota_override
+from . import mail_sync_send_event
+from . import ir_mail_server
+from . import mail_mail

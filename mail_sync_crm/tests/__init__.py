@@ -6,3 +6,4 @@ from . import test_access
 from . import test_blocklist
 from . import test_sync
 from . import test_ui
+from . import test_smart_mail

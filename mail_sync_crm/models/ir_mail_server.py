@@ -1,0 +1,226 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Personal outgoing servers ("Smart Mail"): one per connected mailbox.
+
+A personal server is an ordinary ``ir.mail_server`` with an owner
+(``owner_user_id``, Odoo 19's name) and ``from_filter`` = the owner's address,
+so that Odoo's own server choice picks it for the owner's mail. Everyone
+else's mail never goes through it: ``_find_mail_server`` only considers the
+personal servers the caller allows (``mail.mail`` allows one per group of
+mails whose author is the owner, see ``mail_mail.py``), and ``connect``
+refuses a personal server that is not allowed.
+
+No password is stored here: ``connect`` opens the session with the mailbox's
+own settings (``mail.sync.account._smtp_settings``: the encrypted password,
+the pinned certificate of a self-signed server, a timeout).
+"""
+
+from odoo import _, api, fields, models, modules
+from odoo.exceptions import UserError
+from odoo.tools import email_normalize
+
+from ..lib import errors, smtp_session
+
+# Context key: ids of the personal servers the current sending may use.
+ALLOWED_SERVERS = "mail_sync_allowed_server_ids"
+# After every company server: code that takes "the first server" by sequence
+# without Odoo's server choice never lands on a personal one.
+PERSONAL_SEQUENCE = 1000
+MB = 1024 * 1024
+
+
+class IrMailServer(models.Model):
+    _inherit = "ir.mail_server"
+
+    owner_user_id = fields.Many2one(
+        "res.users",
+        string="Owner",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="cascade",
+        help="Personal server of a synced mailbox: only this user's own mail "
+        "(authored by them, from their address) leaves through it.",
+    )
+    mail_sync_account_id = fields.Many2one(
+        "mail.sync.account",
+        string="Synced Mailbox",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="cascade",
+    )
+
+    _sql_constraints = [
+        (
+            "mail_sync_account_uniq",
+            "UNIQUE(mail_sync_account_id)",
+            "A synced mailbox owns a single outgoing mail server.",
+        ),
+    ]
+
+    # ------------------------------------------------------------------
+    # The personal servers of synced mailboxes
+    # ------------------------------------------------------------------
+    @api.model
+    def _mail_sync_personal_servers(self):
+        """The active personal servers (sudo)."""
+        return self.sudo().search([("owner_user_id", "!=", False)])
+
+    @api.model
+    def _mail_sync_values(self, account):
+        profile = account._mail_sync_quota_profile()
+        return {
+            "name": _(
+                "%(user)s's mailbox (%(email)s)",
+                user=account.user_id.name,
+                email=account.email,
+            ),
+            "owner_user_id": account.user_id.id,
+            "mail_sync_account_id": account.id,
+            "from_filter": email_normalize(account.email) or account.email,
+            "smtp_host": (account.smtp_host or "").strip(),
+            "smtp_port": account.smtp_port,
+            # Same three values in Odoo 18 (ssl, starttls, none).
+            "smtp_encryption": account.smtp_encryption,
+            "smtp_authentication": "login",
+            "smtp_user": account._mail_sync_smtp_login() or False,
+            "smtp_pass": False,  # injected by connect() from the encrypted store
+            "max_email_size": (profile.max_size_bytes or 0) / MB,
+            "sequence": PERSONAL_SEQUENCE,
+            "active": True,
+        }
+
+    @api.model
+    def _mail_sync_upsert(self, accounts):
+        """Create or update the personal server of each of ``accounts``."""
+        servers = self.sudo().with_context(active_test=False)
+        existing = servers.search([("mail_sync_account_id", "in", accounts.ids)])
+        by_account = {server.mail_sync_account_id: server for server in existing}
+        for account in accounts.sudo():
+            values = self._mail_sync_values(account)
+            if account in by_account:
+                by_account[account].write(values)
+            else:
+                existing |= servers.create(values)
+        return existing
+
+    @api.model
+    def _mail_sync_remove(self, accounts):
+        """Remove the personal servers of ``accounts``."""
+        self.sudo().with_context(active_test=False).search(
+            [("mail_sync_account_id", "in", accounts.ids)]
+        ).unlink()
+
+    def _mail_sync_follow_size_limit(self, profile):
+        """Odoo turns the record's attachments into links above the server's
+        ``max_email_size``: keep it at the provider's limit (company overrides
+        included)."""
+        size = (profile.max_size_bytes or 0) / MB
+        if self.max_email_size != size:
+            self.sudo().max_email_size = size
+
+    def _mail_sync_is_allowed(self):
+        """A personal server may be used by its owner, or when the sending code
+        allowed it (``mail.mail`` does, for its owner's own mail only)."""
+        self.ensure_one()
+        allowed = self.env.context.get(ALLOWED_SERVERS) or ()
+        return self.id in allowed or self.owner_user_id.id == self.env.uid
+
+    def _mail_sync_refusal(self):
+        """Why this personal server may not carry the mail being sent."""
+        return _(
+            "Not sent: the outgoing server %(server)s is %(owner)s's own mailbox; "
+            "only mail that %(owner)s writes from %(email)s leaves through it. "
+            "Send this mail without choosing that server.",
+            server=self.name,
+            owner=self.owner_user_id.name,
+            email=self.from_filter,
+        )
+
+    def _mail_sync_open_connection(self):
+        """A connected, encrypted (pinned when self-signed) and authenticated
+        ``smtplib.SMTP`` to this personal server, with the mailbox's own
+        settings. Raises a classified ``MailSyncError``."""
+        self.ensure_one()
+        account = self.sudo().mail_sync_account_id
+        try:
+            settings = account._smtp_settings()
+        except UserError as exc:  # the stored password cannot be decrypted
+            raise errors.MailSyncError(
+                "smtp_auth_failed",
+                str(exc),
+                side="smtp",
+                host=account.smtp_host or "",
+                port=account.smtp_port,
+            ) from exc
+        connection, _fingerprint = smtp_session.open_smtp(settings)
+        return connection
+
+    # ------------------------------------------------------------------
+    # Odoo's server choice and connection
+    # ------------------------------------------------------------------
+    def _find_mail_server(self, email_from, mail_servers=None):
+        """Odoo's choice among the company servers and the allowed personal
+        servers only: nobody else's mail ever goes through a personal server,
+        not even as the last-resort fallback."""
+        if mail_servers is None:
+            mail_servers = self.sudo().search([], order="sequence")
+        allowed = set(self.env.context.get(ALLOWED_SERVERS) or ())
+        mail_servers = mail_servers.filtered(
+            lambda server: not server.owner_user_id or server.id in allowed
+        )
+        return super()._find_mail_server(email_from, mail_servers=mail_servers)
+
+    def connect(
+        self,
+        host=None,
+        port=None,
+        user=None,
+        password=None,
+        encryption=None,
+        smtp_from=None,
+        ssl_certificate=None,
+        ssl_private_key=None,
+        smtp_debug=False,
+        mail_server_id=None,
+        allow_archived=False,
+    ):
+        """Personal servers connect with their mailbox's settings: encrypted
+        password, pinned certificate, timeout; and only when allowed."""
+        server = self.sudo().browse(mail_server_id) if mail_server_id else None
+        if server is None and not host and self.env.context.get(ALLOWED_SERVERS):
+            server, smtp_from = self.sudo()._find_mail_server(smtp_from)
+        if not server or not server.owner_user_id:
+            return super().connect(
+                host=host,
+                port=port,
+                user=user,
+                password=password,
+                encryption=encryption,
+                smtp_from=smtp_from,
+                ssl_certificate=ssl_certificate,
+                ssl_private_key=ssl_private_key,
+                smtp_debug=smtp_debug,
+                mail_server_id=server.id if server else mail_server_id,
+                allow_archived=allow_archived,
+            )
+        if not server._mail_sync_is_allowed():
+            raise UserError(server._mail_sync_refusal())
+        # Do not actually connect while running in test mode (as Odoo does).
+        if modules.module.current_test:
+            return None
+        if not allow_archived and not server.active:
+            raise UserError(
+                _(
+                    'The server "%(server)s" cannot be used because it is archived.',
+                    server=server.display_name,
+                )
+            )
+        try:
+            connection = server._mail_sync_open_connection()
+        except errors.MailSyncError as err:
+            message, hint = server.mail_sync_account_id._describe(err)
+            raise UserError(
+                _("%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint)
+            ) from err
+        connection.from_filter = server.from_filter
+        connection.smtp_from = smtp_from
+        return connection
