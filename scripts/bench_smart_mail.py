@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# A command-line benchmark reports on stdout.
+# pylint: disable=print-used
 """Benchmark of Smart Mail's sending overhead: routing + quota governor per mail,
 against stock Odoo 18 sending the same mails to the same SMTP server.
 

@@ -16,7 +16,7 @@ from itertools import islice
 
 from .parser import HeaderInfo
 
-__all__ = ["DIRECTIONS", "Match", "chunks", "match"]
+__all__ = ["DIRECTIONS", "Match", "candidate_addresses", "chunks", "match"]
 
 DIRECTIONS = ("in", "out")
 
@@ -48,6 +48,11 @@ def _candidates(header: HeaderInfo, direction: str) -> Sequence[str]:
     if direction == "in":
         return header.from_
     return header.recipients
+
+
+def candidate_addresses(headers: Iterable[HeaderInfo], direction: str) -> set[str]:
+    """Every address :func:`match` looks up in the lead index for ``headers``."""
+    return {address for header in headers for address in _candidates(header, direction)}
 
 
 class _BlockCache:

@@ -26,6 +26,7 @@ import datetime
 import email
 import email.policy
 import email.utils
+import functools
 import hashlib
 import html
 import re
@@ -62,6 +63,7 @@ MAX_MESSAGE_ID = 995  # Message-IDs longer than a header line are cut
 MAX_SUBJECT = 2000
 MAX_FILENAME = 200
 MAX_MIME_DEPTH = 30
+ADDRESS_CACHE_SIZE = 20_000  # distinct address field values remembered
 # A time-zone offset beyond this is nonsense (real ones stay within +-14 h).
 MAX_TZ_OFFSET = 24 * 3600
 
@@ -334,16 +336,23 @@ def synthetic_message_id(fields: list[tuple[bytes, bytes]], size: int) -> str:
     return f"<{digest.hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
 
 
+@functools.lru_cache(maxsize=ADDRESS_CACHE_SIZE)
+def _addresses(value: bytes) -> tuple[str, ...]:
+    """``extract_all`` of a raw address field value. Memoised: the same few
+    correspondents fill most address fields of a mailbox (the owner's address
+    alone is in every message), and parsing them is most of a header's cost."""
+    return tuple(extract_all(_bytes_to_text(value)))
+
+
 def _fill(info: HeaderInfo, fields: list[tuple[bytes, bytes]]) -> None:
     """Set the fields of ``info`` from the raw (name, value) pairs."""
     first: dict[bytes, str] = {}
     for name, value in fields:
-        text = _bytes_to_text(value)
         if name in _ADDRESS_FIELDS:
             target = info.from_ if name == b"from" else getattr(info, name.decode())
-            target.extend(a for a in extract_all(text) if a not in target)
+            target.extend(a for a in _addresses(value) if a not in target)
         elif name not in first:
-            first[name] = text
+            first[name] = _bytes_to_text(value)
     if b"subject" in first:
         info.subject = _clean(decode_words(first[b"subject"]))[:MAX_SUBJECT]
     if b"message-id" in first:

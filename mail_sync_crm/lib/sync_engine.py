@@ -8,6 +8,12 @@ only for matched messages, hands them to the store, then advances the checkpoint
 A failure of the connection raises ``MailSyncError`` after the last completed
 batch's checkpoint: the next run resumes from there.
 
+While a batch is parsed and recorded, the header fields of the next batch are
+fetched in a background thread (``prefetch``): the IMAP round trips overlap the
+store's work. The session is only ever used by one thread at a time: the
+prefetch starts once the batch's bodies are in, and is waited for before the
+session is used again.
+
 The store provides::
 
     allowed_leads(lead_ids, date) -> set[int]     # leads created later get no history
@@ -18,8 +24,13 @@ The store provides::
     record(folder, items: list[Recordable])       # write chatter + ledger
     skip(folder, uid, err: MailSyncError)         # log a message left out
     checkpoint(folder, progress: Progress)        # persist UIDVALIDITY/last UID
+
+The lead index is a mapping (normalised email -> lead ids); one with a
+``prefetch(addresses)`` method is told each batch's candidate addresses before
+they are looked up.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import errors, matcher, parser
@@ -101,9 +112,11 @@ def sync_folder(
     batch_size: int = HEADER_BATCH,
     max_message_size: int = MAX_MESSAGE_SIZE,
     body_batch_bytes: int = BODY_BATCH_BYTES,
+    prefetch: bool = True,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
-    daily cap defers the rest)."""
+    daily cap defers the rest). ``prefetch``: fetch the next batch's headers
+    while this batch is recorded."""
     status = session.select_folder(folder.name)
     outcome = FolderOutcome()
     last_uid = folder.last_uid
@@ -112,7 +125,10 @@ def sync_folder(
         # anything from being recorded twice.
         last_uid = 0
         outcome.rescanned = True
-    uids = session.uids_after(last_uid)
+    if status.uidnext and status.uidnext <= last_uid + 1:
+        uids = []  # UIDNEXT says nothing arrived since the checkpoint: no SEARCH
+    else:
+        uids = session.uids_after(last_uid)
     total = len(uids)
     if not uids:
         store.checkpoint(
@@ -120,50 +136,121 @@ def sync_folder(
             Progress(status.uidvalidity, last_uid, 0, 0, True, outcome.rescanned),
         )
         return outcome
-    for batch in matcher.chunks(uids, batch_size):
-        headers = session.fetch_headers(batch)
-        stop_uid = _sync_batch(
-            session,
-            folder,
-            store,
-            headers,
-            lead_index,
-            blocklist,
-            outcome,
-            attachment_cap=attachment_cap,
-            max_message_size=max_message_size,
-            body_batch_bytes=body_batch_bytes,
-        )
-        if stop_uid is not None:
-            position = uids.index(stop_uid)
-            checkpoint = uids[position - 1] if position else last_uid
-            outcome.scanned += batch.index(stop_uid)
-            outcome.deferred = True
+    batches = list(matcher.chunks(uids, batch_size))
+    with _HeaderPrefetch(session, batches, prefetch) as headers_of:
+        for number, batch in enumerate(batches):
+            headers = headers_of(number)
+            stop_uid = _sync_batch(
+                session,
+                folder,
+                store,
+                headers,
+                lead_index,
+                blocklist,
+                outcome,
+                attachment_cap=attachment_cap,
+                max_message_size=max_message_size,
+                body_batch_bytes=body_batch_bytes,
+                bodies_fetched=headers_of.start_next,
+            )
+            if stop_uid is not None:
+                position = uids.index(stop_uid)
+                checkpoint = uids[position - 1] if position else last_uid
+                outcome.scanned += batch.index(stop_uid)
+                outcome.deferred = True
+                store.checkpoint(
+                    folder,
+                    Progress(
+                        status.uidvalidity,
+                        checkpoint,
+                        outcome.scanned,
+                        total,
+                        False,
+                        outcome.rescanned,
+                    ),
+                )
+                return outcome
+            outcome.scanned += len(batch)
             store.checkpoint(
                 folder,
                 Progress(
                     status.uidvalidity,
-                    checkpoint,
+                    batch[-1],
                     outcome.scanned,
                     total,
-                    False,
+                    outcome.scanned >= total,
                     outcome.rescanned,
                 ),
             )
-            return outcome
-        outcome.scanned += len(batch)
-        store.checkpoint(
-            folder,
-            Progress(
-                status.uidvalidity,
-                batch[-1],
-                outcome.scanned,
-                total,
-                outcome.scanned >= total,
-                outcome.rescanned,
-            ),
-        )
     return outcome
+
+
+class _HeaderPrefetch:
+    """``headers_of(n)``: the headers of batch ``n``. With ``enabled``, batch n+1
+    is fetched in a background thread from ``start_next()`` (called once batch
+    n no longer needs the session) until ``headers_of(n + 1)`` waits for it.
+    Leaving the ``with`` block waits for a fetch still running, so the session
+    is free again whatever happened."""
+
+    def __init__(self, session, batches, enabled):
+        self.session = session
+        self.batches = batches
+        self.enabled = enabled and len(batches) > 1
+        self.executor = None
+        self.pending = {}  # batch number -> Future
+        self.current = -1
+
+    def __enter__(self):
+        if self.enabled:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="mail-sync-imap")
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        self.pending.clear()
+
+    def __call__(self, number):
+        self.current = number
+        future = self.pending.pop(number, None)
+        if future is not None:
+            return future.result()  # a failure of the connection raises here
+        return self.session.fetch_headers(self.batches[number])
+
+    def start_next(self):
+        following = self.current + 1
+        if (
+            self.executor is not None
+            and following < len(self.batches)
+            and following not in self.pending
+        ):
+            self.pending[following] = self.executor.submit(
+                self.session.fetch_headers, self.batches[following]
+            )
+
+
+def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
+    """The batch's messages to record: matched, for leads that get them, and not
+    recorded yet."""
+    prefetch = getattr(lead_index, "prefetch", None)
+    if prefetch is not None:  # an index that the store reads as needed
+        prefetch(matcher.candidate_addresses(headers, folder.direction))
+    matches = matcher.match(headers, folder.direction, lead_index, blocklist)
+    outcome.matched += len(matches)
+    candidates = []
+    for match in matches:
+        leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
+        if leads:
+            candidates.append((match, leads))
+    done = store.known_pairs(
+        folder, [(by_uid[match.uid], leads) for match, leads in candidates]
+    )
+    todo = []
+    for match, leads in candidates:
+        leads = {lead for lead in leads if (match.message_id, lead) not in done}
+        if leads:
+            todo.append(Recordable(match.uid, by_uid[match.uid], None, leads))
+    return todo
 
 
 def _sync_batch(
@@ -178,8 +265,10 @@ def _sync_batch(
     attachment_cap,
     max_message_size,
     body_batch_bytes,
+    bodies_fetched=lambda: None,
 ):
-    """Record one batch; returns the UID where the daily cap stopped it, or None."""
+    """Record one batch; returns the UID where the daily cap stopped it, or None.
+    ``bodies_fetched()`` is called once the batch no longer uses the session."""
     for header in headers:
         if header.error and not (header.from_ or header.recipients):
             store.skip(
@@ -187,32 +276,23 @@ def _sync_batch(
             )
             outcome.skipped += 1
     by_uid = {header.uid: header for header in headers}
-    todo = []
-    matches = matcher.match(headers, folder.direction, lead_index, blocklist)
-    outcome.matched += len(matches)
-    candidates = []
-    for match in matches:
-        leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
-        if leads:
-            candidates.append((match, leads))
-    done = store.known_pairs(
-        folder, [(by_uid[match.uid], leads) for match, leads in candidates]
-    )
-    for match, leads in candidates:
-        leads = {lead for lead in leads if (match.message_id, lead) not in done}
-        if leads:
-            todo.append(Recordable(match.uid, by_uid[match.uid], None, leads))
+    todo = _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome)
     stop_uid = None
     cap = store.cap_left()
     if cap is not None and len(todo) > cap:
         stop_uid = todo[cap].uid
         todo = todo[:cap]
     sizes = {item.uid: by_uid[item.uid].size for item in todo}
+    chunks = list(_size_chunks(todo, sizes, body_batch_bytes))
+    if not chunks:
+        bodies_fetched()
     ready = []
-    for chunk in _size_chunks(todo, sizes, body_batch_bytes):
+    for number, chunk in enumerate(chunks, start=1):
         bodies = session.fetch_bodies(
             [item.uid for item in chunk], max_message_size, sizes
         )
+        if number == len(chunks):
+            bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
             raw = bodies.get(item.uid, b"")
             if raw is None:

@@ -4,10 +4,12 @@ from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
+from markupsafe import Markup
 
 from odoo import sql_db
 from odoo.tests import tagged
 
+from ..lib.parser import parse_message
 from ..lib.testing import DovecotServer, make_message
 from ..models.mail_sync_account import SYNC_LOCK_NAMESPACE
 from ..models.mail_sync_store import MailSyncStore
@@ -438,3 +440,79 @@ class TestSync(MailSyncCase):
         self.put(self.salesman, "INBOX", self.received(ALICE, "Now"))
         account.with_user(self.salesman).action_sync_now()
         self.assertIn("Now", self.synced(self.lead).mapped("subject"))
+
+    def test_bulk_writes_store_what_the_orm_would(self):
+        """The store writes the ledger in one INSERT and each body through one
+        sanitising pass: the rows, bodies, record names and inline images are what
+        the ORM would have made of them, and no cached count goes stale."""
+        html = '<p>Hi <b>Sally</b></p><script>alert(1)</script><p onclick="x()">x</p>'
+        png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
+        image = f'<p><img src="data:image/png;base64,{png}"></p>'
+        raws = {
+            "Rich": self.received(ALICE, "Rich", html=html),
+            "Inline image": self.received(BRUNO, "Inline image", html=image),
+            "Plain": self.sent(ALICE, "Plain", text="Line\n> quoted\n-- \nSally"),
+        }
+        self.put(self.salesman, "INBOX", raws["Rich"], raws["Inline image"])
+        self.put(self.salesman, "Sent", raws["Plain"])
+        self.assertEqual(self.lead.mail_sync_count, 0)  # computed and cached now
+        account = self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(self.lead.mail_sync_count, 2, "no stale cached count")
+
+        ledger = self.env["mail.sync.message"].search([("account_id", "=", account.id)])
+        self.assertEqual(len(ledger), 5)
+        for row in ledger:
+            self.assertEqual(row.user_id, self.salesman)
+            self.assertEqual(row.company_id, account.company_id)
+            self.assertEqual(row.stage_id, row.lead_id.stage_id)
+            self.assertEqual(row.lead_type, row.lead_id.type)
+            self.assertEqual(row.create_uid.id, self.env.uid)
+            self.assertTrue(row.create_date and row.write_date and row.introduced)
+            self.assertEqual(row.mail_message_id.res_id, row.lead_id.id)
+
+        Message = self.env["mail.message"].sudo()
+        for row in ledger.filtered(lambda r: r.subject != "Inline image"):
+            message = row.mail_message_id
+            self.assertEqual(message.record_name, row.lead_id.display_name)
+            parsed = parse_message(raws[row.subject], 10 * 1024 * 1024)
+            by_orm = Message.create(
+                {
+                    "model": "crm.lead",
+                    "res_id": row.lead_id.id,
+                    "body": Markup(parsed.body_html),
+                }
+            )
+            (message | by_orm).invalidate_recordset(["body"])
+            self.assertEqual(message.body, by_orm.body)
+            self.assertNotIn("<script", message.body)
+
+        inline = ledger.filtered(lambda r: r.subject == "Inline image").mail_message_id
+        self.assertEqual(inline.res_id, self.globex.id)
+        self.assertEqual(inline.attachment_ids.mapped("mimetype"), ["image/png"])
+        self.assertIn("/web/image/", inline.body)
+        self.assertNotIn("base64", inline.body)
+
+    def test_lead_index_read_as_needed_matches_the_whole_index(self):
+        """A few new messages read only their leads (by the lead's or its
+        partner's address); many read the whole index; both give the same."""
+        partner = self.env["res.partner"].create(
+            {"name": "Dora", "email": "Dora <DORA@Partner.example.com>"}
+        )
+        dora = self.Lead.create({"name": "Dora's deal", "partner_id": partner.id})
+        account = self.mailbox(self.salesman)
+        store = MailSyncStore(account, False)
+        whole = store._load_lead_index()
+        self.assertEqual(whole["dora@partner.example.com"], {dora.id})
+        wanted = {ALICE, BRUNO, "dora@partner.example.com", STRANGER}
+        index = MailSyncStore(account, False).lead_index()
+        index.prefetch(wanted)
+        self.assertIsNone(index._index, "only the wanted addresses were read")
+        for address in wanted:
+            self.assertEqual(index.get(address), whole.get(address), address)
+        self.assertIsNone(index._index)
+        index.get("someone-else@example.com")  # not looked up: read everything
+        self.assertEqual(dict(index._index), dict(whole))
+        many = MailSyncStore(account, False).lead_index()
+        many.prefetch({f"x{i}@example.com" for i in range(many.TARGETED_MAX + 1)})
+        self.assertEqual(dict(many._index), dict(whole))

@@ -1,0 +1,1029 @@
+#!/usr/bin/env python3
+"""Benchmark of the historical and incremental mailbox sync, end to end, on loopback.
+
+Usage (from the repository root; ``make bench`` runs it with the defaults)::
+
+    .venv/bin/python scripts/bench_sync.py [--messages 100000] [--leads 50000]
+        [--rtt 0.02] [--naive 10000] [--skip-install] [--profile] [--check]
+
+``--rtt`` is the round-trip time the proxy adds (each direction is delayed by
+half of it); ``--naive 0`` skips the slow one-by-one fetch (~4 min at full
+size); ``--profile`` runs the syncs under cProfile (``bench-results/*.prof``,
+slower); ``--check`` exits with 1 when a target is missed. The full run takes
+about 5 minutes on 2 cores.
+
+What it does:
+
+1. installs or updates ``mail_sync_crm`` in the throwaway database ``mail_sync_bench``
+   (``scripts/lib.sh`` ``install_or_update``) while, in parallel, a real Dovecot gets a
+   mailbox of ``--messages`` synthetic messages (75 % Inbox / 25 % Sent, ~14 KiB
+   average, 5 % exchanged with lead addresses), written straight into its Maildir by a
+   child process (``DovecotServer.fill_maildir``);
+2. opens an Odoo registry in this process, removes the previous run's bench data,
+   inserts ``--leads`` leads with distinct addresses (one SQL statement, the stored
+   computed address fields set as Odoo computes them) and a salesperson, and commits;
+3. has the salesperson connect a mailbox (``action_connect()``, real IMAP and SMTP
+   checks) pointing at the Dovecot through a latency proxy (a child process adding
+   ``--rtt`` seconds per request/response round trip);
+4. measures the historical sync (``_sync_mailbox(auto_commit=True)``): wall time, peak
+   memory growth of this process (VmHWM reset just before), where the time goes
+   (the ImapSession, parser, matcher and store methods are wrapped and timed, the
+   header prefetch thread separately, plus the garbage collector), the records
+   written, and the ratio to the transfer floor: ``bench_floor.transfer_floor``
+   (the same headers and matched bodies through the same proxy, after a warm-up
+   pass) with plain imapclient; the floor with the product's own FETCH reader is
+   reported too;
+5. an incremental run with nothing new, then one after 100 new messages arrived;
+6. the naive one-message-at-a-time ``FETCH RFC822`` of ``--naive`` messages;
+7. prints a table and writes ``bench-results/sync.json``.
+
+Dovecot, the proxy and the SMTP server are stopped at the end, whatever happens.
+"""
+
+import argparse
+import concurrent.futures
+import contextlib
+import datetime
+import functools
+import gc
+import json
+import multiprocessing
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADDON_DIR = os.path.join(ROOT, "mail_sync_crm")
+CONF = os.path.join(ROOT, ".run", "test.conf")
+DB = "mail_sync_bench"
+RESULTS_DIR = os.path.join(ROOT, "bench-results")
+RESULTS_FILE = os.path.join(RESULTS_DIR, "sync.json")
+ODOO_LOG = "/tmp/bench-odoo.log"
+INSTALL_LOG = "/tmp/bench-install.log"
+PROFILES = tuple(
+    os.path.join(RESULTS_DIR, f"sync-{name}.prof")
+    for name in ("historical", "incremental-idle", "incremental-new", "idle-after-new")
+)
+
+LOGIN = "bench_sales"
+PASSWORD = "B3nch-pa55word!"
+OWNER = ("Sam Seller", "sam.seller@bench-sales.example")
+LEAD_MARKER = "mail_sync_bench"  # crm_lead.referred of the leads this script made
+MATCH_RATIO = 0.05
+LEAD_CORRESPONDENTS = 2000  # leads that appear in the mailbox
+OTHER_CORRESPONDENTS = 3000  # addresses that are no lead
+CORPUS_CHUNK = 10_000
+CORPUS_START = datetime.datetime(2022, 1, 1, tzinfo=datetime.UTC)
+NEW_MESSAGES = 100
+INCREMENTAL_RUNS = 5
+
+TARGETS = {
+    "historical_seconds": 60.0,
+    "memory_growth_mb": 200.0,
+    "floor_ratio": 2.0,
+    "incremental_idle_seconds": 0.2,
+    "incremental_new_seconds": 1.0,
+}
+
+_FIRST = ("anna", "ben", "chloe", "daniel", "eva", "franz", "greta", "hugo", "ines")
+_LAST = ("dupont", "muller", "smith", "garcia", "rossi", "nowak", "jansen", "silva")
+
+
+# -- the synthetic population (deterministic; shared with the child processes) ----
+
+
+def lead_contact(i):
+    first, last = _FIRST[i % len(_FIRST)], _LAST[(i // len(_FIRST)) % len(_LAST)]
+    name = f"{first.capitalize()} {last.capitalize()}"
+    return name, f"{first}.{last}.{i}@prospect{i % 487}.example"
+
+
+def other_contact(i):
+    first, last = _FIRST[i % len(_FIRST)], _LAST[(i // len(_FIRST)) % len(_LAST)]
+    name = f"{first.capitalize()} {last.capitalize()}"
+    return name, f"{first}{i}@vendor{i % 211}.example"
+
+
+def lead_correspondents(n_leads):
+    step = max(1, n_leads // LEAD_CORRESPONDENTS)
+    return [lead_contact(i) for i in range(0, n_leads, step)][:LEAD_CORRESPONDENTS]
+
+
+def _import_lib():
+    """The addon's ``lib`` package as a top-level package (child processes, no Odoo)."""
+    if ADDON_DIR not in sys.path:
+        sys.path.insert(0, ADDON_DIR)
+    import lib.parser
+    import lib.testing
+
+    return lib
+
+
+def _make_messages(lib, n, n_match, n_leads, seed, start, span_days):
+    """``n`` messages (``n_match`` of them with leads), oldest first, and the
+    number of (message, lead) pairs a sync must record for them."""
+    leads = lead_correspondents(n_leads)
+    lead_addresses = {address for _name, address in leads}
+    others = [other_contact(i) for i in range(OTHER_CORRESPONDENTS)]
+    common = {"owner": OWNER, "start": start, "span_days": span_days}
+    matching = lib.testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
+    rest = lib.testing.make_corpus(
+        n - n_match, seed=seed + 1, contacts=others, **common
+    )
+    pairs = 0
+    matched_ids = []
+    for message in matching:
+        header = lib.parser.parse_headers(message.raw)
+        candidates = header.from_ if message.folder == "INBOX" else header.recipients
+        found = lead_addresses.intersection(candidates)
+        pairs += len(found)
+        if found:
+            matched_ids.append(message.message_id)
+    corpus = sorted(matching + rest, key=lambda message: message.date)
+    return corpus, pairs, matched_ids
+
+
+def fill_mailbox(dovecot_dir, n_messages, n_leads, seed=1, start=CORPUS_START):
+    """Child process: generate the corpus in chunks and write it into the Maildir of
+    the Dovecot living in ``dovecot_dir`` (started by the parent). Returns counts."""
+    lib = _import_lib()
+    server = lib.testing.DovecotServer()
+    # Only the Maildir writer is used here: it needs the directory and the user.
+    server.dir = dovecot_dir
+    server.users = {LOGIN: PASSWORD}
+    started = time.perf_counter()
+    folders, pairs, size, matched_ids = Counter(), 0, 0, []
+    chunks = max(1, -(-n_messages // CORPUS_CHUNK))
+    span = 3 * 365 / chunks
+    for k in range(chunks):
+        n = min(CORPUS_CHUNK, n_messages - k * CORPUS_CHUNK)
+        n_match = round((k * CORPUS_CHUNK + n) * MATCH_RATIO) - round(
+            k * CORPUS_CHUNK * MATCH_RATIO
+        )
+        corpus, chunk_pairs, chunk_ids = _make_messages(
+            lib,
+            n,
+            n_match,
+            n_leads,
+            seed * 1000 + 2 * k,
+            start + datetime.timedelta(days=k * span),
+            span,
+        )
+        pairs += chunk_pairs
+        matched_ids.extend(chunk_ids)
+        for folder in ("INBOX", "Sent"):
+            items = [(m.raw, m.date) for m in corpus if m.folder == folder]
+            server.fill_maildir(LOGIN, folder, items)
+            folders[folder] += len(items)
+            size += sum(len(raw) for raw, _date in items)
+    return {
+        "seconds": time.perf_counter() - started,
+        "folders": dict(folders),
+        "bytes": size,
+        "pairs": pairs,
+        "matched_message_ids": matched_ids,
+    }
+
+
+def proxy_process(host, port, delay, conn):
+    """Child process: a LatencyProxy to host:port; answers "stats" and "stop"."""
+    lib = _import_lib()
+    with lib.testing.LatencyProxy(host, port, delay=delay) as proxy:
+        conn.send(proxy.port)
+        while True:
+            command = conn.recv()
+            conn.send((proxy.bytes_up, proxy.bytes_down, proxy.connection_count))
+            if command == "stop":
+                return
+
+
+class Proxy:
+    """A LatencyProxy in a child process (its event loop must not share our GIL)."""
+
+    def __init__(self, context, host, port, delay):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=proxy_process, args=(host, port, delay, child), daemon=True
+        )
+        self.process.start()
+        if not self.conn.poll(30):
+            raise RuntimeError("the latency proxy did not start")
+        self.port = self.conn.recv()
+
+    def stats(self):
+        self.conn.send("stats")
+        up, down, connections = self.conn.recv()
+        return {"bytes_up": up, "bytes_down": down, "connections": connections}
+
+    def stop(self):
+        if self.process.is_alive():
+            with contextlib.suppress(OSError, EOFError):
+                self.conn.send("stop")
+                self.conn.recv()
+            self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+# -- measuring -------------------------------------------------------------------
+
+
+def memory_kb():
+    """(VmRSS, VmHWM) of this process in KiB."""
+    values = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values["VmRSS"], values["VmHWM"]
+
+
+def reset_peak_memory():
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False when not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class GcTimer:
+    """Time spent in the cyclic garbage collector, per generation."""
+
+    def __init__(self):
+        self.seconds = Counter()
+        self.collections = Counter()
+        self.full_by_thread = Counter()
+        self._started = None
+
+    def __enter__(self):
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info):
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            generation = info["generation"]
+            self.seconds[generation] += time.perf_counter() - self._started
+            self.collections[generation] += 1
+            if generation == 2:
+                self.full_by_thread[threading.current_thread().name] += 1
+            self._started = None
+
+
+class Timings:
+    """Exclusive wall and CPU time per category of the wrapped functions (a nested
+    wrapped call is charged to its own category, not to its caller's). Calls made
+    by other threads than the main one (the sync's header prefetch) are charged
+    to "[background] <category>": they overlap the main thread's work."""
+
+    def __init__(self):
+        self.wall = defaultdict(float)
+        self.cpu = defaultdict(float)
+        self.calls = Counter()
+        self._local = threading.local()
+        self._patches = []
+
+    def _wrap(self, category, func):
+        timings = self
+        background = "[background] " + category
+
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            stack = getattr(timings._local, "stack", None)
+            if stack is None:
+                stack = timings._local.stack = []
+            children = [0.0, 0.0]
+            stack.append(children)
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                wall = time.perf_counter() - wall
+                cpu = time.thread_time() - cpu
+                stack.pop()
+                name = (
+                    category
+                    if threading.current_thread() is threading.main_thread()
+                    else background
+                )
+                timings.wall[name] += wall - children[0]
+                timings.cpu[name] += cpu - children[1]
+                timings.calls[name] += 1
+                if stack:
+                    stack[-1][0] += wall
+                    stack[-1][1] += cpu
+
+        return timed
+
+    def patch(self, owner, name, category):
+        original = owner.__dict__[name]
+        self._patches.append((owner, name, original))
+        setattr(owner, name, self._wrap(category, original))
+
+    def restore(self):
+        while self._patches:
+            owner, name, original = self._patches.pop()
+            setattr(owner, name, original)
+
+
+def instrument(timings):
+    """Time the IMAP session, the parser, the matcher and the Odoo store."""
+    from odoo import sql_db
+
+    from odoo.addons.mail_sync_crm.lib import (
+        imap_session,
+        matcher,
+        parser,
+        sync_engine,
+    )
+    from odoo.addons.mail_sync_crm.models import mail_sync_store
+
+    session = imap_session.ImapSession
+    for name in ("open", "close"):
+        timings.patch(session, name, "imap: login/logout")
+    for name in ("select_folder", "uids_after", "_fetch"):
+        timings.patch(session, name, "imap: commands")
+    timings.patch(session, "fetch_bodies", "imap: commands")
+    timings.patch(session, "fetch_headers", "parse: header fields")
+    prefetch = getattr(sync_engine, "_HeaderPrefetch", None)
+    if prefetch is not None:  # the sync fetches headers ahead in a thread
+        timings.patch(prefetch, "__call__", "imap: waiting for prefetched headers")
+    timings.patch(parser, "parse_message", "parse: full messages")
+    timings.patch(matcher, "match", "match")
+    store = mail_sync_store.MailSyncStore
+    for name in ("lead_index", "allowed_leads", "known_pairs", "record", "checkpoint"):
+        timings.patch(store, name, f"odoo: {name}")
+    for name in ("skip", "cap_left"):
+        timings.patch(store, name, "odoo: skip/cap_left")
+    timings.patch(sql_db.Cursor, "commit", "odoo: commit")
+
+
+def measure_rtt(settings, n=10):
+    """Median seconds of a NOOP round trip through ``settings``' host/port."""
+    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSession
+
+    times = []
+    with ImapSession(settings) as session:
+        for _i in range(n):
+            started = time.perf_counter()
+            session.client.noop()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+# -- Odoo set-up ------------------------------------------------------------------
+
+
+def install_database():
+    command = (
+        "source scripts/lib.sh; "
+        f"install_or_update .run/test.conf {DB} {INSTALL_LOG} --without-demo=all"
+    )
+    env = {**os.environ, "ODOO_SRC": os.environ.get("ODOO_SRC", "/opt/odoo18")}
+    return subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def configure_odoo():
+    """Odoo's configuration and logging (to ODOO_LOG), and its addons path."""
+    from odoo.modules.module import initialize_sys_path
+    from odoo.tools import config
+
+    config.parse_config(
+        ["-c", CONF, "-d", DB, f"--logfile={ODOO_LOG}", "--log-level=info"],
+        setup_logging=True,
+    )
+    initialize_sys_path()
+
+
+def open_registry():
+    import odoo
+
+    return odoo.modules.registry.Registry(DB)
+
+
+def reset_bench_data(env):
+    """Remove what a previous run left: mailboxes (their folders, ledger and log
+    cascade), synced chatter messages and attachments, the bench leads."""
+    cr = env.cr
+    cr.execute("SELECT id FROM mail_sync_account")
+    if cr.fetchall():
+        cr.execute("DELETE FROM mail_sync_account")
+    cr.execute(
+        """DELETE FROM mail_message m USING crm_lead l
+            WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
+        [LEAD_MARKER],
+    )
+    cr.execute(
+        """DELETE FROM ir_attachment a USING crm_lead l
+            WHERE a.res_model = 'crm.lead' AND a.res_id = l.id AND l.referred = %s""",
+        [LEAD_MARKER],
+    )
+    cr.execute("DELETE FROM crm_lead WHERE referred = %s", [LEAD_MARKER])
+    env.invalidate_all()
+
+
+def bench_user(env):
+    from odoo import Command
+
+    user = (
+        env["res.users"].with_context(active_test=False).search([("login", "=", LOGIN)])
+    )
+    if not user:
+        groups = env.ref("base.group_user") | env.ref("sales_team.group_sale_salesman")
+        user = env["res.users"].create(
+            {
+                "name": OWNER[0],
+                "login": LOGIN,
+                "email": OWNER[1],
+                "groups_id": [Command.set(groups.ids)],
+            }
+        )
+    user.active = True
+    return user
+
+
+def create_leads(env, user, n):
+    """``n`` leads with distinct addresses: one created by the ORM as a template, the
+    others copied from its row in one INSERT with their own name, email_from and the
+    stored fields Odoo computes from it (email_normalized, email_domain_criterion)."""
+    from odoo.tools import email_normalize
+
+    from odoo.addons.iap.tools import iap_tools
+
+    template = (
+        env["crm.lead"]
+        .with_user(user)
+        .create({"name": "Template", "type": "lead", "email_from": "t@t.example"})
+    )
+    template.sudo().referred = LEAD_MARKER
+    env.flush_all()
+    cr = env.cr
+    cr.execute(
+        """SELECT column_name FROM information_schema.columns
+            WHERE table_name = 'crm_lead' AND column_name NOT IN
+                  ('id', 'name', 'email_from', 'email_normalized',
+                   'email_domain_criterion')"""
+    )
+    columns = [row[0] for row in cr.fetchall()]
+    names, emails, normalized, domains = [], [], [], []
+    for i in range(n):
+        name, address = lead_contact(i)
+        email_from = f"{name} <{address}>"
+        names.append(f"{name} – opportunity {i}")
+        emails.append(email_from)
+        normalized.append(email_normalize(email_from, strict=False))
+        domains.append(iap_tools.mail_prepare_for_domain_search(email_from))
+    assert len(set(normalized)) == n, "lead addresses must be distinct"
+    column_list = ", ".join(f'"{c}"' for c in columns)
+    template_columns = ", ".join(f't."{c}"' for c in columns)
+    cr.execute(
+        f"""INSERT INTO crm_lead (name, email_from, email_normalized,
+                                  email_domain_criterion, {column_list})
+            SELECT v.name, v.email, v.normalized, v.domain, {template_columns}
+              FROM crm_lead t,
+                   unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[])
+                     AS v(name, email, normalized, domain)
+             WHERE t.id = %s""",
+        [names, emails, normalized, domains, template.id],
+    )
+    template.sudo().unlink()
+    cr.execute(
+        "SELECT count(*), count(DISTINCT email_normalized) FROM crm_lead"
+        " WHERE referred = %s",
+        [LEAD_MARKER],
+    )
+    return cr.fetchone()
+
+
+def connect_mailbox(env, user, proxy_port, smtp):
+    values = {
+        "provider": "custom",
+        "email": OWNER[1],
+        "imap_host": "127.0.0.1",
+        "imap_port": proxy_port,
+        "imap_encryption": "ssl",
+        "imap_allow_self_signed": True,
+        "imap_login": LOGIN,
+        "imap_password": PASSWORD,
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.ssl_port,
+        "smtp_encryption": "ssl",
+        "smtp_allow_self_signed": True,
+        "smtp_same_credentials": True,
+    }
+    account = env["mail.sync.account"].with_user(user).create(values)
+    account.action_connect()
+    return account.sudo()
+
+
+def written_records(env, account):
+    cr = env.cr
+    cr.execute(
+        """SELECT count(*), count(DISTINCT mail_message_id), count(DISTINCT lead_id)
+             FROM mail_sync_message WHERE account_id = %s AND introduced""",
+        [account.id],
+    )
+    ledger, messages, leads = cr.fetchone()
+    cr.execute(
+        """SELECT count(*), coalesce(sum(file_size), 0) FROM ir_attachment
+            WHERE id IN (SELECT r.attachment_id
+                           FROM message_attachment_rel r
+                           JOIN mail_sync_message s
+                             ON s.mail_message_id = r.message_id
+                          WHERE s.account_id = %s)""",
+        [account.id],
+    )
+    attachments, attachment_bytes = cr.fetchone()
+    cr.execute("SELECT count(*) FROM mail_sync_log WHERE account_id = %s", [account.id])
+    return {
+        "ledger_rows": ledger,
+        "chatter_messages": messages,
+        "leads_with_mail": leads,
+        "attachments": attachments,
+        "attachment_bytes": attachment_bytes,
+        "log_entries": cr.fetchone()[0],
+    }
+
+
+def timed_sync(account, profile=None):
+    """Seconds of one ``_sync_mailbox(auto_commit=True)``; with ``profile`` (a path),
+    under cProfile, its statistics written there."""
+    account.env.invalidate_all()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    ok = account._sync_mailbox(auto_commit=True)
+    seconds = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    if not ok:
+        raise RuntimeError(f"the sync failed: {account.last_error}")
+    return seconds
+
+
+# -- the benchmark ----------------------------------------------------------------
+
+
+def historical(env, account, args):
+    """The measured historical sync: time, memory, time split, records."""
+    timings = Timings()
+    instrument(timings)
+    rss_before, hwm_before = memory_kb()
+    exact_peak = reset_peak_memory()
+    heap_objects = len(gc.get_objects())
+    try:
+        with GcTimer() as gc_timer:
+            seconds = timed_sync(account, profile=args.profile and PROFILES[0])
+    finally:
+        timings.restore()
+    rss_after, hwm_after = memory_kb()
+    peak_growth = (hwm_after - (rss_before if exact_peak else hwm_before)) / 1024
+    split = {
+        category: {
+            "seconds": round(timings.wall[category], 3),
+            "cpu_seconds": round(timings.cpu[category], 3),
+            "calls": timings.calls[category],
+            "share": round(timings.wall[category] / seconds, 4),
+        }
+        for category in sorted(timings.wall, key=lambda c: (c.startswith("["), c))
+    }
+    main = {k: v for k, v in timings.wall.items() if not k.startswith("[")}
+    main_cpu = {k: v for k, v in timings.cpu.items() if not k.startswith("[")}
+    accounted = sum(main.values())
+    split["other (engine loop, account, blocklist)"] = {
+        "seconds": round(seconds - accounted, 3),
+        "share": round((seconds - accounted) / seconds, 4),
+    }
+    imap = sum(v for k, v in main.items() if k.startswith("imap"))
+    imap_cpu = sum(v for k, v in main_cpu.items() if k.startswith("imap"))
+    odoo = sum(v for k, v in main.items() if k.startswith("odoo"))
+    client = sum(v for k, v in main.items() if k.startswith(("parse", "match")))
+    return {
+        "seconds": round(seconds, 3),
+        "messages_per_second": round(args.messages / seconds),
+        "memory": {
+            "rss_before_mb": round(rss_before / 1024, 1),
+            "rss_after_mb": round(rss_after / 1024, 1),
+            "peak_mb": round(hwm_after / 1024, 1),
+            "peak_growth_mb": round(peak_growth, 1),
+            "peak_reset": exact_peak,
+        },
+        "time_split": split,
+        "garbage_collector": {
+            "seconds": round(sum(gc_timer.seconds.values()), 3),
+            "full_collections": gc_timer.collections[2],
+            "full_collection_seconds": round(gc_timer.seconds[2], 3),
+            "objects_before": heap_objects,
+            "full_collections_by_thread": dict(gc_timer.full_by_thread),
+        },
+        "shares": {  # of the main thread's wall time (= the sync's)
+            "imap": round(imap / seconds, 4),
+            "imap_waiting": round((imap - imap_cpu) / seconds, 4),
+            "imap_client_cpu": round(imap_cpu / seconds, 4),
+            "parse_and_match": round(client / seconds, 4),
+            "odoo": round(odoo / seconds, 4),
+            "other": round((seconds - accounted) / seconds, 4),
+        },
+    }
+
+
+@contextlib.contextmanager
+def plain_imapclient():
+    """ImapSession with imapclient's own IMAPClient (and FETCH parser), as the
+    brief's "plain imapclient" floor and Odoo fetchmail's way use it."""
+    from imapclient import IMAPClient
+
+    from odoo.addons.mail_sync_crm.lib import imap_session
+
+    original = getattr(imap_session, "_client_class", None)
+    if original is None:  # a product without its own FETCH parser
+        yield
+        return
+    imap_session._client_class = lambda: IMAPClient
+    try:
+        yield
+    finally:
+        imap_session._client_class = original
+
+
+def measure_floor(proxy, settings, folders, predicate):
+    from odoo.addons.mail_sync_crm.lib.testing import bench_floor
+
+    before = proxy.stats()
+    with GcTimer() as gc_timer:
+        floor = bench_floor.transfer_floor(settings, folders, predicate)
+    after = proxy.stats()
+    floor["garbage_collector_seconds"] = round(sum(gc_timer.seconds.values()), 3)
+    floor["bytes_down"] = after["bytes_down"] - before["bytes_down"]
+    floor["seconds"] = round(floor["seconds"], 3)
+    return floor
+
+
+def floor_predicate(matched_ids):
+    pattern = re.compile(rb"^message-id:\s*(<[^>\r\n]*>)", re.IGNORECASE | re.MULTILINE)
+    wanted = {m.encode() for m in matched_ids}
+
+    def predicate(_folder, _uid, header):
+        found = pattern.search(header)
+        return bool(found) and found.group(1) in wanted
+
+    return predicate
+
+
+def run(args, context, install):
+    from odoo.addons.mail_sync_crm.lib.testing import DovecotServer, SmtpServer
+
+    results = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "parameters": {
+            "messages": args.messages,
+            "leads": args.leads,
+            "rtt": args.rtt,
+            "proxy_delay_one_way": args.rtt / 2,
+            "naive_messages": args.naive,
+            "match_ratio": MATCH_RATIO,
+            "cpus": os.cpu_count(),
+        },
+        "targets": TARGETS,
+    }
+    started = time.perf_counter()
+    dovecot, smtp, proxy = DovecotServer(), SmtpServer(), None
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
+    try:
+        dovecot.start()
+        dovecot.add_user(LOGIN, PASSWORD)
+        smtp.start()
+        smtp.add_user(LOGIN, PASSWORD)
+        filling = pool.submit(fill_mailbox, dovecot.dir, args.messages, args.leads)
+        proxy = Proxy(context, dovecot.host, dovecot.ssl_port, args.rtt / 2)
+        if install is not None:
+            output, _ = install.communicate()
+            results["install_seconds"] = round(time.perf_counter() - started, 1)
+            if install.returncode:
+                raise RuntimeError(f"install_or_update failed:\n{output}")
+        return _run(args, results, dovecot, smtp, proxy, filling, started)
+    finally:
+        pool.shutdown(cancel_futures=True)
+        if proxy is not None:
+            proxy.stop()
+        smtp.stop()
+        dovecot.stop()
+
+
+def _run(args, results, dovecot, smtp, proxy, filling, started):
+    from odoo import SUPERUSER_ID, api
+
+    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSettings
+    from odoo.addons.mail_sync_crm.lib.testing import bench_floor, make_corpus
+
+    say = out
+    registry = open_registry()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        say(f"[bench] resetting {DB} and creating {args.leads} leads")
+        t = time.perf_counter()
+        reset_bench_data(env)
+        user = bench_user(env)
+        env.company.email = "office@bench-corp.example"
+        lead_rows, distinct = create_leads(env, user, args.leads)
+        cr.commit()  # pylint: disable=invalid-commit  # the bench set-up
+        results["setup"] = {
+            "leads": lead_rows,
+            "distinct_lead_emails": distinct,
+            "lead_seconds": round(time.perf_counter() - t, 2),
+        }
+        say(f"[bench] {lead_rows} leads in {results['setup']['lead_seconds']} s")
+        say("[bench] waiting for the mailbox to be filled")
+        fill = filling.result()
+        matched_ids = fill.pop("matched_message_ids")
+        results["setup"]["mailbox"] = fill
+        results["setup"]["mailbox"]["matched_messages"] = len(matched_ids)
+        say(
+            f"[bench] mailbox: {fill['folders']}, {fill['bytes'] / 2**20:.0f} MiB,"
+            f" {len(matched_ids)} matching, in {fill['seconds']:.1f} s"
+        )
+        direct = ImapSettings(
+            dovecot.host, dovecot.ssl_port, "ssl", True, None, LOGIN, PASSWORD
+        )
+        proxied = ImapSettings(
+            "127.0.0.1", proxy.port, "ssl", True, None, LOGIN, PASSWORD
+        )
+        results["measured_rtt_ms"] = round(measure_rtt(proxied) * 1000, 1)
+        say(f"[bench] proxy round trip: {results['measured_rtt_ms']} ms")
+
+        t = time.perf_counter()
+        account = connect_mailbox(env, user, proxy.port, smtp)
+        cr.commit()  # pylint: disable=invalid-commit  # the connected mailbox
+        results["connect_seconds"] = round(time.perf_counter() - t, 3)
+        if account.state != "enabled":
+            raise RuntimeError(f"mailbox not enabled: {account.state}")
+
+        # Dovecot builds its index and header cache on the first read of each folder;
+        # warm it up (direct, no latency) so the sync and the floor both see it warm.
+        say("[bench] warming up Dovecot (transfer floor, no latency)")
+        predicate = floor_predicate(matched_ids)
+        folders = ("INBOX", "Sent")
+        warm = bench_floor.transfer_floor(direct, folders, predicate)
+        results["floor_cold_no_rtt_seconds"] = round(warm["seconds"], 3)
+
+        say("[bench] historical sync")
+        before = proxy.stats()
+        results["historical"] = historical(env, account, args)
+        after = proxy.stats()
+        results["historical"]["bytes_down"] = after["bytes_down"] - before["bytes_down"]
+        results["historical"]["records"] = written_records(env, account)
+        results["historical"]["expected_pairs"] = fill["pairs"]
+        say(f"[bench] historical sync: {results['historical']['seconds']} s")
+
+        say("[bench] transfer floors through the proxy")
+        with plain_imapclient():
+            results["floor"] = measure_floor(proxy, proxied, folders, predicate)
+        results["floor_product_fetch"] = measure_floor(
+            proxy, proxied, folders, predicate
+        )
+        results["floor_ratio"] = round(
+            results["historical"]["seconds"] / results["floor"]["seconds"], 2
+        )
+        results["floor_product_fetch_ratio"] = round(
+            results["historical"]["seconds"]
+            / results["floor_product_fetch"]["seconds"],
+            2,
+        )
+
+        say("[bench] incremental syncs")
+        idle = [timed_sync(account) for _i in range(INCREMENTAL_RUNS - 1)]
+        idle.append(timed_sync(account, profile=args.profile and PROFILES[1]))
+        results["incremental_idle"] = {
+            "runs": [round(s, 3) for s in idle],
+            "median_seconds": round(statistics.median(idle), 3),
+            "max_seconds": round(max(idle), 3),
+        }
+        recorded_before = written_records(env, account)["ledger_rows"]
+        new = make_corpus(
+            NEW_MESSAGES - 5,
+            seed=99,
+            owner=OWNER,
+            contacts=[other_contact(i) for i in range(50)],
+            start=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2),
+            span_days=0.05,
+        ) + make_corpus(
+            5,
+            seed=98,
+            owner=OWNER,
+            contacts=lead_correspondents(args.leads)[:20],
+            start=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1),
+            span_days=0.02,
+        )
+        for folder in ("INBOX", "Sent"):
+            dovecot.fill_maildir(
+                LOGIN, folder, [(m.raw, m.date) for m in new if m.folder == folder]
+            )
+        seconds = timed_sync(account, profile=args.profile and PROFILES[2])
+        recorded = written_records(env, account)["ledger_rows"] - recorded_before
+        results["incremental_new"] = {
+            "new_messages": len(new),
+            "recorded": recorded,
+            "seconds": round(seconds, 3),
+        }
+        idle_after = timed_sync(account, profile=args.profile and PROFILES[3])
+        results["incremental_idle"]["after_new_seconds"] = round(idle_after, 3)
+
+    if args.naive:
+        say(f"[bench] naive one-by-one FETCH RFC822 of {args.naive} messages")
+        with plain_imapclient():
+            naive = bench_floor.naive_fetch(proxied, "INBOX", args.naive)
+        naive["seconds"] = round(naive["seconds"], 2)
+        naive["messages_per_second"] = round(naive["messages"] / naive["seconds"], 1)
+        naive["extrapolated_seconds_for_all"] = round(
+            naive["seconds"] / naive["messages"] * args.messages, 1
+        )
+        results["naive"] = naive
+    results["total_seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def verdicts(results):
+    hist = results["historical"]
+    measured = {
+        "historical_seconds": hist["seconds"],
+        "memory_growth_mb": hist["memory"]["peak_growth_mb"],
+        "floor_ratio": results["floor_ratio"],
+        "incremental_idle_seconds": results["incremental_idle"]["median_seconds"],
+        "incremental_new_seconds": results["incremental_new"]["seconds"],
+    }
+    return {
+        key: {"measured": value, "target": TARGETS[key], "met": value <= TARGETS[key]}
+        for key, value in measured.items()
+    }
+
+
+def out(text=""):
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _rows(results):
+    """(label, value) lines of the results table."""
+    params, setup, hist = results["parameters"], results["setup"], results["historical"]
+    box, rec, mem = setup["mailbox"], hist["records"], hist["memory"]
+    idle, new = results["incremental_idle"], results["incremental_new"]
+    floor, fast = results["floor"], results["floor_product_fetch"]
+    gc_, shares = hist["garbage_collector"], hist["shares"]
+    rows = [
+        ("mailbox", f"{params['messages']} messages, {box['bytes'] / 2**20:.0f} MiB"),
+        ("  folders", f"{box['folders']}, {box['matched_messages']} with leads"),
+        ("leads", f"{setup['leads']} ({setup['distinct_lead_emails']} emails)"),
+        ("proxy round trip", f"{results['measured_rtt_ms']} ms"),
+        ("connect (IMAP+SMTP check)", f"{results['connect_seconds']} s"),
+        ("floor, cold server, no RTT", f"{results['floor_cold_no_rtt_seconds']} s"),
+        (
+            "historical sync",
+            f"{hist['seconds']} s ({hist['messages_per_second']} msg/s)",
+        ),
+        (
+            "  records written",
+            (
+                f"{rec['chatter_messages']} chatter messages, {rec['ledger_rows']} "
+                f"ledger rows (expected {hist['expected_pairs']}), "
+                f"{rec['attachments']} attachments, {rec['log_entries']} log entries"
+            ),
+        ),
+        (
+            "  peak memory growth",
+            (
+                f"{mem['peak_growth_mb']} MB "
+                f"(RSS {mem['rss_before_mb']} -> peak {mem['peak_mb']} MB)"
+            ),
+        ),
+    ]
+    for category, value in hist["time_split"].items():
+        text = f"{value['seconds']} s ({value['share']:.1%})"
+        if "cpu_seconds" in value:
+            text += f", cpu {value['cpu_seconds']} s, {value['calls']} calls"
+        rows.append(("  " + category, text))
+    rows += [
+        (
+            "  garbage collector",
+            (
+                f"{gc_['seconds']} s ({gc_['full_collections']} full collections: "
+                f"{gc_['full_collection_seconds']} s)"
+            ),
+        ),
+        (
+            "  main thread: IMAP / Odoo",
+            (
+                f"IMAP {shares['imap']:.1%} (waiting {shares['imap_waiting']:.1%}), "
+                f"parse+match {shares['parse_and_match']:.1%}, "
+                f"Odoo {shares['odoo']:.1%}, other {shares['other']:.1%}"
+            ),
+        ),
+        (
+            "transfer floor (plain imapclient)",
+            (
+                f"{floor['seconds']} s ({floor['headers']} headers, "
+                f"{floor['bodies']} bodies)"
+            ),
+        ),
+        ("historical / floor", f"{results['floor_ratio']}x"),
+        ("transfer floor (product's FETCH)", f"{fast['seconds']} s"),
+        ("historical / that floor", f"{results['floor_product_fetch_ratio']}x"),
+        (
+            "incremental, nothing new",
+            (
+                f"median {idle['median_seconds']} s, runs {idle['runs']}, "
+                f"after new mail {idle['after_new_seconds']} s"
+            ),
+        ),
+        ("incremental, 100 new", f"{new['seconds']} s ({new['recorded']} recorded)"),
+    ]
+    if "naive" in results:
+        naive = results["naive"]
+        rows.append(
+            (
+                "naive FETCH RFC822 one by one",
+                (
+                    f"{naive['seconds']} s for {naive['messages']} "
+                    f"({naive['messages_per_second']} msg/s; all {params['messages']}: "
+                    f"~{naive['extrapolated_seconds_for_all']} s)"
+                ),
+            )
+        )
+    return rows
+
+
+def print_table(results):
+    rows = _rows(results)
+    width = max(len(label) for label, _value in rows)
+    out()
+    for label, value in rows:
+        out(f"{label:<{width}}  {value}")
+    out()
+    out("targets:")
+    for key, verdict in results["verdicts"].items():
+        mark = "ok  " if verdict["met"] else "MISS"
+        out(f"  {mark} {key}: {verdict['measured']} (target <= {verdict['target']})")
+    out(f"\ntotal {results['total_seconds']} s; JSON in {RESULTS_FILE}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--leads", type=int, default=50_000)
+    parser.add_argument(
+        "--rtt", type=float, default=0.02, help="seconds per round trip"
+    )
+    parser.add_argument("--naive", type=int, default=10_000, help="0 to skip")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the syncs under cProfile (slower), stats in bench-results/*.prof",
+    )
+    parser.add_argument(
+        "--skip-install", action="store_true", help="do not install/update the addon"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit with 1 when a target is missed"
+    )
+    args = parser.parse_args(argv)
+    context = multiprocessing.get_context("spawn")
+    if args.profile:
+        os.makedirs(RESULTS_DIR, exist_ok=True)
+    install = None if args.skip_install else install_database()
+    configure_odoo()
+    results = run(args, context, install)
+    results["verdicts"] = verdicts(results)
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    with open(RESULTS_FILE, "w") as fh:
+        json.dump(results, fh, indent=1)
+    print_table(results)
+    missed = not all(v["met"] for v in results["verdicts"].values())
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
