@@ -16,12 +16,11 @@ import datetime
 import functools
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import errors, tls
 from .parser import HEADER_FIELDS, HeaderInfo, parse_headers
 
-DEFAULT_TIMEOUT = 30.0
 # Names of the Sent folder on servers without SPECIAL-USE (RFC 6154).
 SENT_NAMES = (
     "Sent",
@@ -59,16 +58,7 @@ _MISSING_FOLDER_TEXTS = (
 )
 
 
-@dataclass
-class ImapSettings:
-    host: str
-    port: int
-    encryption: str = "ssl"  # ssl | starttls | none
-    allow_self_signed: bool = False
-    pinned_fingerprint: str | None = None
-    login: str = ""
-    password: str = field(default="", repr=False)
-    timeout: float = DEFAULT_TIMEOUT
+ImapSettings = tls.ServerSettings
 
 
 @dataclass

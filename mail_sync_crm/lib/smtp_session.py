@@ -4,24 +4,14 @@ AUTH. Sending itself goes through Odoo's ``ir.mail_server``."""
 import base64
 import contextlib
 import smtplib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import errors, tls
 
-DEFAULT_TIMEOUT = 30.0
 EHLO_NAME = "localhost"
 
 
-@dataclass
-class SmtpSettings:
-    host: str
-    port: int
-    encryption: str = "ssl"  # ssl | starttls | none
-    allow_self_signed: bool = False
-    pinned_fingerprint: str | None = None
-    login: str = ""
-    password: str = field(default="", repr=False)
-    timeout: float = DEFAULT_TIMEOUT
+SmtpSettings = tls.ServerSettings
 
 
 @dataclass

@@ -7,8 +7,25 @@ connection must present the same certificate, or it fails with ``cert_changed``.
 
 import hashlib
 import ssl
+from dataclasses import dataclass, field
 
 from . import errors
+
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass
+class ServerSettings:
+    """How to reach and log in to one IMAP or SMTP server."""
+
+    host: str
+    port: int
+    encryption: str = "ssl"  # ssl | starttls | none
+    allow_self_signed: bool = False
+    pinned_fingerprint: str | None = None
+    login: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = DEFAULT_TIMEOUT
 
 
 def make_context(allow_self_signed: bool) -> ssl.SSLContext:

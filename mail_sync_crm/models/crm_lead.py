@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import _, fields, models
+from odoo import fields, models
 
 
 class CrmLead(models.Model):
@@ -42,11 +42,4 @@ class CrmLead(models.Model):
 
     def action_view_synced_emails(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Synced Emails"),
-            "res_model": "mail.sync.message",
-            "view_mode": "list,form",
-            "domain": [("lead_id", "=", self.id)],
-            "context": {"create": False},
-        }
+        return self.env["mail.sync.message"]._action_list([("lead_id", "=", self.id)])

@@ -526,13 +526,9 @@ class MailSyncAccount(models.Model):
 
     def action_open_synced_emails(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Synced Emails"),
-            "res_model": "mail.sync.message",
-            "view_mode": "list,form",
-            "domain": [("account_id", "=", self.id)],
-        }
+        return self.env["mail.sync.message"]._action_list(
+            [("account_id", "=", self.id)]
+        )
 
     @api.model
     def action_open_my_account(self):

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import _, api, fields, models
 
 
 class MailSyncMessage(models.Model):
@@ -48,3 +48,15 @@ class MailSyncMessage(models.Model):
             "A message is recorded once per mailbox and lead.",
         ),
     ]
+
+    @api.model
+    def _action_list(self, domain):
+        """The synced emails matching ``domain``, as a list to open."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Synced Emails"),
+            "res_model": "mail.sync.message",
+            "view_mode": "list,form",
+            "domain": domain,
+            "context": {"create": False},
+        }
