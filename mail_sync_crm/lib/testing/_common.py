@@ -102,3 +102,23 @@ def tail(path, limit=4000):
             return fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
+
+
+def process_group(pgid):
+    """(pid, comm, state) of every process, zombies included, whose process group
+    is `pgid` (read from /proc; ``_reaper.py`` keeps its own copy because it runs
+    as a standalone script)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        lpar, rpar = stat.find("("), stat.rfind(")")
+        fields = stat[rpar + 2 :].split()  # state ppid pgrp session ...
+        if len(fields) >= 3 and int(fields[2]) == pgid:
+            members.append((int(entry), stat[lpar + 1 : rpar], fields[0]))
+    return members

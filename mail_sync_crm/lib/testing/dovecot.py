@@ -32,6 +32,7 @@ from ._common import (
     free_port,
     make_self_signed_cert,
     make_workdir,
+    process_group,
     remove_workdir,
     tail,
 )
@@ -102,23 +103,7 @@ class _PortTaken(Exception):
 
 def _process_group_members(pgid):
     """(pid, comm) of every live process whose process group is `pgid`."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().decode("utf-8", errors="replace")
-        except OSError:
-            continue
-        lpar, rpar = stat.find("("), stat.rfind(")")
-        fields = stat[rpar + 2 :].split()
-        # fields: state ppid pgrp session ...
-        if len(fields) < 3 or fields[0] == "Z":
-            continue
-        if int(fields[2]) == pgid:
-            members.append((int(entry), stat[lpar + 1 : rpar]))
-    return members
+    return [(pid, comm) for pid, comm, state in process_group(pgid) if state != "Z"]
 
 
 class DovecotServer:

@@ -21,6 +21,7 @@ from lib.testing import (
     make_message,
     malformed_messages,
 )
+from lib.testing._common import process_group
 
 ALICE = ("Alice Example", "alice@example.com")
 
@@ -31,19 +32,7 @@ def _peer_fingerprint(sock):
 
 def _group_processes(pgid):
     """Every process (zombies included) whose process group is `pgid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
+    return [pid for pid, _comm, _state in process_group(pgid)]
 
 
 def _simple(subject="hello", **kwargs):
