@@ -159,15 +159,17 @@ class ImapSession:
         return self
 
     def close(self):
+        """Send LOGOUT and close the connection without waiting for the server's
+        goodbye (a round trip that tells the client nothing)."""
         client, self.client = self.client, None
         self.folder = None
         if client is None:
             return
-        try:
-            client.logout()
-        except Exception:  # noqa: BLE001  (the connection may already be gone)
-            with contextlib.suppress(Exception):
-                client.shutdown()
+        with contextlib.suppress(Exception):  # the connection may already be gone
+            imap = client._imap
+            imap.send(imap._new_tag() + b" LOGOUT\r\n")
+        with contextlib.suppress(Exception):
+            client.shutdown()
 
     def __enter__(self):
         return self.open()
@@ -228,6 +230,25 @@ class ImapSession:
             exists=int(info.get(b"EXISTS") or 0),
         )
         return self.folder
+
+    def folder_statuses(self, names: list[str]) -> dict[str, FolderStatus | None]:
+        """UIDVALIDITY, UIDNEXT and message count of each folder, by ``STATUS``
+        commands sent together (one round trip for all; nothing is selected).
+        A folder the server refuses maps to None: :meth:`select_folder` says why.
+        Read before any folder is selected: a server may answer for the selected
+        folder as this session last saw it."""
+        found = self._call("folder_statuses", list(names))
+        return {
+            name: None
+            if items is None
+            else FolderStatus(
+                name=name,
+                uidvalidity=int(items.get(b"UIDVALIDITY") or 0),
+                uidnext=int(items.get(b"UIDNEXT") or 0),
+                exists=int(items.get(b"MESSAGES") or 0),
+            )
+            for name, items in found.items()
+        }
 
     def uids_after(self, last_uid: int) -> list[int]:
         """Sorted UIDs of the selected folder strictly above ``last_uid``
@@ -519,14 +540,82 @@ def _read_fetch_answer(imap, tag):
 
 
 @functools.cache
+def _greeted(base):
+    """``base`` (an imaplib.IMAP4 class) taking the capabilities announced in the
+    server's greeting (``* OK [CAPABILITY ...]``, as Dovecot, Gmail and Exchange
+    send it) instead of asking with a CAPABILITY command: one round trip less per
+    connection. After STARTTLS they are asked for again, as imaplib does."""
+
+    class Greeted(base):
+        _at_greeting = True
+
+        def _get_capabilities(self):
+            announced = None
+            if self._at_greeting:
+                self._at_greeting = False
+                announced = self.untagged_responses.pop("CAPABILITY", None)
+            if not announced or not announced[-1]:
+                super()._get_capabilities()
+                return
+            self.capabilities = tuple(
+                str(announced[-1], self._encoding).upper().split()
+            )
+
+    return Greeted
+
+
+@functools.cache
 def _client_class():
-    """IMAPClient with :func:`parse_fetch` for its FETCH answers (imapclient is an
-    external dependency, loaded on first use)."""
-    from imapclient import IMAPClient
-    from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
+    """IMAPClient with :func:`parse_fetch` for its FETCH answers, the greeting's
+    capabilities and pipelined STATUS (imapclient is an external dependency,
+    loaded on first use)."""
+    import imaplib
+
+    from imapclient import IMAPClient, imap4
+    from imapclient import tls as imapclient_tls
+    from imapclient.imapclient import as_pairs, join_message_ids, seq_to_parenstr_upper
+    from imapclient.response_parser import parse_response
     from imapclient.util import to_ints
 
+    plain_class = _greeted(imap4.IMAP4WithTimeout)
+    tls_class = _greeted(imapclient_tls.IMAP4_TLS)
+
     class Client(IMAPClient):
+        def _create_IMAP4(self):
+            # IMAPClient._create_IMAP4 (imapclient 4.1), with the greeted classes.
+            if self.stream:
+                return super()._create_IMAP4()
+            connect_timeout = getattr(self._timeout, "connect", None)
+            if self.ssl:
+                return tls_class(
+                    self.host, self.port, self.ssl_context, connect_timeout
+                )
+            return plain_class(self.host, self.port, connect_timeout)
+
+        def folder_statuses(self, folders, what=("UIDVALIDITY", "UIDNEXT", "MESSAGES")):
+            """{folder: STATUS items, or None when refused}: the commands are all
+            written before the first answer is read (IMAP pipelining)."""
+            imap = self._imap
+            items = "({})".format(" ".join(what))
+            tags = [
+                (folder, imap._command("STATUS", self._normalise_folder(folder), items))
+                for folder in folders
+            ]
+            result = {}
+            for folder, tag in tags:
+                try:
+                    typ, data = imap._command_complete("STATUS", tag)
+                except imaplib.IMAP4.abort:
+                    raise
+                except imaplib.IMAP4.error:  # BAD
+                    typ = "BAD"
+                typ, data = imap._untagged_response(typ, data, "STATUS")
+                if typ != "OK" or not data or data[-1] is None:
+                    result[folder] = None
+                    continue
+                result[folder] = dict(as_pairs(parse_response(data)[-1]))
+            return result
+
         def fetch(self, messages, data, modifiers=None):
             # IMAPClient.fetch (imapclient 4.1), with _read_fetch_answer and
             # parse_fetch.

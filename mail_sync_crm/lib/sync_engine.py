@@ -113,12 +113,26 @@ def sync_folder(
     max_message_size: int = MAX_MESSAGE_SIZE,
     body_batch_bytes: int = BODY_BATCH_BYTES,
     prefetch: bool = True,
+    status=None,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
     daily cap defers the rest). ``prefetch``: fetch the next batch's headers
-    while this batch is recorded."""
-    status = session.select_folder(folder.name)
+    while this batch is recorded. ``status``: the folder's ``FolderStatus``
+    already read by ``session.folder_statuses``; when it shows nothing new
+    since the checkpoint, the folder is not even selected."""
     outcome = FolderOutcome()
+    if (
+        status is not None
+        and folder.uidvalidity
+        and status.uidvalidity == folder.uidvalidity
+        and status.uidnext
+        and status.uidnext <= folder.last_uid + 1
+    ):
+        store.checkpoint(
+            folder, Progress(status.uidvalidity, folder.last_uid, 0, 0, True)
+        )
+        return outcome
+    status = session.select_folder(folder.name)
     last_uid = folder.last_uid
     if folder.uidvalidity and status.uidvalidity != folder.uidvalidity:
         # UIDs were renumbered: rescan everything; the store's ledger keeps

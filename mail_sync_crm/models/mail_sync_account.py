@@ -737,7 +737,10 @@ class MailSyncAccount(models.Model):
                 blocked = self.env["mail.sync.blocklist"]._blocklist_for(
                     self.user_id, self.company_id
                 )
-                for folder in self.folder_ids.sorted("direction"):
+                folders = self.folder_ids.sorted("direction")
+                # One round trip tells which folders have anything new.
+                statuses = session.folder_statuses(folders.mapped("name"))
+                for folder in folders:
                     sync_engine.sync_folder(
                         session,
                         sync_engine.FolderState(
@@ -753,6 +756,7 @@ class MailSyncAccount(models.Model):
                         batch_size=self.env.context.get(
                             "mail_sync_batch_size", sync_engine.HEADER_BATCH
                         ),
+                        status=statuses.get(folder.name),
                     )
         except errors.MailSyncError as err:
             self._sync_failed(err, auto_commit)

@@ -384,17 +384,18 @@ class MailSyncStore:
 
     def checkpoint(self, folder, progress):
         record = self.account.folder_ids.filtered(lambda f: f.name == folder.name)
-        record.write(
-            {
-                "uidvalidity": progress.uidvalidity,
-                "last_uid": progress.last_uid,
-                "scanned": progress.scanned,
-                "total": progress.total,
-                "historical_done": record.historical_done or progress.done,
-            }
-        )
+        values = {
+            "uidvalidity": progress.uidvalidity,
+            "last_uid": progress.last_uid,
+            "scanned": progress.scanned,
+            "total": progress.total,
+            "historical_done": record.historical_done or progress.done,
+        }
         folder.uidvalidity = progress.uidvalidity
         folder.last_uid = progress.last_uid
+        if all(record[name] == value for name, value in values.items()):
+            return  # a run that found nothing new: nothing to write
+        record.write(values)
         if self.auto_commit:
             # batch done: a failure later resumes from here
             self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -2,6 +2,8 @@
 
 import datetime
 import signal
+import socket
+import threading
 
 import pytest
 from lib.errors import MailSyncError
@@ -60,6 +62,25 @@ def test_select_folder_is_read_only_and_reports_status(dovecot):
             session.select_folder("Nope")
     assert info.value.code == "folder_missing"
     assert info.value.side == "imap"
+
+
+def test_folder_statuses_of_several_folders_at_once(dovecot):
+    for i in range(3):
+        dovecot.append(
+            "alice", "INBOX", make_message("bob@example.org", ALICE, subject=f"m{i}")
+        )
+    dovecot.append("alice", "Sent", make_message(ALICE, "bob@example.org"))
+    dovecot.append("alice", "Envoyés", make_message(ALICE, "bob@example.org"))
+    with ImapSession(_settings(dovecot)) as session:
+        statuses = session.folder_statuses(["INBOX", "Sent", "Envoyés", "Nope"])
+        assert statuses["Nope"] is None  # refused: select_folder says why
+        inbox, sent, accented = (statuses[n] for n in ("INBOX", "Sent", "Envoyés"))
+        assert (inbox.exists, inbox.uidnext, sent.exists, sent.uidnext) == (3, 4, 1, 2)
+        assert (accented.name, accented.exists) == ("Envoyés", 1)
+        # the same figures a SELECT gives, and the session is still in step
+        assert session.select_folder("INBOX") == inbox
+        assert session.select_folder("Sent").uidvalidity == sent.uidvalidity
+        assert session.uids_after(0) == [1]
 
 
 def test_uids_after(dovecot):
@@ -275,3 +296,68 @@ def test_bench_floor_smoke(dovecot):
     assert result["seconds"] > 0 and result["body_bytes"] > 0
     naive = naive_fetch(settings, "INBOX", 5, parse=True)
     assert naive["messages"] == 5 and naive["bytes"] > 0
+
+
+class _ScriptedImap:
+    """A bare IMAP server on loopback (below the network boundary: the client's
+    own bytes, the server's scripted answers), recording the commands it got."""
+
+    def __init__(self, greeting):
+        self.greeting = greeting
+        self.commands = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn, _addr = self.listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(self.greeting + b"\r\n")
+            for line in lines:
+                tag, command = line.split(b" ", 2)[:2]
+                command = command.strip().upper()
+                self.commands.append(command.decode())
+                if command == b"CAPABILITY":
+                    conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n")
+                elif command == b"STATUS":
+                    conn.sendall(
+                        b'* STATUS "INBOX" (UIDVALIDITY 7 UIDNEXT 12 MESSAGES 11)\r\n'
+                    )
+                elif command == b"LOGOUT":
+                    conn.sendall(b"* BYE\r\n" + tag + b" OK done\r\n")
+                    return
+                conn.sendall(tag + b" OK done\r\n")
+
+    def close(self):
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.mark.parametrize(
+    "greeting, asked",
+    [
+        (b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready", False),
+        (b"* OK ready", True),
+    ],
+)
+def test_capabilities_from_the_greeting_or_asked_for(greeting, asked):
+    server = _ScriptedImap(greeting)
+    settings = ImapSettings(
+        host="127.0.0.1",
+        port=server.port,
+        encryption="none",
+        login="alice",
+        password="secret",
+        timeout=5,
+    )
+    try:
+        with ImapSession(settings) as session:
+            assert b"IMAP4REV1" in session.client.capabilities()
+            status = session.folder_statuses(["INBOX"])["INBOX"]
+            assert (status.uidvalidity, status.uidnext, status.exists) == (7, 12, 11)
+        server.thread.join(5)
+    finally:
+        server.close()
+    assert server.commands[:1] == (["CAPABILITY"] if asked else ["LOGIN"])
+    assert "LOGOUT" in server.commands
