@@ -30,6 +30,8 @@ The lead index is a mapping (normalised email -> lead ids); one with a
 they are looked up.
 """
 
+import contextlib
+import gc
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -151,7 +153,10 @@ def sync_folder(
         )
         return outcome
     batches = list(matcher.chunks(uids, batch_size))
-    with _HeaderPrefetch(session, batches, prefetch) as headers_of:
+    with (
+        _frozen_heap(len(batches) > 1),
+        _HeaderPrefetch(session, batches, prefetch) as headers_of,
+    ):
         for number, batch in enumerate(batches):
             headers = headers_of(number)
             stop_uid = _sync_batch(
@@ -197,6 +202,23 @@ def sync_folder(
                 ),
             )
     return outcome
+
+
+@contextlib.contextmanager
+def _frozen_heap(enabled):
+    """With ``enabled``, the objects that exist when a long run starts (in an
+    Odoo process: the registry, caches...) are left out of the garbage
+    collector's full passes until it ends (``gc.freeze``). A historical sync
+    allocates enough to trigger a dozen full collections, each of which would
+    walk that whole heap; none of it becomes garbage because of the sync."""
+    if not enabled:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _HeaderPrefetch:
