@@ -30,6 +30,7 @@ import functools
 import hashlib
 import html
 import re
+import secrets
 from dataclasses import dataclass, field
 
 from .addresses import extract_all
@@ -63,6 +64,7 @@ MAX_MESSAGE_ID = 995  # Message-IDs longer than a header line are cut
 MAX_SUBJECT = 2000
 MAX_FILENAME = 200
 MAX_MIME_DEPTH = 30
+ELIDE_MIN_SIZE = 8192  # smaller messages hold no base64 run worth cutting out
 ADDRESS_CACHE_SIZE = 20_000  # distinct address field values remembered
 # A time-zone offset beyond this is nonsense (real ones stay within +-14 h).
 MAX_TZ_OFFSET = 24 * 3600
@@ -118,8 +120,9 @@ class ParsedMessage:
     """A full message ready for the chatter.
 
     ``body_html`` is the text/html part, else the text/plain part as escaped
-    HTML (``<br>`` line breaks); the HTML part is passed on as is, for the Odoo
-    ``html`` field to sanitise. ``attachments`` are (filename, content,
+    HTML (:func:`text_to_html`, ``body_is_text`` set: nothing left to
+    sanitise); the HTML part is passed on as is, for the Odoo ``html`` field
+    to sanitise. ``attachments`` are (filename, content,
     mimetype) within the cap, ``omitted_attachments`` (filename, size) those
     left out because of it. ``error`` is None or a short text naming what was
     damaged (the rest of the message is still there).
@@ -136,6 +139,7 @@ class ParsedMessage:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     body_html: str = ""
+    body_is_text: bool = False
     attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
     omitted_attachments: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
@@ -400,11 +404,23 @@ def parse_headers(
 # Full messages
 
 
+# C0 controls other than tab and line feed: not valid in HTML (Odoo's sanitiser
+# drops them too).
+_TEXT_CONTROLS = {code: None for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20))}
+
+
 def text_to_html(text: str) -> str:
-    """Plain text as minimal safe HTML: escaped, line breaks as ``<br>``."""
-    text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+    """Plain text as safe HTML: one paragraph, escaped, line breaks as ``<br>``.
+
+    It is written exactly as Odoo's HTML sanitiser would write it back (quotes
+    unescaped, no-break spaces as ``&nbsp;``, no control characters), so the
+    store can skip sanitising a body it knows came from here."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_TEXT_CONTROLS)
     text = text.rstrip()
-    return html.escape(text).replace("\n", "<br>\n")
+    if not text.strip():
+        return ""
+    escaped = html.escape(text, quote=False).replace("\xa0", "&nbsp;")
+    return "<p>" + escaped.replace("\n", "<br>\n") + "</p>"
 
 
 def _part_text(part) -> str:
@@ -505,7 +521,7 @@ class _Collector:
     def body_html(self) -> str:
         if self.html:
             return "\n".join(self.html)
-        return "<br>\n".join(text_to_html(text) for text in self.plain)
+        return "\n".join(filter(None, (text_to_html(text) for text in self.plain)))
 
 
 def _copy_headers(parsed: ParsedMessage, info: HeaderInfo) -> None:
@@ -529,6 +545,64 @@ def _join_errors(*errors: str | None) -> str | None:
     return "; ".join(texts)[:500] if texts else None
 
 
+# A run of 32 or more base64 lines (an attachment's payload, as every mailer
+# folds it). The ``email`` package reads a message line by line in Python, which
+# costs milliseconds per attachment; such runs are cut out before parsing and
+# put back into the parsed parts' payloads (see ``_elide_base64``). The run stops
+# short of its last line's end, so that line ending stays where the parser sees it.
+_BASE64_RUN = re.compile(
+    rb"^(?:[A-Za-z0-9+/=]{60,}\r?\n){31,}[A-Za-z0-9+/=]{60,}(?=\r?\n|\Z)", re.MULTILINE
+)
+
+
+def _elide_base64(raw: bytes) -> tuple[bytes, str, list[bytes]]:
+    """``raw`` with each run of base64 lines replaced by a one-line token, the
+    token's prefix (with a random nonce, so that text looking like a token stays
+    text) and the runs cut out. A token is a line of neither header nor boundary
+    shape, so the MIME structure parses the same."""
+    runs: list[bytes] = []
+    if len(raw) < ELIDE_MIN_SIZE:
+        return raw, "", runs
+    prefix = f"<mail-sync-elided {secrets.token_hex(8)} "
+    encoded = prefix.encode("ascii")
+
+    def cut(match):
+        runs.append(match.group(0))
+        return encoded + b"%d>" % (len(runs) - 1)
+
+    return _BASE64_RUN.sub(cut, raw), prefix, runs
+
+
+def _restore_base64(message, prefix: str, runs: list[bytes]) -> None:
+    """Put the runs cut by ``_elide_base64`` back into every part of the parsed
+    ``message`` (payloads, preambles and epilogues, nested messages included)."""
+    token = re.compile(re.escape(prefix) + r"(\d+)>")
+
+    def restore(text):
+        if not isinstance(text, str) or prefix not in text:
+            return text
+        return token.sub(lambda m: runs[int(m.group(1))].decode("ascii"), text)
+
+    for part in message.walk():
+        if not part.is_multipart():
+            payload = part.get_payload()
+            restored = restore(payload)
+            if restored is not payload:
+                part.set_payload(restored)
+        part.preamble = restore(part.preamble)
+        part.epilogue = restore(part.epilogue)
+
+
+def _mime_tree(raw: bytes):
+    """``raw`` parsed by the ``email`` package (compat32), base64 runs elided
+    while it reads the structure."""
+    elided, prefix, runs = _elide_base64(raw)
+    message = email.message_from_bytes(elided, policy=email.policy.compat32)
+    if runs:
+        _restore_base64(message, prefix, runs)
+    return message
+
+
 def parse_message(
     raw: bytes,
     attachment_cap: int,
@@ -546,11 +620,11 @@ def parse_message(
     _copy_headers(parsed, info)
     collector = _Collector(attachment_cap)
     try:
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
-        collector.walk(message)
+        collector.walk(_mime_tree(raw))
     except Exception as exc:  # noqa: BLE001 - keep what the headers gave
         collector.problems.append(f"unreadable MIME: {type(exc).__name__}")
     parsed.body_html = collector.body_html()
+    parsed.body_is_text = not collector.html
     parsed.attachments = collector.attachments
     parsed.omitted_attachments = collector.omitted
     mime_error = (

@@ -317,7 +317,7 @@ class MailSyncStore:
             Attachment.create(attachment_vals).ids if attachment_vals else []
         )
         record_names = self._record_names({lead for _item, lead in pairs})
-        message_vals, bodies = [], {}
+        message_vals, bodies, safe_bodies = [], {}, {}
         for index, ((item, lead), (start, end)) in enumerate(
             zip(pairs, spans, strict=True)
         ):
@@ -344,13 +344,15 @@ class MailSyncStore:
             if end > start:
                 vals["attachment_ids"] = [fields.Command.set(attachment_ids[start:end])]
             body = self._body(message)
-            if _image_dataurl.search(body):
+            if message.body_is_text:
+                safe_bodies[index] = body  # escaped text: nothing to sanitise
+            elif _image_dataurl.search(body):
                 vals["body"] = body  # create() turns embedded images into attachments
             else:
                 bodies[index] = body
             message_vals.append(vals)
         created = Message.create(message_vals)
-        self._write_bodies(created, bodies)
+        self._write_bodies(created, bodies, safe_bodies)
         self._insert_ledger(
             [
                 self._ledger_values(folder, item.header, lead, mail_message.id, True)
@@ -358,17 +360,19 @@ class MailSyncStore:
             ]
         )
 
-    def _write_bodies(self, messages, bodies):
+    def _write_bodies(self, messages, bodies, safe_bodies):
         """Store ``bodies`` ({index in ``messages``: html}) sanitised once by the
         ``body`` field itself (create() would sanitise each body twice: for the
-        column and for the cache)."""
-        if not bodies:
+        column and for the cache), and ``safe_bodies`` (plain text the parser
+        escaped, already in the sanitiser's own form) as they are."""
+        if not bodies and not safe_bodies:
             return
         field = messages._fields["body"]
         rows = [
             (messages[index].id, field.convert_to_column(body, messages[index]))
             for index, body in bodies.items()
         ]
+        rows += [(messages[index].id, str(body)) for index, body in safe_bodies.items()]
         messages.flush_recordset(["body"])
         self.env.cr.execute_values(
             """UPDATE mail_message m SET body = v.body

@@ -452,16 +452,22 @@ class TestSync(MailSyncCase):
             "Rich": self.received(ALICE, "Rich", html=html),
             "Inline image": self.received(BRUNO, "Inline image", html=image),
             "Plain": self.sent(ALICE, "Plain", text="Line\n> quoted\n-- \nSally"),
+            # Plain text is stored unsanitised, already in the sanitiser's form.
+            "Tricky": self.sent(
+                ALICE,
+                "Tricky",
+                text='  "Q" & \'s\' <b>x</b>\xa0a\x0cb\tc\u2028d\n\n\nΩ €\n\n',
+            ),
         }
         self.put(self.salesman, "INBOX", raws["Rich"], raws["Inline image"])
-        self.put(self.salesman, "Sent", raws["Plain"])
+        self.put(self.salesman, "Sent", raws["Plain"], raws["Tricky"])
         self.assertEqual(self.lead.mail_sync_count, 0)  # computed and cached now
         account = self.mailbox(self.salesman)
         self.env["mail.sync.account"]._cron_sync()
-        self.assertEqual(self.lead.mail_sync_count, 2, "no stale cached count")
+        self.assertEqual(self.lead.mail_sync_count, 3, "no stale cached count")
 
         ledger = self.env["mail.sync.message"].search([("account_id", "=", account.id)])
-        self.assertEqual(len(ledger), 5)
+        self.assertEqual(len(ledger), 7)
         for row in ledger:
             self.assertEqual(row.user_id, self.salesman)
             self.assertEqual(row.company_id, account.company_id)
