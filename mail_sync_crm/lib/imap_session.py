@@ -223,32 +223,22 @@ class ImapSession:
                     port=self.settings.port,
                 ) from exc
             raise self._fail(exc) from exc
-        self.folder = FolderStatus(
-            name=name,
-            uidvalidity=int(info.get(b"UIDVALIDITY") or 0),
-            uidnext=int(info.get(b"UIDNEXT") or 0),
-            exists=int(info.get(b"EXISTS") or 0),
-        )
+        self.folder = _folder_status(name, info)
         return self.folder
 
-    def folder_statuses(self, names: list[str]) -> dict[str, FolderStatus | None]:
-        """UIDVALIDITY, UIDNEXT and message count of each folder, by ``STATUS``
-        commands sent together (one round trip for all; nothing is selected).
-        A folder the server refuses maps to None: :meth:`select_folder` says why.
-        Read before any folder is selected: a server may answer for the selected
-        folder as this session last saw it."""
-        found = self._call("folder_statuses", list(names))
-        return {
-            name: None
-            if items is None
-            else FolderStatus(
-                name=name,
-                uidvalidity=int(items.get(b"UIDVALIDITY") or 0),
-                uidnext=int(items.get(b"UIDNEXT") or 0),
-                exists=int(items.get(b"MESSAGES") or 0),
-            )
-            for name, items in found.items()
+    def examine_folders(self, names: list[str]) -> dict[str, FolderStatus | None]:
+        """EXAMINE each folder in turn, the commands written together (IMAP
+        pipelining): one round trip tells every folder's UIDVALIDITY, UIDNEXT
+        and size. The last folder stays selected (``self.folder``). A folder the
+        server refuses maps to None (:meth:`select_folder` says why); as after
+        any refused EXAMINE, the server then has no folder selected."""
+        found = self._call("examine_folders", list(names))
+        statuses = {
+            name: None if info is None else _folder_status(name, info)
+            for name, info in found.items()
         }
+        self.folder = statuses.get(names[-1]) if names else self.folder
+        return statuses
 
     def uids_after(self, last_uid: int) -> list[int]:
         """Sorted UIDs of the selected folder strictly above ``last_uid``
@@ -323,6 +313,16 @@ class ImapSession:
         finally:
             if client is not None:
                 client.normalise_times = normalise
+
+
+def _folder_status(name: str, info: dict) -> FolderStatus:
+    """A :class:`FolderStatus` from imapclient's SELECT/EXAMINE answer."""
+    return FolderStatus(
+        name=name,
+        uidvalidity=int(info.get(b"UIDVALIDITY") or 0),
+        uidnext=int(info.get(b"UIDNEXT") or 0),
+        exists=int(info.get(b"EXISTS") or 0),
+    )
 
 
 def _header_info(uid: int, data: dict) -> HeaderInfo:
@@ -567,14 +567,13 @@ def _greeted(base):
 @functools.cache
 def _client_class():
     """IMAPClient with :func:`parse_fetch` for its FETCH answers, the greeting's
-    capabilities and pipelined STATUS (imapclient is an external dependency,
+    capabilities and pipelined EXAMINE (imapclient is an external dependency,
     loaded on first use)."""
     import imaplib
 
     from imapclient import IMAPClient, imap4
     from imapclient import tls as imapclient_tls
-    from imapclient.imapclient import as_pairs, join_message_ids, seq_to_parenstr_upper
-    from imapclient.response_parser import parse_response
+    from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
     from imapclient.util import to_ints
 
     plain_class = _greeted(imap4.IMAP4WithTimeout)
@@ -592,28 +591,31 @@ def _client_class():
                 )
             return plain_class(self.host, self.port, connect_timeout)
 
-        def folder_statuses(self, folders, what=("UIDVALIDITY", "UIDNEXT", "MESSAGES")):
-            """{folder: STATUS items, or None when refused}: the commands are all
-            written before the first answer is read (IMAP pipelining)."""
+        def examine_folders(self, folders):
+            """{folder: EXAMINE answer (as ``select_folder`` returns it), or None
+            when refused}: every command is written before the first answer is
+            read (IMAP pipelining); the server processes them in order."""
             imap = self._imap
-            items = "({})".format(" ".join(what))
+            imap.untagged_responses = {}
+            imap.is_readonly = True
             tags = [
-                (folder, imap._command("STATUS", self._normalise_folder(folder), items))
+                (folder, imap._command("EXAMINE", self._normalise_folder(folder)))
                 for folder in folders
             ]
             result = {}
             for folder, tag in tags:
                 try:
-                    typ, data = imap._command_complete("STATUS", tag)
+                    typ, _data = imap._command_complete("EXAMINE", tag)
                 except imaplib.IMAP4.abort:
                     raise
                 except imaplib.IMAP4.error:  # BAD
                     typ = "BAD"
-                typ, data = imap._untagged_response(typ, data, "STATUS")
-                if typ != "OK" or not data or data[-1] is None:
-                    result[folder] = None
-                    continue
-                result[folder] = dict(as_pairs(parse_response(data)[-1]))
+                responses, imap.untagged_responses = imap.untagged_responses, {}
+                ok = typ == "OK"
+                result[folder] = (
+                    self._process_select_response(responses) if ok else None
+                )
+                imap.state = "SELECTED" if ok else "AUTH"
             return result
 
         def fetch(self, messages, data, modifiers=None):

@@ -120,8 +120,9 @@ def sync_folder(
     """Sync ``folder`` from its checkpoint to the newest message (or until the
     daily cap defers the rest). ``prefetch``: fetch the next batch's headers
     while this batch is recorded. ``status``: the folder's ``FolderStatus``
-    already read by ``session.folder_statuses``; when it shows nothing new
-    since the checkpoint, the folder is not even selected."""
+    already read by ``session.examine_folders``; when it shows nothing new
+    since the checkpoint, nothing more is asked of the server, and when the
+    folder is still the one selected, it is not examined again."""
     outcome = FolderOutcome()
     if (
         status is not None
@@ -134,7 +135,8 @@ def sync_folder(
             folder, Progress(status.uidvalidity, folder.last_uid, 0, 0, True)
         )
         return outcome
-    status = session.select_folder(folder.name)
+    if status is None or status is not getattr(session, "folder", None):
+        status = session.select_folder(folder.name)
     last_uid = folder.last_uid
     if folder.uidvalidity and status.uidvalidity != folder.uidvalidity:
         # UIDs were renumbered: rescan everything; the store's ledger keeps

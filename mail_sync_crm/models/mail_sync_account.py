@@ -738,8 +738,9 @@ class MailSyncAccount(models.Model):
                     self.user_id, self.company_id
                 )
                 folders = self.folder_ids.sorted("direction")
-                # One round trip tells which folders have anything new.
-                statuses = session.folder_statuses(folders.mapped("name"))
+                # One round trip tells which folders have anything new; the
+                # first folder to sync is examined last, so it stays selected.
+                statuses = session.examine_folders(folders.mapped("name")[::-1])
                 for folder in folders:
                     sync_engine.sync_folder(
                         session,

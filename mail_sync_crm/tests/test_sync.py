@@ -456,7 +456,7 @@ class TestSync(MailSyncCase):
             "Tricky": self.sent(
                 ALICE,
                 "Tricky",
-                text='  "Q" & \'s\' <b>x</b>\xa0a\x0cb\tc\u2028d\n\n\nΩ €\n\n',
+                text="  \"Q\" & 's' <b>x</b>\xa0a\x0cb\tc\u2028d\n\n\nΩ €\n\n",
             ),
         }
         self.put(self.salesman, "INBOX", raws["Rich"], raws["Inline image"])

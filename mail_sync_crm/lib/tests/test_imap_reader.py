@@ -64,7 +64,7 @@ def test_select_folder_is_read_only_and_reports_status(dovecot):
     assert info.value.side == "imap"
 
 
-def test_folder_statuses_of_several_folders_at_once(dovecot):
+def test_examine_folders_at_once_leaves_the_last_selected(dovecot):
     for i in range(3):
         dovecot.append(
             "alice", "INBOX", make_message("bob@example.org", ALICE, subject=f"m{i}")
@@ -72,15 +72,20 @@ def test_folder_statuses_of_several_folders_at_once(dovecot):
     dovecot.append("alice", "Sent", make_message(ALICE, "bob@example.org"))
     dovecot.append("alice", "Envoyés", make_message(ALICE, "bob@example.org"))
     with ImapSession(_settings(dovecot)) as session:
-        statuses = session.folder_statuses(["INBOX", "Sent", "Envoyés", "Nope"])
+        statuses = session.examine_folders(["Nope", "Envoyés", "Sent", "INBOX"])
         assert statuses["Nope"] is None  # refused: select_folder says why
         inbox, sent, accented = (statuses[n] for n in ("INBOX", "Sent", "Envoyés"))
         assert (inbox.exists, inbox.uidnext, sent.exists, sent.uidnext) == (3, 4, 1, 2)
         assert (accented.name, accented.exists) == ("Envoyés", 1)
-        # the same figures a SELECT gives, and the session is still in step
-        assert session.select_folder("INBOX") == inbox
-        assert session.select_folder("Sent").uidvalidity == sent.uidvalidity
+        assert session.folder is inbox  # still selected: no EXAMINE needed
+        assert session.uids_after(0) == [1, 2, 3]
+        assert session.select_folder("Sent") == sent
         assert session.uids_after(0) == [1]
+        # a refused EXAMINE last: nothing is selected any more
+        assert session.examine_folders(["INBOX", "Nope"])["Nope"] is None
+        assert session.folder is None
+        assert session.select_folder("INBOX") == inbox
+    assert _flags(dovecot, [1, 2, 3]) == {1: set(), 2: set(), 3: set()}  # unread
 
 
 def test_uids_after(dovecot):
@@ -320,10 +325,13 @@ class _ScriptedImap:
                 self.commands.append(command.decode())
                 if command == b"CAPABILITY":
                     conn.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n")
-                elif command == b"STATUS":
+                elif command == b"EXAMINE":
                     conn.sendall(
-                        b'* STATUS "INBOX" (UIDVALIDITY 7 UIDNEXT 12 MESSAGES 11)\r\n'
+                        b"* 11 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n"
+                        b"* OK [UIDNEXT 12] Predicted next UID\r\n"
                     )
+                    conn.sendall(tag + b" OK [READ-ONLY] done\r\n")
+                    continue
                 elif command == b"LOGOUT":
                     conn.sendall(b"* BYE\r\n" + tag + b" OK done\r\n")
                     return
@@ -354,7 +362,7 @@ def test_capabilities_from_the_greeting_or_asked_for(greeting, asked):
     try:
         with ImapSession(settings) as session:
             assert b"IMAP4REV1" in session.client.capabilities()
-            status = session.folder_statuses(["INBOX"])["INBOX"]
+            status = session.examine_folders(["INBOX"])["INBOX"]
             assert (status.uidvalidity, status.uidnext, status.exists) == (7, 12, 11)
         server.thread.join(5)
     finally:

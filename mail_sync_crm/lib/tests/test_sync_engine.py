@@ -95,25 +95,28 @@ def test_header_first_batches_and_checkpoints(dovecot, session):
     assert again.scanned == 0 and len(store.recorded) == 5
 
 
-def test_folder_status_skips_an_unchanged_folder_and_never_hides_new_mail(
+def test_examined_status_skips_an_unchanged_folder_and_never_hides_new_mail(
     dovecot, session
 ):
     dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="first"))
     folder = sync_engine.FolderState("INBOX", "in")
     store = MemoryStore()
-    run(session, folder, store, status=session.folder_statuses(["INBOX"])["INBOX"])
+    run(session, folder, store, status=session.examine_folders(["INBOX"])["INBOX"])
     assert [s for _m, _l, s in store.recorded] == ["first"]
-    session.client.unselect_folder()  # as at the start of a run: nothing selected
-    unchanged = session.folder_statuses(["INBOX"])["INBOX"]
+    unchanged = session.examine_folders(["INBOX"])["INBOX"]
     assert run(session, folder, store, status=unchanged).scanned == 0
     dovecot.append("alice", "INBOX", make_message(BOB, ME, subject="second"))
     # A status read before the new mail came: picked up by the next run.
     assert run(session, folder, store, status=unchanged).scanned == 0
-    assert session.client._imap.state == "AUTH"  # no folder was selected
-    fresh = session.folder_statuses(["INBOX"])["INBOX"]
+    fresh = session.examine_folders(["Sent", "INBOX"])["INBOX"]
     outcome = run(session, folder, store, status=fresh)
     assert (outcome.scanned, outcome.recorded) == (1, 1)
     assert [s for _m, _l, s in store.recorded] == ["first", "second"]
+    # A status of a folder no longer selected: examined again before reading.
+    dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="third"))
+    stale_selection = session.examine_folders(["INBOX", "Sent"])["INBOX"]
+    outcome = run(session, folder, store, status=stale_selection)
+    assert (outcome.scanned, outcome.recorded) == (1, 1)
 
 
 def test_sent_matches_recipients_and_blocklist(dovecot, session):
