@@ -1,6 +1,8 @@
 """The folder sync engine against a real Dovecot, with an in-memory store."""
 
 import datetime
+import gc
+import sys
 
 import pytest
 from lib import blocklist, errors, sync_engine
@@ -117,6 +119,26 @@ def test_examined_status_skips_an_unchanged_folder_and_never_hides_new_mail(
     stale_selection = session.examine_folders(["INBOX", "Sent"])["INBOX"]
     outcome = run(session, folder, store, status=stale_selection)
     assert (outcome.scanned, outcome.recorded) == (1, 1)
+
+
+def test_long_runs_leave_the_process_settings_as_they_found_them(dovecot, session):
+    """A multi-batch run tunes the garbage collector and the GIL switch interval
+    for itself; the server process gets its own settings back, also when runs
+    overlap (one thread's run ending while another's goes on)."""
+    interval = sys.getswitchinterval()
+    for i in range(3):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"L{i}"))
+    store = MemoryStore()
+    run(session, sync_engine.FolderState("INBOX", "in"), store, batch_size=1)
+    assert len(store.recorded) == 3
+    assert (sys.getswitchinterval(), gc.get_freeze_count()) == (interval, 0)
+    first, second = sync_engine._long_run(True), sync_engine._long_run(True)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() < interval  # the second run is still going
+    second.__exit__(None, None, None)
+    assert (sys.getswitchinterval(), gc.get_freeze_count()) == (interval, 0)
 
 
 def test_sent_matches_recipients_and_blocklist(dovecot, session):
