@@ -4,14 +4,16 @@
 Usage (from the repository root; ``make bench`` runs it with the defaults)::
 
     .venv/bin/python scripts/bench_sync.py [--messages 100000] [--leads 50000]
-        [--rtt 0.02] [--naive 10000] [--repeat 3] [--skip-install] [--profile]
-        [--check]
+        [--rtt 0.02] [--naive 10000] [--repeat 3] [--html-ratio 0]
+        [--skip-install] [--profile] [--check]
 
 ``--rtt`` is the round-trip time the proxy adds (each direction is delayed by
-half of it); ``--naive 0`` skips the slow one-by-one fetch (~4 min at full
-size); ``--profile`` runs the syncs under cProfile (``bench-results/*.prof``,
-slower; the first historical sync only); ``--check`` exits with 1 when a target
-is missed. The full run takes about 6 minutes on 2 cores.
+half of it); ``--html-ratio`` gives that share of messages an HTML version of
+their text (the default corpus is text only); ``--naive 0`` skips the slow
+one-by-one fetch (~4 min at full size); ``--profile`` runs the syncs under
+cProfile (``bench-results/*.prof``, slower; the first historical sync only);
+``--check`` exits with 1 when a target is missed. The full run takes about 6
+minutes on 2 cores.
 
 What it does:
 
@@ -131,13 +133,18 @@ def _import_lib():
     return lib
 
 
-def _make_messages(lib, n, n_match, n_leads, seed, start, span_days):
+def _make_messages(lib, n, n_match, n_leads, seed, start, span_days, html_ratio=0.0):
     """``n`` messages (``n_match`` of them with leads), oldest first, and the
     number of (message, lead) pairs a sync must record for them."""
     leads = lead_correspondents(n_leads)
     lead_addresses = {address for _name, address in leads}
     others = [other_contact(i) for i in range(OTHER_CORRESPONDENTS)]
-    common = {"owner": OWNER, "start": start, "span_days": span_days}
+    common = {
+        "owner": OWNER,
+        "start": start,
+        "span_days": span_days,
+        "html_ratio": html_ratio,
+    }
     matching = lib.testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
     rest = lib.testing.make_corpus(
         n - n_match, seed=seed + 1, contacts=others, **common
@@ -155,7 +162,9 @@ def _make_messages(lib, n, n_match, n_leads, seed, start, span_days):
     return corpus, pairs, matched_ids
 
 
-def fill_mailbox(dovecot_dir, n_messages, n_leads, seed=1, start=CORPUS_START):
+def fill_mailbox(
+    dovecot_dir, n_messages, n_leads, html_ratio=0.0, seed=1, start=CORPUS_START
+):
     """Child process: generate the corpus in chunks and write it into the Maildir of
     the Dovecot living in ``dovecot_dir`` (started by the parent). Returns counts."""
     lib = _import_lib()
@@ -180,6 +189,7 @@ def fill_mailbox(dovecot_dir, n_messages, n_leads, seed=1, start=CORPUS_START):
             seed * 1000 + 2 * k,
             start + datetime.timedelta(days=k * span),
             span,
+            html_ratio,
         )
         pairs += chunk_pairs
         matched_ids.extend(chunk_ids)
@@ -750,6 +760,7 @@ def run(args, context, install):
             "rtt": args.rtt,
             "proxy_delay_one_way": args.rtt / 2,
             "naive_messages": args.naive,
+            "html_ratio": args.html_ratio,
             "match_ratio": MATCH_RATIO,
             "cpus": os.cpu_count(),
         },
@@ -763,7 +774,9 @@ def run(args, context, install):
         dovecot.add_user(LOGIN, PASSWORD)
         smtp.start()
         smtp.add_user(LOGIN, PASSWORD)
-        filling = pool.submit(fill_mailbox, dovecot.dir, args.messages, args.leads)
+        filling = pool.submit(
+            fill_mailbox, dovecot.dir, args.messages, args.leads, args.html_ratio
+        )
         proxy = Proxy(context, dovecot.host, dovecot.ssl_port, args.rtt / 2)
         if install is not None:
             output, _ = install.communicate()
@@ -1083,6 +1096,12 @@ def main(argv=None):
         "--rtt", type=float, default=0.02, help="seconds per round trip"
     )
     parser.add_argument("--naive", type=int, default=10_000, help="0 to skip")
+    parser.add_argument(
+        "--html-ratio",
+        type=float,
+        default=0.0,
+        help="share of messages with an HTML alternative (default: text only)",
+    )
     parser.add_argument(
         "--repeat",
         type=int,

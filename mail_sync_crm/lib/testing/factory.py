@@ -10,6 +10,7 @@ All return bytes with CRLF line endings.
 import base64
 import datetime
 import email.policy
+import html
 import mimetypes
 import random
 import uuid
@@ -381,6 +382,7 @@ def make_corpus(
     paragraphs=(1, 8),
     start=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
     span_days=365,
+    html_ratio=0.0,
 ):
     """`n` messages as CorpusMessage(folder, raw, message_id, date), oldest first.
 
@@ -390,7 +392,8 @@ def make_corpus(
     as accepted by make_message), else ``n_contacts`` generated ones (some with
     non-ASCII names). A share of messages reply to earlier ones (In-Reply-To,
     References, "Re:"), carry an RFC 2047 subject, a Cc, or a binary attachment
-    of ``attachment_size`` bytes (min, max). Built from templates, not
+    of ``attachment_size`` bytes (min, max). A share ``html_ratio`` has an HTML
+    alternative of its text, as mail clients write it. Built from templates, not
     EmailMessage, so 100k messages take seconds.
     """
     rng = random.Random(seed)
@@ -474,6 +477,12 @@ def make_corpus(
             rng.choice(para_pool) for _ in range(rng.randint(*paragraphs))
         )
         body += "\r\n"
+        # (no random draw when html_ratio is 0: the corpus of a seed stays as it was)
+        alternative = (
+            _alternative(rng, body, lines)
+            if html_ratio and rng.random() < html_ratio
+            else None
+        )
         if rng.random() < attachment_ratio:
             boundary = f"==={rng.getrandbits(64):016x}=="
             ext, mimetype = rng.choice(_ATTACHMENT_TYPES)
@@ -483,7 +492,13 @@ def make_corpus(
             filename = f"{_filename_word(subject)}-{i}.{ext}"
             lines.append(f'Content-Type: multipart/mixed; boundary="{boundary}"')
             head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-            raw = _multipart(head, boundary, body, mimetype, filename, payload)
+            raw = _multipart(
+                head, boundary, body, mimetype, filename, payload, alternative
+            )
+        elif alternative:
+            part_head, part_body = alternative
+            head = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+            raw = head + part_head + b"\r\n" + part_body
         else:
             lines.append('Content-Type: text/plain; charset="utf-8"')
             lines.append("Content-Transfer-Encoding: 7bit")
@@ -493,17 +508,58 @@ def make_corpus(
     return corpus
 
 
-def _multipart(head, boundary, body, mimetype, filename, payload):
-    """multipart/mixed bytes: an ASCII text part and one base64 attachment."""
+def _alternative(rng, text, header_lines):
+    """(Content-Type header line, body) of a multipart/alternative part: the
+    ASCII ``text`` and an HTML version of it, as a mail client writes one."""
+    boundary = f"===alt{rng.getrandbits(64):016x}=="
+    paragraphs = "".join(
+        "<p>" + html.escape(p).replace("\r\n", "<br>\r\n") + "</p>\r\n"
+        for p in text.strip().split("\r\n\r\n")
+    )
+    html_body = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; '
+        'charset=utf-8"><style>p{margin:0 0 1em}</style></head>\r\n'
+        '<body><div dir="ltr" style="font-family:Arial,sans-serif;font-size:14px">'
+        "\r\n"
+        + paragraphs
+        + '<div class="signature">-- <br><b>'
+        + html.escape(header_lines[0].partition(": ")[2])
+        + "</b></div>\r\n"
+        "</div></body></html>\r\n"
+    )
+    delimiter = f"--{boundary}\r\n"
+    body = (
+        delimiter
+        + 'Content-Type: text/plain; charset="utf-8"\r\n'
+        + "Content-Transfer-Encoding: 7bit\r\n\r\n"
+        + text
+        + delimiter
+        + 'Content-Type: text/html; charset="utf-8"\r\n'
+        + "Content-Transfer-Encoding: 7bit\r\n\r\n"
+        + html_body
+        + f"--{boundary}--\r\n"
+    )
+    head = f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'
+    return head.encode("ascii"), body.encode("utf-8")
+
+
+def _multipart(head, boundary, body, mimetype, filename, payload, alternative=None):
+    """multipart/mixed bytes: an ASCII text part (or an ``alternative`` part
+    from :func:`_alternative`) and one base64 attachment."""
     delimiter = f"--{boundary}\r\n".encode()
+    if alternative:
+        text_part = alternative[0] + b"\r\n" + alternative[1]
+    else:
+        text_part = (
+            b'Content-Type: text/plain; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: 7bit\r\n\r\n" + body.encode("ascii")
+        )
     return b"".join(
         (
             head,
             b"This is a multi-part message in MIME format.\r\n",
             delimiter,
-            b'Content-Type: text/plain; charset="utf-8"\r\n',
-            b"Content-Transfer-Encoding: 7bit\r\n\r\n",
-            body.encode("ascii"),
+            text_part,
             delimiter,
             f'Content-Type: {mimetype}; name="{filename}"\r\n'.encode(),
             b"Content-Transfer-Encoding: base64\r\n",

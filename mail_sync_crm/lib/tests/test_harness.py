@@ -14,6 +14,7 @@ import time
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
+from lib.parser import parse_message
 from lib.testing import (
     DovecotServer,
     LatencyProxy,
@@ -547,6 +548,30 @@ def test_make_corpus_is_deterministic_and_parses():
     assert replies > 40 and encoded > 10 and with_attachment > 10
     dates = [m.date for m in corpus]
     assert dates == sorted(dates)
+
+
+def test_make_corpus_html_alternatives():
+    """``html_ratio``: that share of messages has an HTML version of its text
+    (with or without an attachment); 0 leaves the corpus of a seed unchanged."""
+    plain = make_corpus(60, seed=3, attachment_size=(2_000, 5_000))
+    assert [m.raw for m in plain] == [
+        m.raw
+        for m in make_corpus(60, seed=3, attachment_size=(2_000, 5_000), html_ratio=0)
+    ]
+    corpus = make_corpus(60, seed=3, attachment_size=(2_000, 5_000), html_ratio=1.0)
+    attached = 0
+    for item in corpus:
+        msg = email.message_from_bytes(item.raw, policy=email.policy.default)
+        assert all(not part.defects for part in msg.walk())
+        html_part = msg.get_body(("html",))
+        text_part = msg.get_body(("plain",))
+        assert html_part is not None and text_part is not None
+        first_words = text_part.get_content().split()[:3]
+        assert " ".join(first_words) in html_part.get_content()
+        parsed = parse_message(item.raw, 10**6)
+        assert not parsed.body_is_text and parsed.body_html.startswith("<html>")
+        attached += bool(parsed.attachments)
+    assert attached > 0
 
 
 def test_corpus_fills_dovecot(dovecot):
