@@ -304,13 +304,18 @@ def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
         leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
         if leads:
             candidates.append((match, leads))
-    done = store.known_pairs(
-        folder, [(by_uid[match.uid], leads) for match, leads in candidates]
+    done = set(
+        store.known_pairs(
+            folder, [(by_uid[match.uid], leads) for match, leads in candidates]
+        )
     )
     todo = []
     for match, leads in candidates:
+        # ``done`` grows with this batch's pairs: a copy of a message in the
+        # same batch (same Message-ID, another UID) adds nothing.
         leads = {lead for lead in leads if (match.message_id, lead) not in done}
         if leads:
+            done |= {(match.message_id, lead) for lead in leads}
             todo.append(Recordable(match.uid, by_uid[match.uid], None, leads))
     return todo
 

@@ -228,6 +228,20 @@ class TestSync(MailSyncCase):
             ),
         )
 
+    def test_copies_in_one_folder_are_recorded_once(self):
+        """The same message twice in the Inbox (a copy, a list duplicate), in one
+        batch or in two: one chatter message per lead, and no error."""
+        copy = self.received(ALICE, "Twice", message_id="<twice@acme.example.com>")
+        self.put(self.salesman, "INBOX", copy, copy)
+        account = self.mailbox(self.salesman)
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(account.state, "enabled", account.last_error)
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Twice"])
+        self.put(self.salesman, "INBOX", copy)  # a third copy, in a later batch
+        self.env["mail.sync.account"].with_context(mail_sync_batch_size=1)._cron_sync()
+        self.assertEqual(account.state, "enabled", account.last_error)
+        self.assertEqual(self.synced(self.lead).mapped("subject"), ["Twice"])
+
     def test_uidvalidity_reset_rescans_without_duplicates(self):
         self.put(self.salesman, "INBOX", self.received(ALICE, "Before reset"))
         account = self.mailbox(self.salesman)

@@ -141,6 +141,16 @@ def test_long_runs_leave_the_process_settings_as_they_found_them(dovecot, sessio
     assert (sys.getswitchinterval(), gc.get_freeze_count()) == (interval, 0)
 
 
+def test_copies_of_a_message_in_one_batch_are_recorded_once(dovecot, session):
+    copy = make_message(ALICE, ME, subject="copy", message_id="<copy@acme.example.com>")
+    for _i in range(3):
+        dovecot.append("alice", "INBOX", copy)
+    store = MemoryStore()
+    outcome = run(session, sync_engine.FolderState("INBOX", "in"), store)
+    assert (outcome.matched, outcome.recorded) == (3, 1)
+    assert store.recorded == [("<copy@acme.example.com>", LEAD_A, "copy")]
+
+
 def test_sent_matches_recipients_and_blocklist(dovecot, session):
     dovecot.append("alice", "Sent", make_message(ME, "x@y.example.com", bcc=[BOB]))
     dovecot.append("alice", "Sent", make_message(ME, ALICE, subject="blocked"))
