@@ -304,18 +304,13 @@ def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
         leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
         if leads:
             candidates.append((match, leads))
-    done = set(
-        store.known_pairs(
-            folder, [(by_uid[match.uid], leads) for match, leads in candidates]
-        )
+    done = store.known_pairs(
+        folder, [(by_uid[match.uid], leads) for match, leads in candidates]
     )
     todo = []
     for match, leads in candidates:
-        # ``done`` grows with this batch's pairs: a copy of a message in the
-        # same batch (same Message-ID, another UID) adds nothing.
         leads = {lead for lead in leads if (match.message_id, lead) not in done}
         if leads:
-            done |= {(match.message_id, lead) for lead in leads}
             todo.append(Recordable(match.uid, by_uid[match.uid], None, leads))
     return todo
 
@@ -353,7 +348,7 @@ def _sync_batch(
     chunks = list(_size_chunks(todo, sizes, body_batch_bytes))
     if not chunks:
         bodies_fetched()
-    ready = []
+    ready, taken = [], set()  # taken: the (Message-ID, lead) pairs of ``ready``
     for number, chunk in enumerate(chunks, start=1):
         bodies = session.fetch_bodies(
             [item.uid for item in chunk], max_message_size, sizes
@@ -361,6 +356,15 @@ def _sync_batch(
         if number == len(chunks):
             bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
+            # A copy of a message already ready in this batch (same Message-ID,
+            # another UID) adds nothing; a copy of one that failed still counts.
+            item.lead_ids = {
+                lead
+                for lead in item.lead_ids
+                if (item.header.message_id, lead) not in taken
+            }
+            if not item.lead_ids:
+                continue
             raw = bodies.get(item.uid, b"")
             if raw is None:
                 store.skip(
@@ -387,6 +391,7 @@ def _sync_batch(
                 outcome.skipped += 1
                 continue
             ready.append(item)
+            taken |= {(item.header.message_id, lead) for lead in item.lead_ids}
     if ready:
         store.record(folder, ready)
         outcome.recorded += len(ready)

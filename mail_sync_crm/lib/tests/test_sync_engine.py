@@ -151,6 +151,25 @@ def test_copies_of_a_message_in_one_batch_are_recorded_once(dovecot, session):
     assert store.recorded == [("<copy@acme.example.com>", LEAD_A, "copy")]
 
 
+def test_a_copy_stands_in_for_a_first_copy_left_out(dovecot, session):
+    """Copies with one Message-ID: when the first is left out (here: over the
+    size limit), the next one is recorded, so the message is not lost."""
+    good = make_message(ALICE, ME, subject="kept", message_id="<pair@acme.example.com>")
+    padded = good + b"padding " * 2000
+    dovecot.append("alice", "INBOX", padded)
+    dovecot.append("alice", "INBOX", good)
+    store = MemoryStore()
+    outcome = run(
+        session,
+        sync_engine.FolderState("INBOX", "in"),
+        store,
+        max_message_size=len(good) + 100,
+    )
+    assert store.skipped == [(1, "message_too_large")]
+    assert store.recorded == [("<pair@acme.example.com>", LEAD_A, "kept")]
+    assert (outcome.recorded, outcome.skipped) == (1, 1)
+
+
 def test_sent_matches_recipients_and_blocklist(dovecot, session):
     dovecot.append("alice", "Sent", make_message(ME, "x@y.example.com", bcc=[BOB]))
     dovecot.append("alice", "Sent", make_message(ME, ALICE, subject="blocked"))
