@@ -3,7 +3,7 @@
     "name": "Mail Sync for CRM",
     "summary": "Sync each salesperson's own mailbox (Gmail, Microsoft, IMAP+SMTP) "
     "into the Life of the Lead, and send their CRM mail through their own server",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "website": "https://github.com/mail-sync-crm/mail_sync_crm",
     "author": "mail_sync_crm developers",
@@ -43,4 +43,5 @@
     "demo": [
         "demo/mail_sync_crm_demo.xml",
     ],
+    "uninstall_hook": "uninstall_hook",
 }

@@ -442,6 +442,31 @@ def open_registry():
     return odoo.modules.registry.Registry(DB)
 
 
+def delete_bench_attachments(env):
+    """Delete the attachments synced onto the bench leads, their files too: the
+    next sync must write new files, as a first sync does (with the old files
+    still there, Odoo compares each attachment with its old copy, block by
+    block, before reusing it)."""
+    cr = env.cr
+    cr.execute(
+        """DELETE FROM ir_attachment a USING crm_lead l
+            WHERE a.res_model = 'crm.lead' AND a.res_id = l.id AND l.referred = %s
+        RETURNING a.store_fname""",
+        [LEAD_MARKER],
+    )
+    names = {name for (name,) in cr.fetchall() if name}
+    if names:
+        cr.execute(
+            "SELECT store_fname FROM ir_attachment WHERE store_fname = ANY(%s)",
+            [list(names)],
+        )
+        names -= {name for (name,) in cr.fetchall()}  # still used elsewhere
+    Attachment = env["ir.attachment"]
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(Attachment._full_path(name))
+
+
 def reset_bench_data(env):
     """Remove what a previous run left: mailboxes (their folders, ledger and log
     cascade), synced chatter messages and attachments, the bench leads."""
@@ -454,11 +479,7 @@ def reset_bench_data(env):
             WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
         [LEAD_MARKER],
     )
-    cr.execute(
-        """DELETE FROM ir_attachment a USING crm_lead l
-            WHERE a.res_model = 'crm.lead' AND a.res_id = l.id AND l.referred = %s""",
-        [LEAD_MARKER],
-    )
+    delete_bench_attachments(env)
     cr.execute("DELETE FROM crm_lead WHERE referred = %s", [LEAD_MARKER])
     env.invalidate_all()
 
@@ -621,11 +642,7 @@ def reset_synced_history(env, account):
             WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
         [LEAD_MARKER],
     )
-    cr.execute(
-        """DELETE FROM ir_attachment a USING crm_lead l
-            WHERE a.res_model = 'crm.lead' AND a.res_id = l.id AND l.referred = %s""",
-        [LEAD_MARKER],
-    )
+    delete_bench_attachments(env)
     cr.execute("DELETE FROM mail_sync_message WHERE account_id = %s", [account.id])
     cr.execute(
         """UPDATE mail_sync_folder

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from markupsafe import Markup
 
 from odoo import fields
+from odoo.tools import SQL
 
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
@@ -126,29 +127,39 @@ class MailSyncStore:
         self.env["crm.lead"].flush_model(["email_normalized", "partner_id", "active"])
         self.env["res.partner"].flush_model(["email_normalized"])
         if addresses is None:
-            having, params = (
-                "(l.email_normalized IS NOT NULL OR p.email_normalized IS NOT NULL)",
-                [],
+            wanted = SQL(
+                "l.email_normalized IS NOT NULL OR p.email_normalized IS NOT NULL"
             )
         else:
-            # IN (SELECT unnest): a hashed lookup per lead (an = ANY(array) compares
-            # with each address; the trigram index is no use for equality here).
-            having, params = (
-                """(l.email_normalized IN (SELECT unnest(%s::varchar[]))
-                    OR p.email_normalized IN (SELECT unnest(%s::varchar[])))""",
-                [sorted(addresses)] * 2,
+            # Two exact lookups (btree indexes on both columns, added by this
+            # addon): the lead's own address, and its contact's. ARRAY(...) is
+            # evaluated first, so the leads are then read by id (an IN would be
+            # planned for thousands of ids and scan the table).
+            emails = sorted(addresses)
+            wanted = SQL(
+                """l.id = ANY(ARRAY(
+                        SELECT id FROM crm_lead WHERE email_normalized = ANY(%s)
+                         UNION
+                        SELECT lead.id FROM crm_lead lead
+                          JOIN res_partner contact ON contact.id = lead.partner_id
+                         WHERE contact.email_normalized = ANY(%s)))""",
+                emails,
+                emails,
             )
         self.env.cr.execute(
-            f"""
+            SQL(
+                """
             SELECT l.id, l.email_normalized, p.email_normalized, l.create_date,
                    l.partner_id
               FROM crm_lead l
          LEFT JOIN res_partner p ON p.id = l.partner_id
              WHERE l.active
                AND (l.company_id IS NULL OR l.company_id = %s)
-               AND {having}
+               AND (%s)
             """,
-            [self.account.company_id.id, *params],
+                self.account.company_id.id,
+                wanted,
+            )
         )
         index = defaultdict(set)
         for lead, email, partner_email, created, partner in self.env.cr.fetchall():
