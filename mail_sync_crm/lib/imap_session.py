@@ -249,17 +249,18 @@ class ImapSession:
         # "UID n:*" always includes the highest UID, even when it is below n.
         return sorted(uid for uid in found if uid > last_uid)
 
-    def fetch_headers(self, uids: list[int]) -> list[HeaderInfo]:
+    def fetch_headers(self, uids: list[int], quick: bool = False) -> list[HeaderInfo]:
         """Header fields, size and INTERNALDATE of ``uids`` in one UID FETCH.
 
         One :class:`HeaderInfo` per UID still in the folder (expunged ones are
         left out), in UID order. A message whose header cannot be read comes
         back with ``error`` set; only a failure of the connection raises.
+        ``quick``: see :func:`~.parser.parse_headers`.
         """
         if not uids:
             return []
         response = self._fetch(uids, [HEADER_ITEM, "RFC822.SIZE", "INTERNALDATE"])
-        return [_header_info(uid, response[uid]) for uid in sorted(response)]
+        return [_header_info(uid, response[uid], quick) for uid in sorted(response)]
 
     def fetch_bodies(
         self,
@@ -325,7 +326,7 @@ def _folder_status(name: str, info: dict) -> FolderStatus:
     )
 
 
-def _header_info(uid: int, data: dict) -> HeaderInfo:
+def _header_info(uid: int, data: dict, quick: bool = False) -> HeaderInfo:
     """A :class:`HeaderInfo` from one message's FETCH data. Never raises."""
     raw = next(
         (value for key, value in data.items() if key.startswith(_HEADER_KEY_PREFIX)),
@@ -340,6 +341,7 @@ def _header_info(uid: int, data: dict) -> HeaderInfo:
         size=size if isinstance(size, int) else 0,
         internaldate=internaldate,
         uid=uid,
+        quick=quick,
     )
     if raw is None:
         info.error = "no header data in the FETCH answer"

@@ -108,6 +108,26 @@ class HeaderInfo:
     references: list[str] = field(default_factory=list)
     error: str | None = None
     internaldate: datetime.datetime | None = None
+    # (header block, size) not read yet by a quick ``parse_headers`` (see
+    # __getattr__).
+    _pending: tuple | None = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name):
+        """Reached only for a field that a quick :func:`parse_headers` left unset:
+        the remaining fields are read now, on first use."""
+        if name not in _DEFERRED:
+            raise AttributeError(name)
+        pending = self._pending
+        if pending is None:
+            raise AttributeError(name)
+        self._pending = None
+        block, size = pending
+        try:
+            fields = split_fields(block)[0]
+        except Exception:  # noqa: BLE001 - as parse_headers: never raises
+            fields = []
+        _fill_rest(self, fields, size)
+        return getattr(self, name)
 
     @property
     def recipients(self) -> list[str]:
@@ -348,25 +368,50 @@ def _addresses(value: bytes) -> tuple[str, ...]:
     return tuple(extract_all(_bytes_to_text(value)))
 
 
-def _fill(info: HeaderInfo, fields: list[tuple[bytes, bytes]]) -> None:
-    """Set the fields of ``info`` from the raw (name, value) pairs."""
-    first: dict[bytes, str] = {}
+# What a quick parse leaves for later: everything but the addresses, the size,
+# the INTERNALDATE and the error.
+_DEFERRED = frozenset(
+    ("message_id", "synthetic_id", "date", "subject", "in_reply_to", "references")
+)
+
+
+def _fill_addresses(info: HeaderInfo, fields: list[tuple[bytes, bytes]]) -> None:
+    """Set the address fields of ``info`` from the raw (name, value) pairs."""
     for name, value in fields:
         if name in _ADDRESS_FIELDS:
             target = info.from_ if name == b"from" else getattr(info, name.decode())
             target.extend(a for a in _addresses(value) if a not in target)
-        elif name not in first:
-            first[name] = _bytes_to_text(value)
-    if b"subject" in first:
-        info.subject = _clean(decode_words(first[b"subject"]))[:MAX_SUBJECT]
-    if b"message-id" in first:
-        info.message_id = _message_id(first[b"message-id"]) or ""
-    if b"in-reply-to" in first:
-        info.in_reply_to = _message_id(first[b"in-reply-to"])
-    if b"references" in first:
-        info.references = _references(first[b"references"])
-    if b"date" in first:
-        info.date = parse_date(first[b"date"])
+
+
+def _fill_rest(info: HeaderInfo, fields: list[tuple[bytes, bytes]], size: int) -> None:
+    """Set the fields in ``_DEFERRED`` from the raw (name, value) pairs. Never
+    raises: a value that cannot be read stays empty."""
+    info.subject, info.message_id, info.synthetic_id = "", "", False
+    info.in_reply_to, info.references, info.date = None, [], None
+    try:
+        first: dict[bytes, str] = {}
+        for name, value in fields:
+            if name not in _ADDRESS_FIELDS and name not in first:
+                first[name] = _bytes_to_text(value)
+        if b"subject" in first:
+            info.subject = _clean(decode_words(first[b"subject"]))[:MAX_SUBJECT]
+        if b"message-id" in first:
+            info.message_id = _message_id(first[b"message-id"]) or ""
+        if b"in-reply-to" in first:
+            info.in_reply_to = _message_id(first[b"in-reply-to"])
+        if b"references" in first:
+            info.references = _references(first[b"references"])
+        if b"date" in first:
+            info.date = parse_date(first[b"date"])
+    except Exception as exc:  # noqa: BLE001 - one bad message must not stop a sync
+        info.error = (
+            info.error or f"unreadable header: {type(exc).__name__}: {exc}"[:200]
+        )
+    if not info.message_id:
+        info.message_id = synthetic_message_id(fields, size)
+        info.synthetic_id = True
+    if info.date is None:
+        info.date = info.internaldate
 
 
 def parse_headers(
@@ -374,29 +419,40 @@ def parse_headers(
     size: int = 0,
     internaldate: datetime.datetime | None = None,
     uid: int = 0,
+    quick: bool = False,
 ) -> HeaderInfo:
     """Parse a header block (or a whole message: parsing stops at the first
     empty line) into a :class:`HeaderInfo`. Never raises.
 
     ``size`` (RFC822.SIZE) goes into the synthetic id of a message without
     Message-ID; ``internaldate`` stands in for a missing or invalid Date.
+    ``quick``: read only the addresses now, the other fields when first used
+    (a sync matches every message by its addresses; few need more).
     """
-    info = HeaderInfo(uid=uid, size=size, internaldate=_aware_utc(internaldate))
+    info = HeaderInfo.__new__(HeaderInfo)
+    info.uid, info.size = uid, size
+    info.internaldate = _aware_utc(internaldate)
+    info.from_, info.to, info.cc, info.bcc = [], [], [], []
+    info.error = None
     fields: list[tuple[bytes, bytes]] = []
+    block = b""
     try:
-        fields, bad_lines = split_fields(_header_block(bytes(raw or b"")))
-        _fill(info, fields)
+        block = _header_block(bytes(raw or b""))
+        fields, bad_lines = split_fields(block)
+        _fill_addresses(info, fields)
         if not fields:
             info.error = "no header fields" + (
                 f" ({bad_lines} malformed header lines)" if bad_lines else ""
             )
     except Exception as exc:  # noqa: BLE001 - one bad message must not stop a sync
         info.error = f"unreadable header: {type(exc).__name__}: {exc}"[:200]
-    if not info.message_id:
-        info.message_id = synthetic_message_id(fields, size)
-        info.synthetic_id = True
-    if info.date is None:
-        info.date = info.internaldate
+    info._pending = None
+    if quick:
+        # The header block (bytes) rather than its fields: fewer objects kept
+        # alive for the garbage collector to walk, per message of the batch.
+        info._pending = (block, size)
+    else:
+        _fill_rest(info, fields, size)
     return info
 
 

@@ -277,7 +277,7 @@ class _HeaderPrefetch:
         future = self.pending.pop(number, None)
         if future is not None:
             return future.result()  # a failure of the connection raises here
-        return self.session.fetch_headers(self.batches[number])
+        return self.session.fetch_headers(self.batches[number], quick=True)
 
     def start_next(self):
         following = self.current + 1
@@ -287,7 +287,7 @@ class _HeaderPrefetch:
             and following not in self.pending
         ):
             self.pending[following] = self.executor.submit(
-                self.session.fetch_headers, self.batches[following]
+                self.session.fetch_headers, self.batches[following], quick=True
             )
 
 

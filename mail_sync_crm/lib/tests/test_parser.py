@@ -270,6 +270,34 @@ def test_malformed_messages_headers():
         assert infos[name].error is None, name
 
 
+def test_quick_parse_reads_the_same_fields_when_they_are_used():
+    """A quick parse reads the addresses at once and the other fields on first
+    use; whatever the input, the result is the one of a full parse."""
+    rng = random.Random(6)
+    corpus = [c.raw for c in make_corpus(300, seed=12, attachment_ratio=0)]
+    samples = [_only_fields(raw) for raw in corpus]
+    samples += [_head(raw) for raw in malformed_messages().values()]
+    for _ in range(300):
+        raw = bytearray(_head(rng.choice(corpus)))
+        for _flip in range(rng.randint(1, 30)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        samples.append(bytes(raw[: rng.randrange(len(raw) + 1)]))
+    samples += [b"", b"\r\n", rng.randbytes(300), b"Subject: only\r\n\r\n"]
+    for uid, raw in enumerate(samples):
+        quick = parse_headers(raw, size=uid, internaldate=INTERNAL, uid=uid, quick=True)
+        full = parse_headers(raw, size=uid, internaldate=INTERNAL, uid=uid)
+        assert (quick.from_, quick.recipients, quick.error) == (
+            full.from_,
+            full.recipients,
+            full.error,
+        )
+        assert quick == full, raw  # compares every field: the rest is read now
+    lazy = parse_headers(samples[0], quick=True)
+    with pytest.raises(AttributeError):
+        object.__getattribute__(lazy, "date")  # not read until used
+    assert lazy.date == parse_headers(samples[0]).date
+
+
 def test_parse_headers_never_raises_on_noise():
     rng = random.Random(1)
     corpus = [c.raw for c in make_corpus(30, seed=3, attachment_ratio=0)]
