@@ -469,10 +469,17 @@ def delete_bench_attachments(env):
 
 def vacuum(registry, *tables):
     """VACUUM ANALYZE ``tables`` (outside a transaction, as VACUUM must be)."""
+    from odoo.tools import SQL
+
     with registry.cursor() as cr:
         cr._cnx.autocommit = True
         try:
-            cr.execute(f"VACUUM ANALYZE {', '.join(tables)}")
+            cr.execute(
+                SQL(
+                    "VACUUM ANALYZE %s",
+                    SQL(", ").join(SQL.identifier(table) for table in tables),
+                )
+            )
         finally:
             cr._cnx.autocommit = False
 
