@@ -4,11 +4,12 @@ the batched reads of a sync run.
 Read-only by construction: folders are examined with ``readonly=True`` and bodies are
 fetched with ``BODY.PEEK`` only, so syncing never changes a flag in the mailbox.
 
-A sync run reads a folder in three steps, each one ``UID`` command per batch:
-:meth:`ImapSession.select_folder` (UIDVALIDITY, UIDNEXT),
-:meth:`ImapSession.uids_after` (the UIDs above the folder's checkpoint),
-:meth:`ImapSession.fetch_headers` (the address fields of a batch of ~2,000 UIDs),
-then :meth:`ImapSession.fetch_bodies` for the matched UIDs only.
+A sync run first examines all its folders in one round trip
+(:meth:`ImapSession.examine_folders`: UIDVALIDITY, UIDNEXT); a folder with nothing
+above its checkpoint is left at that. Another is read in three steps, each one
+``UID`` command per batch: :meth:`ImapSession.uids_after` (the UIDs above the
+checkpoint), :meth:`ImapSession.fetch_headers` (the address fields of a batch of
+~2,000 UIDs), then :meth:`ImapSession.fetch_bodies` for the matched UIDs only.
 """
 
 import contextlib

@@ -6,7 +6,8 @@ UIDs above the folder's checkpoint it fetches the matching header fields only,
 matches addresses against the lead index minus the blocklist, downloads full bodies
 only for matched messages, hands them to the store, then advances the checkpoint.
 A failure of the connection raises ``MailSyncError`` after the last completed
-batch's checkpoint: the next run resumes from there.
+batch's checkpoint: the next run resumes from there. Copies of one message (one
+Message-ID, several UIDs) are recorded once per lead.
 
 While a batch is parsed and recorded, the header fields of the next batch are
 fetched in a background thread (``prefetch``): the IMAP round trips overlap the
