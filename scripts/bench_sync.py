@@ -442,12 +442,17 @@ def open_registry():
     return odoo.modules.registry.Registry(DB)
 
 
-def delete_bench_attachments(env):
-    """Delete the attachments synced onto the bench leads, their files too: the
-    next sync must write new files, as a first sync does (with the old files
-    still there, Odoo compares each attachment with its old copy, block by
-    block, before reusing it)."""
+def delete_synced_chatter(env):
+    """Delete the chatter messages and attachments synced onto the bench leads,
+    the attachments' files too: the next sync must write new files, as a first
+    sync does (with the old files still there, Odoo compares each attachment
+    with its old copy, block by block, before reusing it)."""
     cr = env.cr
+    cr.execute(
+        """DELETE FROM mail_message m USING crm_lead l
+            WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
+        [LEAD_MARKER],
+    )
     cr.execute(
         """DELETE FROM ir_attachment a USING crm_lead l
             WHERE a.res_model = 'crm.lead' AND a.res_id = l.id AND l.referred = %s
@@ -491,12 +496,7 @@ def reset_bench_data(env):
     cr.execute("SELECT id FROM mail_sync_account")
     if cr.fetchall():
         cr.execute("DELETE FROM mail_sync_account")
-    cr.execute(
-        """DELETE FROM mail_message m USING crm_lead l
-            WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
-        [LEAD_MARKER],
-    )
-    delete_bench_attachments(env)
+    delete_synced_chatter(env)
     cr.execute("DELETE FROM crm_lead WHERE referred = %s", [LEAD_MARKER])
     env.invalidate_all()
 
@@ -654,12 +654,7 @@ def reset_synced_history(env, account):
     from odoo.addons.mail_sync_crm.lib import parser
 
     cr = env.cr
-    cr.execute(
-        """DELETE FROM mail_message m USING crm_lead l
-            WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
-        [LEAD_MARKER],
-    )
-    delete_bench_attachments(env)
+    delete_synced_chatter(env)
     cr.execute("DELETE FROM mail_sync_message WHERE account_id = %s", [account.id])
     cr.execute(
         """UPDATE mail_sync_folder
