@@ -542,7 +542,6 @@ def _read_fetch_answer(imap, tag):
     return typ, data, fetched or [None]
 
 
-@functools.cache
 def _greeted(base):
     """``base`` (an imaplib.IMAP4 class) taking the capabilities announced in the
     server's greeting (``* OK [CAPABILITY ...]``, as Dovecot, Gmail and Exchange
