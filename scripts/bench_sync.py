@@ -86,7 +86,7 @@ MATCH_RATIO = 0.05
 LEAD_CORRESPONDENTS = 2000  # leads that appear in the mailbox
 OTHER_CORRESPONDENTS = 3000  # addresses that are no lead
 CORPUS_CHUNK = 10_000
-CORPUS_START = datetime.datetime(2022, 1, 1, tzinfo=datetime.UTC)
+CORPUS_START = datetime.datetime(2022, 1, 1, tzinfo=datetime.timezone.utc)
 NEW_MESSAGES = 100
 INCREMENTAL_RUNS = 5
 MAILDIR_SETTLE_SECONDS = 5
@@ -782,7 +782,9 @@ def run(args, context, install):
     from odoo.addons.mail_sync_crm.lib.testing import DovecotServer, SmtpServer
 
     results = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
         "parameters": {
             "messages": args.messages,
             "leads": args.leads,
@@ -939,14 +941,16 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
             seed=99,
             owner=OWNER,
             contacts=[other_contact(i) for i in range(50)],
-            start=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2),
+            start=datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(hours=2),
             span_days=0.05,
         ) + make_corpus(
             5,
             seed=98,
             owner=OWNER,
             contacts=lead_correspondents(args.leads)[:20],
-            start=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1),
+            start=datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(hours=1),
             span_days=0.02,
         )
         for folder in ("INBOX", "Sent"):

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "mail_sync_crm"))
@@ -62,7 +62,7 @@ def _say(text):
 def _messages():
     from lib.testing import make_message
 
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     inbox, sent = [], []
     for i, (days, who, direction, subject, text) in enumerate(HISTORY):
         contact = CONTACTS[who]

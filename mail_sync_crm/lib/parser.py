@@ -69,7 +69,7 @@ ADDRESS_CACHE_SIZE = 20_000  # distinct address field values remembered
 # A time-zone offset beyond this is nonsense (real ones stay within +-14 h).
 MAX_TZ_OFFSET = 24 * 3600
 
-_UTC = datetime.UTC
+_UTC = datetime.timezone.utc
 _MSGID_RE = re.compile(r"<([^<>]*)>")
 _ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 # C0 and C1 control characters (tab, CR and LF become spaces, the rest goes):

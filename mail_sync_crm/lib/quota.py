@@ -59,10 +59,12 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 
 from .addresses import domain_of, normalize
 from .errors import QuotaExceeded, is_quota_reply
+
+UTC = timezone.utc
 
 __all__ = [
     "DAY",

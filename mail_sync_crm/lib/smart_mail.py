@@ -30,7 +30,7 @@ import smtplib
 from bisect import insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 from email.generator import BytesGenerator
 
 from . import errors, quota
@@ -42,7 +42,7 @@ __all__ = ["GovernedSession", "Interrupted", "LiveUsage", "SentBatch"]
 def _naive_utc(moment: datetime) -> datetime:
     """Naive UTC, as :class:`quota.Usage` keeps its events."""
     if moment.tzinfo is not None and moment.utcoffset() is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.replace(tzinfo=None)
 
 

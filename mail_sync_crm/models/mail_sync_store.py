@@ -38,7 +38,7 @@ def _naive_utc(value):
     if value is None:
         return None
     if value.tzinfo is not None:
-        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return value
 
 

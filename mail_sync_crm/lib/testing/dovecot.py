@@ -385,7 +385,7 @@ class DovecotServer:
     def append(self, user, folder, raw_bytes, flags=(), date=None):
         """APPEND one message over IMAP; returns its UID (from APPENDUID)."""
         if isinstance(date, (int, float)):
-            date = datetime.datetime.fromtimestamp(date, datetime.UTC)
+            date = datetime.datetime.fromtimestamp(date, datetime.timezone.utc)
         client = self.connect(user)
         try:
             if folder.upper() != "INBOX" and not client.folder_exists(folder):

@@ -64,13 +64,13 @@ def _header_addresses(values, display_names):
 
 def _format_date(date):
     if date is None:
-        date = datetime.datetime.now(datetime.UTC)
+        date = datetime.datetime.now(datetime.timezone.utc)
     if isinstance(date, str):
         return date
     if isinstance(date, (int, float)):
-        date = datetime.datetime.fromtimestamp(date, datetime.UTC)
+        date = datetime.datetime.fromtimestamp(date, datetime.timezone.utc)
     if date.tzinfo is None:
-        date = date.replace(tzinfo=datetime.UTC)
+        date = date.replace(tzinfo=datetime.timezone.utc)
     return format_datetime(date)
 
 
@@ -380,7 +380,7 @@ def make_corpus(
     reply_ratio=0.30,
     cc_ratio=0.20,
     paragraphs=(1, 8),
-    start=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+    start=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
     span_days=365,
     html_ratio=0.0,
 ):

@@ -78,7 +78,7 @@ def test_same_as_imapclient(name, normalise, uid_is_key):
 def test_dates_are_aware_when_not_normalised():
     parsed = parse_fetch(SHAPES["header fields, size and date"], False)
     assert parsed[8001][b"INTERNALDATE"] == datetime.datetime(
-        2024, 10, 18, 2, 15, 43, tzinfo=datetime.UTC
+        2024, 10, 18, 2, 15, 43, tzinfo=datetime.timezone.utc
     )
     assert parsed[8003][b"INTERNALDATE"].utcoffset() == datetime.timedelta(
         hours=-5, minutes=-30

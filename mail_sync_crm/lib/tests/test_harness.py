@@ -175,7 +175,7 @@ def test_append_and_fill_maildir_are_visible(dovecot):
 
 
 def test_fill_maildir_creates_folder_and_sets_internal_date(dovecot):
-    date = datetime.datetime(2023, 5, 17, 8, 30, tzinfo=datetime.UTC)
+    date = datetime.datetime(2023, 5, 17, 8, 30, tzinfo=datetime.timezone.utc)
     raw = _simple("archived", date=date)
     assert dovecot.fill_maildir("alice", "Archive", [(raw, date)], flags="") == 1
     client = dovecot.connect("alice")
@@ -453,7 +453,7 @@ def test_make_message_round_trips_headers():
         cc=("Carol", "carol@example.net"),
         bcc="hidden@example.net",
         subject="Angebot für Ihr Projekt ☕",
-        date=datetime.datetime(2024, 3, 5, 10, 0, tzinfo=datetime.UTC),
+        date=datetime.datetime(2024, 3, 5, 10, 0, tzinfo=datetime.timezone.utc),
         message_id="unique-1@example.com",
         in_reply_to="<parent@example.com>",
         references=["<root@example.com>", "<parent@example.com>"],
@@ -480,7 +480,7 @@ def test_make_message_round_trips_headers():
     assert msg["In-Reply-To"] == "<parent@example.com>"
     assert msg["References"].split() == ["<root@example.com>", "<parent@example.com>"]
     assert msg["Date"].datetime == datetime.datetime(
-        2024, 3, 5, 10, 0, tzinfo=datetime.UTC
+        2024, 3, 5, 10, 0, tzinfo=datetime.timezone.utc
     )
     assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == (
         "Grüße\nZeile 2\n"

@@ -12,7 +12,7 @@ from lib.parser import parse_message
 from lib.testing import LatencyProxy, make_corpus, make_message, malformed_messages
 from lib.testing.bench_floor import naive_fetch, transfer_floor
 
-UTC = datetime.UTC
+UTC = datetime.timezone.utc
 ALICE = ("Alice Example", "alice@example.com")
 
 

@@ -18,7 +18,7 @@ from lib.parser import (
 )
 from lib.testing import make_corpus, make_message, malformed_messages
 
-UTC = datetime.UTC
+UTC = datetime.timezone.utc
 ALICE = ("Alice Example", "alice@example.com")
 INTERNAL = datetime.datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 Real datetimes throughout: ``now`` is passed in, nothing is mocked.
 """
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from lib.errors import CATALOGUE
@@ -20,6 +20,8 @@ from lib.quota import (
     quota_retry_at,
     usage_summary,
 )
+
+UTC = timezone.utc
 
 NOW = datetime(2024, 5, 14, 14, 0)  # naive UTC, as Odoo stores datetimes
 YESTERDAY_1405 = datetime(2024, 5, 13, 14, 5)

@@ -262,4 +262,4 @@ def test_dates_are_aware_utc(dovecot, session):
             seen.extend(item.header.date for item in items)
 
     run(session, sync_engine.FolderState("INBOX", "in"), DateStore())
-    assert seen == [when.replace(tzinfo=datetime.UTC)]
+    assert seen == [when.replace(tzinfo=datetime.timezone.utc)]
