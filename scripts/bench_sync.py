@@ -28,7 +28,7 @@ What it does:
 3. has the salesperson connect a mailbox (``action_connect()``, real IMAP and SMTP
    checks) pointing at the Dovecot through a latency proxy (a child process adding
    ``--rtt`` seconds per request/response round trip);
-4. measures the historical sync (``_sync_mailbox(auto_commit=True)``): wall time, peak
+4. measures the historical sync (``_sync_mailbox`` as the cron runs it): wall time, peak
    memory growth of this process (VmHWM reset just before), where the time goes
    (the ImapSession, parser, matcher and store methods are wrapped and timed, the
    header prefetch thread separately, plus the garbage collector), the records
@@ -300,6 +300,18 @@ class GcTimer:
             self._started = None
 
 
+class InstrumentationGone(RuntimeError):
+    """A function the benchmark times (or replaces) no longer exists where it
+    looks for it: the product changed; update the benchmark, never skip."""
+
+    def __init__(self, owner, name):
+        where = getattr(owner, "__qualname__", None) or owner
+        super().__init__(
+            f"bench_sync: {where}.{name} is gone; the benchmark must be updated "
+            "to instrument what replaced it"
+        )
+
+
 class Timings:
     """Exclusive wall and CPU time per category of the wrapped functions (a nested
     wrapped call is charged to its own category, not to its caller's). Calls made
@@ -346,7 +358,9 @@ class Timings:
         return timed
 
     def patch(self, owner, name, category):
-        original = owner.__dict__[name]
+        original = owner.__dict__.get(name)
+        if original is None:
+            raise InstrumentationGone(owner, name)
         self._patches.append((owner, name, original))
         setattr(owner, name, self._wrap(category, original))
 
@@ -367,7 +381,7 @@ def instrument(timings):
         parser,
         sync_engine,
     )
-    from odoo.addons.mail_sync_crm.models import mail_sync_store
+    from odoo.addons.mail_sync_crm.store import chatter_store
 
     session = imap_session.ImapSession
     for name in ("open", "close"):
@@ -376,12 +390,13 @@ def instrument(timings):
         timings.patch(session, name, "imap: commands")
     timings.patch(session, "fetch_bodies", "imap: commands")
     timings.patch(session, "fetch_headers", "parse: header fields")
-    prefetch = getattr(sync_engine, "_HeaderPrefetch", None)
-    if prefetch is not None:  # the sync fetches headers ahead in a thread
-        timings.patch(prefetch, "__call__", "imap: waiting for prefetched headers")
+    # The sync fetches headers ahead in a thread.
+    timings.patch(
+        sync_engine._HeaderPrefetch, "__call__", "imap: waiting for prefetched headers"
+    )
     timings.patch(parser, "parse_message", "parse: full messages")
     timings.patch(matcher, "match", "match")
-    store = mail_sync_store.MailSyncStore
+    store = chatter_store.MailSyncStore
     for name in ("lead_index", "allowed_leads", "known_pairs", "record", "checkpoint"):
         timings.patch(store, name, f"odoo: {name}")
     for name in ("skip", "cap_left"):
@@ -625,7 +640,8 @@ def written_records(env, account):
 
 
 def timed_sync(account, profile=None):
-    """Seconds of one ``_sync_mailbox(auto_commit=True)``; with ``profile`` (a path),
+    """Seconds of one ``_sync_mailbox`` as the cron runs it (committing, process
+    tuned for long runs); with ``profile`` (a path),
     under cProfile, its statistics written there."""
     account.env.invalidate_all()
     profiler = None
@@ -635,7 +651,9 @@ def timed_sync(account, profile=None):
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    ok = account._sync_mailbox(auto_commit=True)
+    from odoo.addons.mail_sync_crm.lib import process_tuning
+
+    ok = account._sync_mailbox(auto_commit=True, long_run=process_tuning.long_run)
     seconds = time.perf_counter() - started
     if profiler is not None:
         profiler.disable()

@@ -15,71 +15,31 @@ store's work. The session is only ever used by one thread at a time: the
 prefetch starts once the batch's bodies are in, and is waited for before the
 session is used again.
 
-The store provides::
-
-    allowed_leads(lead_ids, date) -> set[int]     # leads created later get no history
-    known_pairs(folder, candidates) -> set[(message_id, lead_id)]
-        # candidates: [(HeaderInfo, lead ids)]; the pairs already recorded by this
-        # mailbox or already on the lead's chatter (the store notes the latter)
-    cap_left() -> int | None                      # daily cap, None = unlimited
-    record(folder, items: list[Recordable])       # write chatter + ledger
-    skip(folder, uid, err: MailSyncError)         # log a message left out
-    checkpoint(folder, progress: Progress)        # persist UIDVALIDITY/last UID
-
-The lead index is a mapping (normalised email -> lead ids); one with a
-``prefetch(addresses)`` method is told each batch's candidate addresses before
-they are looked up.
+The store implements :class:`.sync_store.SyncStore`. The lead index is a
+mapping (normalised email -> lead ids); one with a ``prefetch(addresses)``
+method is told each batch's candidate addresses before they are looked up.
 """
 
 import contextlib
-import gc
-import sys
-import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 
 from . import errors, matcher, parser
+from .sync_store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
+
+__all__ = [
+    "FolderOutcome",
+    "FolderState",
+    "Progress",
+    "Recordable",
+    "SyncStore",
+    "sync_folder",
+]
 
 HEADER_BATCH = 2000
 BODY_BATCH_BYTES = 20 * 1024 * 1024
 MAX_MESSAGE_SIZE = 50 * 1024 * 1024
-
-
-@dataclass
-class FolderState:
-    name: str
-    direction: str  # "in" (Inbox) | "out" (Sent)
-    uidvalidity: int = 0
-    last_uid: int = 0
-
-
-@dataclass
-class Progress:
-    uidvalidity: int
-    last_uid: int
-    scanned: int
-    total: int
-    done: bool = False
-    rescanned: bool = False
-
-
-@dataclass
-class Recordable:
-    uid: int
-    header: parser.HeaderInfo
-    message: parser.ParsedMessage
-    lead_ids: set
-
-
-@dataclass
-class FolderOutcome:
-    scanned: int = 0
-    matched: int = 0
-    recorded: int = 0
-    skipped: int = 0
-    deferred: bool = False
-    rescanned: bool = False
-    uids: list = field(default_factory=list)
 
 
 def _size_chunks(items, sizes, limit):
@@ -109,7 +69,7 @@ def _malformed(folder, uid, text):
 def sync_folder(
     session,
     folder: FolderState,
-    store,
+    store: SyncStore,
     lead_index,
     blocklist=None,
     *,
@@ -119,13 +79,16 @@ def sync_folder(
     body_batch_bytes: int = BODY_BATCH_BYTES,
     prefetch: bool = True,
     status=None,
+    long_run: Callable[[], AbstractContextManager] = contextlib.nullcontext,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
     daily cap defers the rest). ``prefetch``: fetch the next batch's headers
     while this batch is recorded. ``status``: the folder's ``FolderStatus``
     already read by ``session.examine_folders``; when it shows nothing new
     since the checkpoint, nothing more is asked of the server, and when the
-    folder is still the one selected, it is not examined again."""
+    folder is still the one selected, it is not examined again. ``long_run``:
+    entered around a run of more than one batch (the cron passes
+    ``process_tuning.long_run``)."""
     outcome = FolderOutcome()
     if (
         status is not None
@@ -135,7 +98,14 @@ def sync_folder(
         and status.uidnext <= folder.last_uid + 1
     ):
         store.checkpoint(
-            folder, Progress(status.uidvalidity, folder.last_uid, 0, 0, True)
+            folder,
+            Progress(
+                uidvalidity=status.uidvalidity,
+                last_uid=folder.last_uid,
+                scanned=0,
+                total=0,
+                done=True,
+            ),
         )
         return outcome
     if status is None or status is not getattr(session, "folder", None):
@@ -154,12 +124,19 @@ def sync_folder(
     if not uids:
         store.checkpoint(
             folder,
-            Progress(status.uidvalidity, last_uid, 0, 0, True, outcome.rescanned),
+            Progress(
+                uidvalidity=status.uidvalidity,
+                last_uid=last_uid,
+                scanned=0,
+                total=0,
+                done=True,
+                rescanned=outcome.rescanned,
+            ),
         )
         return outcome
     batches = list(matcher.chunks(uids, batch_size))
     with (
-        _long_run(len(batches) > 1),
+        long_run() if len(batches) > 1 else contextlib.nullcontext(),
         _HeaderPrefetch(session, batches, prefetch) as headers_of,
     ):
         for number, batch in enumerate(batches):
@@ -185,12 +162,12 @@ def sync_folder(
                 store.checkpoint(
                     folder,
                     Progress(
-                        status.uidvalidity,
-                        checkpoint,
-                        outcome.scanned,
-                        total,
-                        False,
-                        outcome.rescanned,
+                        uidvalidity=status.uidvalidity,
+                        last_uid=checkpoint,
+                        scanned=outcome.scanned,
+                        total=total,
+                        done=False,
+                        rescanned=outcome.rescanned,
                     ),
                 )
                 return outcome
@@ -198,54 +175,15 @@ def sync_folder(
             store.checkpoint(
                 folder,
                 Progress(
-                    status.uidvalidity,
-                    batch[-1],
-                    outcome.scanned,
-                    total,
-                    outcome.scanned >= total,
-                    outcome.rescanned,
+                    uidvalidity=status.uidvalidity,
+                    last_uid=batch[-1],
+                    scanned=outcome.scanned,
+                    total=total,
+                    done=outcome.scanned >= total,
+                    rescanned=outcome.rescanned,
                 ),
             )
     return outcome
-
-
-# While a long run overlaps the header prefetch thread with the store's work,
-# a thread that wants the GIL back (the store, after each SQL statement or file
-# write) waits for the other to be asked to release it: 5 ms by default, about
-# 2 ms per statement on average in the benchmark. 0.5 ms bounds that wait.
-LONG_RUN_SWITCH_INTERVAL = 0.0005
-_long_runs = {"count": 0, "interval": None}
-_long_runs_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _long_run(enabled):
-    """Process settings for a long (multi-batch) run, restored when the last
-    long run of the process ends (runs may overlap in a threaded server):
-
-    * the objects that exist when it starts (in an Odoo process: the registry,
-      caches...) are left out of the garbage collector's full passes
-      (``gc.freeze``): a historical sync allocates enough to trigger a dozen
-      full collections, each of which would walk that whole heap;
-    * a thread waiting for the GIL gets it after ``LONG_RUN_SWITCH_INTERVAL``.
-    """
-    if not enabled:
-        yield
-        return
-    with _long_runs_lock:
-        if not _long_runs["count"]:
-            _long_runs["interval"] = sys.getswitchinterval()
-            sys.setswitchinterval(min(LONG_RUN_SWITCH_INTERVAL, _long_runs["interval"]))
-            gc.freeze()
-        _long_runs["count"] += 1
-    try:
-        yield
-    finally:
-        with _long_runs_lock:
-            _long_runs["count"] -= 1
-            if not _long_runs["count"]:
-                gc.unfreeze()
-                sys.setswitchinterval(_long_runs["interval"])
 
 
 class _HeaderPrefetch:

@@ -2,6 +2,11 @@ from . import res_company
 from . import res_config_settings
 from . import res_users
 from . import mail_sync_account
+from . import mail_sync_account_secrets
+from . import mail_sync_account_connect
+from . import mail_sync_account_status
+from . import mail_sync_account_sync
+from . import mail_sync_account_smart_mail
 from . import mail_sync_log
 from . import mail_sync_blocklist
 from . import mail_sync_folder

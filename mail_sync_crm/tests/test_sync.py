@@ -10,9 +10,10 @@ from odoo import sql_db
 from odoo.tests import tagged
 
 from ..lib.parser import parse_message
+from ..lib.sync_store import SyncStore
 from ..lib.testing import DovecotServer, make_message
-from ..models.mail_sync_account import SYNC_LOCK_NAMESPACE
-from ..models.mail_sync_store import MailSyncStore
+from ..models.mail_sync_account_sync import SYNC_LOCK_NAMESPACE
+from ..store import MailSyncStore
 from .common import PASSWORD, MailSyncCase
 
 ALICE = "alice.martin@acme.example.com"
@@ -536,3 +537,11 @@ class TestSync(MailSyncCase):
         many = MailSyncStore(account, False).lead_index()
         many.prefetch({f"x{i}@example.com" for i in range(many.TARGETED_MAX + 1)})
         self.assertEqual(dict(many._index), dict(whole))
+
+    def test_the_odoo_store_implements_the_engine_protocol(self):
+        """Every method the sync engine calls exists on the Odoo store with the
+        protocol's parameters."""
+        self.assertEqual(SyncStore.missing_from(MailSyncStore), [])
+        self.assertIsInstance(
+            MailSyncStore(self.mailbox(self.salesman), False), SyncStore
+        )

@@ -5,7 +5,7 @@ import gc
 import sys
 
 import pytest
-from lib import blocklist, errors, sync_engine
+from lib import blocklist, errors, process_tuning, sync_engine
 from lib.imap_session import ImapSession, ImapSettings
 from lib.testing import make_message
 
@@ -15,7 +15,7 @@ BOB = "bob@bobco.example.com"
 ME = "alice@ours.example.com"
 
 
-class MemoryStore:
+class MemoryStore(sync_engine.SyncStore):
     """What the Odoo mailbox does, kept in dicts."""
 
     def __init__(self, cap=None, on_chatter=()):
@@ -129,10 +129,23 @@ def test_long_runs_leave_the_process_settings_as_they_found_them(dovecot, sessio
     for i in range(3):
         dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"L{i}"))
     store = MemoryStore()
-    run(session, sync_engine.FolderState("INBOX", "in"), store, batch_size=1)
+    tuned = []
+
+    def long_run():
+        tuned.append((sys.getswitchinterval(), gc.get_freeze_count() > 0))
+        return process_tuning.long_run()
+
+    run(
+        session,
+        sync_engine.FolderState("INBOX", "in"),
+        store,
+        batch_size=1,
+        long_run=long_run,
+    )
     assert len(store.recorded) == 3
+    assert len(tuned) == 1
     assert (sys.getswitchinterval(), gc.get_freeze_count()) == (interval, 0)
-    first, second = sync_engine._long_run(True), sync_engine._long_run(True)
+    first, second = process_tuning.long_run(), process_tuning.long_run()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)
@@ -263,3 +276,24 @@ def test_dates_are_aware_utc(dovecot, session):
 
     run(session, sync_engine.FolderState("INBOX", "in"), DateStore())
     assert seen == [when.replace(tzinfo=datetime.timezone.utc)]
+
+
+def test_stores_implement_the_protocol():
+    """The in-memory store implements every method of the engine's store with
+    the same parameters (the Odoo store is checked by the Odoo tests)."""
+    assert sync_engine.SyncStore.missing_from(MemoryStore) == []
+
+    class Partial:
+        def record(self, folder, items):
+            pass
+
+        def skip(self, folder, uid):
+            pass
+
+    assert sync_engine.SyncStore.missing_from(Partial) == [
+        "allowed_leads",
+        "cap_left",
+        "checkpoint",
+        "known_pairs",
+        "skip",
+    ]

@@ -1,10 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The Odoo side of a sync run (not a model): what ``lib.sync_engine`` calls to
-read the lead index, check the ledger, write chatter messages and checkpoints."""
+"""The Odoo side of a sync run: the store ``lib.sync_engine`` writes through
+(``lib.sync_store.SyncStore``). It reads the lead index, checks the ledger, and
+writes chatter messages, ledger rows and checkpoints."""
 
 import datetime
 from collections import defaultdict
-from collections.abc import Mapping
 
 from markupsafe import Markup
 
@@ -12,6 +12,9 @@ from odoo import fields
 from odoo.tools import SQL
 
 from odoo.addons.mail.models.mail_message import _image_dataurl
+
+from ..lib.sync_store import SyncStore
+from .lead_index import LeadIndex
 
 # The ledger columns written by one INSERT (the related stored fields user_id,
 # company_id, stage_id and lead_type are filled from the mailbox and the lead).
@@ -48,64 +51,10 @@ def _format_size(size):
     return f"{max(1, size // 1024)} KB"
 
 
-class LeadIndex(Mapping):
-    """Normalised email -> lead ids, read from the database when first needed.
+class MailSyncStore(SyncStore):
+    """One mailbox's sync run, on the mailbox's environment; ``auto_commit``
+    commits after each checkpoint (the cron), never under test."""
 
-    ``load(addresses)`` returns the index restricted to ``addresses`` (all of
-    it for None). A run that finds nothing new never reads it; one that finds a
-    few new messages (``prefetch`` of their addresses before matching) reads
-    only their leads; a big run reads the whole index once."""
-
-    # Addresses looked up batch by batch before the whole index is read instead.
-    TARGETED_MAX = 1000
-
-    def __init__(self, load):
-        self._load = load
-        self._index = None
-        self._partial = {}
-        self._looked_up = set()
-
-    def _data(self):
-        if self._index is None:
-            self._index = self._load(None)
-            self._partial = self._looked_up = None
-        return self._index
-
-    def prefetch(self, addresses):
-        """Read the leads of ``addresses`` (the next batch's candidates)."""
-        if self._index is not None:
-            return
-        new = set(addresses) - self._looked_up
-        if not new:
-            return
-        if len(self._looked_up) + len(new) > self.TARGETED_MAX:
-            self._data()
-            return
-        found = self._load(new)
-        self._partial.update((address, found[address]) for address in new & set(found))
-        self._looked_up |= new
-
-    def get(self, key, default=None):
-        if self._index is None:
-            if key in self._looked_up:
-                return self._partial.get(key, default)
-            self._data()
-        return self._index.get(key, default)
-
-    def __getitem__(self, key):
-        found = self.get(key, self)
-        if found is self:
-            raise KeyError(key)
-        return found
-
-    def __iter__(self):
-        return iter(self._data())
-
-    def __len__(self):
-        return len(self._data())
-
-
-class MailSyncStore:
     def __init__(self, account, auto_commit):
         self.account = account
         self.env = account.env

@@ -1,0 +1,229 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it."""
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
+
+from ..lib import errors, imap_session, smtp_session
+
+
+class MailSyncAccount(models.Model):
+    _inherit = "mail.sync.account"
+
+    imap_cert_fingerprint = fields.Char(
+        string="IMAP Certificate (SHA-256)", readonly=True, copy=False
+    )
+    smtp_cert_fingerprint = fields.Char(
+        string="SMTP Certificate (SHA-256)", readonly=True, copy=False
+    )
+    inbox_folder = fields.Char(readonly=True, copy=False)
+    sent_folder = fields.Char(readonly=True, copy=False)
+    connected_date = fields.Datetime(
+        string="Connected On",
+        readonly=True,
+        copy=False,
+        help="When the mailbox was enabled: its historical sync covers the leads "
+        "that existed at that moment.",
+    )
+
+    # ------------------------------------------------------------------
+    # Connect
+    # ------------------------------------------------------------------
+    def _imap_settings(self):
+        self.ensure_one()
+        return imap_session.ImapSettings(
+            host=(self.imap_host or "").strip(),
+            port=self.imap_port,
+            encryption=self.imap_encryption,
+            allow_self_signed=self.imap_allow_self_signed,
+            pinned_fingerprint=self.imap_cert_fingerprint or None,
+            login=(self.imap_login or self.email or "").strip(),
+            password=self._read_secret("imap_secret"),
+        )
+
+    def _smtp_settings(self):
+        self.ensure_one()
+        if self.smtp_same_credentials:
+            login = self.imap_login or self.email
+            password = self._read_secret("imap_secret")
+        else:
+            login = self.smtp_login
+            password = self._read_secret("smtp_secret")
+        return smtp_session.SmtpSettings(
+            host=(self.smtp_host or "").strip(),
+            port=self.smtp_port,
+            encryption=self.smtp_encryption,
+            allow_self_signed=self.smtp_allow_self_signed,
+            pinned_fingerprint=self.smtp_cert_fingerprint or None,
+            login=(login or "").strip(),
+            password=password,
+        )
+
+    def _check_ready_to_connect(self):
+        missing = []
+        if not self.imap_host:
+            missing.append(_("IMAP server"))
+        if not self.smtp_host:
+            missing.append(_("SMTP server"))
+        if not self.sudo().imap_secret:
+            missing.append(_("IMAP password"))
+        if not self.smtp_same_credentials and not self.sudo().smtp_secret:
+            missing.append(_("SMTP password"))
+        if missing:
+            raise UserError(
+                _("Fill in before connecting: %(fields)s", fields=", ".join(missing))
+            )
+
+    def action_connect(self):
+        """Test IMAP and SMTP for real, then enable the mailbox, or leave it Pending
+        when the company's limit is reached. On failure, log and raise a UserError
+        naming the failing side and how to fix it."""
+        self.ensure_one()
+        self._check_owner()
+        self._check_ready_to_connect()
+        imap = self._imap_settings()
+        smtp = self._smtp_settings()
+        try:
+            found = imap_session.check_imap(imap)
+            smtp_found = smtp_session.check_smtp(smtp)
+        except errors.MailSyncError as err:
+            self._log_error(err, persist=True)
+            message, hint = self._describe(err)
+            raise UserError(
+                self.env._(
+                    "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
+                )
+            ) from err
+        vals = {
+            "inbox_folder": found.inbox,
+            "sent_folder": found.sent,
+            "imap_cert_fingerprint": found.fingerprint
+            if self.imap_allow_self_signed
+            else False,
+            "smtp_cert_fingerprint": smtp_found.fingerprint
+            if self.smtp_allow_self_signed
+            else False,
+            "first_error_date": False,
+            "last_error": False,
+        }
+        if self.state in ("enabled", "error") or self.company_id._mail_sync_has_room(
+            exclude=self
+        ):
+            vals.update(state="enabled", pending_date=False)
+            if self.state not in ("enabled", "error"):
+                vals["connected_date"] = fields.Datetime.now()
+        else:
+            vals.update(state="pending", pending_date=fields.Datetime.now())
+        self.sudo().write(vals)
+        self._after_connect()
+        self._on_enabled()
+        if self.state == "pending":
+            title = _("Mailbox pending")
+            message = _(
+                "Your mailbox works, but %(company)s already syncs its maximum of "
+                "%(limit)s mailboxes. It starts syncing as soon as an administrator "
+                "raises the limit or someone disconnects.",
+                company=self.company_id.name,
+                limit=self.company_id.mail_sync_user_limit,
+            )
+        else:
+            title = _("Mailbox connected")
+            message = _(
+                "IMAP and SMTP work. Your mail with known leads now appears on their "
+                "chatter, history included."
+            )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": "success" if self.state == "enabled" else "warning",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _after_connect(self):
+        """Hook: IMAP and SMTP were just tested successfully (Enabled or Pending)."""
+        # Smart Mail: the mailbox's personal outgoing server (created or updated).
+        self.env["ir.mail_server"]._mail_sync_upsert(self)
+
+    def _on_enabled(self):
+        """Called after a connect or a promotion enabled mailboxes: make sure their
+        folders are tracked and start the (historical) sync right away."""
+        for account in self.filtered(lambda a: a.state == "enabled"):
+            account._ensure_folders()
+        if self.filtered(lambda a: a.state == "enabled"):
+            self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
+
+    # ------------------------------------------------------------------
+    # Disconnect
+    # ------------------------------------------------------------------
+    def action_open_disable_wizard(self):
+        self.ensure_one()
+        self._check_owner_or_admin()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Disconnect Mailbox"),
+            "res_model": "mail.sync.disable.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_account_id": self.id},
+        }
+
+    def action_disable(self, keep_history=True):
+        """Disconnect: keep or remove the synced communication, then return to draft
+        with credentials, pinned certificates and checkpoints erased. The owner or
+        an administrator (force-disconnect) may do it."""
+        self._check_owner_or_admin()
+        if not keep_history:
+            self._remove_synced_history()
+        companies = self.company_id
+        self._before_disconnect()
+        self.sudo().folder_ids.unlink()
+        self.sudo().write(self._disconnected_values())
+        self.sudo()._promote_pending(companies)
+        return True
+
+    def _before_disconnect(self):
+        """Hook: the mailbox is about to return to draft (credentials erased)."""
+        # Smart Mail: the owner's mail goes through the company server again.
+        self.env["ir.mail_server"]._mail_sync_remove(self)
+
+    def _disconnected_values(self):
+        return {
+            "state": "draft",
+            "imap_secret": False,
+            "smtp_secret": False,
+            "imap_cert_fingerprint": False,
+            "smtp_cert_fingerprint": False,
+            "inbox_folder": False,
+            "sent_folder": False,
+            "connected_date": False,
+            "pending_date": False,
+            "first_error_date": False,
+            "last_error": False,
+        }
+
+    def _remove_synced_history(self):
+        """Remove every chatter message these mailboxes introduced, unless another
+        mailbox that still syncs recorded it too (it then becomes that mailbox's);
+        mail that was on the chatter anyway (sent from Odoo) stays."""
+        Ledger = self.env["mail.sync.message"].sudo()
+        mine = Ledger.search([("account_id", "in", self.ids)])
+        messages = mine.filtered("introduced").mail_message_id
+        if messages:
+            others = Ledger.search(
+                [
+                    ("mail_message_id", "in", messages.ids),
+                    ("account_id", "not in", self.ids),
+                    ("account_id.state", "in", ("enabled", "error", "pending")),
+                ],
+                order="date, id",
+            )
+            kept = others.mail_message_id
+            for message in kept:
+                heir = others.filtered(lambda r, m=message: r.mail_message_id == m)[:1]
+                heir.introduced = True
+            (messages - kept).unlink()
+        mine.unlink()

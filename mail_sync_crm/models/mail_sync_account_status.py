@@ -1,0 +1,150 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Mailbox status: errors and their log, Pending, the 48-hour decay to Connection."""
+
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+
+from ..lib import errors
+
+_logger = logging.getLogger(__name__)
+
+
+# SharpSpring's rule: after two days of continuous errors a mailbox is no longer tried.
+CONNECTION_DECAY = timedelta(hours=48)
+
+
+class MailSyncAccount(models.Model):
+    _inherit = "mail.sync.account"
+
+    pending_date = fields.Datetime(readonly=True, copy=False)
+    first_error_date = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="Start of the current run of errors; after 48 hours the mailbox moves "
+        "to Connection.",
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    log_ids = fields.One2many("mail.sync.log", "account_id", string="Error Log")
+    log_count = fields.Integer(compute="_compute_log_count")
+
+    # ------------------------------------------------------------------
+    # Errors
+    # ------------------------------------------------------------------
+    def _compute_log_count(self):
+        counts = dict(
+            self.env["mail.sync.log"]._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
+        )
+        for account in self:
+            account.log_count = counts.get(account, 0)
+
+    def action_open_logs(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Mail Sync Log"),
+            "res_model": "mail.sync.log",
+            "view_mode": "list,form",
+            "domain": [("account_id", "=", self.id)],
+        }
+
+    def _record_success(self):
+        """A sync or send worked: clear the error run."""
+        failing = self.filtered(lambda a: a.state == "error")
+        if failing:
+            failing.sudo().write(
+                {"state": "enabled", "first_error_date": False, "last_error": False}
+            )
+
+    def _record_error(self, err):
+        """A sync or send failed: Error state (still retried), log entry."""
+        for account in self:
+            vals = {"last_error": self._describe(err)[0]}
+            if account.state == "enabled":
+                vals["state"] = "error"
+            if not account.first_error_date:
+                vals["first_error_date"] = fields.Datetime.now()
+            account.sudo().write(vals)
+            account._log_error(err)
+
+    def _describe(self, err):
+        return errors.describe(err, translate=lambda text: self.env._(text))  # pylint: disable=translation-required
+
+    def _log_error(self, err, persist=False):
+        """Write ``err`` to the mailbox log. With ``persist``, through a cursor of
+        its own so that the entry survives the UserError about to roll back the
+        current transaction."""
+        self.ensure_one()
+        message, hint = self._describe(err)
+        vals = {
+            "account_id": self.id,
+            "code": err.code,
+            "side": err.side or False,
+            "message": message,
+            "hint": hint,
+            "detail": err.detail,
+        }
+        _logger.info(
+            "mail_sync_crm: mailbox %s: %s (%s)", self.id, err.code, err.detail
+        )
+        if not persist:
+            return self.env["mail.sync.log"].sudo().create(vals)
+        with self.env.registry.cursor() as cr:
+            self.env(cr=cr)["mail.sync.log"].sudo().create(vals)
+        self.invalidate_recordset(["log_ids", "log_count"])
+        return True
+
+    # ------------------------------------------------------------------
+    # Pending and decay
+    # ------------------------------------------------------------------
+    def _promote_pending(self, companies):
+        """Enable the oldest Pending mailboxes of ``companies`` while their limit
+        leaves room."""
+        promoted = self.browse()
+        for company in companies:
+            pending = self.search(
+                [("company_id", "=", company.id), ("state", "=", "pending")],
+                order="pending_date, id",
+            )
+            for account in pending:
+                if not company._mail_sync_has_room():
+                    break
+                account.write(
+                    {
+                        "state": "enabled",
+                        "pending_date": False,
+                        "connected_date": fields.Datetime.now(),
+                    }
+                )
+                promoted |= account
+        if promoted:
+            promoted._on_enabled()
+        return promoted
+
+    @api.model
+    def _cron_update_status(self):
+        """Error for 48 hours -> Connection: no longer tried, not billed; the owner
+        is told. Freed places go to Pending mailboxes."""
+        limit = fields.Datetime.now() - CONNECTION_DECAY
+        decayed = self.sudo().search(
+            [("state", "=", "error"), ("first_error_date", "<=", limit)]
+        )
+        for account in decayed:
+            account.state = "connection"
+            account.message_post(
+                body=_(
+                    "Mail Sync stopped trying to reach %(email)s after two days of "
+                    "errors. Last error: %(error)s. Check the settings and connect "
+                    "again to resume.",
+                    email=account.email,
+                    error=account.last_error or "-",
+                ),
+                partner_ids=account.user_id.partner_id.ids,
+                subtype_xmlid="mail.mt_comment",
+            )
+        if decayed:
+            self.sudo()._promote_pending(decayed.company_id)
+        return decayed
