@@ -6,9 +6,9 @@
   a password) and optional ``params`` for the message.
 * :func:`classify` maps any real exception (socket, ssl, imaplib/imapclient,
   smtplib) to a :class:`MailSyncError`.
-* :data:`CATALOGUE` holds the English message and hint of each code, wrapped in
-  ``_lt`` so that Odoo's translation extractor collects them; :func:`describe`
-  renders them through a translation function given by the Odoo layer.
+* :data:`.error_catalogue.CATALOGUE` (a data module of its own) holds the
+  English message and hint of each code; :func:`describe` renders them through
+  a translation function given by the Odoo layer.
 * :func:`is_quota_reply` tells the sender which SMTP replies mean "provider
   quota reached: defer, do not fail".
 """
@@ -22,6 +22,8 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable
 
+from .error_catalogue import _MAIL_LABEL, _SERVER, _SERVER_AT, _SIDE_LABELS, CATALOGUE
+
 __all__ = [
     "CATALOGUE",
     "CertificateChanged",
@@ -34,178 +36,6 @@ __all__ = [
 ]
 
 MAX_DETAIL = 500
-
-
-def _lt(text: str) -> str:
-    """Mark a literal for translation; the Odoo layer translates it later."""
-    return text
-
-
-# code -> (message, hint). Placeholders: %(server)s is a whole noun phrase
-# ("the IMAP server imap.example.com:993", or "the mail server" when nothing is
-# known), never at the start of a sentence; %(side)s ("IMAP", "SMTP" or
-# "mail"), %(host)s and %(port)s are available too, and so are err.params.
-CATALOGUE: dict[str, tuple[str, str]] = {
-    "auth_failed": (
-        _lt("Login refused by %(server)s: wrong login or password."),
-        _lt(
-            "Check the login (usually your full email address) and the password."
-            " Gmail and Microsoft accept only an app password here, not your"
-            " usual password."
-        ),
-    ),
-    "app_password_required": (
-        _lt(
-            "Your usual password is not accepted by %(server)s: it requires an app"
-            " password (or OAuth sign-in)."
-        ),
-        _lt(
-            "Turn on 2-Step Verification for your account, then create an app"
-            " password (Google: Google Account > Security > App passwords;"
-            " Microsoft: Microsoft account > Security > Advanced security options"
-            " > App passwords) and enter it here instead of your usual password."
-        ),
-    ),
-    "imap_disabled": (
-        _lt("IMAP access is disabled for this mailbox at the provider."),
-        _lt(
-            "Gmail: Settings > See all settings > Forwarding and POP/IMAP > Enable"
-            " IMAP (Google Workspace administrators may have to allow it in the"
-            " Admin console > Apps > Google Workspace > Gmail > End user access)."
-            " Microsoft 365: an administrator enables IMAP for the mailbox in the"
-            " Microsoft 365 admin center > Users > Active users > Mail > Manage"
-            " email apps."
-        ),
-    ),
-    "encryption_required": (
-        _lt("Signing in without encryption is not allowed by %(server)s."),
-        _lt(
-            "Choose an encryption: SSL/TLS on port 993 (IMAP) or 465 (SMTP),"
-            " STARTTLS on port 143 (IMAP) or 587 (SMTP)."
-        ),
-    ),
-    "host_unreachable": (
-        _lt(
-            "Could not reach %(server)s (unknown host, connection refused or"
-            " network unreachable)."
-        ),
-        _lt(
-            "Check the host name and the port. If they are right, check that a"
-            " firewall does not block connections from this Odoo server."
-        ),
-    ),
-    "timeout": (
-        _lt("No answer in time from %(server)s."),
-        _lt(
-            "Check the host and the port (a wrong port often just hangs). If they"
-            " are right, the server or the network is slow: the sync retries"
-            " automatically."
-        ),
-    ),
-    "tls_failed": (
-        _lt("The secure connection (TLS) to %(server)s failed."),
-        _lt(
-            "Pick the encryption that matches the port: SSL/TLS for 993 (IMAP) and"
-            " 465 (SMTP), STARTTLS for 143 (IMAP) and 587 (SMTP)."
-        ),
-    ),
-    "starttls_unsupported": (
-        _lt("STARTTLS is not supported by %(server)s."),
-        _lt(
-            "Choose SSL/TLS encryption with its port (993 for IMAP, 465 for SMTP),"
-            " or ask your provider for the right settings."
-        ),
-    ),
-    "cert_untrusted": (
-        _lt(
-            "The certificate of %(server)s is not trusted (self-signed, expired,"
-            " or issued for another name)."
-        ),
-        _lt(
-            'Check the host name. Tick "Self-signed certificate" only if you'
-            " trust this server: Odoo then pins this exact certificate."
-        ),
-    ),
-    "cert_changed": (
-        _lt(
-            "The certificate of %(server)s changed since you connected: the"
-            " connection may be intercepted."
-        ),
-        _lt(
-            "If your administrator changed the server's certificate, disconnect"
-            " and connect again to accept the new one. Otherwise, contact your"
-            " administrator before going on."
-        ),
-    ),
-    "folder_missing": (
-        _lt("No Inbox or no Sent folder was found in the mailbox."),
-        _lt(
-            "Make sure the mailbox has an Inbox and a Sent folder visible over"
-            ' IMAP (Gmail: Settings > Labels > tick "Show in IMAP" for Sent'
-            " Mail)."
-        ),
-    ),
-    "smtp_auth_failed": (
-        _lt("Login refused by %(server)s: wrong SMTP login or password."),
-        _lt(
-            "Check the SMTP login and password (usually the same as for IMAP)."
-            " Gmail and Microsoft accept only an app password here; Microsoft 365"
-            " administrators must also enable Authenticated SMTP for the mailbox."
-        ),
-    ),
-    "smtp_refused": (
-        _lt("The sender or a recipient was refused by %(server)s."),
-        _lt(
-            "Check that the From address is your own mailbox address (or an alias"
-            " the server allows) and that the recipients' addresses are valid."
-            " The server's answer is in the details."
-        ),
-    ),
-    "quota_exceeded": (
-        _lt("Your provider's sending quota is reached."),
-        _lt(
-            "Nothing is lost: the mail waits and leaves automatically once the"
-            " provider's limit window resets (usually within 24 hours)."
-        ),
-    ),
-    "message_too_large": (
-        _lt("The message is larger than %(server)s accepts."),
-        _lt("Remove or shrink attachments, or share large files as links."),
-    ),
-    "message_malformed": (
-        _lt("A message could not be read: it was skipped, the others were synced."),
-        _lt(
-            "Nothing to do unless it happens again and again; the details name the"
-            " message."
-        ),
-    ),
-    "connection_lost": (
-        _lt("The connection to %(server)s was lost."),
-        _lt(
-            "This is usually temporary (network or server restart): the sync"
-            " retries automatically."
-        ),
-    ),
-    "server_error": (
-        _lt("Unexpected answer from %(server)s."),
-        _lt(
-            "The sync retries automatically. If this goes on, check the server"
-            " status with your provider; the server's answer is in the details."
-        ),
-    ),
-    "unknown": (
-        _lt("An unexpected error occurred with %(server)s."),
-        _lt(
-            "The sync retries automatically. If this goes on, send the details to"
-            " your administrator."
-        ),
-    ),
-}
-
-_SIDE_LABELS = {"imap": "IMAP", "smtp": "SMTP"}
-_MAIL_LABEL = _lt("mail")
-_SERVER_AT = _lt("the %(side)s server %(address)s")
-_SERVER = _lt("the %(side)s server")
 
 
 # ---------------------------------------------------------------------------

@@ -15,36 +15,7 @@ Pure decision logic: no I/O, no clock. Every function takes ``now``.
 * :func:`classify_smtp_refusal` and :func:`quota_retry_at` handle the refusals
   the provider sends anyway (they reuse :func:`errors.is_quota_reply`).
 
-Figures ("--" = no limit, None; MB = 2**20 bytes of the whole encoded message):
-
-============== ======= ======= ====== ======= ======== ====== =====================
-profile        rcpt/   rcpt/   size   emails/ rcpts/   msgs/  sources
-               email   conn.   (MB)   24 h    24 h     min
-============== ======= ======= ====== ======= ======== ====== =====================
-gmail          100     500     25     500     --       --     Google; 100: secondary;
-                                                              500/conn.: SharpSpring
-                                                              (it says 10 MB, 100/day)
-google_works.  100     --      25     2,000   10,000   --     Google (3,000 external
-                                                              recipients: not modelled)
-microsoft365   500     500     25     --      10,000   30     Microsoft; 500/conn. and
-                                                              25 MB (lowest licence):
-                                                              SharpSpring
-outlook        100     --      50     300     5,000    --     SharpSpring; 5,000:
-                                                              Microsoft (subscribers)
-yahoo          100     --      25     500     --       --     Yahoo
-aol            100     500     25     100     --       --     AOL (SharpSpring says
-                                                              16 MB); 500, 100/day:
-                                                              SharpSpring
-hotmail        --      100     25     100     --       --     SharpSpring
-custom         --      --      --     --      --       --     no limits
-============== ======= ======= ====== ======= ======== ====== =====================
-
-Where two figures exist, hard limits use the provider's own (Gmail 500 emails and
-25 MB, AOL 25 MB). Outlook.com's 500 recipients per email is Microsoft's figure
-for Microsoft 365 subscribers only ("lower for non-subscribers"), so the profile
-keeps SharpSpring's 100: a lower figure only means more, smaller emails.
-Microsoft 365 also allows 3 concurrent SMTP AUTH connections per mailbox
-(``432 4.3.2``): send one connection at a time.
+The built-in profiles and their sources are in :mod:`.quota_profiles`.
 
 Time: "per 24 h" and "per minute" are rolling windows. At instant ``t`` the
 window holds the events with ``t - window < sent_at``: an email sent exactly
@@ -56,19 +27,21 @@ aware and naive otherwise.
 
 import dataclasses
 import re
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
 from .addresses import domain_of, normalize
 from .errors import QuotaExceeded, is_quota_reply
+from .quota_profiles import LIMIT_FIELDS, MB, PROFILES, QuotaProfile
+from .quota_window import DAY, MINUTE, Usage, _clock, _out, _size, _utc, usage_summary
 
 UTC = timezone.utc
 
 __all__ = [
     "DAY",
     "LIMIT_FIELDS",
+    "MB",
     "MINUTE",
     "PROFILES",
     "REASONS",
@@ -83,9 +56,6 @@ __all__ = [
     "usage_summary",
 ]
 
-DAY = timedelta(hours=24)
-MINUTE = timedelta(seconds=60)
-MB = 1024 * 1024
 
 CODE_DEFER = QuotaExceeded.default_code  # "quota_exceeded"
 CODE_FAIL = "message_too_large"
@@ -94,162 +64,6 @@ CODE_FAIL = "message_too_large"
 RETRY_TEMPORARY = timedelta(minutes=15)  # any 4xx, quota or not
 RETRY_QUOTA = timedelta(hours=1)  # a 5xx quota reply (daily limit reached)
 RETRY_MIN = timedelta(minutes=1)  # never retry sooner than this
-
-LIMIT_FIELDS = (
-    "recipients_per_email",
-    "recipients_per_connection",
-    "max_size_bytes",
-    "emails_per_day",
-    "recipients_per_day",
-    "messages_per_minute",
-)
-
-
-@dataclass(frozen=True)
-class QuotaProfile:
-    """A provider's sending limits; each figure is ``int`` or None (no limit).
-
-    ``sources`` maps each figure's field name to where it comes from.
-    """
-
-    key: str
-    label: str
-    recipients_per_email: int | None = None
-    recipients_per_connection: int | None = None
-    max_size_bytes: int | None = None
-    emails_per_day: int | None = None
-    recipients_per_day: int | None = None
-    messages_per_minute: int | None = None
-    sources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
-
-
-# ---------------------------------------------------------------------------
-# Built-in profiles
-
-_GOOGLE = "Google (Gmail Help, sending limits)"
-_GOOGLE_WS = "Google (support.google.com/a/answer/166852)"
-_MICROSOFT = (
-    "Microsoft (learn.microsoft.com/office365/servicedescriptions/"
-    "exchange-online-service-description/exchange-online-limits)"
-)
-_OUTLOOK = (
-    "Microsoft (support.microsoft.com/office/"
-    "sending-limits-in-outlook-com-279ee200-594c-40f0-9ec8-bb6af7735c2e)"
-)
-_SHARPSPRING = (
-    "SharpSpring's table (help.sharpspring.com/hc/en-us/articles/115001066048)"
-)
-_YAHOO = "Yahoo (Yahoo Help)"
-_AOL = "AOL (AOL Help)"
-_SECONDARY = "secondary"
-
-PROFILES: dict[str, QuotaProfile] = {
-    profile.key: profile
-    for profile in (
-        QuotaProfile(
-            "gmail",
-            "Gmail",
-            recipients_per_email=100,
-            recipients_per_connection=500,
-            max_size_bytes=25 * MB,
-            emails_per_day=500,
-            sources={
-                "recipients_per_email": _SECONDARY + " (100 via SMTP clients)",
-                "recipients_per_connection": _SHARPSPRING,
-                "max_size_bytes": _GOOGLE + "; SharpSpring's table says 10 MB",
-                "emails_per_day": _GOOGLE + "; SharpSpring's table says 100",
-            },
-        ),
-        QuotaProfile(
-            "google_workspace",
-            "Google Workspace",
-            recipients_per_email=100,
-            max_size_bytes=25 * MB,
-            emails_per_day=2000,
-            recipients_per_day=10000,
-            sources={
-                "recipients_per_email": _GOOGLE_WS + " (via SMTP)",
-                "max_size_bytes": _GOOGLE_WS,
-                "emails_per_day": _GOOGLE_WS,
-                "recipients_per_day": _GOOGLE_WS
-                + " (3,000 external recipients per day: not modelled)",
-            },
-        ),
-        QuotaProfile(
-            "microsoft365",
-            "Microsoft 365",
-            recipients_per_email=500,
-            recipients_per_connection=500,
-            max_size_bytes=25 * MB,
-            recipients_per_day=10000,
-            messages_per_minute=30,
-            sources={
-                "recipients_per_email": _MICROSOFT + " (admins may set 1-1,000)",
-                "recipients_per_connection": _SHARPSPRING,
-                "max_size_bytes": _SHARPSPRING
-                + " (25-150 MB by licence: the lowest is used)",
-                "recipients_per_day": _MICROSOFT + " (rolling 24 h)",
-                "messages_per_minute": _MICROSOFT,
-            },
-        ),
-        QuotaProfile(
-            "outlook",
-            "Outlook.com",
-            recipients_per_email=100,
-            max_size_bytes=50 * MB,
-            emails_per_day=300,
-            recipients_per_day=5000,
-            sources={
-                "recipients_per_email": _SHARPSPRING
-                + "; Microsoft's 500 applies to Microsoft 365 subscribers only",
-                "max_size_bytes": _SHARPSPRING,
-                "emails_per_day": _SHARPSPRING,
-                "recipients_per_day": _OUTLOOK
-                + " (Microsoft 365 subscribers; 1,000 non-relationship"
-                " recipients: not modelled)",
-            },
-        ),
-        QuotaProfile(
-            "yahoo",
-            "Yahoo Mail",
-            recipients_per_email=100,
-            max_size_bytes=25 * MB,
-            emails_per_day=500,
-            sources={
-                "recipients_per_email": _YAHOO,
-                "max_size_bytes": _YAHOO,
-                "emails_per_day": _YAHOO,
-            },
-        ),
-        QuotaProfile(
-            "aol",
-            "AOL Mail",
-            recipients_per_email=100,
-            recipients_per_connection=500,
-            max_size_bytes=25 * MB,
-            emails_per_day=100,
-            sources={
-                "recipients_per_email": _AOL,
-                "recipients_per_connection": _SHARPSPRING,
-                "max_size_bytes": _AOL + "; SharpSpring's table says 16 MB",
-                "emails_per_day": _SHARPSPRING,
-            },
-        ),
-        QuotaProfile(
-            "hotmail",
-            "Hotmail",
-            recipients_per_connection=100,
-            max_size_bytes=25 * MB,
-            emails_per_day=100,
-            sources={
-                "recipients_per_connection": _SHARPSPRING,
-                "max_size_bytes": _SHARPSPRING,
-                "emails_per_day": _SHARPSPRING,
-            },
-        ),
-        QuotaProfile("custom", "Custom server", sources={}),
-    )
-}
 
 
 def profile_with_overrides(profile: QuotaProfile, overrides: dict) -> QuotaProfile:
@@ -327,125 +141,6 @@ def default_profile_for(provider: str, email: str) -> str:
     return {"gmail": "google_workspace", "microsoft": "microsoft365"}.get(
         provider, "custom"
     )
-
-
-# ---------------------------------------------------------------------------
-# Time helpers
-
-
-def _utc(moment: datetime) -> datetime:
-    """Naive UTC: naive datetimes are taken as UTC, aware ones converted."""
-    if moment.tzinfo is not None and moment.utcoffset() is not None:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.replace(tzinfo=None)
-
-
-def _out(moment: datetime | None, now: datetime) -> datetime | None:
-    """A naive-UTC result in the style of ``now``: aware UTC if ``now`` is aware."""
-    if moment is None or now.tzinfo is None or now.utcoffset() is None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
-def _clock(moment: datetime, now: datetime, tz: tzinfo | None) -> str:
-    """``14:05`` (``14:05:30`` off the minute) + zone + day, for the reasons.
-
-    ``moment`` and ``now`` are naive UTC; ``tz`` is the reader's zone (UTC,
-    written out, when None).
-    """
-    zone = tz or UTC
-    local = moment.replace(tzinfo=UTC).astimezone(zone)
-    today = now.replace(tzinfo=UTC).astimezone(zone).date()
-    text = local.strftime("%H:%M:%S" if local.second else "%H:%M")
-    if tz is None:
-        text += " UTC"
-    days = (local.date() - today).days
-    if days == -1:
-        return text + " yesterday"
-    if days == 1:
-        return text + " tomorrow"
-    if days:
-        return f"{text} on {local.date().isoformat()}"
-    return text
-
-
-def _size(num_bytes: int) -> str:
-    if num_bytes >= MB:
-        return f"{num_bytes / MB:.1f}".removesuffix(".0") + " MB"
-    if num_bytes >= 1024:
-        return f"{num_bytes / 1024:.1f}".removesuffix(".0") + " KB"
-    return f"{num_bytes} bytes"
-
-
-# ---------------------------------------------------------------------------
-# Usage
-
-
-class Usage:
-    """What a mailbox sent recently: one ``(sent_at, recipients)`` event per
-    email (one SMTP transaction). See the module docstring for time zones."""
-
-    def __init__(self, events: Iterable[tuple[datetime, int]] = ()) -> None:
-        cleaned = []
-        for sent_at, recipients in events:
-            if isinstance(recipients, bool) or not isinstance(recipients, int):
-                raise TypeError(f"recipients must be an int, not {recipients!r}")
-            if recipients < 0:
-                raise ValueError(f"recipients must be >= 0, not {recipients}")
-            cleaned.append((_utc(sent_at), recipients))
-        cleaned.sort(key=lambda event: event[0])
-        self._times = [sent_at for sent_at, _count in cleaned]
-        self._recipients = [count for _sent_at, count in cleaned]
-
-    def __len__(self) -> int:
-        return len(self._times)
-
-    def __repr__(self) -> str:
-        return f"Usage({len(self)} events)"
-
-    @property
-    def events(self) -> list[tuple[datetime, int]]:
-        """The events, oldest first, in naive UTC."""
-        return list(zip(self._times, self._recipients, strict=True))
-
-    def _start(self, window: timedelta, now: datetime) -> int:
-        """Index of the first event in the window ending at ``now`` (naive UTC)."""
-        return bisect_right(self._times, now - window)
-
-    def emails_in(self, window: timedelta, now: datetime) -> int:
-        """Emails sent in the rolling ``window`` ending at ``now``."""
-        return len(self._times) - self._start(window, _utc(now))
-
-    def recipients_in(self, window: timedelta, now: datetime) -> int:
-        """Recipients (counted per email) in the rolling ``window`` ending at
-        ``now``."""
-        return sum(self._recipients[self._start(window, _utc(now)) :])
-
-    def oldest_in(self, window: timedelta, now: datetime) -> datetime | None:
-        """The oldest event in the window (in the style of ``now``), or None."""
-        start = self._start(window, _utc(now))
-        if start >= len(self._times):
-            return None
-        return _out(self._times[start], now)
-
-    def _fits_at(
-        self, window: timedelta, now: datetime, limit: int, needed: int, per_email: bool
-    ) -> datetime:
-        """Earliest ``t >= now`` (naive UTC) at which the window ending at ``t``
-        plus ``needed`` stays within ``limit`` (``needed <= limit``)."""
-        start = self._start(window, now)
-        weights = (
-            [1] * (len(self._times) - start) if per_email else self._recipients[start:]
-        )
-        excess = sum(weights) + needed - limit
-        if excess <= 0:
-            return now
-        leaving = 0
-        for offset, weight in enumerate(weights):
-            leaving += weight
-            if leaving >= excess:
-                return self._times[start + offset] + window
-        return now  # not reached: needed <= limit
 
 
 # ---------------------------------------------------------------------------
@@ -700,54 +395,6 @@ def plan(
         reason=_render(rule, params, now_utc, tz),
         params=params,
     )
-
-
-# ---------------------------------------------------------------------------
-# Summary for the UI
-
-
-def usage_summary(
-    profile: QuotaProfile, usage: Usage, now: datetime, *, tz: tzinfo | None = None
-) -> dict:
-    """Counts of the rolling 24 h for the UI.
-
-    ``emails_today``/``recipients_today`` are the counts in the window ending
-    at ``now``; ``*_limit`` the profile's figures (None: no limit);
-    ``*_left`` what may still be sent (None: no limit); ``resets_at`` when the
-    oldest event in the window leaves it (None when nothing was sent);
-    ``line`` the English text, e.g. "212 / 500 emails today, resets at 14:05".
-    """
-    now_utc = _utc(now)
-    emails = usage.emails_in(DAY, now_utc)
-    recipients = usage.recipients_in(DAY, now_utc)
-    oldest = usage.oldest_in(DAY, now_utc)
-    resets_at = oldest + DAY if oldest else None
-
-    def left(limit: int | None, used: int) -> int | None:
-        return None if limit is None else max(limit - used, 0)
-
-    parts = []
-    if profile.emails_per_day or not profile.recipients_per_day:
-        limit = profile.emails_per_day
-        parts.append(
-            f"{emails:,} / {limit:,} emails" if limit else f"{emails:,} emails"
-        )
-    if profile.recipients_per_day:
-        parts.append(f"{recipients:,} / {profile.recipients_per_day:,} recipients")
-    line = ", ".join(parts) + " today"
-    if resets_at:
-        line += f", resets at {_clock(resets_at, now_utc, tz)}"
-    return {
-        "profile": profile.key,
-        "emails_today": emails,
-        "emails_limit": profile.emails_per_day,
-        "emails_left": left(profile.emails_per_day, emails),
-        "recipients_today": recipients,
-        "recipients_limit": profile.recipients_per_day,
-        "recipients_left": left(profile.recipients_per_day, recipients),
-        "resets_at": _out(resets_at, now),
-        "line": line,
-    }
 
 
 # ---------------------------------------------------------------------------
