@@ -12,7 +12,6 @@ stop), has its own self-signed certificate and two loopback listeners: ``port``
 (plain IMAP, STARTTLS available) and ``ssl_port`` (implicit TLS).
 """
 
-import atexit
 import contextlib
 import datetime
 import grp
@@ -27,15 +26,8 @@ import sys
 import time
 import uuid
 
-from ._common import (
-    LOOPBACK,
-    free_port,
-    make_self_signed_cert,
-    make_workdir,
-    process_group,
-    remove_workdir,
-    tail,
-)
+from ._common import LOOPBACK, free_port, process_group, tail
+from ._server import TestServer
 
 __all__ = ["DovecotError", "DovecotServer"]
 
@@ -106,25 +98,22 @@ def _process_group_members(pgid):
     return [(pid, comm) for pid, comm, state in process_group(pgid) if state != "Z"]
 
 
-class DovecotServer:
+class DovecotServer(TestServer):
+    workdir_prefix = "dovecot-"
+    already_started_error = DovecotError
     host = LOOPBACK
     folder_separator = "."  # Maildir++ layout
 
     def __init__(self, start_timeout=10.0):
+        super().__init__()
         self.start_timeout = start_timeout
-        self.dir = None
         self.port = None
         self.ssl_port = None
-        self.cert_path = None
-        self.key_path = None
-        self.cert_pem = None
-        self.cert_fingerprint = None
         self.conf_path = None
         self.log_path = None
         self.passwd_dir = None
         self.greeting_token = None
         self.users = {}
-        self._cert = None
         self._proc = None
         self._master_pid = None
         self._file_counter = itertools.count()
@@ -157,40 +146,24 @@ class DovecotServer:
     def running(self):
         return self._proc is not None and self._proc.poll() is None
 
-    def __enter__(self):
-        self.start()
-        return self
+    @property
+    def started(self):
+        return self._proc is not None
 
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        if self._proc is not None:
-            raise DovecotError("DovecotServer already started")
-        self.dir = make_workdir("dovecot-")
-        atexit.register(self.stop)
-        try:
-            self._prepare_dir()
-            for _attempt in range(8):
-                try:
-                    self._launch()
-                    return self
-                except _PortTaken:
-                    continue
-            raise DovecotError("could not find free ports for dovecot")
-        except BaseException:
-            self.stop()
-            raise
+    def _start(self):
+        self._prepare_dir()
+        for _attempt in range(8):
+            try:
+                self._launch()
+                return
+            except _PortTaken:
+                continue
+        raise DovecotError("could not find free ports for dovecot")
 
     def _prepare_dir(self):
         d = self.dir
         for sub in ("run", "state", "home"):
             os.mkdir(os.path.join(d, sub), 0o755)
-        self._cert = make_self_signed_cert(d)
-        self.cert_path = self._cert.cert_path
-        self.key_path = self._cert.key_path
-        self.cert_pem = self._cert.cert_pem
-        self.cert_fingerprint = self._cert.fingerprint
         self.conf_path = os.path.join(d, "dovecot.conf")
         self.log_path = os.path.join(d, "dovecot.log")
         self.passwd_dir = os.path.join(d, "passwd.d")
@@ -300,11 +273,8 @@ class DovecotServer:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
-    def stop(self):
-        """Stop the whole process group and remove the directory. Idempotent."""
-        atexit.unregister(self.stop)
-        self._terminate()
-        remove_workdir(self.dir)
+    def _stop(self):
+        self._terminate()  # the whole process group
 
     # -- users --------------------------------------------------------------
 

@@ -15,17 +15,19 @@ import threading
 import time
 
 from ._common import LOOPBACK
+from ._server import TestServer
 
 __all__ = ["LatencyProxy"]
 
 CHUNK = 64 * 1024
 
 
-class LatencyProxy:
+class LatencyProxy(TestServer):
     def __init__(
         self, target_host, target_port, delay=0.02, bandwidth=None, host=LOOPBACK
     ):
         """`delay`: one-way seconds per chunk; `bandwidth`: bytes/s or None."""
+        super().__init__()
         self.target_host = target_host
         self.target_port = target_port
         self.delay = delay
@@ -41,16 +43,11 @@ class LatencyProxy:
         self._tasks = set()
         self._writers = set()
 
-    def __enter__(self):
-        self.start()
-        return self
+    @property
+    def started(self):
+        return self._thread is not None
 
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        if self._thread is not None:
-            raise RuntimeError("LatencyProxy already started")
+    def _start(self):
         ready = threading.Event()
         errors = []
         self._loop = asyncio.new_event_loop()
@@ -60,9 +57,7 @@ class LatencyProxy:
         self._thread.start()
         ready.wait(10)
         if errors or self.port is None:
-            self.stop()
             raise RuntimeError(f"LatencyProxy failed to start: {errors!r}")
-        return self
 
     def _run(self, ready, errors):
         asyncio.set_event_loop(self._loop)
@@ -91,8 +86,8 @@ class LatencyProxy:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
 
-    def stop(self):
-        """Close the listener and every proxied connection. Idempotent."""
+    def _stop(self):
+        """Close the listener and every proxied connection."""
         thread, self._thread = self._thread, None
         if thread is None:
             return

@@ -15,7 +15,6 @@ Usage::
         [msg] = smtp.wait_for(1)
 """
 
-import atexit
 import contextlib
 import email
 import email.policy
@@ -31,7 +30,8 @@ from functools import cached_property
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from ._common import LOOPBACK, make_self_signed_cert, make_workdir, remove_workdir
+from ._common import LOOPBACK
+from ._server import TestServer
 
 __all__ = ["STAGES", "ReceivedMessage", "SmtpServer"]
 
@@ -192,26 +192,22 @@ class _Controller(Controller):
             self._sock.close()
 
 
-class SmtpServer:
+class SmtpServer(TestServer):
+    workdir_prefix = "smtp-"
     host = LOOPBACK
 
     def __init__(self, data_size_limit=64 * 1024 * 1024, timeout=30):
+        super().__init__()
         self.data_size_limit = data_size_limit
         self.timeout = timeout
-        self.dir = None
         self.port = None
         self.ssl_port = None
         self.plain_port = None
-        self.cert_path = None
-        self.key_path = None
-        self.cert_pem = None
-        self.cert_fingerprint = None
         self.users = {}
         self.messages = []
         self.auth_attempts = []  # (login, success) in order
         self.connection_count = 0
         self._stored = 0
-        self._cert = None
         self._controllers = []
         self._faults = []
         self._drop_connections = False
@@ -220,58 +216,41 @@ class SmtpServer:
 
     # -- life cycle -----------------------------------------------------------
 
-    def __enter__(self):
-        self.start()
-        return self
+    @property
+    def started(self):
+        return bool(self._controllers)
 
-    def __exit__(self, *exc):
-        self.stop()
-
-    def start(self):
-        if self._controllers:
-            raise RuntimeError("SmtpServer already started")
-        self.dir = make_workdir("smtp-")
-        atexit.register(self.stop)
-        try:
-            self._cert = make_self_signed_cert(self.dir)
-            self.cert_path = self._cert.cert_path
-            self.key_path = self._cert.key_path
-            self.cert_pem = self._cert.cert_pem
-            self.cert_fingerprint = self._cert.fingerprint
-            os.mkdir(os.path.join(self.dir, "messages"))
-            common = {
-                "authenticator": self._authenticate,
-                "data_size_limit": self.data_size_limit,
-                "timeout": self.timeout,
-            }
-            starttls = self._start_controller(
-                False,
-                tls_context=self._cert.server_context(),
-                require_starttls=True,
-                auth_required=True,
-                auth_require_tls=True,
-                **common,
-            )
-            implicit = self._start_controller(
-                True,
-                ssl_context=self._cert.server_context(),
-                auth_required=True,
-                **common,
-            )
-            plain = self._start_controller(
-                False, auth_required=False, auth_require_tls=False, **common
-            )
-            self.port, self.ssl_port, self.plain_port = (
-                starttls.port,
-                implicit.port,
-                plain.port,
-            )
-            with self._lock:
-                self.connection_count = 0  # forget the controllers' own probes
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def _start(self):
+        os.mkdir(os.path.join(self.dir, "messages"))
+        common = {
+            "authenticator": self._authenticate,
+            "data_size_limit": self.data_size_limit,
+            "timeout": self.timeout,
+        }
+        starttls = self._start_controller(
+            False,
+            tls_context=self._cert.server_context(),
+            require_starttls=True,
+            auth_required=True,
+            auth_require_tls=True,
+            **common,
+        )
+        implicit = self._start_controller(
+            True,
+            ssl_context=self._cert.server_context(),
+            auth_required=True,
+            **common,
+        )
+        plain = self._start_controller(
+            False, auth_required=False, auth_require_tls=False, **common
+        )
+        self.port, self.ssl_port, self.plain_port = (
+            starttls.port,
+            implicit.port,
+            plain.port,
+        )
+        with self._lock:
+            self.connection_count = 0  # forget the controllers' own probes
 
     def _start_controller(self, implicit_tls, **kwargs):
         controller = _Controller(
@@ -281,9 +260,7 @@ class SmtpServer:
         controller.start()
         return controller
 
-    def stop(self):
-        """Stop every listener and remove the directory. Idempotent."""
-        atexit.unregister(self.stop)
+    def _stop(self):
         controllers, self._controllers = self._controllers, []
         for controller in controllers:
             try:
@@ -291,7 +268,6 @@ class SmtpServer:
                     controller.stop()
             finally:
                 controller.close_socket()
-        remove_workdir(self.dir)
 
     # -- users and auth ---------------------------------------------------------
 
