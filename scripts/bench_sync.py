@@ -378,7 +378,7 @@ def instrument(timings):
     from odoo.addons.mail_sync_crm.lib import (
         imap_session,
         matcher,
-        parser,
+        message_parser,
         sync_engine,
     )
     from odoo.addons.mail_sync_crm.store import chatter_store
@@ -394,7 +394,7 @@ def instrument(timings):
     timings.patch(
         sync_engine._HeaderPrefetch, "__call__", "imap: waiting for prefetched headers"
     )
-    timings.patch(parser, "parse_message", "parse: full messages")
+    timings.patch(message_parser, "parse_message", "parse: full messages")
     timings.patch(matcher, "match", "match")
     store = chatter_store.MailSyncStore
     for name in ("lead_index", "allowed_leads", "known_pairs", "record", "checkpoint"):

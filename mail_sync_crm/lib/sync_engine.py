@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
-from . import errors, matcher, parser
+from . import errors, matcher, message_parser
 from .sync_store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
 
 __all__ = [
@@ -320,7 +320,7 @@ def _sync_batch(
                 continue
             if not raw:
                 continue  # expunged since the header fetch
-            item.message = parser.parse_message(raw, attachment_cap)
+            item.message = message_parser.parse_message(raw, attachment_cap)
             if item.message.error and not item.message.body_html:
                 store.skip(
                     folder,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from . import errors, parser
+from . import errors, message_parser, parser
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Recordable:
 
     uid: int
     header: parser.HeaderInfo
-    message: parser.ParsedMessage | None
+    message: message_parser.ParsedMessage | None
     lead_ids: set
 
 

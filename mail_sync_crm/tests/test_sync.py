@@ -9,7 +9,7 @@ from markupsafe import Markup
 from odoo import sql_db
 from odoo.tests import tagged
 
-from ..lib.parser import parse_message
+from ..lib.message_parser import parse_message
 from ..lib.sync_store import SyncStore
 from ..lib.testing import DovecotServer, make_message
 from ..models.mail_sync_account_sync import SYNC_LOCK_NAMESPACE

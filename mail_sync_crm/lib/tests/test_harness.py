@@ -14,7 +14,7 @@ import time
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
-from lib.parser import parse_message
+from lib.message_parser import parse_message
 from lib.testing import (
     DovecotServer,
     LatencyProxy,

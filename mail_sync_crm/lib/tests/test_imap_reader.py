@@ -8,7 +8,7 @@ import threading
 import pytest
 from lib.errors import MailSyncError
 from lib.imap_session import FolderStatus, ImapSession, ImapSettings
-from lib.parser import parse_message
+from lib.message_parser import parse_message
 from lib.testing import LatencyProxy, make_corpus, make_message, malformed_messages
 from lib.testing.bench_floor import naive_fetch, transfer_floor
 

@@ -5,16 +5,14 @@ import datetime
 import random
 
 import pytest
-from lib import parser as parser_module
+from lib import message_parser as parser_module
+from lib.message_parser import ParsedMessage, parse_message, text_to_html
 from lib.parser import (
     HEADER_FIELDS,
     HeaderInfo,
-    ParsedMessage,
     decode_words,
     parse_date,
     parse_headers,
-    parse_message,
-    text_to_html,
 )
 from lib.testing import make_corpus, make_message, malformed_messages
 
