@@ -8,5 +8,7 @@ class IrHttp(models.AbstractModel):
     def session_info(self):
         info = super().session_info()
         if self.env.user._is_internal():
-            info["mail_sync_configured"] = self.env["res.users"]._mail_sync_configured()
+            users = self.env["res.users"]
+            info["mail_sync_configured"] = users._mail_sync_configured()
+            info["mail_sync_state"] = users._mail_sync_top_bar_state()
         return info

@@ -18,6 +18,18 @@ class ResUsers(models.Model):
         return self.env["mail.sync.account"].action_open_my_account()
 
     @api.model
+    def _mail_sync_top_bar_state(self):
+        """What the top bar tells the current user about their mailbox: "none"
+        (no mailbox, or not connected), "pending", "error", "connection", or
+        "enabled" (syncing: nothing to say)."""
+        account = self.env["mail.sync.account"].search(
+            [("user_id", "=", self.env.uid)], limit=1
+        )
+        if not account or account.state == "draft":
+            return "none"
+        return account.state
+
+    @api.model
     def _mail_sync_configured(self):
         """Whether the current user has a mailbox that syncs (Enabled or Error)."""
         return bool(

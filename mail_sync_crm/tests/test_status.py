@@ -118,3 +118,14 @@ class TestStatus(MailSyncCase):
         self.connected_account(self.salesman)
         self.assertTrue(Users.with_user(self.salesman)._mail_sync_configured())
         self.assertFalse(Users.with_user(self.salesman_all)._mail_sync_configured())
+
+    def test_top_bar_tells_each_status_apart(self):
+        """Not configured, Pending, Error and Connection each get their own top-bar
+        state (the tours of test_ui show them in the browser)."""
+        Users = self.env["res.users"].with_user(self.salesman)
+        self.assertEqual(Users._mail_sync_top_bar_state(), "none")
+        account = self.make_account(self.salesman)
+        self.assertEqual(Users._mail_sync_top_bar_state(), "none")  # not connected
+        for state in ("pending", "error", "connection", "enabled"):
+            account.sudo().state = state
+            self.assertEqual(Users._mail_sync_top_bar_state(), state)

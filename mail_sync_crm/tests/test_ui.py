@@ -50,3 +50,18 @@ class TestUi(HttpCase):
         )
         self.assertEqual(account.state, "enabled")
         self.assertTrue(account.sudo().imap_secret)
+
+    def test_top_bar_tells_pending_error_and_connection(self):
+        account = (
+            self.env["mail.sync.account"]
+            .with_user(self.user)
+            .create({"provider": "custom", "email": self.user.email})
+        )
+        for state in ("pending", "error", "connection"):
+            account.sudo().state = state
+            self.start_tour(
+                "/odoo",
+                f"mail_sync_crm_top_bar_{state}_tour",
+                login="tour_sales",
+                timeout=180,
+            )
