@@ -20,6 +20,9 @@ PROVIDER_PRESETS = {
         "smtp_host": "smtp.gmail.com",
         "smtp_port": 465,
         "smtp_encryption": "ssl",
+        # Certificates signed by an authority: nothing to pin.
+        "imap_allow_self_signed": False,
+        "smtp_allow_self_signed": False,
     },
     "microsoft": {
         "imap_host": "outlook.office365.com",
@@ -28,6 +31,9 @@ PROVIDER_PRESETS = {
         "smtp_host": "smtp.office365.com",
         "smtp_port": 587,
         "smtp_encryption": "starttls",
+        # Certificates signed by an authority: nothing to pin.
+        "imap_allow_self_signed": False,
+        "smtp_allow_self_signed": False,
     },
 }
 ENCRYPTIONS = [
@@ -90,7 +96,8 @@ class MailSyncAccount(models.Model):
         help="The address you send from; your mail leaves with it as sender.",
     )
     state = fields.Selection(
-        [
+        string="Status",
+        selection=[
             ("draft", "Not Connected"),
             ("pending", "Pending"),
             ("enabled", "Enabled"),

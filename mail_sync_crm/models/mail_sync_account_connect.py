@@ -120,9 +120,9 @@ class MailSyncAccount(models.Model):
         if self.state == "pending":
             title = _("Mailbox pending")
             message = _(
-                "Your mailbox works, but %(company)s already syncs its maximum of "
-                "%(limit)s mailboxes. It starts syncing as soon as an administrator "
-                "raises the limit or someone disconnects.",
+                "Your mailbox works, but %(company)s already syncs as many mailboxes "
+                "as it may (limit: %(limit)s). It starts syncing as soon as an "
+                "administrator raises the limit or someone disconnects.",
                 company=self.company_id.name,
                 limit=self.company_id.mail_sync_user_limit,
             )

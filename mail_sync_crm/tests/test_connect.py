@@ -2,7 +2,7 @@
 from psycopg2 import IntegrityError
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from ..lib.testing import DovecotServer
@@ -144,3 +144,34 @@ class TestConnect(MailSyncCase):
         self.make_account(self.salesman)
         with self.assertRaises(IntegrityError), self.cr.savepoint():
             self.make_account(self.salesman)
+
+    def test_a_preset_resets_the_fields_it_owns(self):
+        """Switching from a self-signed custom server to Gmail or Microsoft puts
+        in the provider's servers, ports and encryption and unticks
+        "Self-Signed Certificate" (Google's certificate must not be pinned)."""
+        Account = self.env["mail.sync.account"].with_user(self.salesman)
+        for provider, imap_host, smtp_port in (
+            ("gmail", "imap.gmail.com", 465),
+            ("microsoft", "outlook.office365.com", 587),
+        ):
+            with Form(Account) as form:
+                form.email = self.salesman.email
+                form.provider = "custom"
+                form.imap_host = "mail.example.com"
+                form.imap_port = 143
+                form.imap_encryption = "starttls"
+                form.imap_allow_self_signed = True
+                form.smtp_host = "mail.example.com"
+                form.smtp_allow_self_signed = True
+                form.provider = provider
+                self.assertEqual(
+                    (form.imap_host, form.imap_port, form.imap_encryption),
+                    (imap_host, 993, "ssl"),
+                )
+                self.assertEqual(form.smtp_port, smtp_port)
+                self.assertFalse(form.imap_allow_self_signed)
+                self.assertFalse(form.smtp_allow_self_signed)
+            account = form.record
+            self.assertFalse(account.imap_allow_self_signed)
+            self.assertFalse(account.smtp_allow_self_signed)
+            account.sudo().unlink()  # one mailbox per user: make room for the next
