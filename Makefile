@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ODOO_SRC ?= /opt/odoo18
 
-.PHONY: setup run stop test lint bench clean
+.PHONY: setup run stop test lint bench pot clean
 
 setup:            ## system packages, PostgreSQL, .venv (idempotent)
 	scripts/setup.sh
@@ -27,6 +27,12 @@ lint:             ## ruff and pylint-odoo only
 bench:            ## benchmarks (figures in README.rst)
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/bench.py
+
+pot:              ## regenerate the translation template from the test database's code
+	scripts/setup.sh >/dev/null
+	.venv/bin/python $(ODOO_SRC)/odoo-bin -c .run/test.conf \
+	  --i18n-export=mail_sync_crm/i18n/mail_sync_crm.pot --modules=mail_sync_crm \
+	  --stop-after-init --no-http --logfile=/dev/null
 
 clean:            ## remove the venv and run files (databases are kept)
 	rm -rf .venv .run
