@@ -75,3 +75,16 @@ def smtp_server():
     with SmtpServer() as server:
         server.add_user("alice", "secret")
         yield server
+
+
+OAUTH_USER = "alice@example.com"
+
+
+@pytest.fixture
+def oauth_server():
+    """A local authorization server consenting as alice@example.com."""
+    from lib.testing import OAuthServer
+
+    with OAuthServer(OAUTH_USER) as server:
+        yield server
+
