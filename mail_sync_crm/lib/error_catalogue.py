@@ -18,6 +18,9 @@ def _lt(text: str) -> str:
 # ("the IMAP server imap.example.com:993", or "the mail server" when nothing is
 # known), never at the start of a sentence; %(side)s ("IMAP", "SMTP" or
 # "mail"), %(host)s and %(port)s are available too, and so are err.params.
+# %(provider)s is "Google" or "Microsoft" (``lib.oauth`` errors), else "your
+# provider": never at the start of a sentence either. A key "<code>/oauth" is
+# the wording of <code> for a session that signed in with OAuth.
 CATALOGUE: dict[str, tuple[str, str]] = {
     "auth_failed": (
         _lt("Login refused by %(server)s: wrong login or password."),
@@ -166,6 +169,79 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " status with your provider; the server's answer is in the details."
         ),
     ),
+    "oauth_not_configured": (
+        _lt("Connecting with %(provider)s is not set up in this database."),
+        _lt(
+            "Ask your administrator to set up sign-in with %(provider)s: its"
+            " client ID and secret in Settings, and the redirect URI shown under"
+            " Settings > CRM > Mail Sync registered at %(provider)s."
+        ),
+    ),
+    "oauth_denied": (
+        _lt(
+            "Access to your mailbox was not granted at %(provider)s: the sign-in"
+            " was cancelled or the mail permission unticked."
+        ),
+        _lt(
+            "Press Connect with %(provider)s again, sign in, and allow access to"
+            " your mail: Odoo needs it to read and send your email."
+        ),
+    ),
+    "oauth_invalid_grant": (
+        _lt(
+            "The access to your mailbox through %(provider)s has ended (revoked,"
+            " password changed, or sign-in expired)."
+        ),
+        _lt(
+            "Connect again with %(provider)s: press Connect with %(provider)s on"
+            " your mailbox and sign in."
+        ),
+    ),
+    "oauth_wrong_account": (
+        _lt(
+            "You signed in at %(provider)s with another account than this"
+            " mailbox's address (or with an address %(provider)s has not"
+            " verified)."
+        ),
+        _lt(
+            "Connect again and pick the account of this mailbox's address at"
+            " %(provider)s; sign out of the other account first if it is chosen"
+            " automatically. The details name both addresses."
+        ),
+    ),
+    "oauth_provider_error": (
+        _lt("The sign-in with %(provider)s failed: the provider answered an error."),
+        _lt(
+            "Try again in a few minutes. If it goes on, your administrator checks"
+            " the %(provider)s client ID and secret in Settings and the redirect"
+            " URI registered at %(provider)s; the details give the answer."
+        ),
+    ),
+    "auth_failed/oauth": (
+        _lt(
+            "Sign-in refused by %(server)s: the access granted through"
+            " %(provider)s was not accepted."
+        ),
+        _lt(
+            "Connect again with %(provider)s. If it goes on, IMAP may be off for"
+            " the mailbox: Gmail: Settings > See all settings > Forwarding and"
+            " POP/IMAP; Microsoft 365: an administrator enables IMAP in the"
+            " Microsoft 365 admin center > Users > Active users > Mail > Manage"
+            " email apps."
+        ),
+    ),
+    "smtp_auth_failed/oauth": (
+        _lt(
+            "Sign-in refused by %(server)s: the access granted through"
+            " %(provider)s was not accepted for sending."
+        ),
+        _lt(
+            "Connect again with %(provider)s. Microsoft 365: an administrator must"
+            " also enable Authenticated SMTP for the mailbox (Microsoft 365 admin"
+            " center > Users > Active users > Mail > Manage email apps), which"
+            " Microsoft turns off by default."
+        ),
+    ),
     "unknown": (
         _lt("An unexpected error occurred with %(server)s."),
         _lt(
@@ -175,7 +251,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
 }
 
-_SIDE_LABELS = {"imap": "IMAP", "smtp": "SMTP"}
+_SIDE_LABELS = {"imap": "IMAP", "smtp": "SMTP", "oauth": "OAuth"}
 _MAIL_LABEL = _lt("mail")
+_PROVIDER = _lt("your provider")
 _SERVER_AT = _lt("the %(side)s server %(address)s")
 _SERVER = _lt("the %(side)s server")

@@ -22,7 +22,14 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable
 
-from .error_catalogue import _MAIL_LABEL, _SERVER, _SERVER_AT, _SIDE_LABELS, CATALOGUE
+from .error_catalogue import (
+    _MAIL_LABEL,
+    _PROVIDER,
+    _SERVER,
+    _SERVER_AT,
+    _SIDE_LABELS,
+    CATALOGUE,
+)
 
 __all__ = [
     "CATALOGUE",
@@ -363,6 +370,16 @@ def _is_imapclient_login_error(exc: BaseException) -> bool:
     return cls.__name__ == "LoginError" and cls.__module__.startswith("imapclient")
 
 
+def _classify_oauth(exc: BaseException) -> str | None:
+    """Authlib's OAuth errors (``error`` = the OAuth error code), recognised
+    without importing Authlib; ``lib.oauth`` raises its own classified ones."""
+    if not type(exc).__module__.startswith("authlib"):
+        return None
+    if getattr(exc, "error", None) == "invalid_grant":
+        return "oauth_invalid_grant"
+    return "oauth_provider_error"
+
+
 def _classify_imap(exc: BaseException) -> str | None:
     if not isinstance(exc, imaplib.IMAP4.error):
         return None
@@ -405,6 +422,7 @@ _CLASSIFIERS: tuple[Callable[[BaseException], str | None], ...] = (
     _classify_ssl,
     _classify_smtp,
     _classify_imap,
+    _classify_oauth,
     _classify_os,
     _classify_parse,
 )
@@ -460,14 +478,23 @@ def classify(
     host: str = "",
     port: int | None = None,
     secrets: Iterable[str | bytes | None] = (),
+    auth: str | None = None,
 ) -> MailSyncError:
     """Map any exception to a :class:`MailSyncError` with a catalogue code.
 
     A MailSyncError passes through (side, host and port filled when missing).
     ``side`` is inferred from smtplib/imaplib exceptions when not given. Every
-    value of ``secrets`` is replaced by ``***`` in the detail. Never raises.
+    value of ``secrets`` is replaced by ``***`` in the detail. ``auth`` says
+    how the session signed in ("oauth" picks the catalogue's OAuth wording of
+    a refused login, see :func:`describe`). Never raises.
     """
-    secrets = _as_tuple(secrets)
+    err = _classify(exc, side, host, port, _as_tuple(secrets))
+    if auth:
+        err.params.setdefault("auth", auth)
+    return err
+
+
+def _classify(exc, side, host, port, secrets) -> MailSyncError:
     if isinstance(exc, MailSyncError):
         return _complete(exc, side, host, port, secrets)
     try:
@@ -521,6 +548,7 @@ def _values(err: MailSyncError, translate: Callable[[str], str]) -> _Values:
         address=address,
     )
     values["server"] = _render(phrase, values)
+    values["provider"] = _safe_translate(translate, _PROVIDER)
     values.update(err.params or {})
     return values
 
@@ -538,9 +566,14 @@ def describe(
     """Return the (message, hint) of ``err``, translated then rendered.
 
     ``translate`` receives the English catalogue strings (the Odoo layer
-    passes its translation function). Unknown codes render as "unknown".
+    passes its translation function). Unknown codes render as "unknown". An
+    error of a session that signed in with OAuth (``params["auth"]``) reads
+    the entry ``"<code>/oauth"`` when the catalogue has one.
     """
-    message, hint = CATALOGUE.get(err.code) or CATALOGUE["unknown"]
+    variant = f"{err.code}/{(err.params or {}).get('auth')}"
+    message, hint = (
+        CATALOGUE.get(variant) or CATALOGUE.get(err.code) or CATALOGUE["unknown"]
+    )
     values = _values(err, translate)
     return (
         _render(_safe_translate(translate, message), values),

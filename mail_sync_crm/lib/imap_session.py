@@ -116,7 +116,7 @@ class ImapSession:
     def _fail(self, exc):
         s = self.settings
         return errors.classify(
-            exc, side="imap", host=s.host, port=s.port, secrets=(s.password,)
+            exc, side="imap", host=s.host, port=s.port, secrets=s.secrets, auth=s.auth
         )
 
     def open(self):
@@ -149,7 +149,10 @@ class ImapSession:
                 self.fingerprint = tls.check_pin(
                     client.socket(), s.allow_self_signed, s.pinned_fingerprint, "imap"
                 )
-            if (s.login + s.password).isascii():
+            if s.access_token:
+                # SASL XOAUTH2 (Gmail, Microsoft 365): the token, not a password.
+                client.oauth2_login(s.login, s.access_token)
+            elif (s.login + s.password).isascii():
                 client.login(s.login, s.password)
             else:
                 # LOGIN is ASCII-only in imaplib; AUTHENTICATE PLAIN carries UTF-8.

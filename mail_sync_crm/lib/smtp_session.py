@@ -1,5 +1,6 @@
 """SMTP connection check: EHLO, STARTTLS or implicit TLS (pinned when self-signed),
-AUTH. Sending itself goes through Odoo's ``ir.mail_server``."""
+AUTH (LOGIN/PLAIN with the password, or XOAUTH2 with an OAuth access token).
+Sending itself goes through Odoo's ``ir.mail_server``."""
 
 import base64
 import contextlib
@@ -30,6 +31,20 @@ def login(conn: smtplib.SMTP, user: str, password: str):
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, reply)
     return code, reply
+
+
+def xoauth2_login(conn: smtplib.SMTP, user: str, access_token: str):
+    """SASL XOAUTH2 (Gmail, Microsoft 365) with ``smtplib``'s own AUTH, which
+    checks the reply: a refused token raises ``SMTPAuthenticationError`` (535),
+    not a confusing refusal of the MAIL FROM that follows. To the server's
+    error challenge (334 + JSON) the client answers empty, as required."""
+    response = f"user={user}\x01auth=Bearer {access_token}\x01\x01"
+
+    def answer(challenge=None):
+        return response if challenge is None else ""
+
+    conn.ehlo_or_helo_if_needed()
+    return conn.auth("XOAUTH2", answer, initial_response_ok=True)
 
 
 def open_smtp(settings: SmtpSettings):
@@ -64,7 +79,9 @@ def open_smtp(settings: SmtpSettings):
             seen = tls.check_pin(
                 conn.sock, s.allow_self_signed, s.pinned_fingerprint, "smtp"
             )
-        if s.login:
+        if s.access_token:
+            xoauth2_login(conn, s.login, s.access_token)
+        elif s.login:
             login(conn, s.login, s.password)
         return conn, seen
     except Exception as exc:
@@ -72,7 +89,7 @@ def open_smtp(settings: SmtpSettings):
             with contextlib.suppress(Exception):
                 conn.close()
         raise errors.classify(
-            exc, side="smtp", host=s.host, port=s.port, secrets=(s.password,)
+            exc, side="smtp", host=s.host, port=s.port, secrets=s.secrets, auth=s.auth
         ) from exc
 
 

@@ -16,7 +16,12 @@ DEFAULT_TIMEOUT = 30.0
 
 @dataclass
 class ServerSettings:
-    """How to reach and log in to one IMAP or SMTP server."""
+    """How to reach and log in to one IMAP or SMTP server.
+
+    With an ``access_token`` (OAuth 2.0, see ``lib.oauth``) the session signs
+    in with SASL XOAUTH2 as ``login`` (the mailbox address) instead of the
+    password.
+    """
 
     host: str
     port: int
@@ -26,6 +31,17 @@ class ServerSettings:
     login: str = ""
     password: str = field(default="", repr=False)
     timeout: float = DEFAULT_TIMEOUT
+    access_token: str | None = field(default=None, repr=False)
+
+    @property
+    def secrets(self) -> tuple:
+        """What no error text or log may show: the password and the token."""
+        return (self.password, self.access_token)
+
+    @property
+    def auth(self) -> str | None:
+        """ "oauth" when the session signs in with XOAUTH2, else None."""
+        return "oauth" if self.access_token else None
 
 
 def make_context(allow_self_signed: bool) -> ssl.SSLContext:

@@ -12,6 +12,7 @@ from .factory import (
     malformed_messages,
     parse_address,
 )
+from .oauth_server import OAuthServer, RecordedRequest
 from .proxy import LatencyProxy
 from .smtp_server import STAGES, ReceivedMessage, SmtpServer
 
@@ -21,7 +22,9 @@ __all__ = [
     "DovecotError",
     "DovecotServer",
     "LatencyProxy",
+    "OAuthServer",
     "ReceivedMessage",
+    "RecordedRequest",
     "SmtpServer",
     "make_corpus",
     "make_message",

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import quote
 
 from ._common import LOOPBACK, free_port, process_group, tail
 from ._server import TestServer
@@ -48,17 +49,17 @@ ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 auth_failure_delay = 0
 mail_max_userip_connections = 100
 mail_fsync = never
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN {d}/passwd.d/%u
+{password_mechanisms}  args = scheme=PLAIN {d}/passwd.d/%u
 }}
-userdb {{
+{oauth_passdb}userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={d}/home/%u
+  args = uid={uid} gid={gid} home={d}/home/%u{userdb_extra}
 }}
 mail_location = maildir:~/Maildir
 namespace inbox {{
@@ -85,6 +86,28 @@ service imap-login {{
 """
 
 
+# With ``DovecotServer(oauth=...)``: XOAUTH2 and OAUTHBEARER logins whose bearer
+# token Dovecot itself introspects (RFC 7662) at the authorization server; the
+# token's ``username`` must be the login. Password users keep PLAIN and LOGIN.
+OAUTH_MECHANISMS = "plain login xoauth2 oauthbearer"
+OAUTH_PASSDB = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/oauth2.conf.ext
+}}
+"""
+OAUTH_CONF = """\
+introspection_mode = post
+introspection_url = {url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
+"""
+
+
 class DovecotError(RuntimeError):
     pass
 
@@ -104,9 +127,12 @@ class DovecotServer(TestServer):
     host = LOOPBACK
     folder_separator = "."  # Maildir++ layout
 
-    def __init__(self, start_timeout=10.0):
+    def __init__(self, start_timeout=10.0, oauth=None):
+        """``oauth``: an authorization server (``OAuthServer``) whose
+        introspection endpoint validates the XOAUTH2/OAUTHBEARER tokens."""
         super().__init__()
         self.start_timeout = start_timeout
+        self.oauth = oauth
         self.port = None
         self.ssl_port = None
         self.conf_path = None
@@ -171,6 +197,17 @@ class DovecotServer(TestServer):
         users, self.users = self.users, {}
         for login, password in users.items():  # start() again after stop()
             self.add_user(login, password)
+        if self.oauth is not None:
+            client_id, secret = (
+                quote(part, safe="") for part in self.oauth.resource_client
+            )
+            url = self.oauth.introspection_url.replace(
+                "://", f"://{client_id}:{secret}@", 1
+            )
+            path = os.path.join(d, "oauth2.conf.ext")
+            with open(path, "w") as fh:
+                fh.write(OAUTH_CONF.format(url=url))
+            os.chmod(path, 0o644)
 
     def _launch(self):
         self.greeting_token = uuid.uuid4().hex[:16]
@@ -187,6 +224,12 @@ class DovecotServer(TestServer):
             gid=MAIL_GROUP,
             port=self.port,
             ssl_port=self.ssl_port,
+            auth_mechanisms=OAUTH_MECHANISMS if self.oauth else "plain login",
+            oauth_passdb=OAUTH_PASSDB.format(d=self.dir) if self.oauth else "",
+            password_mechanisms="  mechanisms = plain login\n" if self.oauth else "",
+            # With per-mechanism passdbs, a user lookup (doveadm) finds no
+            # passdb to ask: the static userdb answers for any user instead.
+            userdb_extra=" allow_all_users=yes" if self.oauth else "",
         )
         with open(self.conf_path, "w") as fh:
             fh.write(config)

@@ -6,6 +6,12 @@ Three loopback listeners share one message store:
 * ``ssl_port``: implicit TLS, AUTH required;
 * ``plain_port``: no TLS, AUTH offered (also without TLS) but not required.
 
+``SmtpServer(oauth=auth_server)`` also offers AUTH XOAUTH2 (as Gmail and
+Microsoft do): the bearer token is introspected (RFC 7662) at the
+authorization server (``lib.testing.OAuthServer``) and must be active and
+belong to the ``user=`` it names; a refused token gets Gmail's answer (a 334
+error challenge, then ``535 5.7.8``).
+
 Usage::
 
     with SmtpServer() as smtp:
@@ -15,6 +21,9 @@ Usage::
         [msg] = smtp.wait_for(1)
 """
 
+import asyncio
+import base64
+import binascii
 import contextlib
 import email
 import email.policy
@@ -24,11 +33,13 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 from ._common import LOOPBACK
 from ._server import TestServer
@@ -36,6 +47,8 @@ from ._server import TestServer
 __all__ = ["STAGES", "ReceivedMessage", "SmtpServer"]
 
 STAGES = ("MAIL", "RCPT", "DATA")
+XOAUTH2_REFUSED = "535 5.7.8 Username and Password not accepted"
+XOAUTH2_ERROR = {"status": "401", "schemes": "bearer"}
 
 
 def _drop_login_data_warning(record):
@@ -104,6 +117,31 @@ class _Handler:
     def __init__(self, owner, implicit_tls):
         self.owner = owner
         self.implicit_tls = implicit_tls
+
+    async def auth_XOAUTH2(self, server, args):
+        """SASL XOAUTH2 (``user=...^Aauth=Bearer ...^A^A``), the token checked
+        by the authorization server; offered only with ``SmtpServer(oauth=)``."""
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1].encode(), validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        user, token = _parse_xoauth2(blob)
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(None, self.owner._check_token, user, token)
+        if ok:
+            login = LoginPassword(user.encode(), b"")
+            return AuthResult(success=True, handled=False, auth_data=login)
+        # As Gmail: an error challenge, the client's empty answer, then 535.
+        answer = await server.challenge_auth(json.dumps(XOAUTH2_ERROR))
+        if answer is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False, message=XOAUTH2_REFUSED)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if self.owner._drop_connections:
@@ -196,8 +234,9 @@ class SmtpServer(TestServer):
     workdir_prefix = "smtp-"
     host = LOOPBACK
 
-    def __init__(self, data_size_limit=64 * 1024 * 1024, timeout=30):
+    def __init__(self, data_size_limit=64 * 1024 * 1024, timeout=30, oauth=None):
         super().__init__()
+        self.oauth = oauth
         self.data_size_limit = data_size_limit
         self.timeout = timeout
         self.port = None
@@ -226,6 +265,7 @@ class SmtpServer(TestServer):
             "authenticator": self._authenticate,
             "data_size_limit": self.data_size_limit,
             "timeout": self.timeout,
+            "auth_exclude_mechanism": [] if self.oauth else ["XOAUTH2"],
         }
         starttls = self._start_controller(
             False,
@@ -283,6 +323,23 @@ class SmtpServer(TestServer):
         with self._lock:
             self.auth_attempts.append((login, ok))
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+    def _check_token(self, user, token):
+        """True when the authorization server says ``token`` is active and
+        belongs to ``user`` (RFC 7662 introspection, over real HTTP)."""
+        ok = False
+        if user and token:
+            request = urllib.request.Request(
+                self.oauth.introspection_url,
+                data=urllib.parse.urlencode({"token": token}).encode(),
+                headers={"Authorization": _basic(*self.oauth.resource_client)},
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                found = json.loads(answer.read() or b"{}")
+            ok = found.get("active") is True and found.get("username") == user
+        with self._lock:
+            self.auth_attempts.append((user, ok))
+        return ok
 
     # -- faults -------------------------------------------------------------------
 
@@ -377,3 +434,20 @@ class SmtpServer(TestServer):
     def ssl_context(self):
         """An SSL client context trusting this server's certificate."""
         return self._cert.client_context()
+
+
+def _parse_xoauth2(blob):
+    """(user, token) from a XOAUTH2 initial response; empty strings when absent."""
+    user = token = ""
+    for part in blob.decode("utf-8", errors="replace").split("\x01"):
+        key, _sep, value = part.partition("=")
+        if key == "user":
+            user = value
+        elif key == "auth" and value[:7].lower() == "bearer ":
+            token = value[7:]
+    return user, token
+
+
+def _basic(client_id, secret):
+    pair = f"{client_id}:{secret}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")

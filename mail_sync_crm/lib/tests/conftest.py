@@ -75,3 +75,39 @@ def smtp_server():
     with SmtpServer() as server:
         server.add_user("alice", "secret")
         yield server
+
+
+OAUTH_USER = "alice@example.com"
+
+
+@pytest.fixture
+def oauth_server():
+    """A local authorization server consenting as alice@example.com."""
+    from lib.testing import OAuthServer
+
+    with OAuthServer(OAUTH_USER) as server:
+        yield server
+
+
+@pytest.fixture
+def oauth_dovecot(oauth_server):
+    """Dovecot validating XOAUTH2/OAUTHBEARER tokens at ``oauth_server``;
+    alice@example.com's mailbox (also reachable with the password "secret" to
+    fill it) and the password-only user bob/secret."""
+    from lib.testing import DovecotServer
+
+    with DovecotServer(oauth=oauth_server) as server:
+        server.add_user(OAUTH_USER, "secret")
+        server.add_user("bob", "secret")
+        yield server
+
+
+@pytest.fixture
+def oauth_smtp(oauth_server):
+    """The recording SMTP server also taking AUTH XOAUTH2 checked at
+    ``oauth_server``; password user bob/secret."""
+    from lib.testing import SmtpServer
+
+    with SmtpServer(oauth=oauth_server) as server:
+        server.add_user("bob", "secret")
+        yield server

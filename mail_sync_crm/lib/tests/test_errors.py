@@ -185,7 +185,7 @@ def test_catalogue_strings_are_plain_named_placeholders(code):
     for text in CATALOGUE[code]:
         assert isinstance(text, str)
         placeholders = set(re.findall(r"%\((\w+)\)s", text))
-        assert placeholders <= {"side", "host", "port", "server", "address"}
+        assert placeholders <= {"side", "host", "port", "server", "address", "provider"}
         assert "%s" not in text  # positional placeholders cannot be translated
 
 
