@@ -296,6 +296,11 @@ class ImapSession:
                     result[uid] = bytes(response[uid].get(_BODY_KEY) or b"")
         return result
 
+    def fetch_items(self, uids: list[int], items: list[str]) -> dict:
+        """One UID FETCH of ``items`` as imapclient answers it ({uid: {item:
+        value}}), e.g. BODYSTRUCTURE and ``BODY.PEEK[<section>]``."""
+        return self._fetch(uids, items) if uids else {}
+
     def fetch_sizes(self, uids: list[int]) -> dict[int, int]:
         """RFC822.SIZE of ``uids`` (expunged ones left out), in one UID FETCH."""
         if not uids:

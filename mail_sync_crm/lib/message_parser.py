@@ -39,7 +39,9 @@ class ParsedMessage:
     to sanitise. ``attachments`` are (filename, content,
     mimetype) within the cap, ``omitted_attachments`` (filename, size) those
     left out because of it. ``error`` is None or a short text naming what was
-    damaged (the rest of the message is still there).
+    damaged (the rest of the message is still there). ``partial_size``: the
+    message was too large to download whole, and this is its size; it was read
+    part by part (:mod:`.large_message`).
     """
 
     message_id: str = ""
@@ -57,6 +59,7 @@ class ParsedMessage:
     attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
     omitted_attachments: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
+    partial_size: int = 0  # too large to take whole: its size (text parts only)
 
 
 # C0 controls other than tab and line feed: not valid in HTML (Odoo's sanitiser

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 
-from . import errors, matcher, message_parser
+from . import errors, large_message, matcher, message_parser
 from .sync_store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
 
 __all__ = [
@@ -292,6 +292,11 @@ def _sync_batch(
         bodies = session.fetch_bodies(
             [item.uid for item in chunk], max_message_size, sizes
         )
+        for uid in [uid for uid, raw in bodies.items() if raw is None]:
+            # Too large to take whole: its text and the attachments that fit.
+            bodies[uid] = large_message.fetch_partial(
+                session.fetch_items, uid, attachment_cap
+            )
         if number == len(chunks):
             bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
@@ -304,23 +309,14 @@ def _sync_batch(
             }
             if not item.lead_ids:
                 continue
-            raw = bodies.get(item.uid, b"")
-            if raw is None:
-                store.skip(
-                    folder,
-                    item.uid,
-                    errors.MailSyncError(
-                        "message_too_large",
-                        f"UID {item.uid} in {folder.name}: {sizes[item.uid]} bytes",
-                        side="imap",
-                        params={"uid": item.uid, "folder": folder.name},
-                    ),
-                )
-                outcome.skipped += 1
-                continue
+            raw = bodies.get(item.uid)
             if not raw:
                 continue  # expunged since the header fetch
-            item.message = message_parser.parse_message(raw, attachment_cap)
+            item.message = (
+                raw
+                if isinstance(raw, message_parser.ParsedMessage)
+                else message_parser.parse_message(raw, attachment_cap)
+            )
             if item.message.error and not item.message.body_html:
                 store.skip(
                     folder,

@@ -224,6 +224,13 @@ class MailSyncStore(SyncStore):
 
     def _body(self, message):
         body = Markup(message.body_html or "")
+        if message.partial_size:
+            note = self.env._(
+                "This email (%(size)s) is too large to sync whole: its text and"
+                " the attachments that fit are here.",
+                size=_format_size(message.partial_size),
+            )
+            body += Markup("<p><em>%s</em></p>") % note
         if message.omitted_attachments:
             items = Markup("").join(
                 Markup("<li>%s (%s)</li>") % (name, _format_size(size))

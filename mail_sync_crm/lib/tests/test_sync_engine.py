@@ -165,20 +165,20 @@ def test_copies_of_a_message_in_one_batch_are_recorded_once(dovecot, session):
 
 
 def test_a_copy_stands_in_for_a_first_copy_left_out(dovecot, session):
-    """Copies with one Message-ID: when the first is left out (here: over the
-    size limit), the next one is recorded, so the message is not lost."""
+    """Copies with one Message-ID: when the first is left out (here: its MIME
+    structure is broken and it has no text), the next one is recorded, so the
+    message is not lost."""
     good = make_message(ALICE, ME, subject="kept", message_id="<pair@acme.example.com>")
-    padded = good + b"padding " * 2000
-    dovecot.append("alice", "INBOX", padded)
+    head = good.split(b"\r\n\r\n", 1)[0].replace(
+        b'Content-Type: text/plain; charset="utf-8"',
+        b'Content-Type: multipart/mixed; boundary="gone"',
+    )
+    broken = head + b"\r\n\r\n"
+    dovecot.append("alice", "INBOX", broken)
     dovecot.append("alice", "INBOX", good)
     store = MemoryStore()
-    outcome = run(
-        session,
-        sync_engine.FolderState("INBOX", "in"),
-        store,
-        max_message_size=len(good) + 100,
-    )
-    assert store.skipped == [(1, "message_too_large")]
+    outcome = run(session, sync_engine.FolderState("INBOX", "in"), store)
+    assert store.skipped == [(1, "message_malformed")]
     assert store.recorded == [("<pair@acme.example.com>", LEAD_A, "kept")]
     assert (outcome.recorded, outcome.skipped) == (1, 1)
 
@@ -221,16 +221,45 @@ def test_already_on_chatter_is_not_downloaded_again(dovecot, session):
     assert store.recorded == []
 
 
-def test_oversized_message_is_logged_and_skipped(dovecot, session):
-    big = make_message(ALICE, ME, attachments=[("big.bin", b"x" * 300_000, None)])
+def test_oversized_message_lands_with_its_text(dovecot, session):
+    """A message over the size limit is not skipped: its text and the
+    attachments that fit the cap are recorded, the rest is listed."""
+    big = make_message(
+        ALICE,
+        ME,
+        subject="big",
+        text="The figures are attached.",
+        attachments=[
+            ("big.bin", b"x" * 300_000, None),
+            ("note.txt", b"small", "text/plain"),
+        ],
+    )
     dovecot.append("alice", "INBOX", big)
     dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="small"))
-    store = MemoryStore()
-    run(
-        session, sync_engine.FolderState("INBOX", "in"), store, max_message_size=100_000
+    recorded = {}
+
+    class KeepingStore(MemoryStore):
+        def record(self, folder, items):
+            super().record(folder, items)
+            recorded.update((item.header.subject, item.message) for item in items)
+
+    store = KeepingStore()
+    sync_engine.sync_folder(
+        session,
+        sync_engine.FolderState("INBOX", "in"),
+        store,
+        INDEX,
+        attachment_cap=100_000,
+        max_message_size=100_000,
     )
-    assert store.skipped == [(1, "message_too_large")]
-    assert [s for _m, _l, s in store.recorded] == ["small"]
+    assert store.skipped == []
+    assert sorted(recorded) == ["big", "small"]
+    message = recorded["big"]
+    assert message.partial_size == len(big)
+    assert message.body_html == "<p>The figures are attached.</p>"
+    assert [(n, c) for n, c, _t in message.attachments] == [("note.txt", b"small")]
+    assert [name for name, _size in message.omitted_attachments] == ["big.bin"]
+    assert recorded["small"].partial_size == 0
 
 
 def test_uidvalidity_change_rescans(dovecot, session):
