@@ -152,6 +152,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " message."
         ),
     ),
+    "message_undeliverable": (
+        _lt(
+            "The server could not deliver a message, even after several tries:"
+            " it was skipped, the other messages were synced."
+        ),
+        _lt(
+            "The message is probably damaged or unreadable on the server. Open it"
+            " in your webmail or mail app: if it opens there, press Retry on this"
+            " entry and it is fetched again on the next sync; otherwise ask your"
+            " mail provider or administrator about it. The details say what the"
+            " server answered."
+        ),
+    ),
     "connection_lost": (
         _lt("The connection to %(server)s was lost."),
         _lt(

@@ -22,11 +22,13 @@ method is told each batch's candidate addresses before they are looked up.
 
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from . import errors, large_message, matcher, message_parser
+from .header_prefetch import HeaderPrefetch as _HeaderPrefetch
 from .sync_store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
+from .undeliverable import Narrowing, Undeliverable
 
 __all__ = [
     "FolderOutcome",
@@ -85,10 +87,13 @@ def sync_folder(
     daily cap defers the rest). ``prefetch``: fetch the next batch's headers
     while this batch is recorded. ``status``: the folder's ``FolderStatus``
     already read by ``session.examine_folders``; when it shows nothing new
-    since the checkpoint, nothing more is asked of the server, and when the
-    folder is still the one selected, it is not examined again. ``long_run``:
-    entered around a run of more than one batch (the cron passes
-    ``process_tuning.long_run``)."""
+    since the checkpoint (and no message is held back for another try),
+    nothing more is asked of the server, and when the folder is still the one
+    selected, it is not examined again. ``long_run``: entered around a run of
+    more than one batch (the cron passes ``process_tuning.long_run``).
+
+    Messages the server cannot deliver are held back and retried on later
+    runs, then skipped (:mod:`.undeliverable`): the checkpoint moves on."""
     outcome = FolderOutcome()
     if (
         status is not None
@@ -96,6 +101,7 @@ def sync_folder(
         and status.uidvalidity == folder.uidvalidity
         and status.uidnext
         and status.uidnext <= folder.last_uid + 1
+        and not store.held(folder, status.uidvalidity)
     ):
         store.checkpoint(
             folder,
@@ -116,6 +122,23 @@ def sync_folder(
         # anything from being recorded twice.
         last_uid = 0
         outcome.rescanned = True
+    held = Undeliverable(store, folder, status.uidvalidity, outcome)
+    run = _Run(
+        session,
+        folder,
+        store,
+        lead_index,
+        blocklist,
+        outcome,
+        held,
+        Narrowing(session, folder.name, status.uidvalidity),
+        attachment_cap=attachment_cap,
+        max_message_size=max_message_size,
+        body_batch_bytes=body_batch_bytes,
+    )
+    retry = [uid for uid in held.retry if uid <= last_uid]
+    if retry:
+        _retry_held(run, retry)
     if status.uidnext and status.uidnext <= last_uid + 1:
         uids = []  # UIDNEXT says nothing arrived since the checkpoint: no SEARCH
     else:
@@ -140,20 +163,11 @@ def sync_folder(
         _HeaderPrefetch(session, batches, prefetch) as headers_of,
     ):
         for number, batch in enumerate(batches):
-            headers = headers_of(number)
-            stop_uid = _sync_batch(
-                session,
-                folder,
-                store,
-                headers,
-                lead_index,
-                blocklist,
-                outcome,
-                attachment_cap=attachment_cap,
-                max_message_size=max_message_size,
-                body_batch_bytes=body_batch_bytes,
-                bodies_fetched=headers_of.start_next,
-            )
+            try:
+                headers = headers_of(number)
+            except errors.MailSyncError as exc:
+                headers = _fetch_headers(run, batch, exc)
+            stop_uid = _sync_batch(run, headers, bodies_fetched=headers_of.start_next)
             if stop_uid is not None:
                 position = uids.index(stop_uid)
                 checkpoint = uids[position - 1] if position else last_uid
@@ -186,48 +200,53 @@ def sync_folder(
     return outcome
 
 
-class _HeaderPrefetch:
-    """``headers_of(n)``: the headers of batch ``n``. With ``enabled``, batch n+1
-    is fetched in a background thread from ``start_next()`` (called once batch
-    n no longer needs the session) until ``headers_of(n + 1)`` waits for it.
-    Leaving the ``with`` block waits for a fetch still running, so the session
-    is free again whatever happened."""
+@dataclass
+class _Run:
+    """One ``sync_folder`` call: what every batch of it works with."""
 
-    def __init__(self, session, batches, enabled):
-        self.session = session
-        self.batches = batches
-        self.enabled = enabled and len(batches) > 1
-        self.executor = None
-        self.pending = {}  # batch number -> Future
-        self.current = -1
+    session: object
+    folder: FolderState
+    store: SyncStore
+    lead_index: object
+    blocklist: object
+    outcome: FolderOutcome
+    held: Undeliverable
+    narrowing: Narrowing
+    attachment_cap: int
+    max_message_size: int
+    body_batch_bytes: int
 
-    def __enter__(self):
-        if self.enabled:
-            self.executor = ThreadPoolExecutor(1, thread_name_prefix="mail-sync-imap")
-        return self
 
-    def __exit__(self, *exc_info):
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-        self.pending.clear()
+def _fetch_headers(run, uids, first_error=None):
+    """The header fields of ``uids`` (after ``first_error``, how fetching them
+    all at once failed), the messages the server cannot deliver held back."""
+    session = run.session
+    found, failed = run.narrowing.fetch(
+        lambda part: {h.uid: h for h in session.fetch_headers(part, quick=True)},
+        uids,
+        first_error,
+    )
+    if failed:  # their dates, if the server can tell them
+        dates, _failed = run.narrowing.fetch(
+            lambda part: session.fetch_items(part, ["INTERNALDATE"]), sorted(failed)
+        )
+        for uid, err in sorted(failed.items()):
+            date = dates.get(uid, {}).get(b"INTERNALDATE")
+            run.held.failed(uid, err, internaldate=date)
+    return [found[uid] for uid in sorted(found)]
 
-    def __call__(self, number):
-        self.current = number
-        future = self.pending.pop(number, None)
-        if future is not None:
-            return future.result()  # a failure of the connection raises here
-        return self.session.fetch_headers(self.batches[number], quick=True)
 
-    def start_next(self):
-        following = self.current + 1
-        if (
-            self.executor is not None
-            and following < len(self.batches)
-            and following not in self.pending
-        ):
-            self.pending[following] = self.executor.submit(
-                self.session.fetch_headers, self.batches[following], quick=True
-            )
+def _retry_held(run, uids):
+    """Try again the messages earlier runs could not fetch (before the new
+    ones); those read now are released, whatever they turn out to be."""
+    stop_uid = _sync_batch(run, _fetch_headers(run, uids))
+    run.held.delivered(
+        [
+            uid
+            for uid in uids
+            if uid not in run.held.failed_now and (stop_uid is None or uid < stop_uid)
+        ]
+    )
 
 
 def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
@@ -254,22 +273,10 @@ def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
     return todo
 
 
-def _sync_batch(
-    session,
-    folder,
-    store,
-    headers,
-    lead_index,
-    blocklist,
-    outcome,
-    *,
-    attachment_cap,
-    max_message_size,
-    body_batch_bytes,
-    bodies_fetched=lambda: None,
-):
+def _sync_batch(run, headers, bodies_fetched=lambda: None):
     """Record one batch; returns the UID where the daily cap stopped it, or None.
     ``bodies_fetched()`` is called once the batch no longer uses the session."""
+    folder, store, outcome = run.folder, run.store, run.outcome
     for header in headers:
         if header.error and not (header.from_ or header.recipients):
             store.skip(
@@ -277,29 +284,27 @@ def _sync_batch(
             )
             outcome.skipped += 1
     by_uid = {header.uid: header for header in headers}
-    todo = _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome)
+    todo = _to_record(
+        store, folder, headers, by_uid, run.lead_index, run.blocklist, outcome
+    )
     stop_uid = None
     cap = store.cap_left()
     if cap is not None and len(todo) > cap:
         stop_uid = todo[cap].uid
         todo = todo[:cap]
     sizes = {item.uid: by_uid[item.uid].size for item in todo}
-    chunks = list(_size_chunks(todo, sizes, body_batch_bytes))
+    chunks = list(_size_chunks(todo, sizes, run.body_batch_bytes))
     if not chunks:
         bodies_fetched()
     ready, taken = [], set()  # taken: the (Message-ID, lead) pairs of ``ready``
     for number, chunk in enumerate(chunks, start=1):
-        bodies = session.fetch_bodies(
-            [item.uid for item in chunk], max_message_size, sizes
-        )
-        for uid in [uid for uid, raw in bodies.items() if raw is None]:
-            # Too large to take whole: its text and the attachments that fit.
-            bodies[uid] = large_message.fetch_partial(
-                session.fetch_items, uid, attachment_cap
-            )
+        bodies, failed = _fetch_bodies(run, [item.uid for item in chunk], sizes)
         if number == len(chunks):
             bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
+            if item.uid in failed:
+                run.held.failed(item.uid, failed[item.uid], header=item.header)
+                continue
             # A copy of a message already ready in this batch (same Message-ID,
             # another UID) adds nothing; a copy of one that failed still counts.
             item.lead_ids = {
@@ -315,7 +320,7 @@ def _sync_batch(
             item.message = (
                 raw
                 if isinstance(raw, message_parser.ParsedMessage)
-                else message_parser.parse_message(raw, attachment_cap)
+                else message_parser.parse_message(raw, run.attachment_cap)
             )
             if item.message.error and not item.message.body_html:
                 store.skip(
@@ -332,3 +337,27 @@ def _sync_batch(
         outcome.recorded += len(ready)
         outcome.uids.extend(item.uid for item in ready)
     return stop_uid
+
+
+def _fetch_bodies(run, uids, sizes):
+    """(whole messages or, for one too large to take whole, its text and the
+    attachments that fit, as a ParsedMessage; by UID, {uid: error} of those
+    the server could not deliver)."""
+    session = run.session
+    bodies, failed = run.narrowing.fetch(
+        lambda part: session.fetch_bodies(part, run.max_message_size, sizes), uids
+    )
+    too_large = [uid for uid, raw in bodies.items() if raw is None]
+    if too_large:
+        partial, failed_partial = run.narrowing.fetch(
+            lambda part: {
+                uid: large_message.fetch_partial(
+                    session.fetch_items, uid, run.attachment_cap
+                )
+                for uid in part
+            },
+            too_large,
+        )
+        bodies.update(partial)
+        failed.update(failed_partial)
+    return bodies, failed

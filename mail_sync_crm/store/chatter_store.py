@@ -14,6 +14,7 @@ from odoo.tools import SQL
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
 from ..lib.sync_store import SyncStore
+from .held_messages import HeldMessages
 from .lead_index import LeadIndex
 
 # The ledger columns written by one INSERT (the related stored fields user_id,
@@ -51,7 +52,7 @@ def _format_size(size):
     return f"{max(1, size // 1024)} KB"
 
 
-class MailSyncStore(SyncStore):
+class MailSyncStore(HeldMessages, SyncStore):
     """One mailbox's sync run, on the mailbox's environment; ``auto_commit``
     commits after each checkpoint (the cron), never under test."""
 

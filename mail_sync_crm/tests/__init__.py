@@ -8,3 +8,4 @@ from . import test_sync
 from . import test_ui
 from . import test_smart_mail
 from . import test_large_message
+from . import test_undeliverable

@@ -68,6 +68,15 @@ class _Recorder(sync_engine.SyncStore):
     def skip(self, folder, uid, err):
         self.skipped.append((uid, err.code))
 
+    def held(self, folder, uidvalidity):
+        return {}
+
+    def hold(self, folder, uidvalidity, uid, attempts, err, give_up):
+        self.skipped.append((uid, err.code))
+
+    def release(self, folder, uidvalidity, uids):
+        pass
+
     def checkpoint(self, folder, progress):
         folder.uidvalidity, folder.last_uid = progress.uidvalidity, progress.last_uid
 

@@ -5,7 +5,7 @@ import gc
 import sys
 
 import pytest
-from lib import blocklist, errors, process_tuning, sync_engine
+from lib import blocklist, errors, process_tuning, sync_engine, undeliverable
 from lib.imap_session import ImapSession, ImapSettings
 from lib.testing import make_message
 
@@ -24,6 +24,8 @@ class MemoryStore(sync_engine.SyncStore):
         self.on_chatter = set(on_chatter)
         self.skipped = []
         self.checkpoints = []
+        self.attempts_of = {}  # uid -> (UIDVALIDITY, failed attempts)
+        self.given_up = {}  # uid -> the error logged when it was skipped
 
     def allowed_leads(self, lead_ids, date):
         return set(lead_ids)
@@ -47,6 +49,34 @@ class MemoryStore(sync_engine.SyncStore):
 
     def skip(self, folder, uid, err):
         self.skipped.append((uid, err.code))
+
+    def held(self, folder, uidvalidity):
+        return {
+            uid: attempts
+            for uid, (validity, attempts) in self.attempts_of.items()
+            if validity == uidvalidity and uid not in self.given_up
+        }
+
+    @property
+    def attempts(self):
+        return {uid: attempts for uid, (_v, attempts) in self.attempts_of.items()}
+
+    def hold(self, folder, uidvalidity, uid, attempts, err, give_up):
+        self.attempts_of[uid] = (uidvalidity, attempts)
+        if give_up:
+            self.given_up[uid] = err
+            self.skip(folder, uid, err)
+
+    def release(self, folder, uidvalidity, uids):
+        for uid in uids:
+            self.attempts_of.pop(uid, None)
+            self.given_up.pop(uid, None)
+
+    def retry(self, uid):
+        """The Retry button of a skipped message's log entry."""
+        del self.given_up[uid]
+        validity, _attempts = self.attempts_of[uid]
+        self.attempts_of[uid] = (validity, undeliverable.MAX_ATTEMPTS - 1)
 
     def checkpoint(self, folder, progress):
         self.checkpoints.append(progress)
@@ -275,7 +305,10 @@ def test_uidvalidity_change_rescans(dovecot, session):
     assert len(store.recorded) == 1, "nothing recorded twice"
 
 
-def test_connection_lost_raises_after_the_last_checkpoint(dovecot, session):
+def test_a_dropped_connection_is_reopened_and_the_run_goes_on(dovecot, session):
+    """The connection dies between two batches (the server's process for it is
+    killed): the engine connects again and finishes the run; no message is
+    blamed for it."""
     for i in range(4):
         dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
     folder = sync_engine.FolderState("INBOX", "in")
@@ -284,14 +317,36 @@ def test_connection_lost_raises_after_the_last_checkpoint(dovecot, session):
 
     def checkpoint_then_kill(f, progress):
         original(f, progress)
-        dovecot.kill_imap_children()
+        if len(store.checkpoints) == 1:
+            dovecot.kill_imap_children()
 
     store.checkpoint = checkpoint_then_kill
+    outcome = run(session, folder, store, batch_size=2)
+    assert [s for _m, _l, s in store.recorded] == ["K0", "K1", "K2", "K3"]
+    assert (folder.last_uid, outcome.held, store.attempts) == (4, 0, {})
+
+
+def test_a_server_gone_mid_run_raises_after_the_last_checkpoint(dovecot, session):
+    """The server stops answering for good: the run fails with the connection
+    error, after the last completed batch's checkpoint, and no message is held
+    back for it."""
+    for i in range(4):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    original = store.checkpoint
+
+    def checkpoint_then_stop(f, progress):
+        original(f, progress)
+        dovecot.stop()
+
+    store.checkpoint = checkpoint_then_stop
     with pytest.raises(errors.MailSyncError) as raised:
         run(session, folder, store, batch_size=2)
-    assert raised.value.code in ("connection_lost", "server_error")
+    assert raised.value.code == "connection_lost"
     assert folder.last_uid == 2
     assert [s for _m, _l, s in store.recorded] == ["K0", "K1"]
+    assert store.attempts == {}
 
 
 def test_dates_are_aware_utc(dovecot, session):
@@ -323,6 +378,9 @@ def test_stores_implement_the_protocol():
         "allowed_leads",
         "cap_left",
         "checkpoint",
+        "held",
+        "hold",
         "known_pairs",
+        "release",
         "skip",
     ]
