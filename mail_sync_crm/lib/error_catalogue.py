@@ -165,6 +165,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " server answered."
         ),
     ),
+    "sync_deadline": (
+        _lt(
+            "The mailbox's sync reached its time limit without any progress:"
+            " %(server)s answered too slowly, or not at all."
+        ),
+        _lt(
+            "The sync tries again on its next run and the other mailboxes are not"
+            " held up. If this goes on, check the server's status with your"
+            " provider; an administrator can raise the time limit per mailbox"
+            " (system parameter mail_sync_crm.turn_seconds)."
+        ),
+    ),
     "connection_lost": (
         _lt("The connection to %(server)s was lost."),
         _lt(

@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from . import errors, large_message, matcher, message_parser
+from .deadline import Deadline
 from .header_prefetch import HeaderPrefetch as _HeaderPrefetch
 from .sync_store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
 from .undeliverable import Narrowing, Undeliverable
@@ -82,6 +83,7 @@ def sync_folder(
     prefetch: bool = True,
     status=None,
     long_run: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+    deadline: Deadline | None = None,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
     daily cap defers the rest). ``prefetch``: fetch the next batch's headers
@@ -93,8 +95,43 @@ def sync_folder(
     more than one batch (the cron passes ``process_tuning.long_run``).
 
     Messages the server cannot deliver are held back and retried on later
-    runs, then skipped (:mod:`.undeliverable`): the checkpoint moves on."""
+    runs, then skipped (:mod:`.undeliverable`): the checkpoint moves on.
+
+    ``deadline``: no batch starts after it, and the session shuts its
+    connection at that instant; the outcome is then ``cut`` (what was
+    checkpointed stays, the next run resumes from there) instead of failing."""
     outcome = FolderOutcome()
+    run = _Run(
+        session,
+        folder,
+        store,
+        lead_index,
+        blocklist,
+        outcome,
+        attachment_cap=attachment_cap,
+        max_message_size=max_message_size,
+        body_batch_bytes=body_batch_bytes,
+        deadline=deadline,
+    )
+    try:
+        _sync_folder(
+            run,
+            batch_size=batch_size,
+            prefetch=prefetch,
+            status=status,
+            long_run=long_run,
+        )
+    except errors.MailSyncError as err:
+        past = deadline is not None and deadline.expired
+        if err.code != "sync_deadline" and not past:
+            raise
+        outcome.cut = True
+    return outcome
+
+
+def _sync_folder(run, *, batch_size, prefetch, status, long_run):
+    """:func:`sync_folder`'s work, into ``run.outcome``."""
+    session, folder, store, outcome = run.session, run.folder, run.store, run.outcome
     if (
         status is not None
         and folder.uidvalidity
@@ -113,7 +150,7 @@ def sync_folder(
                 done=True,
             ),
         )
-        return outcome
+        return
     if status is None or status is not getattr(session, "folder", None):
         status = session.select_folder(folder.name)
     last_uid = folder.last_uid
@@ -122,22 +159,10 @@ def sync_folder(
         # anything from being recorded twice.
         last_uid = 0
         outcome.rescanned = True
-    held = Undeliverable(store, folder, status.uidvalidity, outcome)
-    run = _Run(
-        session,
-        folder,
-        store,
-        lead_index,
-        blocklist,
-        outcome,
-        held,
-        Narrowing(session, folder.name, status.uidvalidity),
-        attachment_cap=attachment_cap,
-        max_message_size=max_message_size,
-        body_batch_bytes=body_batch_bytes,
-    )
+    held = run.held = Undeliverable(store, folder, status.uidvalidity, outcome)
+    run.narrowing = Narrowing(session, folder.name, status.uidvalidity, run.past)
     retry = [uid for uid in held.retry if uid <= last_uid]
-    if retry:
+    if retry and not run.past():
         _retry_held(run, retry)
     if status.uidnext and status.uidnext <= last_uid + 1:
         uids = []  # UIDNEXT says nothing arrived since the checkpoint: no SEARCH
@@ -156,13 +181,16 @@ def sync_folder(
                 rescanned=outcome.rescanned,
             ),
         )
-        return outcome
+        return
     batches = list(matcher.chunks(uids, batch_size))
     with (
         long_run() if len(batches) > 1 else contextlib.nullcontext(),
         _HeaderPrefetch(session, batches, prefetch) as headers_of,
     ):
         for number, batch in enumerate(batches):
+            if run.past():
+                outcome.cut = True  # the next run resumes from the checkpoint
+                return
             try:
                 headers = headers_of(number)
             except errors.MailSyncError as exc:
@@ -184,7 +212,7 @@ def sync_folder(
                         rescanned=outcome.rescanned,
                     ),
                 )
-                return outcome
+                return
             outcome.scanned += len(batch)
             store.checkpoint(
                 folder,
@@ -197,7 +225,6 @@ def sync_folder(
                     rescanned=outcome.rescanned,
                 ),
             )
-    return outcome
 
 
 @dataclass
@@ -210,11 +237,16 @@ class _Run:
     lead_index: object
     blocklist: object
     outcome: FolderOutcome
-    held: Undeliverable
-    narrowing: Narrowing
     attachment_cap: int
     max_message_size: int
     body_batch_bytes: int
+    deadline: Deadline | None = None
+    held: Undeliverable | None = None  # once the folder is selected
+    narrowing: Narrowing | None = None
+
+    def past(self) -> bool:
+        """The turn's deadline passed: start nothing more."""
+        return self.deadline is not None and self.deadline.expired
 
 
 def _fetch_headers(run, uids, first_error=None):

@@ -57,6 +57,7 @@ class FolderOutcome:
     skipped: int = 0
     held: int = 0  # the server could not deliver them: tried again next run
     deferred: bool = False  # the daily cap stopped the run
+    cut: bool = False  # the turn's deadline stopped it (resumed next run)
     rescanned: bool = False
     uids: list = field(default_factory=list)  # the UIDs recorded
 

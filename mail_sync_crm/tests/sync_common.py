@@ -36,7 +36,8 @@ class SyncCase(MailSyncCase):
 
     def mailbox(self, user, **overrides):
         values = {"imap_port": self.mail.ssl_port, "imap_host": self.mail.host}
-        return self.connected_account(user, **values, **overrides)
+        values.update(overrides)
+        return self.connected_account(user, **values)
 
     def synced(self, lead):
         return lead.message_ids.filtered(lambda m: m.subtype_id == self.subtype)
