@@ -5,8 +5,13 @@ Odoo mailbox in production; an in-memory store in the plain tests). Per batch of
 UIDs above the folder's checkpoint it fetches the matching header fields only,
 matches addresses against the lead index minus the blocklist, downloads full bodies
 only for matched messages, hands them to the store, then advances the checkpoint.
-A failure of the connection raises ``MailSyncError`` after the last completed
-batch's checkpoint: the next run resumes from there. Copies of one message (one
+A FETCH that fails the way a message the server cannot deliver makes it fail
+is narrowed down to that message, which is held back for later runs
+(:mod:`.undeliverable`); a message too large to take whole is read part by part
+(:mod:`.large_message`). A failure of the server itself raises
+``MailSyncError`` after the last completed batch's checkpoint; the turn's
+deadline ends the run there too, without raising (the outcome is ``cut``).
+Either way the next run resumes from the checkpoint. Copies of one message (one
 Message-ID, several UIDs) are recorded once per lead.
 
 While a batch is parsed and recorded, the header fields of the next batch are
@@ -264,7 +269,8 @@ def _fetch_headers(run, uids, first_error=None):
         )
         for uid, err in sorted(failed.items()):
             date = dates.get(uid, {}).get(b"INTERNALDATE")
-            run.held.failed(uid, err, internaldate=date)
+            counted = uid not in run.narrowing.unsettled
+            run.held.failed(uid, err, internaldate=date, counted=counted)
     return [found[uid] for uid in sorted(found)]
 
 
@@ -335,7 +341,10 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
             bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
             if item.uid in failed:
-                run.held.failed(item.uid, failed[item.uid], header=item.header)
+                counted = item.uid not in run.narrowing.unsettled
+                run.held.failed(
+                    item.uid, failed[item.uid], header=item.header, counted=counted
+                )
                 continue
             # A copy of a message already ready in this batch (same Message-ID,
             # another UID) adds nothing; a copy of one that failed still counts.

@@ -10,7 +10,9 @@ whole batch would fail, on every run, and nothing behind it would ever arrive.
   the failures are pinned on single UIDs (a UID is tried alone twice before it
   is blamed), and returns what the others gave. When the server cannot be
   reached again, or the folder's UIDs were renumbered meanwhile, the original
-  failure is raised: that is a failing server, not a failing message.
+  failure is raised: that is a failing server, not a failing message. Past
+  :data:`MAX_RECONNECTS`, the UIDs not settled yet count as failed on this run
+  (held back, tried again on the next ones).
 * :class:`Undeliverable` keeps a folder's count of failed attempts per UID
   (the store persists it): a message that failed is held back and tried again
   on the next runs, then, after :data:`MAX_ATTEMPTS` failures, skipped with a
@@ -30,7 +32,10 @@ MAX_ATTEMPTS = 4  # the first failure, then three more runs
 # dropped (BYE, EOF mid-answer), a NO/BAD answer, or an answer that cannot be
 # read. A timeout is not one of them (a hung server is not narrowed).
 NARROWED_CODES = frozenset({"connection_lost", "server_error", "unknown"})
-MAX_RECONNECTS = 64  # per folder and run: a few undeliverable messages per batch
+# Reconnections per folder and run: pinning k undeliverable messages down among
+# n takes about k * (log2(n / k) + 2); past this, the UIDs not settled yet are
+# held back and settled on the next runs.
+MAX_RECONNECTS = 64
 
 
 class Narrowing:
@@ -45,6 +50,7 @@ class Narrowing:
         self.uidvalidity = uidvalidity
         self.stopped = stopped
         self.reconnects = 0
+        self.unsettled = set()  # failed with others, not pinned down on this run
 
     def fetch(self, fetch, uids, first_error=None):
         """``fetch(uids)`` (a dict by UID) over ``uids``: (answers by UID,
@@ -63,6 +69,14 @@ class Narrowing:
                 except errors.MailSyncError as exc:
                     err = exc
             self._reconnect(err)
+            if self.reconnects > MAX_RECONNECTS:
+                # Too many to pin down one by one on this run: hold every UID
+                # not settled yet; the next runs try them again (and settle
+                # them), so the checkpoint still moves on.
+                for rest, _err in [(part, err), *pending]:
+                    failed.update(dict.fromkeys(rest, err))
+                    self.unsettled.update(rest)
+                break
             if len(part) > 1:
                 half = len(part) // 2
                 pending += [(part[half:], None), (part[:half], None)]
@@ -76,11 +90,7 @@ class Narrowing:
     def _reconnect(self, err):
         """Open a new connection in place of the one ``err`` broke, or raise
         ``err`` when it is not a failure a message can cause."""
-        if (
-            err.code not in NARROWED_CODES
-            or self.stopped()
-            or self.reconnects >= MAX_RECONNECTS
-        ):
+        if err.code not in NARROWED_CODES or self.stopped():
             raise err
         self.reconnects += 1
         self.session.close()
@@ -115,10 +125,11 @@ class Undeliverable:
         self.retry = sorted(self.attempts)
         self.failed_now = set()  # the UIDs that failed on this run
 
-    def failed(self, uid, err, header=None, internaldate=None):
+    def failed(self, uid, err, header=None, internaldate=None, counted=True):
         """``uid`` could not be fetched (``err``); ``header`` (a HeaderInfo)
-        when its header fields were read, else its ``internaldate`` if known."""
-        attempts = self.attempts.get(uid, 0) + 1
+        when its header fields were read, else its ``internaldate`` if known.
+        ``counted``: it was pinned down (not just unsettled among others)."""
+        attempts = self.attempts.get(uid, 0) + (1 if counted else 0)
         self.attempts[uid] = attempts
         self.failed_now.add(uid)
         give_up = attempts >= MAX_ATTEMPTS

@@ -158,3 +158,34 @@ def test_narrowing_finds_every_undeliverable_uid(dovecot, settings):
     assert sorted(failed) == [2, 7, 8]
     assert {err.code for err in failed.values()} == {"connection_lost"}
     assert narrowing.reconnects <= 16
+
+
+def test_many_undeliverable_messages_in_one_batch_still_move_on(
+    dovecot, settings, monkeypatch
+):
+    """More failures than one run's reconnections can pin down: the UIDs not
+    settled yet are held without counting against them, the checkpoint moves
+    on, and later runs settle them: every good message is recorded, only the
+    damaged ones are skipped."""
+    monkeypatch.setattr(undeliverable, "MAX_RECONNECTS", 10)
+    _fill(dovecot, 16)
+    for number in (2, 6, 7, 11, 15):
+        _damage(dovecot, number, "unreadable")
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    with ImapSession(settings) as session:
+        outcome = run(session, folder, store)
+    assert folder.last_uid == 16
+    assert outcome.held > 5, "some were not pinned down on this run"
+    runs = 1
+    while store.held(folder, folder.uidvalidity) and runs < 30:
+        with ImapSession(settings) as session:
+            run(session, folder, store)
+        runs += 1
+    good = [f"M{i}" for i in range(1, 17) if i not in (2, 6, 7, 11, 15)]
+    assert sorted(s for _m, _l, s in store.recorded) == sorted(good)
+    assert sorted(store.given_up) == [2, 6, 7, 11, 15]
+    assert all(
+        err.params["attempts"] == undeliverable.MAX_ATTEMPTS
+        for err in store.given_up.values()
+    )
