@@ -3,7 +3,7 @@
 import random
 import tracemalloc
 
-from lib import sync_engine
+from lib import large_message, sync_engine
 from lib.imap_session import ImapSession, ImapSettings
 from lib.message_parser import parse_message
 from lib.testing import make_message
@@ -118,3 +118,73 @@ def test_a_message_over_the_size_limit_lands_with_its_text(dovecot):
     assert [name for name, _size in message.omitted_attachments] == ["demo.mp4"]
     assert message.from_ == [ALICE] and message.message_id.startswith("<")
     assert growth < len(raw), f"{growth / MB:.1f} MB for {len(raw) / MB:.1f} MB"
+
+
+def test_a_large_message_keeps_its_html_and_a_forwarded_message(dovecot):
+    """Read part by part: the HTML alternative is the body (nested sections),
+    a forwarded message that fits is kept as .eml, the large file is left out,
+    a long text is cut with a mark."""
+    inner = make_message("x@y.example.com", ME, subject="Inner", text="inner text")
+    raw = make_message(
+        ALICE,
+        ME,
+        subject="Mixed",
+        text="plain version",
+        html="<p>html <b>version</b></p>",
+        attachments=[
+            ("fwd.eml", inner, "message/rfc822"),
+            ("big.bin", b"\0" * 300_000, None),
+        ],
+    )
+    dovecot.fill_maildir("alice", "INBOX", [raw])
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        encryption="none",
+        login="alice",
+        password="secret",
+    )
+    store = _Recorder()
+    with ImapSession(settings) as session:
+        sync_engine.sync_folder(
+            session,
+            sync_engine.FolderState("INBOX", "in"),
+            store,
+            {ALICE: {1}},
+            attachment_cap=100_000,
+            max_message_size=100_000,
+        )
+    message = store.messages["Mixed"]
+    assert message.partial_size > 100_000  # RFC822.SIZE, as the server counts
+    assert message.body_html == parse_message(raw, 0).body_html  # as if whole
+    assert message.body_html.strip() == "<p>html <b>version</b></p>"
+    assert not message.body_is_text
+    assert [name for name, _c, _t in message.attachments] == ["fwd.eml"]
+    assert b"Subject: Inner" in message.attachments[0][1]
+    assert [name for name, _size in message.omitted_attachments] == ["big.bin"]
+
+
+def test_a_very_long_text_is_cut(dovecot, monkeypatch):
+    monkeypatch.setattr(large_message, "TEXT_LIMIT", 1000)
+    raw = make_message(ALICE, ME, subject="Long", text="word " * 50_000)
+    dovecot.fill_maildir("alice", "INBOX", [raw])
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        encryption="none",
+        login="alice",
+        password="secret",
+    )
+    store = _Recorder()
+    with ImapSession(settings) as session:
+        sync_engine.sync_folder(
+            session,
+            sync_engine.FolderState("INBOX", "in"),
+            store,
+            {ALICE: {1}},
+            attachment_cap=0,
+            max_message_size=100_000,
+        )
+    body = store.messages["Long"].body_html
+    assert body.startswith("<p>word word") and body.endswith("[…]</p>")
+    assert len(body) < 1200
