@@ -155,6 +155,31 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " message."
         ),
     ),
+    "message_undeliverable": (
+        _lt(
+            "The server could not deliver a message, even after several tries:"
+            " it was skipped, the other messages were synced."
+        ),
+        _lt(
+            "The message is probably damaged or unreadable on the server. Open it"
+            " in your webmail or mail app: if it opens there, press Retry on this"
+            " entry and it is fetched again on the next sync; otherwise ask your"
+            " mail provider or administrator about it. The details say what the"
+            " server answered."
+        ),
+    ),
+    "sync_deadline": (
+        _lt(
+            "The mailbox's sync reached its time limit without any progress:"
+            " %(server)s answered too slowly, or not at all."
+        ),
+        _lt(
+            "The sync tries again on its next run and the other mailboxes are not"
+            " held up. If this goes on, check the server's status with your"
+            " provider; an administrator can raise the time limit per mailbox"
+            " (system parameter mail_sync_crm.turn_seconds)."
+        ),
+    ),
     "connection_lost": (
         _lt("The connection to %(server)s was lost."),
         _lt(

@@ -20,6 +20,7 @@ import socket
 from dataclasses import dataclass
 
 from . import errors, tls
+from .deadline import Deadline, Watchdog, connect_within
 from .parser import HEADER_FIELDS, HeaderInfo, parse_headers
 
 # Names of the Sent folder on servers without SPECIAL-USE (RFC 6154).
@@ -105,34 +106,54 @@ def _tls_context(allow_self_signed: bool):
 
 class ImapSession:
     """``with ImapSession(settings) as session:`` a logged-in imapclient client in
-    ``session.client``; every failure surfaces as a classified ``MailSyncError``."""
+    ``session.client``; every failure surfaces as a classified ``MailSyncError``.
 
-    def __init__(self, settings: ImapSettings):
+    With a ``deadline`` (:class:`.deadline.Deadline`), every connection the
+    session opens is shut down when it passes, whatever the server is doing,
+    and any failure from then on is ``sync_deadline``."""
+
+    def __init__(self, settings: ImapSettings, deadline: Deadline | None = None):
         self.settings = settings
         self.client = None
         self.fingerprint = None
         self.folder: FolderStatus | None = None
+        self.deadline = deadline
+        self._watchdog = None
 
     def _fail(self, exc):
         s = self.settings
+        if self.deadline is not None and self.deadline.expired:
+            return self.deadline.error(host=s.host, port=s.port)
         return errors.classify(
             exc, side="imap", host=s.host, port=s.port, secrets=s.secrets, auth=s.auth
         )
+
+    def _watch(self, client):
+        """(Re-)arm the deadline on ``client``'s current socket."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.deadline is not None:
+            self._watchdog = Watchdog(self.deadline, client.socket())
 
     def open(self):
         s = self.settings
         context = _tls_context(s.allow_self_signed)
         try:
-            client = _client_class()(
-                s.host,
-                port=s.port,
-                ssl=s.encryption == "ssl",
-                ssl_context=context,
-                timeout=s.timeout,
+            client = connect_within(
+                self.deadline,
+                lambda: _client_class()(
+                    s.host,
+                    port=s.port,
+                    ssl=s.encryption == "ssl",
+                    ssl_context=context,
+                    timeout=s.timeout,
+                ),
+                lambda late: late.shutdown(),
             )
         except Exception as exc:
             raise self._fail(exc) from exc
         self.client = client
+        self._watch(client)
         with contextlib.suppress(OSError, AttributeError):
             # imapclient writes a command line and its CRLF separately: without
             # this, Nagle holds the CRLF back until the server's delayed ACK
@@ -145,6 +166,7 @@ class ImapSession:
                         "starttls_unsupported", side="imap", detail="no STARTTLS"
                     )
                 client.starttls(context)
+                self._watch(client)  # the TLS socket took the plain one's place
             if s.encryption != "none":
                 self.fingerprint = tls.check_pin(
                     client.socket(), s.allow_self_signed, s.pinned_fingerprint, "imap"
@@ -167,6 +189,9 @@ class ImapSession:
         goodbye (a round trip that tells the client nothing)."""
         client, self.client = self.client, None
         self.folder = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if client is None:
             return
         with contextlib.suppress(Exception):  # the connection may already be gone
@@ -298,6 +323,11 @@ class ImapSession:
                 if uid in response:
                     result[uid] = bytes(response[uid].get(_BODY_KEY) or b"")
         return result
+
+    def fetch_items(self, uids: list[int], items: list[str]) -> dict:
+        """One UID FETCH of ``items`` as imapclient answers it ({uid: {item:
+        value}}), e.g. BODYSTRUCTURE and ``BODY.PEEK[<section>]``."""
+        return self._fetch(uids, items) if uids else {}
 
     def fetch_sizes(self, uids: list[int]) -> dict[int, int]:
         """RFC822.SIZE of ``uids`` (expunged ones left out), in one UID FETCH."""

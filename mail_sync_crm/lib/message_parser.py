@@ -39,7 +39,9 @@ class ParsedMessage:
     to sanitise. ``attachments`` are (filename, content,
     mimetype) within the cap, ``omitted_attachments`` (filename, size) those
     left out because of it. ``error`` is None or a short text naming what was
-    damaged (the rest of the message is still there).
+    damaged (the rest of the message is still there). ``partial_size``: the
+    message was too large to download whole, and this is its size; it was read
+    part by part (:mod:`.large_message`).
     """
 
     message_id: str = ""
@@ -57,6 +59,7 @@ class ParsedMessage:
     attachments: list[tuple[str, bytes, str]] = field(default_factory=list)
     omitted_attachments: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
+    partial_size: int = 0  # too large to take whole: its size (text parts only)
 
 
 # C0 controls other than tab and line feed: not valid in HTML (Odoo's sanitiser
@@ -78,8 +81,10 @@ def text_to_html(text: str) -> str:
     return "<p>" + escaped.replace("\n", "<br>\n") + "</p>"
 
 
-def _part_text(part) -> str:
+def _part_text(part, elided=None) -> str:
     """The decoded text of a leaf part, in its declared charset."""
+    if elided is not None:
+        elided.restore_part(part)
     data = part.get_payload(decode=True)
     if data is None:  # a multipart payload where a leaf was expected
         data = str(part.get_payload() or "").encode("utf-8", "surrogateescape")
@@ -105,8 +110,9 @@ def _filename(part, index: int) -> str:
 class _Collector:
     """Walks a parsed message, gathering body parts and attachments."""
 
-    def __init__(self, attachment_cap: int):
+    def __init__(self, attachment_cap: int, elided=None):
         self.cap = max(0, attachment_cap or 0)
+        self.elided = elided or _Elided(b"", "", [])
         self.used = 0
         self.html: list[str] = []
         self.plain: list[str] = []
@@ -127,7 +133,7 @@ class _Collector:
                 self.walk(sub, depth + 1)
         elif part.get_content_maintype() == "multipart":
             # A multipart whose boundary was never found: its text is the body.
-            self.plain.append(_part_text(part))
+            self.plain.append(_part_text(part, self.elided))
         else:
             self._leaf(part, ctype)
 
@@ -142,12 +148,21 @@ class _Collector:
             part.get_filename()
         )
         if ctype in ("text/html", "text/plain") and not is_attachment:
-            (self.html if ctype == "text/html" else self.plain).append(_part_text(part))
+            text = _part_text(part, self.elided)
+            (self.html if ctype == "text/html" else self.plain).append(text)
             return
+        name = _filename(part, self._next_index())
+        # Measured before decoding: a part the cap has no room for is never
+        # decoded (nor are its base64 runs put back).
+        size = self.elided.decoded_size(part)
+        if self.used + size > self.cap:
+            self.omitted.append((name, size))
+            return
+        self.elided.restore_part(part)
         content = part.get_payload(decode=True)
         if content is None:
             content = b""
-        self._add(_filename(part, self._next_index()), content, ctype)
+        self._add(name, content, ctype)
 
     def _attach_message(self, part) -> None:
         payload = part.get_payload()
@@ -160,6 +175,15 @@ class _Collector:
         name = _filename(part, index) if part.get_filename() else f"attachment-{index}"
         if not name.lower().endswith(".eml"):
             name += ".eml"
+        size = self.elided.restored_size(content)
+        if self.used + size > self.cap:
+            self.omitted.append((name, size))
+            return
+        if size != len(content):  # runs to put back, as the generator writes them
+            for sub in inner.walk():
+                if not sub.is_multipart():
+                    self.elided.restore_part(sub)
+            content = inner.as_bytes()
         self._add(name, content, "message/rfc822")
 
     def _next_index(self) -> int:
@@ -205,57 +229,128 @@ def _join_errors(*errors: str | None) -> str | None:
 # costs milliseconds per attachment; such runs are cut out before parsing and
 # put back into the parsed parts' payloads (see ``_elide_base64``). The run stops
 # short of its last line's end, so that line ending stays where the parser sees it.
+# A run is at most 2,048 lines (a long attachment gives several runs, one token
+# line each): the regular expression engine keeps a backtracking record per
+# repeated line, ~190 bytes each (2.5 times the size of a 57 MB attachment).
 _BASE64_RUN = re.compile(
-    rb"^(?:[A-Za-z0-9+/=]{60,}\r?\n){31,}[A-Za-z0-9+/=]{60,}(?=\r?\n|\Z)", re.MULTILINE
+    rb"^(?:[A-Za-z0-9+/=]{60,}\r?\n){31,2047}[A-Za-z0-9+/=]{60,}(?=\r?\n|\Z)",
+    re.MULTILINE,
 )
 
 
-def _elide_base64(raw: bytes) -> tuple[bytes, str, list[bytes]]:
-    """``raw`` with each run of base64 lines replaced by a one-line token, the
-    token's prefix (with a random nonce, so that text looking like a token stays
-    text) and the runs cut out. A token is a line of neither header nor boundary
-    shape, so the MIME structure parses the same."""
-    runs: list[bytes] = []
+def _elide_base64(raw: bytes) -> tuple[bytes, "_Elided"]:
+    """``raw`` with each run of base64 lines replaced by a one-line token, and
+    the :class:`_Elided` that puts them back. A token (with a random nonce, so
+    that text looking like a token stays text) is a line of neither header nor
+    boundary shape, so the MIME structure parses the same. The runs are not
+    copied: the tokens point into ``raw``."""
+    spans: list[tuple[int, int]] = []
     if len(raw) < ELIDE_MIN_SIZE:
-        return raw, "", runs
+        return raw, _Elided(raw, "", spans)
     prefix = f"<mail-sync-elided {secrets.token_hex(8)} "
     encoded = prefix.encode("ascii")
 
     def cut(match):
-        runs.append(match.group(0))
-        return encoded + b"%d>" % (len(runs) - 1)
+        spans.append(match.span())
+        return encoded + b"%d>" % (len(spans) - 1)
 
-    return _BASE64_RUN.sub(cut, raw), prefix, runs
+    return _BASE64_RUN.sub(cut, raw), _Elided(raw, prefix, spans)
 
 
-def _restore_base64(message, prefix: str, runs: list[bytes]) -> None:
-    """Put the runs cut by ``_elide_base64`` back into every part of the parsed
-    ``message`` (payloads, preambles and epilogues, nested messages included)."""
-    token = re.compile(re.escape(prefix) + r"(\d+)>")
+class _Elided:
+    """The base64 runs :func:`_elide_base64` cut out of ``raw``, put back into a
+    part only when it is read (:meth:`restore_part`); until then a part's size
+    is measured from the runs' spans (:meth:`decoded_size`), so an attachment
+    over the cap costs no memory at all."""
 
-    def restore(text):
-        if not isinstance(text, str) or prefix not in text:
+    def __init__(self, raw: bytes, prefix: str, spans: list[tuple[int, int]]):
+        self.raw = raw
+        self.prefix = prefix
+        self.spans = spans
+        self.token = re.compile(re.escape(prefix) + r"(\d+)>") if spans else None
+        self.prefix_bytes = prefix.encode("ascii")
+        self.token_bytes = (
+            re.compile(re.escape(self.prefix_bytes) + rb"(\d+)>") if spans else None
+        )
+
+    def _runs(self, text: str):
+        """The (start, end) spans of the runs whose tokens are in ``text``."""
+        if self.token is None or self.prefix not in text:
+            return []
+        return [self.spans[int(m.group(1))] for m in self.token.finditer(text)]
+
+    def restore(self, text):
+        if not isinstance(text, str) or self.token is None or self.prefix not in text:
             return text
-        return token.sub(lambda m: runs[int(m.group(1))].decode("ascii"), text)
+        raw = self.raw
+        return self.token.sub(
+            lambda m: raw[slice(*self.spans[int(m.group(1))])].decode("ascii"), text
+        )
 
-    for part in message.walk():
-        if not part.is_multipart():
-            payload = part.get_payload()
-            restored = restore(payload)
-            if restored is not payload:
-                part.set_payload(restored)
-        part.preamble = restore(part.preamble)
-        part.epilogue = restore(part.epilogue)
+    def restore_part(self, part) -> None:
+        """Put the runs back into ``part``'s payload (a leaf part)."""
+        payload = part.get_payload()
+        restored = self.restore(payload)
+        if restored is not payload:
+            part.set_payload(restored)
+
+    def restored_size(self, data: bytes) -> int:
+        """The length of ``data`` once its runs are put back."""
+        if self.token_bytes is None or self.prefix_bytes not in data:
+            return len(data)
+        size = len(data)
+        for match in self.token_bytes.finditer(data):
+            start, end = self.spans[int(match.group(1))]
+            size += end - start - len(match.group(0))
+        return size
+
+    def decoded_size(self, part) -> int:
+        """The size of a leaf part's content once decoded, read from its encoded
+        form: exact for base64 and the identity encodings, a lower bound for
+        quoted-printable (at most three characters per byte)."""
+        payload = part.get_payload()
+        if not isinstance(payload, str):
+            return 0
+        runs = self._runs(payload)
+        visible = self.token.sub("", payload) if runs else payload
+        raw = self.raw
+        length = len(visible) + sum(end - start for start, end in runs)
+        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+        if cte == "quoted-printable":
+            return length // 3
+        if cte != "base64":
+            return length
+        spaces = sum(visible.count(c) for c in " \t\r\n") + sum(
+            raw.count(b"\n", start, end) + raw.count(b"\r", start, end)
+            for start, end in runs
+        )
+        stripped = payload.rstrip()
+        last = self.token.search(stripped, len(stripped) - 64) if runs else None
+        if last is not None and last.end() == len(stripped):  # ends with a run
+            end = self.spans[int(last.group(1))][1]
+            tail = raw[end - 2 : end].decode("ascii")
+        else:
+            tail = stripped[-2:]
+        padding = len(tail) - len(tail.rstrip("="))
+        return max(0, (length - spaces) * 3 // 4 - padding)
+
+    def restore_tree(self, message) -> None:
+        """Put the runs back into every preamble and epilogue of ``message``
+        (payloads are restored as the collector reads them)."""
+        if self.token is None:
+            return
+        for part in message.walk():
+            part.preamble = self.restore(part.preamble)
+            part.epilogue = self.restore(part.epilogue)
 
 
 def _mime_tree(raw: bytes):
     """``raw`` parsed by the ``email`` package (compat32), base64 runs elided
-    while it reads the structure."""
-    elided, prefix, runs = _elide_base64(raw)
-    message = email.message_from_bytes(elided, policy=email.policy.compat32)
-    if runs:
-        _restore_base64(message, prefix, runs)
-    return message
+    while it reads the structure: (message, :class:`_Elided`)."""
+    elided_raw, elided = _elide_base64(raw)
+    message = email.message_from_bytes(elided_raw, policy=email.policy.compat32)
+    elided.restore_tree(message)
+    return message, elided
 
 
 def parse_message(
@@ -275,7 +370,8 @@ def parse_message(
     _copy_headers(parsed, info)
     collector = _Collector(attachment_cap)
     try:
-        collector.walk(_mime_tree(raw))
+        tree, collector.elided = _mime_tree(raw)
+        collector.walk(tree)
     except Exception as exc:  # noqa: BLE001 - keep what the headers gave
         collector.problems.append(f"unreadable MIME: {type(exc).__name__}")
     parsed.body_html = collector.body_html()

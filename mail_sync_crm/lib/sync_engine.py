@@ -5,8 +5,13 @@ Odoo mailbox in production; an in-memory store in the plain tests). Per batch of
 UIDs above the folder's checkpoint it fetches the matching header fields only,
 matches addresses against the lead index minus the blocklist, downloads full bodies
 only for matched messages, hands them to the store, then advances the checkpoint.
-A failure of the connection raises ``MailSyncError`` after the last completed
-batch's checkpoint: the next run resumes from there. Copies of one message (one
+A FETCH that fails the way a message the server cannot deliver makes it fail
+is narrowed down to that message, which is held back for later runs
+(:mod:`.undeliverable`); a message too large to take whole is read part by part
+(:mod:`.large_message`). A failure of the server itself raises
+``MailSyncError`` after the last completed batch's checkpoint; the turn's
+deadline ends the run there too, without raising (the outcome is ``cut``).
+Either way the next run resumes from the checkpoint. Copies of one message (one
 Message-ID, several UIDs) are recorded once per lead.
 
 While a batch is parsed and recorded, the header fields of the next batch are
@@ -22,11 +27,14 @@ method is told each batch's candidate addresses before they are looked up.
 
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
-from . import errors, matcher, message_parser
+from . import errors, large_message, matcher, message_parser
+from .deadline import Deadline
+from .header_prefetch import HeaderPrefetch as _HeaderPrefetch
 from .sync_store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
+from .undeliverable import Narrowing, Undeliverable
 
 __all__ = [
     "FolderOutcome",
@@ -80,22 +88,62 @@ def sync_folder(
     prefetch: bool = True,
     status=None,
     long_run: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+    deadline: Deadline | None = None,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
     daily cap defers the rest). ``prefetch``: fetch the next batch's headers
     while this batch is recorded. ``status``: the folder's ``FolderStatus``
     already read by ``session.examine_folders``; when it shows nothing new
-    since the checkpoint, nothing more is asked of the server, and when the
-    folder is still the one selected, it is not examined again. ``long_run``:
-    entered around a run of more than one batch (the cron passes
-    ``process_tuning.long_run``)."""
+    since the checkpoint (and no message is held back for another try),
+    nothing more is asked of the server, and when the folder is still the one
+    selected, it is not examined again. ``long_run``: entered around a run of
+    more than one batch (the cron passes ``process_tuning.long_run``).
+
+    Messages the server cannot deliver are held back and retried on later
+    runs, then skipped (:mod:`.undeliverable`): the checkpoint moves on.
+
+    ``deadline``: no batch starts after it, and the session shuts its
+    connection at that instant; the outcome is then ``cut`` (what was
+    checkpointed stays, the next run resumes from there) instead of failing."""
     outcome = FolderOutcome()
+    run = _Run(
+        session,
+        folder,
+        store,
+        lead_index,
+        blocklist,
+        outcome,
+        attachment_cap=attachment_cap,
+        max_message_size=max_message_size,
+        body_batch_bytes=body_batch_bytes,
+        deadline=deadline,
+    )
+    try:
+        _sync_folder(
+            run,
+            batch_size=batch_size,
+            prefetch=prefetch,
+            status=status,
+            long_run=long_run,
+        )
+    except errors.MailSyncError as err:
+        past = deadline is not None and deadline.expired
+        if err.code != "sync_deadline" and not past:
+            raise
+        outcome.cut = True
+    return outcome
+
+
+def _sync_folder(run, *, batch_size, prefetch, status, long_run):
+    """:func:`sync_folder`'s work, into ``run.outcome``."""
+    session, folder, store, outcome = run.session, run.folder, run.store, run.outcome
     if (
         status is not None
         and folder.uidvalidity
         and status.uidvalidity == folder.uidvalidity
         and status.uidnext
         and status.uidnext <= folder.last_uid + 1
+        and not store.held(folder, status.uidvalidity)
     ):
         store.checkpoint(
             folder,
@@ -107,7 +155,7 @@ def sync_folder(
                 done=True,
             ),
         )
-        return outcome
+        return
     if status is None or status is not getattr(session, "folder", None):
         status = session.select_folder(folder.name)
     last_uid = folder.last_uid
@@ -116,6 +164,11 @@ def sync_folder(
         # anything from being recorded twice.
         last_uid = 0
         outcome.rescanned = True
+    held = run.held = Undeliverable(store, folder, status.uidvalidity, outcome)
+    run.narrowing = Narrowing(session, folder.name, status.uidvalidity, run.past)
+    retry = [uid for uid in held.retry if uid <= last_uid]
+    if retry and not run.past():
+        _retry_held(run, retry)
     if status.uidnext and status.uidnext <= last_uid + 1:
         uids = []  # UIDNEXT says nothing arrived since the checkpoint: no SEARCH
     else:
@@ -133,27 +186,21 @@ def sync_folder(
                 rescanned=outcome.rescanned,
             ),
         )
-        return outcome
+        return
     batches = list(matcher.chunks(uids, batch_size))
     with (
         long_run() if len(batches) > 1 else contextlib.nullcontext(),
         _HeaderPrefetch(session, batches, prefetch) as headers_of,
     ):
         for number, batch in enumerate(batches):
-            headers = headers_of(number)
-            stop_uid = _sync_batch(
-                session,
-                folder,
-                store,
-                headers,
-                lead_index,
-                blocklist,
-                outcome,
-                attachment_cap=attachment_cap,
-                max_message_size=max_message_size,
-                body_batch_bytes=body_batch_bytes,
-                bodies_fetched=headers_of.start_next,
-            )
+            if run.past():
+                outcome.cut = True  # the next run resumes from the checkpoint
+                return
+            try:
+                headers = headers_of(number)
+            except errors.MailSyncError as exc:
+                headers = _fetch_headers(run, batch, exc)
+            stop_uid = _sync_batch(run, headers, bodies_fetched=headers_of.start_next)
             if stop_uid is not None:
                 position = uids.index(stop_uid)
                 checkpoint = uids[position - 1] if position else last_uid
@@ -170,7 +217,7 @@ def sync_folder(
                         rescanned=outcome.rescanned,
                     ),
                 )
-                return outcome
+                return
             outcome.scanned += len(batch)
             store.checkpoint(
                 folder,
@@ -183,51 +230,61 @@ def sync_folder(
                     rescanned=outcome.rescanned,
                 ),
             )
-    return outcome
 
 
-class _HeaderPrefetch:
-    """``headers_of(n)``: the headers of batch ``n``. With ``enabled``, batch n+1
-    is fetched in a background thread from ``start_next()`` (called once batch
-    n no longer needs the session) until ``headers_of(n + 1)`` waits for it.
-    Leaving the ``with`` block waits for a fetch still running, so the session
-    is free again whatever happened."""
+@dataclass
+class _Run:
+    """One ``sync_folder`` call: what every batch of it works with."""
 
-    def __init__(self, session, batches, enabled):
-        self.session = session
-        self.batches = batches
-        self.enabled = enabled and len(batches) > 1
-        self.executor = None
-        self.pending = {}  # batch number -> Future
-        self.current = -1
+    session: object
+    folder: FolderState
+    store: SyncStore
+    lead_index: object
+    blocklist: object
+    outcome: FolderOutcome
+    attachment_cap: int
+    max_message_size: int
+    body_batch_bytes: int
+    deadline: Deadline | None = None
+    held: Undeliverable | None = None  # once the folder is selected
+    narrowing: Narrowing | None = None
 
-    def __enter__(self):
-        if self.enabled:
-            self.executor = ThreadPoolExecutor(1, thread_name_prefix="mail-sync-imap")
-        return self
+    def past(self) -> bool:
+        """The turn's deadline passed: start nothing more."""
+        return self.deadline is not None and self.deadline.expired
 
-    def __exit__(self, *exc_info):
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-        self.pending.clear()
 
-    def __call__(self, number):
-        self.current = number
-        future = self.pending.pop(number, None)
-        if future is not None:
-            return future.result()  # a failure of the connection raises here
-        return self.session.fetch_headers(self.batches[number], quick=True)
+def _fetch_headers(run, uids, first_error=None):
+    """The header fields of ``uids`` (after ``first_error``, how fetching them
+    all at once failed), the messages the server cannot deliver held back."""
+    session = run.session
+    found, failed = run.narrowing.fetch(
+        lambda part: {h.uid: h for h in session.fetch_headers(part, quick=True)},
+        uids,
+        first_error,
+    )
+    if failed:  # their dates, if the server can tell them
+        dates, _failed = run.narrowing.fetch(
+            lambda part: session.fetch_items(part, ["INTERNALDATE"]), sorted(failed)
+        )
+        for uid, err in sorted(failed.items()):
+            date = dates.get(uid, {}).get(b"INTERNALDATE")
+            counted = uid not in run.narrowing.unsettled
+            run.held.failed(uid, err, internaldate=date, counted=counted)
+    return [found[uid] for uid in sorted(found)]
 
-    def start_next(self):
-        following = self.current + 1
-        if (
-            self.executor is not None
-            and following < len(self.batches)
-            and following not in self.pending
-        ):
-            self.pending[following] = self.executor.submit(
-                self.session.fetch_headers, self.batches[following], quick=True
-            )
+
+def _retry_held(run, uids):
+    """Try again the messages earlier runs could not fetch (before the new
+    ones); those read now are released, whatever they turn out to be."""
+    stop_uid = _sync_batch(run, _fetch_headers(run, uids))
+    run.held.delivered(
+        [
+            uid
+            for uid in uids
+            if uid not in run.held.failed_now and (stop_uid is None or uid < stop_uid)
+        ]
+    )
 
 
 def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
@@ -254,22 +311,10 @@ def _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
     return todo
 
 
-def _sync_batch(
-    session,
-    folder,
-    store,
-    headers,
-    lead_index,
-    blocklist,
-    outcome,
-    *,
-    attachment_cap,
-    max_message_size,
-    body_batch_bytes,
-    bodies_fetched=lambda: None,
-):
+def _sync_batch(run, headers, bodies_fetched=lambda: None):
     """Record one batch; returns the UID where the daily cap stopped it, or None.
     ``bodies_fetched()`` is called once the batch no longer uses the session."""
+    folder, store, outcome = run.folder, run.store, run.outcome
     for header in headers:
         if header.error and not (header.from_ or header.recipients):
             store.skip(
@@ -277,24 +322,30 @@ def _sync_batch(
             )
             outcome.skipped += 1
     by_uid = {header.uid: header for header in headers}
-    todo = _to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome)
+    todo = _to_record(
+        store, folder, headers, by_uid, run.lead_index, run.blocklist, outcome
+    )
     stop_uid = None
     cap = store.cap_left()
     if cap is not None and len(todo) > cap:
         stop_uid = todo[cap].uid
         todo = todo[:cap]
     sizes = {item.uid: by_uid[item.uid].size for item in todo}
-    chunks = list(_size_chunks(todo, sizes, body_batch_bytes))
+    chunks = list(_size_chunks(todo, sizes, run.body_batch_bytes))
     if not chunks:
         bodies_fetched()
     ready, taken = [], set()  # taken: the (Message-ID, lead) pairs of ``ready``
     for number, chunk in enumerate(chunks, start=1):
-        bodies = session.fetch_bodies(
-            [item.uid for item in chunk], max_message_size, sizes
-        )
+        bodies, failed = _fetch_bodies(run, [item.uid for item in chunk], sizes)
         if number == len(chunks):
             bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
+            if item.uid in failed:
+                counted = item.uid not in run.narrowing.unsettled
+                run.held.failed(
+                    item.uid, failed[item.uid], header=item.header, counted=counted
+                )
+                continue
             # A copy of a message already ready in this batch (same Message-ID,
             # another UID) adds nothing; a copy of one that failed still counts.
             item.lead_ids = {
@@ -304,23 +355,14 @@ def _sync_batch(
             }
             if not item.lead_ids:
                 continue
-            raw = bodies.get(item.uid, b"")
-            if raw is None:
-                store.skip(
-                    folder,
-                    item.uid,
-                    errors.MailSyncError(
-                        "message_too_large",
-                        f"UID {item.uid} in {folder.name}: {sizes[item.uid]} bytes",
-                        side="imap",
-                        params={"uid": item.uid, "folder": folder.name},
-                    ),
-                )
-                outcome.skipped += 1
-                continue
+            raw = bodies.get(item.uid)
             if not raw:
                 continue  # expunged since the header fetch
-            item.message = message_parser.parse_message(raw, attachment_cap)
+            item.message = (
+                raw
+                if isinstance(raw, message_parser.ParsedMessage)
+                else message_parser.parse_message(raw, run.attachment_cap)
+            )
             if item.message.error and not item.message.body_html:
                 store.skip(
                     folder,
@@ -336,3 +378,27 @@ def _sync_batch(
         outcome.recorded += len(ready)
         outcome.uids.extend(item.uid for item in ready)
     return stop_uid
+
+
+def _fetch_bodies(run, uids, sizes):
+    """(whole messages or, for one too large to take whole, its text and the
+    attachments that fit, as a ParsedMessage; by UID, {uid: error} of those
+    the server could not deliver)."""
+    session = run.session
+    bodies, failed = run.narrowing.fetch(
+        lambda part: session.fetch_bodies(part, run.max_message_size, sizes), uids
+    )
+    too_large = [uid for uid, raw in bodies.items() if raw is None]
+    if too_large:
+        partial, failed_partial = run.narrowing.fetch(
+            lambda part: {
+                uid: large_message.fetch_partial(
+                    session.fetch_items, uid, run.attachment_cap
+                )
+                for uid in part
+            },
+            too_large,
+        )
+        bodies.update(partial)
+        failed.update(failed_partial)
+    return bodies, failed

@@ -55,7 +55,9 @@ class FolderOutcome:
     matched: int = 0
     recorded: int = 0
     skipped: int = 0
+    held: int = 0  # the server could not deliver them: tried again next run
     deferred: bool = False  # the daily cap stopped the run
+    cut: bool = False  # the turn's deadline stopped it (resumed next run)
     rescanned: bool = False
     uids: list = field(default_factory=list)  # the UIDs recorded
 
@@ -103,6 +105,27 @@ class SyncStore(Protocol):
 
     def skip(self, folder: FolderState, uid: int, err: errors.MailSyncError) -> None:
         """Note a message left out (malformed, too large...)."""
+
+    def held(self, folder: FolderState, uidvalidity: int) -> dict[int, int]:
+        """The UIDs of ``folder`` (under ``uidvalidity``: held UIDs of another
+        are forgotten) the server could not deliver on earlier runs and that
+        are to be tried again, with the number of failed attempts of each."""
+
+    def hold(
+        self,
+        folder: FolderState,
+        uidvalidity: int,
+        uid: int,
+        attempts: int,
+        err: errors.MailSyncError,
+        give_up: bool,
+    ) -> None:
+        """Keep the count of failed attempts of ``uid`` (``err``, code
+        ``message_undeliverable``, names it); with ``give_up``, it is skipped
+        (not tried again) and ``err`` goes to the log."""
+
+    def release(self, folder: FolderState, uidvalidity: int, uids: list[int]) -> None:
+        """``uids`` held back earlier were read after all: forget them."""
 
     def checkpoint(self, folder: FolderState, progress: Progress) -> None:
         """Persist ``progress`` and update ``folder`` to it; a failure later

@@ -8,6 +8,7 @@ import threading
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..lib import deadline as turn_deadline
 from ..lib import errors, imap_session, process_tuning, sync_engine
 from ..store import MailSyncStore
 
@@ -148,15 +149,35 @@ class MailSyncAccount(models.Model):
             "SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_NAMESPACE, account_id]
         )
 
+    def _turn_seconds(self):
+        """How long one mailbox's turn may last (system parameter
+        ``mail_sync_crm.turn_seconds``)."""
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mail_sync_crm.turn_seconds", "")
+        )
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = 0
+        return seconds if seconds > 0 else turn_deadline.DEFAULT_TURN_SECONDS
+
     def _sync_mailbox(self, auto_commit=False, long_run=contextlib.nullcontext):
-        """One sync run of this mailbox over its folders. Never raises: a failure
-        is recorded on the mailbox (Error) and logged. ``long_run``: entered
-        around a folder's run of more than one batch (the cron passes
+        """One sync run of this mailbox over its folders, within the turn's
+        deadline (:meth:`_turn_seconds`). Never raises: a failure is recorded
+        on the mailbox (Error) and logged. A turn cut by its deadline keeps
+        what it checkpointed (the next turn resumes from there); it is an
+        error only when it got nowhere. ``long_run``: entered around a
+        folder's run of more than one batch (the cron passes
         ``lib.process_tuning.long_run``, which tunes the whole process)."""
         self.ensure_one()
         store = MailSyncStore(self, auto_commit)
+        deadline = turn_deadline.Deadline(self._turn_seconds())
+        progress, cut = False, False
         try:
-            with imap_session.ImapSession(self._imap_settings()) as session:
+            settings = self._imap_settings()
+            with imap_session.ImapSession(settings, deadline=deadline) as session:
                 index = store.lead_index()
                 blocked = self.env["mail.sync.blocklist"]._blocklist_for(
                     self.user_id, self.company_id
@@ -166,7 +187,10 @@ class MailSyncAccount(models.Model):
                 # first folder to sync is examined last, so it stays selected.
                 statuses = session.examine_folders(folders.mapped("name")[::-1])
                 for folder in folders:
-                    sync_engine.sync_folder(
+                    if deadline.expired:
+                        cut = True
+                        break
+                    outcome = sync_engine.sync_folder(
                         session,
                         sync_engine.FolderState(
                             folder.name,
@@ -183,10 +207,15 @@ class MailSyncAccount(models.Model):
                         ),
                         status=statuses.get(folder.name),
                         long_run=long_run,
+                        deadline=deadline,
                     )
+                    progress |= bool(outcome.scanned or outcome.recorded)
+                    cut |= outcome.cut
         except errors.MailSyncError as err:
-            self._sync_failed(err, auto_commit)
-            return False
+            if err.code != "sync_deadline":
+                self._sync_failed(err, auto_commit)
+                return False
+            cut = True
         except UserError as exc:  # e.g. an undecryptable password
             self._sync_failed(
                 errors.MailSyncError("auth_failed", str(exc), side="imap"), auto_commit
@@ -198,6 +227,18 @@ class MailSyncAccount(models.Model):
             )
             self._sync_failed(errors.classify(exc, side="imap"), auto_commit)
             return False
+        if cut and not progress:
+            self._sync_failed(
+                deadline.error(host=self.imap_host, port=self.imap_port), auto_commit
+            )
+            return False
+        if cut:
+            _logger.info(
+                "mail_sync_crm: mailbox %s: turn ended at its deadline (%s s); the "
+                "next one resumes from the checkpoint",
+                self.id,
+                deadline.seconds,
+            )
         self.write({"last_sync_date": fields.Datetime.now()})
         self._record_success()
         return True

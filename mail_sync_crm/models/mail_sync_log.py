@@ -2,6 +2,9 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from ..lib.undeliverable import MAX_ATTEMPTS
 
 LOG_RETENTION = timedelta(days=30)
 
@@ -37,6 +40,50 @@ class MailSyncLog(models.Model):
         readonly=True,
         help="The server's own words; passwords never appear here.",
     )
+
+    failed_message_id = fields.Many2one(
+        "mail.sync.failed.message",
+        string="Skipped Message",
+        readonly=True,
+        ondelete="set null",
+        help="The message the server could not deliver, while it is skipped.",
+    )
+    failed_folder = fields.Char(related="failed_message_id.folder")
+    failed_uid = fields.Integer(related="failed_message_id.uid")
+    failed_date = fields.Datetime(related="failed_message_id.date")
+    failed_sender = fields.Char(related="failed_message_id.sender")
+    failed_subject = fields.Char(related="failed_message_id.subject")
+    can_retry = fields.Boolean(compute="_compute_can_retry")
+
+    @api.depends("failed_message_id.state")
+    def _compute_can_retry(self):
+        for log in self:
+            log.can_retry = log.failed_message_id.sudo().state == "skipped"
+
+    def action_retry_message(self):
+        """Fetch the skipped message again on the next sync (and record it if it
+        now works); one more failure skips it again with a new entry."""
+        self.ensure_one()
+        self.account_id._check_owner_or_admin()
+        failed = self.failed_message_id.sudo()
+        if failed.state != "skipped":
+            raise UserError(self.env._("This message is no longer skipped."))
+        failed.write({"state": "retry", "attempts": MAX_ATTEMPTS - 1})
+        self.env.ref("mail_sync_crm.ir_cron_mail_sync").sudo()._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Mail Sync"),
+                "message": self.env._(
+                    "UID %(uid)s in %(folder)s is fetched again on the next sync.",
+                    uid=failed.uid,
+                    folder=failed.folder,
+                ),
+                "type": "success",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     @api.autovacuum
     def _gc_old_entries(self):

@@ -14,6 +14,7 @@ from odoo.tools import SQL
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
 from ..lib.sync_store import SyncStore
+from .held_messages import HeldMessages
 from .lead_index import LeadIndex
 
 # The ledger columns written by one INSERT (the related stored fields user_id,
@@ -51,7 +52,7 @@ def _format_size(size):
     return f"{max(1, size // 1024)} KB"
 
 
-class MailSyncStore(SyncStore):
+class MailSyncStore(HeldMessages, SyncStore):
     """One mailbox's sync run, on the mailbox's environment; ``auto_commit``
     commits after each checkpoint (the cron), never under test."""
 
@@ -224,6 +225,13 @@ class MailSyncStore(SyncStore):
 
     def _body(self, message):
         body = Markup(message.body_html or "")
+        if message.partial_size:
+            note = self.env._(
+                "This email (%(size)s) is too large to sync whole: its text and"
+                " the attachments that fit are here.",
+                size=_format_size(message.partial_size),
+            )
+            body += Markup("<p><em>%s</em></p>") % note
         if message.omitted_attachments:
             items = Markup("").join(
                 Markup("<li>%s (%s)</li>") % (name, _format_size(size))

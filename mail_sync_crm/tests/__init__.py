@@ -7,3 +7,6 @@ from . import test_blocklist
 from . import test_sync
 from . import test_ui
 from . import test_smart_mail
+from . import test_large_message
+from . import test_undeliverable
+from . import test_deadline

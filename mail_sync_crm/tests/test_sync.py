@@ -260,6 +260,10 @@ class TestSync(MailSyncCase):
         )
 
     def test_resume_after_server_killed_mid_sync(self):
+        """The connection dies mid-sync and the server refuses to log in again:
+        the run fails after the last checkpoint and the next one resumes. (A
+        connection that dies while the server still lets the sync in is just
+        reopened: ``lib/tests/test_sync_engine.py``.)"""
         for i in range(6):
             self.put(self.salesman, "INBOX", self.received(ALICE, f"Mail {i}"))
         account = self.mailbox(self.salesman)
@@ -270,6 +274,7 @@ class TestSync(MailSyncCase):
             original(store, folder, progress)
             calls.append(progress.last_uid)
             if len(calls) == 1:
+                self.mail.add_user(self.salesman.login, "changed-" + PASSWORD)
                 self.mail.kill_imap_children()  # the connection dies mid-sync
 
         Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
@@ -280,6 +285,7 @@ class TestSync(MailSyncCase):
         self.assertEqual(len(self.synced(self.lead)), 2, "the first batch is kept")
         inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
         self.assertEqual(inbox.last_uid, calls[0])
+        self.mail.add_user(self.salesman.login, PASSWORD)
         Account._cron_sync()
         self.assertEqual(account.state, "enabled")
         self.assertEqual(

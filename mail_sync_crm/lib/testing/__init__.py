@@ -5,6 +5,7 @@ Plain Python, no Odoo import: usable from pytest and from Odoo tests
 """
 
 from .dovecot import DovecotError, DovecotServer
+from .faults import damage_message, repair_message
 from .factory import (
     CorpusMessage,
     make_corpus,
@@ -26,8 +27,10 @@ __all__ = [
     "ReceivedMessage",
     "RecordedRequest",
     "SmtpServer",
+    "damage_message",
     "make_corpus",
     "make_message",
     "malformed_messages",
     "parse_address",
+    "repair_message",
 ]

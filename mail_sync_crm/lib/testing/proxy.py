@@ -4,6 +4,10 @@ Each chunk is forwarded `delay` seconds after it arrived, pipelined: a burst in
 one direction costs `delay` once, so every request/response turn costs about
 2 x delay (the round-trip time). TLS passes through untouched.
 
+`drip` (seconds, settable while connections are open) turns the server side
+into a server that never times a client out but never gets anywhere either:
+everything it sends is forwarded one byte at a time, `drip` seconds apart.
+
 Usage::
 
     with LatencyProxy(server.host, server.port, delay=0.01) as proxy:
@@ -24,14 +28,22 @@ CHUNK = 64 * 1024
 
 class LatencyProxy(TestServer):
     def __init__(
-        self, target_host, target_port, delay=0.02, bandwidth=None, host=LOOPBACK
+        self,
+        target_host,
+        target_port,
+        delay=0.02,
+        bandwidth=None,
+        host=LOOPBACK,
+        drip=None,
     ):
-        """`delay`: one-way seconds per chunk; `bandwidth`: bytes/s or None."""
+        """`delay`: one-way seconds per chunk; `bandwidth`: bytes/s or None;
+        `drip`: seconds between the bytes the server sends, or None."""
         super().__init__()
         self.target_host = target_host
         self.target_port = target_port
         self.delay = delay
         self.bandwidth = bandwidth
+        self.drip = drip
         self.host = host
         self.port = None
         self.connection_count = 0
@@ -123,6 +135,12 @@ class LatencyProxy(TestServer):
                     self._writers.discard(writer)
             self._tasks.discard(task)
 
+    async def _drip(self, writer, data):
+        for index in range(len(data)):
+            writer.write(data[index : index + 1])
+            await writer.drain()
+            await asyncio.sleep(self.drip or 0)
+
     async def _pipe(self, reader, writer, counter):
         queue = asyncio.Queue()
 
@@ -149,8 +167,11 @@ class LatencyProxy(TestServer):
                     if writer.can_write_eof() and not writer.is_closing():
                         writer.write_eof()
                     return
-                writer.write(data)
-                await writer.drain()
+                if self.drip and counter == "bytes_down":
+                    await self._drip(writer, data)
+                else:
+                    writer.write(data)
+                    await writer.drain()
                 setattr(self, counter, getattr(self, counter) + len(data))
                 if self.bandwidth:
                     next_free = when + len(data) / self.bandwidth

@@ -5,7 +5,7 @@ import gc
 import sys
 
 import pytest
-from lib import blocklist, errors, process_tuning, sync_engine
+from lib import blocklist, errors, process_tuning, sync_engine, undeliverable
 from lib.imap_session import ImapSession, ImapSettings
 from lib.testing import make_message
 
@@ -24,6 +24,8 @@ class MemoryStore(sync_engine.SyncStore):
         self.on_chatter = set(on_chatter)
         self.skipped = []
         self.checkpoints = []
+        self.attempts_of = {}  # uid -> (UIDVALIDITY, failed attempts)
+        self.given_up = {}  # uid -> the error logged when it was skipped
 
     def allowed_leads(self, lead_ids, date):
         return set(lead_ids)
@@ -47,6 +49,34 @@ class MemoryStore(sync_engine.SyncStore):
 
     def skip(self, folder, uid, err):
         self.skipped.append((uid, err.code))
+
+    def held(self, folder, uidvalidity):
+        return {
+            uid: attempts
+            for uid, (validity, attempts) in self.attempts_of.items()
+            if validity == uidvalidity and uid not in self.given_up
+        }
+
+    @property
+    def attempts(self):
+        return {uid: attempts for uid, (_v, attempts) in self.attempts_of.items()}
+
+    def hold(self, folder, uidvalidity, uid, attempts, err, give_up):
+        self.attempts_of[uid] = (uidvalidity, attempts)
+        if give_up:
+            self.given_up[uid] = err
+            self.skip(folder, uid, err)
+
+    def release(self, folder, uidvalidity, uids):
+        for uid in uids:
+            self.attempts_of.pop(uid, None)
+            self.given_up.pop(uid, None)
+
+    def retry(self, uid):
+        """The Retry button of a skipped message's log entry."""
+        del self.given_up[uid]
+        validity, _attempts = self.attempts_of[uid]
+        self.attempts_of[uid] = (validity, undeliverable.MAX_ATTEMPTS - 1)
 
     def checkpoint(self, folder, progress):
         self.checkpoints.append(progress)
@@ -165,20 +195,20 @@ def test_copies_of_a_message_in_one_batch_are_recorded_once(dovecot, session):
 
 
 def test_a_copy_stands_in_for_a_first_copy_left_out(dovecot, session):
-    """Copies with one Message-ID: when the first is left out (here: over the
-    size limit), the next one is recorded, so the message is not lost."""
+    """Copies with one Message-ID: when the first is left out (here: its MIME
+    structure is broken and it has no text), the next one is recorded, so the
+    message is not lost."""
     good = make_message(ALICE, ME, subject="kept", message_id="<pair@acme.example.com>")
-    padded = good + b"padding " * 2000
-    dovecot.append("alice", "INBOX", padded)
+    head = good.split(b"\r\n\r\n", 1)[0].replace(
+        b'Content-Type: text/plain; charset="utf-8"',
+        b'Content-Type: multipart/mixed; boundary="gone"',
+    )
+    broken = head + b"\r\n\r\n"
+    dovecot.append("alice", "INBOX", broken)
     dovecot.append("alice", "INBOX", good)
     store = MemoryStore()
-    outcome = run(
-        session,
-        sync_engine.FolderState("INBOX", "in"),
-        store,
-        max_message_size=len(good) + 100,
-    )
-    assert store.skipped == [(1, "message_too_large")]
+    outcome = run(session, sync_engine.FolderState("INBOX", "in"), store)
+    assert store.skipped == [(1, "message_malformed")]
     assert store.recorded == [("<pair@acme.example.com>", LEAD_A, "kept")]
     assert (outcome.recorded, outcome.skipped) == (1, 1)
 
@@ -221,16 +251,45 @@ def test_already_on_chatter_is_not_downloaded_again(dovecot, session):
     assert store.recorded == []
 
 
-def test_oversized_message_is_logged_and_skipped(dovecot, session):
-    big = make_message(ALICE, ME, attachments=[("big.bin", b"x" * 300_000, None)])
+def test_oversized_message_lands_with_its_text(dovecot, session):
+    """A message over the size limit is not skipped: its text and the
+    attachments that fit the cap are recorded, the rest is listed."""
+    big = make_message(
+        ALICE,
+        ME,
+        subject="big",
+        text="The figures are attached.",
+        attachments=[
+            ("big.bin", b"x" * 300_000, None),
+            ("note.txt", b"small", "text/plain"),
+        ],
+    )
     dovecot.append("alice", "INBOX", big)
     dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="small"))
-    store = MemoryStore()
-    run(
-        session, sync_engine.FolderState("INBOX", "in"), store, max_message_size=100_000
+    recorded = {}
+
+    class KeepingStore(MemoryStore):
+        def record(self, folder, items):
+            super().record(folder, items)
+            recorded.update((item.header.subject, item.message) for item in items)
+
+    store = KeepingStore()
+    sync_engine.sync_folder(
+        session,
+        sync_engine.FolderState("INBOX", "in"),
+        store,
+        INDEX,
+        attachment_cap=100_000,
+        max_message_size=100_000,
     )
-    assert store.skipped == [(1, "message_too_large")]
-    assert [s for _m, _l, s in store.recorded] == ["small"]
+    assert store.skipped == []
+    assert sorted(recorded) == ["big", "small"]
+    message = recorded["big"]
+    assert message.partial_size == len(big)
+    assert message.body_html == "<p>The figures are attached.</p>"
+    assert [(n, c) for n, c, _t in message.attachments] == [("note.txt", b"small")]
+    assert [name for name, _size in message.omitted_attachments] == ["big.bin"]
+    assert recorded["small"].partial_size == 0
 
 
 def test_uidvalidity_change_rescans(dovecot, session):
@@ -246,7 +305,10 @@ def test_uidvalidity_change_rescans(dovecot, session):
     assert len(store.recorded) == 1, "nothing recorded twice"
 
 
-def test_connection_lost_raises_after_the_last_checkpoint(dovecot, session):
+def test_a_dropped_connection_is_reopened_and_the_run_goes_on(dovecot, session):
+    """The connection dies between two batches (the server's process for it is
+    killed): the engine connects again and finishes the run; no message is
+    blamed for it."""
     for i in range(4):
         dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
     folder = sync_engine.FolderState("INBOX", "in")
@@ -255,14 +317,36 @@ def test_connection_lost_raises_after_the_last_checkpoint(dovecot, session):
 
     def checkpoint_then_kill(f, progress):
         original(f, progress)
-        dovecot.kill_imap_children()
+        if len(store.checkpoints) == 1:
+            dovecot.kill_imap_children()
 
     store.checkpoint = checkpoint_then_kill
+    outcome = run(session, folder, store, batch_size=2)
+    assert [s for _m, _l, s in store.recorded] == ["K0", "K1", "K2", "K3"]
+    assert (folder.last_uid, outcome.held, store.attempts) == (4, 0, {})
+
+
+def test_a_server_gone_mid_run_raises_after_the_last_checkpoint(dovecot, session):
+    """The server stops answering for good: the run fails with the connection
+    error, after the last completed batch's checkpoint, and no message is held
+    back for it."""
+    for i in range(4):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    original = store.checkpoint
+
+    def checkpoint_then_stop(f, progress):
+        original(f, progress)
+        dovecot.stop()
+
+    store.checkpoint = checkpoint_then_stop
     with pytest.raises(errors.MailSyncError) as raised:
         run(session, folder, store, batch_size=2)
-    assert raised.value.code in ("connection_lost", "server_error")
+    assert raised.value.code == "connection_lost"
     assert folder.last_uid == 2
     assert [s for _m, _l, s in store.recorded] == ["K0", "K1"]
+    assert store.attempts == {}
 
 
 def test_dates_are_aware_utc(dovecot, session):
@@ -294,6 +378,9 @@ def test_stores_implement_the_protocol():
         "allowed_leads",
         "cap_left",
         "checkpoint",
+        "held",
+        "hold",
         "known_pairs",
+        "release",
         "skip",
     ]

@@ -1,0 +1,100 @@
+"""Every mailbox turn has a deadline, whatever the server does (real Dovecot,
+behind a proxy that drips the server's bytes one at a time)."""
+
+import time
+
+import pytest
+from lib import errors, sync_engine
+from lib.deadline import Deadline
+from lib.imap_session import ImapSession, ImapSettings
+from lib.testing import LatencyProxy, make_message
+from test_sync_engine import ALICE, ME, MemoryStore, run
+
+DRIP = 0.3  # seconds per byte: no read ever times out, nothing gets anywhere
+
+
+@pytest.fixture
+def proxy(dovecot):
+    with LatencyProxy(dovecot.host, dovecot.port, delay=0) as started:
+        yield started
+
+
+def _settings(proxy):
+    return ImapSettings(
+        host=proxy.host,
+        port=proxy.port,
+        encryption="none",
+        login="alice",
+        password="secret",
+    )
+
+
+def test_a_server_dripping_its_greeting_is_given_up_at_the_deadline(proxy):
+    """Connecting to a server that sends one byte every 0.3 s (its greeting
+    alone would take a minute) ends at the deadline with its own error."""
+    proxy.drip = DRIP
+    deadline = Deadline(1.5)
+    started = time.monotonic()
+    with pytest.raises(errors.MailSyncError) as raised:
+        ImapSession(_settings(proxy), deadline=deadline).open()
+    assert raised.value.code == "sync_deadline"
+    assert time.monotonic() - started < 20, "ended near the deadline"
+
+
+def test_a_server_that_starts_dripping_mid_run_is_cut_at_the_deadline(dovecot, proxy):
+    """The server turns slow after the first batch: the connection is shut
+    down at the deadline, the run ends with what it checkpointed, and the
+    next run resumes from there."""
+    for i in range(6):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"D{i}"))
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    original = store.checkpoint
+
+    def checkpoint_then_drip(f, progress):
+        original(f, progress)
+        proxy.drip = DRIP
+
+    store.checkpoint = checkpoint_then_drip
+    started = time.monotonic()
+    with ImapSession(_settings(proxy), deadline=Deadline(3)) as session:
+        outcome = run(session, folder, store, batch_size=2, prefetch=False)
+    assert time.monotonic() - started < 30, "ended near the deadline"
+    assert outcome.cut
+    assert (folder.last_uid, [s for _m, _l, s in store.recorded]) == (2, ["D0", "D1"])
+    proxy.drip = None
+    store.checkpoint = original
+    with ImapSession(_settings(proxy), deadline=Deadline(60)) as session:
+        outcome = run(session, folder, store, batch_size=2)
+    assert not outcome.cut
+    assert [s for _m, _l, s in store.recorded] == [f"D{i}" for i in range(6)]
+
+
+def test_no_batch_starts_past_the_deadline(dovecot):
+    """A slow but progressing sync: each batch is kept, none starts after the
+    deadline, and the turn is cut rather than failed."""
+    for i in range(6):
+        dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"S{i}"))
+    now = [0.0]
+    deadline = Deadline(10, clock=lambda: now[0])
+    folder = sync_engine.FolderState("INBOX", "in")
+    store = MemoryStore()
+    original = store.checkpoint
+
+    def slow_checkpoint(f, progress):
+        original(f, progress)
+        now[0] += 6  # each batch takes 6 "seconds"
+
+    store.checkpoint = slow_checkpoint
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        encryption="none",
+        login="alice",
+        password="secret",
+    )
+    with ImapSession(settings) as session:
+        outcome = run(session, folder, store, batch_size=2, deadline=deadline)
+    assert outcome.cut and outcome.scanned == 4
+    assert folder.last_uid == 4
+    assert [s for _m, _l, s in store.recorded] == ["S0", "S1", "S2", "S3"]
