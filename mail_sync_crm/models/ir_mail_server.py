@@ -141,16 +141,8 @@ class IrMailServer(models.Model):
         settings. Raises a classified ``MailSyncError``."""
         self.ensure_one()
         account = self.sudo().mail_sync_account_id
-        try:
-            settings = account._smtp_settings()
-        except UserError as exc:  # the stored password cannot be decrypted
-            raise errors.MailSyncError(
-                "smtp_auth_failed",
-                str(exc),
-                side="smtp",
-                host=account.smtp_host or "",
-                port=account.smtp_port,
-            ) from exc
+        # A missing or undecryptable password raises its own MailSyncError.
+        settings = account._smtp_settings()
         connection, _fingerprint = smtp_session.open_smtp(settings)
         return connection
 

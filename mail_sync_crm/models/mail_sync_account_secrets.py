@@ -1,18 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Mailbox passwords: write-only for every role, stored encrypted."""
 
-import logging
-
-from odoo import _, api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
-from odoo.tools import config
 
-from ..lib import crypto
-
-_logger = logging.getLogger(__name__)
-
-
-SECRET_KEY_OPTION = "mail_sync_crm_key"
+from ..lib import crypto, errors, secret_key
 
 
 class MailSyncAccount(models.Model):
@@ -61,49 +53,36 @@ class MailSyncAccount(models.Model):
             account.smtp_password_set = bool(sudo.smtp_secret)
 
     # ------------------------------------------------------------------
-    # Encryption
+    # Encryption (the key: mail_sync_account_key.py)
     # ------------------------------------------------------------------
-    @api.model
-    def _secret_key(self):
-        """The encryption key of mailbox secrets, kept in Odoo's configuration file
-        (option ``mail_sync_crm_key``), never in the database. Generated and saved on
-        first use when absent."""
-        key = config.get(SECRET_KEY_OPTION)
-        if not key:
-            key = crypto.generate_key()
-            config[SECRET_KEY_OPTION] = key
-            if config.rcfile:
-                config.save([SECRET_KEY_OPTION])
-                _logger.info(
-                    "mail_sync_crm: generated the mailbox secret key in %s",
-                    config.rcfile,
-                )
-            else:
-                _logger.warning(
-                    "mail_sync_crm: generated a mailbox secret key but Odoo has no "
-                    "configuration file to keep it in; set %s in it",
-                    SECRET_KEY_OPTION,
-                )
-        return key
-
     def _store_secret(self, field, plaintext):
         self.ensure_one()
-        self.sudo().write({field: crypto.encrypt(self._secret_key(), plaintext)})
+        try:
+            key = self._secret_key_for_storing()
+        except errors.MailSyncError as err:
+            message, hint = self._describe(err)
+            raise UserError(
+                self.env._(
+                    "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
+                )
+            ) from err
+        self.sudo().write({field: crypto.encrypt(key, plaintext)})
 
-    def _read_secret(self, field):
+    def _read_secret(self, field, side=None):
+        """The stored secret in clear ("" when none). Raises a classified
+        MailSyncError (``secret_key_unavailable`` / ``secret_key_mismatch``)
+        when it cannot be decrypted: a key problem, never a wrong password."""
         self.ensure_one()
         token = self.sudo()[field]
         if not token:
             return ""
+        key = self._secret_key()
         try:
-            return crypto.decrypt(self._secret_key(), token)
+            return crypto.decrypt(key, token)
         except crypto.SecretKeyError as exc:
-            raise UserError(
-                _(
-                    "The stored password of %(mailbox)s cannot be decrypted: the "
-                    "key in Odoo's configuration file (%(option)s) changed. Enter "
-                    "the password again and reconnect.",
-                    mailbox=self.display_name,
-                    option=SECRET_KEY_OPTION,
-                )
+            raise errors.MailSyncError(
+                "secret_key_mismatch",
+                f"the stored {field} of mailbox {self.id} was not made with the key "
+                f"in use (fingerprint {secret_key.fingerprint(key)})",
+                side=side,
             ) from exc
