@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The key of the mailbox secrets across real Odoo processes: restarts,
 read-only configuration files, workers starting together, a changed or lost
-key, an unwritable data directory, rotation. Each process is ``odoo-bin
-shell`` on a throwaway copy of the test database."""
+key, an unwritable data directory, rotation; and connect in the transaction
+that created the mailbox. Each process is ``odoo-bin shell`` on a throwaway
+copy of the test database."""
 
 import glob
 import os
@@ -324,3 +325,30 @@ class TestSecretKeyAcrossProcesses(BaseCase):
         self.assertEqual(results, {"state": "enabled", "smtp": True})
         self.assert_no_startup_error(log)
         self.assert_config_untouched()
+
+    def test_connect_in_the_transaction_that_created_the_mailbox(self):
+        """A script (or an import, a server action) creates a mailbox and
+        connects it at once: a failure is the UserError with its hint, and its
+        log entry is kept once the script commits."""
+        with DovecotServer() as gone:
+            closed_port = gone.ssl_port
+        results, _log = self.run_odoo(
+            """
+            account = mailbox("keeper_a", imap_port=ARGS["closed_port"])
+            try:
+                account.with_user(account.user_id).action_connect()
+                kind, text = None, None
+            except Exception as exc:
+                kind, text = type(exc).__name__, str(exc)
+            codes = account.sudo().log_ids.mapped("code")
+            env.cr.commit()
+            result(kind=kind, text=text, codes=codes)
+            """,
+            closed_port=closed_port,
+        )
+        self.assertEqual(results["kind"], "UserError", results["text"])
+        self.assertIn("How to fix it", results["text"])
+        self.assertEqual(results["codes"], ["host_unreachable"])
+        self.assertEqual(
+            self.db.sql("SELECT code FROM mail_sync_log"), [["host_unreachable"]]
+        )
