@@ -86,3 +86,50 @@ class MailSyncAccount(models.Model):
                 f"in use (fingerprint {secret_key.fingerprint(key)})",
                 side=side,
             ) from exc
+
+    # ------------------------------------------------------------------
+    # A password goes only where it was entered for
+    # ------------------------------------------------------------------
+    def _secret_destinations(self):
+        """For each secret, where it is sent: (protocol, host, port, encryption,
+        login) of each server it logs in to."""
+        self.ensure_one()
+        imap = (
+            "imap",
+            (self.imap_host or "").strip().lower(),
+            self.imap_port,
+            self.imap_encryption,
+            (self.imap_login or self.email or "").strip(),
+        )
+        smtp = (
+            "smtp",
+            (self.smtp_host or "").strip().lower(),
+            self.smtp_port,
+            self.smtp_encryption,
+            self._mail_sync_smtp_login(),
+        )
+        if self.smtp_same_credentials:
+            return {"imap_secret": {imap, smtp}, "smtp_secret": set()}
+        return {"imap_secret": {imap}, "smtp_secret": {smtp}}
+
+    def _erase_moved_secrets(self, before, vals):
+        """Erase each stored secret that would now go to a server, port,
+        encryption or login it was not entered for (``before``: the
+        destinations before writing ``vals``), unless ``vals`` enters it anew."""
+        typed = {
+            secret
+            for password, secret in (
+                ("imap_password", "imap_secret"),
+                ("smtp_password", "smtp_secret"),
+            )
+            if vals.get(password)
+        }
+        for account in self:
+            after = account._secret_destinations()
+            erase = {
+                field: False
+                for field, destinations in after.items()
+                if field not in typed and destinations - before[account.id][field]
+            }
+            if erase and any(account.sudo()[field] for field in erase):
+                account.sudo().write(erase)

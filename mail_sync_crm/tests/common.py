@@ -2,7 +2,7 @@
 """Shared set-up of the Odoo tests: real Dovecot and SMTP servers, users per role."""
 
 from odoo import Command
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..lib import tls
 from ..lib.testing import DovecotServer, SmtpServer
@@ -10,16 +10,23 @@ from ..lib.testing import DovecotServer, SmtpServer
 PASSWORD = "S3cret-pa55word!"
 
 
-class MailSyncCase(TransactionCase):
-    """Real servers for the whole class; the registry in test mode so that a cursor
-    opened by the code under test (the persistent error log) shares the test's
-    transaction."""
+def login_password(login):
+    """The Odoo password of a test user (they log in over XML-RPC)."""
+    return f"{login}-Odoo-pw"
+
+
+class MailSyncSetup:
+    """Real Dovecot and SMTP servers for the whole class, users per role; the
+    registry in test mode, so that a cursor opened by the code under test (the
+    persistent error log, the key's own transaction) shares the test's
+    transaction (HttpCase puts it in test mode itself)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.registry.enter_test_mode(cls.cr)
-        cls.addClassCleanup(cls.registry.leave_test_mode)
+        if cls.registry.test_cr is None:
+            cls.registry.enter_test_mode(cls.cr)
+            cls.addClassCleanup(cls.registry.leave_test_mode)
         cls.imap = DovecotServer()
         cls.imap.start()
         cls.addClassCleanup(cls.imap.stop)
@@ -52,6 +59,7 @@ class MailSyncCase(TransactionCase):
         user = new_test_user(
             cls.env,
             login=login,
+            password=login_password(login),
             groups="base.group_user," + groups,
             email=f"{login}@ourcompany.example.com",
             company_id=company.id,
@@ -102,3 +110,11 @@ class MailSyncCase(TransactionCase):
     @staticmethod
     def fingerprint(server):
         return tls.normalize_fingerprint(server.cert_fingerprint)
+
+
+class MailSyncCase(MailSyncSetup, TransactionCase):
+    """The shared set-up in one transaction, rolled back after each test."""
+
+
+class MailSyncHttpCase(MailSyncSetup, HttpCase):
+    """The same, with Odoo's HTTP server (XML-RPC, browser tours)."""
