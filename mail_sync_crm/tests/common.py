@@ -1,8 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Shared set-up of the Odoo tests: real Dovecot and SMTP servers, users per role."""
 
+import contextlib
+import xmlrpc.client
+
 from odoo import Command
-from odoo.tests import HttpCase, TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 
 from ..lib import tls
 from ..lib.testing import DovecotServer, SmtpServer
@@ -118,3 +121,33 @@ class MailSyncCase(MailSyncSetup, TransactionCase):
 
 class MailSyncHttpCase(MailSyncSetup, HttpCase):
     """The same, with Odoo's HTTP server (XML-RPC, browser tours)."""
+
+    def rpc(self, user, model, method, *args, **kwargs):
+        return self.xmlrpc_object.execute_kw(
+            get_db_name(),
+            user.id,
+            login_password(user.login),
+            model,
+            method,
+            list(args),
+            kwargs,
+        )
+
+    @contextlib.contextmanager
+    def attempt(self):
+        """Whatever a call changes is undone afterwards, so that each attempt
+        starts from the same mailbox (the HTTP server shares the test's
+        transaction)."""
+        self.env.flush_all()
+        self.env.cr.execute("SAVEPOINT attempt")
+        try:
+            yield
+        finally:
+            self.env.invalidate_all(flush=False)
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT attempt")
+
+    def refused(self, user, model, method, *args):
+        """The call fails over XML-RPC; returns the server's error text."""
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self.rpc(user, model, method, *args)
+        return caught.exception.faultString

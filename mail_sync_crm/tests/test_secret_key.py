@@ -7,43 +7,22 @@ copy of the test database."""
 
 import glob
 import os
-import shutil
 import stat
-import tempfile
 
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 
 from ..lib import crypto, errors, secret_key
-from ..lib.testing import DovecotServer, SmtpServer
+from ..lib.testing import DovecotServer
 from .common import PASSWORD
-from .odoo_processes import (
-    OdooProcess,
-    ThrowawayDatabase,
-    readonly_mounts_work,
-    write_config,
-)
+from .odoo_process_case import OdooProcessCase
+from .odoo_processes import write_config
 
 FINGERPRINT_PARAM = "mail_sync_crm.secret_key_fingerprint"
-LOGINS = ("keeper_a", "keeper_b")
 
 
 @tagged("post_install", "-at_install")
-class TestSecretKeyAcrossProcesses(BaseCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.db = ThrowawayDatabase(get_db_name()).build()
-        cls.addClassCleanup(cls.db.drop)
-        cls.imap = DovecotServer()
-        cls.imap.start()
-        cls.addClassCleanup(cls.imap.stop)
-        cls.smtp = SmtpServer()
-        cls.smtp.start()
-        cls.addClassCleanup(cls.smtp.stop)
-        for login in LOGINS:
-            cls.imap.add_user(login, PASSWORD)
-            cls.smtp.add_user(login, PASSWORD)
-        cls.readonly_mounts = readonly_mounts_work()
+class TestSecretKeyAcrossProcesses(OdooProcessCase):
+    LOGINS = ("keeper_a", "keeper_b")
 
     def setUp(self):
         super().setUp()
@@ -53,43 +32,10 @@ class TestSecretKeyAcrossProcesses(BaseCase):
             "WHERE key = :'p1'",
             FINGERPRINT_PARAM,
         )
-        self.workdir = tempfile.mkdtemp(prefix="mail-sync-key-")
-        self.addCleanup(shutil.rmtree, self.workdir, True)
-        self.etc = os.path.join(self.workdir, "etc")
-        self.conf = os.path.join(self.etc, "odoo.conf")
-        self.data_dir = os.path.join(self.workdir, "data")
-        write_config(self.conf, self.db.name, self.data_dir)
-        with open(self.conf, "rb") as handle:
-            self.conf_bytes = handle.read()
 
     # ------------------------------------------------------------------
     # Helpers
     # ------------------------------------------------------------------
-    def start(self, script, conf=None, env=None, **args):
-        """An Odoo process on the throwaway database, its configuration
-        directory mounted read-only when this machine allows it."""
-        args = {
-            "host": self.imap.host,
-            "imap_port": self.imap.ssl_port,
-            "smtp_port": self.smtp.ssl_port,
-            "password": PASSWORD,
-            "workdir": self.workdir,
-            **args,
-        }
-        conf = conf or self.conf
-        return OdooProcess(
-            self.workdir,
-            conf,
-            self.db.name,
-            script,
-            args,
-            env=env,
-            readonly=os.path.dirname(conf) if self.readonly_mounts else None,
-        )
-
-    def run_odoo(self, script, **kwargs):
-        return self.start(script, **kwargs).finish()
-
     def key_files(self, data_dir=None):
         directory = os.path.join(data_dir or self.data_dir, secret_key.KEY_DIR)
         return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
@@ -103,10 +49,6 @@ class TestSecretKeyAcrossProcesses(BaseCase):
             FINGERPRINT_PARAM,
         )
         return rows[0][0] if rows else None
-
-    def assert_config_untouched(self):
-        with open(self.conf, "rb") as handle:
-            self.assertEqual(handle.read(), self.conf_bytes, "the config file changed")
 
     def assert_no_startup_error(self, log):
         self.assertNotIn(" ERROR ", log)
@@ -169,8 +111,8 @@ class TestSecretKeyAcrossProcesses(BaseCase):
                 fingerprint=secret_key.fingerprint(account._secret_key()),
             )
         """
-        first = self.start(script, me=LOGINS[0], other=LOGINS[1])
-        second = self.start(script, me=LOGINS[1], other=LOGINS[0])
+        first = self.start(script, me=self.LOGINS[0], other=self.LOGINS[1])
+        second = self.start(script, me=self.LOGINS[1], other=self.LOGINS[0])
         (one, log_one), (two, log_two) = first.finish(), second.finish()
         self.assertTrue(one["read_other"])
         self.assertTrue(two["read_other"])
