@@ -8,7 +8,7 @@ text differ. Errors never include the key or the plaintext.
 
 from cryptography.fernet import Fernet, InvalidToken
 
-__all__ = ["SecretKeyError", "decrypt", "encrypt", "generate_key"]
+__all__ = ["SecretKeyError", "check_key", "decrypt", "encrypt", "generate_key"]
 
 
 class SecretKeyError(Exception):
@@ -23,6 +23,11 @@ def _fernet(key: str | bytes) -> Fernet:
             "The encryption key is malformed: it must be 32 url-safe"
             " base64-encoded bytes, as made by generate_key()."
         ) from exc
+
+
+def check_key(key: str | bytes) -> None:
+    """Raise :class:`SecretKeyError` unless ``key`` is a Fernet key."""
+    _fernet(key)
 
 
 def generate_key() -> str:

@@ -267,6 +267,42 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " Microsoft turns off by default."
         ),
     ),
+    "password_missing": (
+        _lt("No password is stored for %(server)s."),
+        _lt(
+            "The password is erased when the server, port, encryption or login it"
+            " was entered for changes (and when the mailbox is reset after a lost"
+            " encryption key). Enter the password again and press Connect."
+        ),
+    ),
+    "secret_key_mismatch": (
+        _lt(
+            "The stored password cannot be decrypted: Odoo's encryption key for"
+            " mailbox passwords is not the one it was saved with."
+        ),
+        _lt(
+            "Nothing is wrong with your password. An administrator must give Odoo"
+            " back the key the passwords were saved with (environment variable"
+            " MAIL_SYNC_CRM_KEY, option mail_sync_crm_key of Odoo's configuration"
+            " file, or the key file in Odoo's data directory, the same on every"
+            " Odoo server) and restart Odoo; the server log names the key found"
+            ' and the key expected. See "The encryption key" in the README.'
+        ),
+    ),
+    "secret_key_unavailable": (
+        _lt(
+            "Odoo has no usable encryption key for mailbox passwords, so no"
+            " password can be stored or read."
+        ),
+        _lt(
+            "An administrator must set one key for all Odoo servers of this"
+            " database: the environment variable MAIL_SYNC_CRM_KEY or the option"
+            " mail_sync_crm_key of Odoo's configuration file, or else a writable"
+            " data directory (shared by all servers) where Odoo keeps the key it"
+            " makes; then restart Odoo. The server log says what is missing. See"
+            ' "The encryption key" in the README.'
+        ),
+    ),
     "unknown": (
         _lt("An unexpected error occurred with %(server)s."),
         _lt(

@@ -3,6 +3,8 @@ from . import res_config_settings
 from . import res_users
 from . import mail_sync_account
 from . import mail_sync_account_secrets
+from . import mail_sync_account_key
+from . import mail_sync_account_key_rotation
 from . import mail_sync_account_connect
 from . import mail_sync_account_status
 from . import mail_sync_account_sync

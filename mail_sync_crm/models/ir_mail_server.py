@@ -15,11 +15,14 @@ the pinned certificate of a self-signed server, a timeout).
 """
 
 from odoo import _, api, fields, models, modules
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
 from ..lib import errors, smtp_session
 
+# Who a personal server belongs to: set by the addon only (as superuser), or an
+# administrator could send as someone else through that person's own mailbox.
+PERSONAL_FIELDS = frozenset({"owner_user_id", "mail_sync_account_id"})
 # Context key: ids of the personal servers the current sending may use.
 ALLOWED_SERVERS = "mail_sync_allowed_server_ids"
 # After every company server: code that takes "the first server" by sequence
@@ -55,6 +58,25 @@ class IrMailServer(models.Model):
             "A synced mailbox owns a single outgoing mail server.",
         ),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._mail_sync_check_personal_fields(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._mail_sync_check_personal_fields(vals)
+        return super().write(vals)
+
+    def _mail_sync_check_personal_fields(self, vals):
+        if not self.env.su and set(vals) & PERSONAL_FIELDS:
+            raise AccessError(
+                _(
+                    "Only Mail Sync itself makes an outgoing server someone's "
+                    "personal server: connect the mailbox instead."
+                )
+            )
 
     # ------------------------------------------------------------------
     # The personal servers of synced mailboxes
@@ -141,16 +163,8 @@ class IrMailServer(models.Model):
         settings. Raises a classified ``MailSyncError``."""
         self.ensure_one()
         account = self.sudo().mail_sync_account_id
-        try:
-            settings = account._smtp_settings()
-        except UserError as exc:  # the stored password cannot be decrypted
-            raise errors.MailSyncError(
-                "smtp_auth_failed",
-                str(exc),
-                side="smtp",
-                host=account.smtp_host or "",
-                port=account.smtp_port,
-            ) from exc
+        # A missing or undecryptable password raises its own MailSyncError.
+        settings = account._smtp_settings()
         connection, _fingerprint = smtp_session.open_smtp(settings)
         return connection
 

@@ -59,6 +59,46 @@ CREDENTIAL_FIELDS = {
     "smtp_login",
     "smtp_password",
 }
+# The fields whose change moves where a password goes (``_secret_destinations``):
+# changing one erases the password it would now be sent with.
+DESTINATION_FIELDS = frozenset(
+    {
+        "email",
+        "imap_host",
+        "imap_port",
+        "imap_encryption",
+        "imap_login",
+        "smtp_host",
+        "smtp_port",
+        "smtp_encryption",
+        "smtp_login",
+        "smtp_same_credentials",
+    }
+)
+# Fields only the addon's own code writes (as superuser, ``env.su``, which no RPC
+# client can reach): the owner, the company, the status and its dates, pinned
+# certificates, folders and checkpoints, errors, the encrypted secrets. The form
+# shows them read-only, but readonly=True is a UI hint only: this is the guard.
+ADDON_FIELDS = frozenset(
+    {
+        "user_id",
+        "company_id",
+        "state",
+        "connected_date",
+        "pending_date",
+        "first_error_date",
+        "last_sync_date",
+        "last_error",
+        "imap_cert_fingerprint",
+        "smtp_cert_fingerprint",
+        "inbox_folder",
+        "sent_folder",
+        "folder_ids",
+        "log_ids",
+        "imap_secret",
+        "smtp_secret",
+    }
+)
 
 
 class MailSyncAccount(models.Model):
@@ -158,19 +198,58 @@ class MailSyncAccount(models.Model):
     def create(self, vals_list):
         prepared = []
         for vals in vals_list:
-            owner = vals.get("user_id", self.env.uid)
-            if owner != self.env.uid and not self.env.su:
-                raise AccessError(
-                    _("Only the mailbox's owner can connect it, not an administrator.")
-                )
+            if not self.env.su:
+                vals = self._check_create_values(vals)
             prepared.append({**PROVIDER_PRESETS.get(vals.get("provider"), {}), **vals})
         return super().create(prepared)
 
     def write(self, vals):
-        credentials = set(vals) & CREDENTIAL_FIELDS
-        if credentials and not self.env.su:
-            self._check_owner()
-        return super().write(vals)
+        if not self.env.su:
+            self._check_addon_fields(vals)
+            if set(vals) & CREDENTIAL_FIELDS:
+                self._check_owner()
+        moved = set(vals) & DESTINATION_FIELDS
+        before = {a.id: a._secret_destinations() for a in self} if moved else None
+        result = super().write(vals)
+        if moved:
+            self._erase_moved_secrets(before, vals)
+        return result
+
+    @api.model
+    def _check_create_values(self, vals):
+        """A mailbox is created by its owner, for themself, in their current
+        company, not connected: the values only the addon writes are refused
+        (those equal to what the addon sets anyway are let through)."""
+        if vals.get("user_id", self.env.uid) != self.env.uid:
+            raise AccessError(
+                _("Only the mailbox's owner can connect it, not an administrator.")
+            )
+        allowed = {
+            "user_id": self.env.uid,
+            "company_id": self.env.company.id,
+            "state": "draft",
+        }
+        self._check_addon_fields(
+            {
+                name: value
+                for name, value in vals.items()
+                if value and value != allowed.get(name)
+            }
+        )
+        return {**vals, "user_id": self.env.uid, "company_id": self.env.company.id}
+
+    def _check_addon_fields(self, vals):
+        refused = sorted(set(vals) & ADDON_FIELDS)
+        if refused:
+            raise AccessError(
+                _(
+                    "Only Mail Sync itself sets these fields of a mailbox: %(fields)s.",
+                    fields=", ".join(
+                        self._fields[name].get_description(self.env)["string"]
+                        for name in refused
+                    ),
+                )
+            )
 
     @api.onchange("provider")
     def _onchange_provider(self):

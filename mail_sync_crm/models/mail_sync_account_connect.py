@@ -30,34 +30,42 @@ class MailSyncAccount(models.Model):
     # Connect
     # ------------------------------------------------------------------
     def _imap_settings(self):
+        """The IMAP settings with the password in clear; raises a MailSyncError
+        when no password is stored or it cannot be decrypted."""
         self.ensure_one()
+        host = (self.imap_host or "").strip()
         return imap_session.ImapSettings(
-            host=(self.imap_host or "").strip(),
+            host=host,
             port=self.imap_port,
             encryption=self.imap_encryption,
             allow_self_signed=self.imap_allow_self_signed,
             pinned_fingerprint=self.imap_cert_fingerprint or None,
             login=(self.imap_login or self.email or "").strip(),
-            password=self._read_secret("imap_secret"),
+            password=self._password("imap_secret", "imap", host, self.imap_port),
         )
 
     def _smtp_settings(self):
+        """The SMTP settings with the password in clear (see _imap_settings)."""
         self.ensure_one()
-        if self.smtp_same_credentials:
-            login = self.imap_login or self.email
-            password = self._read_secret("imap_secret")
-        else:
-            login = self.smtp_login
-            password = self._read_secret("smtp_secret")
+        host = (self.smtp_host or "").strip()
+        field = "imap_secret" if self.smtp_same_credentials else "smtp_secret"
         return smtp_session.SmtpSettings(
-            host=(self.smtp_host or "").strip(),
+            host=host,
             port=self.smtp_port,
             encryption=self.smtp_encryption,
             allow_self_signed=self.smtp_allow_self_signed,
             pinned_fingerprint=self.smtp_cert_fingerprint or None,
-            login=(login or "").strip(),
-            password=password,
+            login=self._mail_sync_smtp_login(),
+            password=self._password(field, "smtp", host, self.smtp_port),
         )
+
+    def _password(self, field, side, host, port):
+        password = self._read_secret(field, side=side)
+        if not password:
+            raise errors.MailSyncError(
+                "password_missing", f"no {field}", side=side, host=host, port=port
+            )
+        return password
 
     def _check_ready_to_connect(self):
         missing = []
@@ -81,9 +89,9 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner()
         self._check_ready_to_connect()
-        imap = self._imap_settings()
-        smtp = self._smtp_settings()
         try:
+            imap = self._imap_settings()
+            smtp = self._smtp_settings()
             found = imap_session.check_imap(imap)
             smtp_found = smtp_session.check_smtp(smtp)
         except errors.MailSyncError as err:

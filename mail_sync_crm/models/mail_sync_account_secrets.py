@@ -1,18 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Mailbox passwords: write-only for every role, stored encrypted."""
 
-import logging
-
-from odoo import _, api, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
-from odoo.tools import config
 
-from ..lib import crypto
-
-_logger = logging.getLogger(__name__)
-
-
-SECRET_KEY_OPTION = "mail_sync_crm_key"
+from ..lib import crypto, errors, secret_key
 
 
 class MailSyncAccount(models.Model):
@@ -61,49 +53,83 @@ class MailSyncAccount(models.Model):
             account.smtp_password_set = bool(sudo.smtp_secret)
 
     # ------------------------------------------------------------------
-    # Encryption
+    # Encryption (the key: mail_sync_account_key.py)
     # ------------------------------------------------------------------
-    @api.model
-    def _secret_key(self):
-        """The encryption key of mailbox secrets, kept in Odoo's configuration file
-        (option ``mail_sync_crm_key``), never in the database. Generated and saved on
-        first use when absent."""
-        key = config.get(SECRET_KEY_OPTION)
-        if not key:
-            key = crypto.generate_key()
-            config[SECRET_KEY_OPTION] = key
-            if config.rcfile:
-                config.save([SECRET_KEY_OPTION])
-                _logger.info(
-                    "mail_sync_crm: generated the mailbox secret key in %s",
-                    config.rcfile,
-                )
-            else:
-                _logger.warning(
-                    "mail_sync_crm: generated a mailbox secret key but Odoo has no "
-                    "configuration file to keep it in; set %s in it",
-                    SECRET_KEY_OPTION,
-                )
-        return key
-
     def _store_secret(self, field, plaintext):
         self.ensure_one()
-        self.sudo().write({field: crypto.encrypt(self._secret_key(), plaintext)})
+        try:
+            key = self._secret_key_for_storing()
+        except errors.MailSyncError as err:
+            message, hint = self._describe(err)
+            raise UserError(
+                self.env._(
+                    "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
+                )
+            ) from err
+        self.sudo().write({field: crypto.encrypt(key, plaintext)})
 
-    def _read_secret(self, field):
+    def _read_secret(self, field, side=None):
+        """The stored secret in clear ("" when none). Raises a classified
+        MailSyncError (``secret_key_unavailable`` / ``secret_key_mismatch``)
+        when it cannot be decrypted: a key problem, never a wrong password."""
         self.ensure_one()
         token = self.sudo()[field]
         if not token:
             return ""
+        key = self._secret_key()
         try:
-            return crypto.decrypt(self._secret_key(), token)
+            return crypto.decrypt(key, token)
         except crypto.SecretKeyError as exc:
-            raise UserError(
-                _(
-                    "The stored password of %(mailbox)s cannot be decrypted: the "
-                    "key in Odoo's configuration file (%(option)s) changed. Enter "
-                    "the password again and reconnect.",
-                    mailbox=self.display_name,
-                    option=SECRET_KEY_OPTION,
-                )
+            raise errors.MailSyncError(
+                "secret_key_mismatch",
+                f"the stored {field} of mailbox {self.id} was not made with the key "
+                f"in use (fingerprint {secret_key.fingerprint(key)})",
+                side=side,
             ) from exc
+
+    # ------------------------------------------------------------------
+    # A password goes only where it was entered for
+    # ------------------------------------------------------------------
+    def _secret_destinations(self):
+        """For each secret, where it is sent: (protocol, host, port, encryption,
+        login) of each server it logs in to."""
+        self.ensure_one()
+        imap = (
+            "imap",
+            (self.imap_host or "").strip().lower(),
+            self.imap_port,
+            self.imap_encryption,
+            (self.imap_login or self.email or "").strip(),
+        )
+        smtp = (
+            "smtp",
+            (self.smtp_host or "").strip().lower(),
+            self.smtp_port,
+            self.smtp_encryption,
+            self._mail_sync_smtp_login(),
+        )
+        if self.smtp_same_credentials:
+            return {"imap_secret": {imap, smtp}, "smtp_secret": set()}
+        return {"imap_secret": {imap}, "smtp_secret": {smtp}}
+
+    def _erase_moved_secrets(self, before, vals):
+        """Erase each stored secret that would now go to a server, port,
+        encryption or login it was not entered for (``before``: the
+        destinations before writing ``vals``), unless ``vals`` enters it anew."""
+        typed = {
+            secret
+            for password, secret in (
+                ("imap_password", "imap_secret"),
+                ("smtp_password", "smtp_secret"),
+            )
+            if vals.get(password)
+        }
+        for account in self:
+            after = account._secret_destinations()
+            erase = {
+                field: False
+                for field, destinations in after.items()
+                if field not in typed and destinations - before[account.id][field]
+            }
+            if erase and any(account.sudo()[field] for field in erase):
+                account.sudo().write(erase)

@@ -76,7 +76,10 @@ class MailSyncAccount(models.Model):
     def _log_error(self, err, persist=False):
         """Write ``err`` to the mailbox log. With ``persist``, through a cursor of
         its own so that the entry survives the UserError about to roll back the
-        current transaction."""
+        current transaction; when the mailbox was created in the current
+        transaction (a script, an import, a server action), that cursor cannot
+        see it yet, and the entry is written in the current transaction: kept
+        when the caller commits, gone with the rollback otherwise."""
         self.ensure_one()
         message, hint = self._describe(err)
         vals = {
@@ -93,7 +96,12 @@ class MailSyncAccount(models.Model):
         if not persist:
             return self.env["mail.sync.log"].sudo().create(vals)
         with self.env.registry.cursor() as cr:
-            self.env(cr=cr)["mail.sync.log"].sudo().create(vals)
+            cr.execute("SELECT 1 FROM mail_sync_account WHERE id = %s", [self.id])
+            committed = bool(cr.fetchone())
+            if committed:
+                self.env(cr=cr)["mail.sync.log"].sudo().create(vals)
+        if not committed:
+            return self.env["mail.sync.log"].sudo().create(vals)
         self.invalidate_recordset(["log_ids", "log_count"])
         return True
 

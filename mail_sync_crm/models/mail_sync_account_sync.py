@@ -216,11 +216,6 @@ class MailSyncAccount(models.Model):
                 self._sync_failed(err, auto_commit)
                 return False
             cut = True
-        except UserError as exc:  # e.g. an undecryptable password
-            self._sync_failed(
-                errors.MailSyncError("auth_failed", str(exc), side="imap"), auto_commit
-            )
-            return False
         except Exception as exc:
             _logger.exception(
                 "mail_sync_crm: unexpected error syncing mailbox %s", self.id

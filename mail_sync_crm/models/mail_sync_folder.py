@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 
 class MailSyncFolder(models.Model):
@@ -32,3 +33,24 @@ class MailSyncFolder(models.Model):
             "A folder is synced once per mailbox.",
         ),
     ]
+
+    # Folders and their checkpoints are the sync's own: only the addon's code,
+    # as superuser, creates, changes or removes them (readonly=True is a UI hint).
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_addon_only()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_addon_only()
+        return super().write(vals)
+
+    def unlink(self):
+        self._check_addon_only()
+        return super().unlink()
+
+    def _check_addon_only(self):
+        if not self.env.su:
+            raise AccessError(
+                _("Only Mail Sync itself changes the synced folders of a mailbox.")
+            )

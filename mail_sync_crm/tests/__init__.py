@@ -2,7 +2,9 @@ from . import test_install
 from . import test_connect
 from . import test_status
 from . import test_secrets
+from . import test_secret_key
 from . import test_access
+from . import test_guarded_fields
 from . import test_blocklist
 from . import test_sync
 from . import test_ui

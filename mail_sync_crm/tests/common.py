@@ -1,8 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Shared set-up of the Odoo tests: real Dovecot and SMTP servers, users per role."""
 
+import contextlib
+import xmlrpc.client
+
 from odoo import Command
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 
 from ..lib import tls
 from ..lib.testing import DovecotServer, SmtpServer
@@ -10,16 +13,23 @@ from ..lib.testing import DovecotServer, SmtpServer
 PASSWORD = "S3cret-pa55word!"
 
 
-class MailSyncCase(TransactionCase):
-    """Real servers for the whole class; the registry in test mode so that a cursor
-    opened by the code under test (the persistent error log) shares the test's
-    transaction."""
+def login_password(login):
+    """The Odoo password of a test user (they log in over XML-RPC)."""
+    return f"{login}-Odoo-pw"
+
+
+class MailSyncSetup:
+    """Real Dovecot and SMTP servers for the whole class, users per role; the
+    registry in test mode, so that a cursor opened by the code under test (the
+    persistent error log, the key's own transaction) shares the test's
+    transaction (HttpCase puts it in test mode itself)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.registry.enter_test_mode(cls.cr)
-        cls.addClassCleanup(cls.registry.leave_test_mode)
+        if cls.registry.test_cr is None:
+            cls.registry.enter_test_mode(cls.cr)
+            cls.addClassCleanup(cls.registry.leave_test_mode)
         cls.imap = DovecotServer()
         cls.imap.start()
         cls.addClassCleanup(cls.imap.stop)
@@ -52,6 +62,7 @@ class MailSyncCase(TransactionCase):
         user = new_test_user(
             cls.env,
             login=login,
+            password=login_password(login),
             groups="base.group_user," + groups,
             email=f"{login}@ourcompany.example.com",
             company_id=company.id,
@@ -102,3 +113,41 @@ class MailSyncCase(TransactionCase):
     @staticmethod
     def fingerprint(server):
         return tls.normalize_fingerprint(server.cert_fingerprint)
+
+
+class MailSyncCase(MailSyncSetup, TransactionCase):
+    """The shared set-up in one transaction, rolled back after each test."""
+
+
+class MailSyncHttpCase(MailSyncSetup, HttpCase):
+    """The same, with Odoo's HTTP server (XML-RPC, browser tours)."""
+
+    def rpc(self, user, model, method, *args, **kwargs):
+        return self.xmlrpc_object.execute_kw(
+            get_db_name(),
+            user.id,
+            login_password(user.login),
+            model,
+            method,
+            list(args),
+            kwargs,
+        )
+
+    @contextlib.contextmanager
+    def attempt(self):
+        """Whatever a call changes is undone afterwards, so that each attempt
+        starts from the same mailbox (the HTTP server shares the test's
+        transaction)."""
+        self.env.flush_all()
+        self.env.cr.execute("SAVEPOINT attempt")
+        try:
+            yield
+        finally:
+            self.env.invalidate_all(flush=False)
+            self.env.cr.execute("ROLLBACK TO SAVEPOINT attempt")
+
+    def refused(self, user, model, method, *args):
+        """The call fails over XML-RPC; returns the server's error text."""
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self.rpc(user, model, method, *args)
+        return caught.exception.faultString

@@ -6,7 +6,7 @@ from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
 from ..lib.testing import DovecotServer
-from .common import MailSyncCase
+from .common import PASSWORD, MailSyncCase
 
 
 @tagged("post_install", "-at_install")
@@ -93,8 +93,9 @@ class TestConnect(MailSyncCase):
         account = self.connected_account(self.salesman)
         pinned = account.imap_cert_fingerprint
         with DovecotServer() as impostor:
-            impostor.add_user("salesman", "S3cret-pa55word!")
-            account.imap_port = impostor.ssl_port
+            impostor.add_user("salesman", PASSWORD)
+            # A new port erases the stored password: the owner types it again.
+            account.write({"imap_port": impostor.ssl_port, "imap_password": PASSWORD})
             error = self._connect_error(account)
         self.assertIn("certificate", error.lower())
         self.assertEqual(account.log_ids.code, "cert_changed")

@@ -3,7 +3,6 @@ import logging
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
-from odoo.tools import config
 
 from .common import PASSWORD, MailSyncCase
 
@@ -45,12 +44,12 @@ class TestSecrets(MailSyncCase):
         row = self.env.cr.fetchone()[0]
         self.assertNotIn(PASSWORD, row)
         self.assertIn(account.sudo().imap_secret, row, "the encrypted token is stored")
-        key = config.get("mail_sync_crm_key")
-        self.assertTrue(key, "the key lives in Odoo's configuration")
+        key = account._secret_key()
         self.env.cr.execute(
-            "SELECT count(*) FROM ir_config_parameter WHERE value = %s", [key]
+            "SELECT count(*) FROM ir_config_parameter WHERE value LIKE %s",
+            [f"%{key}%"],
         )
-        self.assertEqual(self.env.cr.fetchone()[0], 0)
+        self.assertEqual(self.env.cr.fetchone()[0], 0, "no key in the parameters")
         self.assertNotIn(key, row)
 
     def test_no_password_in_logs_or_error_log(self):
@@ -76,3 +75,66 @@ class TestSecrets(MailSyncCase):
         self.assertFalse(account.sent_folder)
         with self.assertRaisesRegex(UserError, "IMAP password"):
             account.action_connect()
+
+    def test_a_password_follows_only_where_it_was_entered_for(self):
+        """Changing where a password would be sent (host, port, encryption,
+        login, the address standing for the login, SMTP with the IMAP password)
+        erases it; typing it again in the same change keeps the new one; the
+        rest leaves it alone."""
+        account = self.make_account(self.salesman, imap_login=False)
+        separate = {
+            "smtp_same_credentials": False,
+            "smtp_login": "salesman",
+        }
+        cases = [
+            ({}, {"imap_host": "imap.elsewhere.example.com"}, {"imap_secret"}),
+            ({}, {"imap_port": 143}, {"imap_secret"}),
+            ({}, {"imap_encryption": "starttls"}, {"imap_secret"}),
+            ({}, {"imap_login": "someone.else"}, {"imap_secret"}),
+            ({}, {"email": "other@ourcompany.example.com"}, {"imap_secret"}),
+            ({}, {"smtp_host": "smtp.elsewhere.example.com"}, {"imap_secret"}),
+            ({}, {"smtp_port": 587}, {"imap_secret"}),
+            # The SMTP password now goes to a server it was not typed for.
+            ({}, {"smtp_same_credentials": False}, {"smtp_secret"}),
+            ({}, {"imap_allow_self_signed": False}, set()),
+            (
+                {},
+                {"imap_host": "imap.elsewhere.example.com", "imap_password": "n"},
+                set(),
+            ),
+            (separate, {"smtp_port": 25}, {"smtp_secret"}),
+            (separate, {"smtp_login": "someone.else"}, {"smtp_secret"}),
+            (separate, {"imap_host": "imap.elsewhere.example.com"}, {"imap_secret"}),
+            (separate, {"smtp_same_credentials": True}, {"imap_secret"}),
+        ]
+        for setup, change, erased in cases:
+            with self.subTest(setup=setup, change=change):
+                reset = {
+                    **self.connect_values(self.salesman, imap_login=False),
+                    "smtp_same_credentials": True,
+                    "smtp_password": PASSWORD,
+                    **setup,
+                }
+                account.write(reset)
+                before = account.sudo().read(["imap_secret", "smtp_secret"])[0]
+                self.assertTrue(before["imap_secret"] and before["smtp_secret"])
+                account.write(change)
+                after = account.sudo().read(["imap_secret", "smtp_secret"])[0]
+                for field in ("imap_secret", "smtp_secret"):
+                    if field in erased:
+                        self.assertFalse(after[field], field)
+                    elif field[:4] + "_password" in change:
+                        self.assertEqual(account._read_secret(field), "n")
+                    else:
+                        self.assertEqual(after[field], before[field], field)
+
+    def test_sync_without_a_password_says_so(self):
+        """A connected mailbox whose password was erased (its server changed)
+        does not log in with an empty password: the sync says what is missing."""
+        account = self.connected_account(self.salesman)
+        account.write({"imap_port": self.imap.port, "imap_encryption": "starttls"})
+        self.assertFalse(account.imap_password_set)
+        account.sudo()._sync_mailbox()
+        self.assertEqual(account.log_ids[:1].code, "password_missing")
+        self.assertEqual(account.state, "error")
+        self.assertIn("No password is stored", account.last_error)

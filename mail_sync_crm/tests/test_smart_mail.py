@@ -158,8 +158,15 @@ class TestSmartMail(MailSyncCase):
         with self.assertRaises(AccessError):
             server.with_user(self.salesman).read(["smtp_user"])
 
-        # Reconnecting (STARTTLS now) updates the same server.
-        account.write({"smtp_port": self.smtp.port, "smtp_encryption": "starttls"})
+        # Reconnecting (STARTTLS now, the password typed again for it) updates
+        # the same server.
+        account.write(
+            {
+                "smtp_port": self.smtp.port,
+                "smtp_encryption": "starttls",
+                "imap_password": PASSWORD,
+            }
+        )
         account.action_connect()
         self.assertEqual(self.server_of(account), server)
         self.assertEqual(server.smtp_encryption, "starttls")
@@ -540,7 +547,8 @@ class TestSmartMail(MailSyncCase):
         account = self.connected()
         with SmtpServer() as gone:
             closed_port = gone.ssl_port
-        account.sudo().smtp_port = closed_port
+        # (a new port erases the password: typed again, as the owner would)
+        account.sudo().write({"smtp_port": closed_port, "imap_password": PASSWORD})
         mail = self.make_mail(self.salesman)
         self.send(mail)
         self.assertEqual(mail.state, "outgoing")
@@ -573,7 +581,11 @@ class TestSmartMail(MailSyncCase):
         # Another certificate on the same address: refused before any login.
         self.company_smtp.add_user("salesman", PASSWORD)
         account.sudo().write(
-            {"smtp_port": self.company_smtp.ssl_port, "smtp_encryption": "ssl"}
+            {
+                "smtp_port": self.company_smtp.ssl_port,
+                "smtp_encryption": "ssl",
+                "imap_password": PASSWORD,
+            }
         )
         mail = self.make_mail(self.salesman)
         self.send(mail)

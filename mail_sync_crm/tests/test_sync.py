@@ -425,7 +425,8 @@ class TestSync(MailSyncCase):
         working = self.mailbox(self.salesman_all)
         with DovecotServer() as gone:
             closed = gone.ssl_port
-        failing.sudo().imap_port = closed
+        # (a new port erases the password: typed again, as the owner would)
+        failing.sudo().write({"imap_port": closed, "imap_password": PASSWORD})
         self.env["mail.sync.account"]._cron_sync()
         self.assertEqual(failing.state, "error")
         self.assertEqual(failing.log_ids[:1].code, "host_unreachable")

@@ -53,6 +53,9 @@ REQUIRED_CODES = {
     "connection_lost",
     "server_error",
     "unknown",
+    "password_missing",
+    "secret_key_mismatch",
+    "secret_key_unavailable",
 }
 
 
