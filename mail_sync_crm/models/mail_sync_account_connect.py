@@ -220,6 +220,7 @@ class MailSyncAccount(models.Model):
         Ledger = self.env["mail.sync.message"].sudo()
         mine = Ledger.search([("account_id", "in", self.ids)])
         messages = mine.filtered("introduced").mail_message_id
+        heirs = Ledger.browse()
         if messages:
             others = Ledger.search(
                 [
@@ -231,7 +232,10 @@ class MailSyncAccount(models.Model):
             )
             kept = others.mail_message_id
             for message in kept:
-                heir = others.filtered(lambda r, m=message: r.mail_message_id == m)[:1]
-                heir.introduced = True
+                rows = others.filtered(lambda r, m=message: r.mail_message_id == m)
+                heirs |= rows[:1]
             (messages - kept).unlink()
-        mine.unlink()
+        # One mailbox introduces a (Message-ID, lead) pair (store/claims.py): the
+        # heirs take over once these mailboxes' rows are gone.
+        mine.exists().unlink()
+        heirs.write({"introduced": True})

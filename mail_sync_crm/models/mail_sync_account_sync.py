@@ -10,13 +10,16 @@ from odoo.exceptions import UserError
 
 from ..lib import deadline as turn_deadline
 from ..lib import errors, imap_session, process_tuning, sync_engine
-from ..store import MailSyncStore
+from ..store import MailSyncStore, claims
 
 _logger = logging.getLogger(__name__)
 
 
 # pg_advisory_lock(namespace, mailbox id): one sync of a mailbox at a time.
 SYNC_LOCK_NAMESPACE = 0x6D73
+# Conflicts in a row at one checkpoint (other processes recording the same mail at
+# the same time) after which the mailbox is left to the next run.
+CONFLICT_ATTEMPTS = 5
 
 
 class MailSyncAccount(models.Model):
@@ -164,16 +167,86 @@ class MailSyncAccount(models.Model):
         return seconds if seconds > 0 else turn_deadline.DEFAULT_TURN_SECONDS
 
     def _sync_mailbox(self, auto_commit=False, long_run=contextlib.nullcontext):
+        """One sync run of this mailbox over its folders; True when it worked.
+        Never raises (see ``_run_sync``)."""
+        return self._run_sync(auto_commit, long_run) is None
+
+    def _run_sync(self, auto_commit=False, long_run=contextlib.nullcontext):
         """One sync run of this mailbox over its folders, within the turn's
-        deadline (:meth:`_turn_seconds`). Never raises: a failure is recorded
-        on the mailbox (Error) and logged. A turn cut by its deadline keeps
-        what it checkpointed (the next turn resumes from there); it is an
-        error only when it got nowhere. ``long_run``: entered around a
-        folder's run of more than one batch (the cron passes
-        ``lib.process_tuning.long_run``, which tunes the whole process)."""
+        deadline (:meth:`_turn_seconds`). Returns None when it worked, the
+        ``MailSyncError`` recorded on the mailbox (Error) when it failed, or
+        ``claims.BUSY`` when other processes kept recording the same mail at the
+        same time. A turn cut by its deadline keeps what it checkpointed (the
+        next turn resumes from there); it is an error only when it got nowhere.
+        ``long_run``: entered around a folder's run of more than one batch (the
+        cron passes ``lib.process_tuning.long_run``, which tunes the whole
+        process).
+
+        When another process records one of the batch's (Message-ID, lead) pairs
+        first (store/claims.py), the batch is redone from the last checkpoint in
+        a fresh transaction, which sees that process's chatter messages, within
+        the same deadline. Without ``auto_commit`` (tests) the whole run is one
+        transaction: a conflict is raised for the caller's transaction to be
+        redone."""
         self.ensure_one()
-        store = MailSyncStore(self, auto_commit)
         deadline = turn_deadline.Deadline(self._turn_seconds())
+        start = position = self._checkpoints()
+        attempts, progress, cut = 0, False, False
+        while True:
+            try:
+                scanned, cut = self._sync_folders(
+                    MailSyncStore(self, auto_commit), deadline, long_run
+                )
+                progress |= scanned
+            except Exception as exc:
+                if not claims.is_conflict(exc):
+                    return self._sync_failed(self._failure_of(exc), auto_commit)
+                if not auto_commit:
+                    raise
+                self.env.cr.rollback()  # back to the last checkpoint
+                self.env.invalidate_all()
+                # Conflicts in a row at the same checkpoint: each redo that gets
+                # further (another process ahead on the same mail) starts afresh.
+                previous, position = position, self._checkpoints()
+                attempts = attempts + 1 if position == previous else 1
+                # batches committed before the conflict count as progress
+                progress |= [uid for _f, _v, uid in position] != [
+                    uid for _f, _v, uid in start
+                ]
+                _logger.info(
+                    "mail_sync_crm: mailbox %s: another process recorded the same "
+                    "mail at the same time (%s, %s in a row); %s",
+                    self.id,
+                    type(exc).__name__,
+                    attempts,
+                    "left to the next run"
+                    if attempts >= CONFLICT_ATTEMPTS
+                    else "batch redone",
+                )
+                if attempts >= CONFLICT_ATTEMPTS:
+                    return claims.BUSY
+                continue
+            break
+        if cut and not progress:
+            return self._sync_failed(
+                deadline.error(host=self.imap_host, port=self.imap_port), auto_commit
+            )
+        if cut:
+            _logger.info(
+                "mail_sync_crm: mailbox %s: turn ended at its deadline (%s s); the "
+                "next one resumes from the checkpoint",
+                self.id,
+                deadline.seconds,
+            )
+        self._sync_succeeded()
+        return None
+
+    def _checkpoints(self):
+        return [(f.id, f.uidvalidity, f.last_uid) for f in self.folder_ids]
+
+    def _sync_folders(self, store, deadline, long_run):
+        """Sync the folders until done or the deadline; returns (progress, cut):
+        whether anything was scanned or recorded, whether the deadline cut it."""
         progress, cut = False, False
         try:
             settings = self._imap_settings()
@@ -213,30 +286,20 @@ class MailSyncAccount(models.Model):
                     cut |= outcome.cut
         except errors.MailSyncError as err:
             if err.code != "sync_deadline":
-                self._sync_failed(err, auto_commit)
-                return False
+                raise
             cut = True
-        except Exception as exc:
-            _logger.exception(
-                "mail_sync_crm: unexpected error syncing mailbox %s", self.id
-            )
-            self._sync_failed(errors.classify(exc, side="imap"), auto_commit)
-            return False
-        if cut and not progress:
-            self._sync_failed(
-                deadline.error(host=self.imap_host, port=self.imap_port), auto_commit
-            )
-            return False
-        if cut:
-            _logger.info(
-                "mail_sync_crm: mailbox %s: turn ended at its deadline (%s s); the "
-                "next one resumes from the checkpoint",
-                self.id,
-                deadline.seconds,
-            )
+        return progress, cut
+
+    def _failure_of(self, exc):
+        """The ``MailSyncError`` a failed run records."""
+        if isinstance(exc, errors.MailSyncError):
+            return exc
+        _logger.exception("mail_sync_crm: unexpected error syncing mailbox %s", self.id)
+        return errors.classify(exc, side="imap")
+
+    def _sync_succeeded(self):
         self.write({"last_sync_date": fields.Datetime.now()})
         self._record_success()
-        return True
 
     def _sync_failed(self, err, auto_commit):
         if auto_commit:
@@ -245,3 +308,4 @@ class MailSyncAccount(models.Model):
         self._record_error(err)
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # keep the Error
+        return err
