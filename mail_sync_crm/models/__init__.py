@@ -8,6 +8,7 @@ from . import mail_sync_account_key_rotation
 from . import mail_sync_account_connect
 from . import mail_sync_account_status
 from . import mail_sync_account_sync
+from . import mail_sync_account_run
 from . import mail_sync_account_smart_mail
 from . import mail_sync_log
 from . import mail_sync_failed_message

@@ -211,6 +211,7 @@ class MailSyncAccount(models.Model):
             "pending_date": False,
             "first_error_date": False,
             "last_error": False,
+            "last_attempt_date": False,
         }
 
     def _remove_synced_history(self):

@@ -1,22 +1,19 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The sync run of a mailbox: the cron, Sync Now, the per-mailbox lock, progress."""
+"""The sync run of one mailbox (its folders, its deadline, failures, concurrent
+recording) and its progress. Who runs it and when (the cron, Sync Now, the lock):
+``..._run``."""
 
 import contextlib
 import logging
-import threading
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 from ..lib import deadline as turn_deadline
-from ..lib import errors, imap_session, process_tuning, sync_engine
+from ..lib import errors, imap_session, sync_engine
 from ..store import MailSyncStore, claims
 
 _logger = logging.getLogger(__name__)
 
-
-# pg_advisory_lock(namespace, mailbox id): one sync of a mailbox at a time.
-SYNC_LOCK_NAMESPACE = 0x6D73
 # Conflicts in a row at one checkpoint (other processes recording the same mail at
 # the same time) after which the mailbox is left to the next run.
 CONFLICT_ATTEMPTS = 5
@@ -83,74 +80,6 @@ class MailSyncAccount(models.Model):
                 Folder.create(
                     {"account_id": self.id, "name": name, "direction": direction}
                 )
-
-    def action_sync_now(self):
-        """Incremental sync at once; a historical sync still running continues in
-        the background (scheduled action)."""
-        self.ensure_one()
-        self._check_owner_or_admin()
-        if self.state not in ("enabled", "error"):
-            raise UserError(_("Only a connected mailbox (Enabled or Error) syncs."))
-        if not self.sync_historical_done:
-            self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
-            message = _("The historical sync continues in the background.")
-        else:
-            self.sudo()._sync_mailbox(auto_commit=False)
-            message = _(
-                "Synced: %(count)s emails recorded in all.", count=self.synced_count
-            )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Mail Sync"),
-                "message": message,
-                "type": "warning" if self.state == "error" else "success",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
-
-    @api.model
-    def _cron_sync(self):
-        """Sync every mailbox that is due, one after the other. A failing mailbox is
-        marked Error and the run goes on; two workers never sync the same mailbox
-        (row lock at pick-up, then an advisory lock held across batch commits)."""
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
-        ids = (
-            self.sudo()
-            .search([("state", "in", ("enabled", "error"))], order="last_sync_date, id")
-            .ids
-        )
-        Cron = self.env["ir.cron"]
-        for done, account_id in enumerate(ids, start=1):
-            self.env.cr.execute(
-                """SELECT id FROM mail_sync_account
-                    WHERE id = %s AND state IN ('enabled', 'error')
-                      FOR NO KEY UPDATE SKIP LOCKED""",
-                [account_id],
-            )
-            if not self.env.cr.fetchone() or not self._try_sync_lock(account_id):
-                continue
-            try:
-                self.sudo().browse(account_id)._sync_mailbox(
-                    auto_commit=auto_commit, long_run=process_tuning.long_run
-                )
-            finally:
-                self._sync_unlock(account_id)
-            Cron._notify_progress(done=done, remaining=len(ids) - done)
-            if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit  # mailbox done
-
-    def _try_sync_lock(self, account_id):
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", [SYNC_LOCK_NAMESPACE, account_id]
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _sync_unlock(self, account_id):
-        self.env.cr.execute(
-            "SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_NAMESPACE, account_id]
-        )
 
     def _turn_seconds(self):
         """How long one mailbox's turn may last (system parameter

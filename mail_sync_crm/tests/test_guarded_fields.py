@@ -63,6 +63,7 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
             "pending_date": FORGED_DATE,
             "first_error_date": FORGED_DATE,
             "last_sync_date": FORGED_DATE,
+            "last_attempt_date": FORGED_DATE,
             "last_error": "forged",
             "imap_cert_fingerprint": "ab" * 32,
             "smtp_cert_fingerprint": "ab" * 32,
