@@ -113,6 +113,9 @@ class MailSyncAccount(models.Model):
             else False,
             "first_error_date": False,
             "last_error": False,
+            # the login works: the scheduled sync tries it at its next run
+            "auth_failure_count": 0,
+            "next_attempt_date": False,
         }
         if self.state in ("enabled", "error") or self.company_id._mail_sync_has_room(
             exclude=self
@@ -211,6 +214,8 @@ class MailSyncAccount(models.Model):
             "pending_date": False,
             "first_error_date": False,
             "last_error": False,
+            "auth_failure_count": 0,
+            "next_attempt_date": False,
             "last_attempt_date": False,
         }
 

@@ -12,8 +12,12 @@ holder committed before unlocking is visible. A mailbox another process holds is
 skipped by the cron; Sync Now says it is busy. The sync commits before the lock
 is released.
 
-A scheduled run takes the mailboxes tried longest ago first
-(``last_attempt_date``), so failing ones do not go first in every run.
+A scheduled run has a time budget (system parameter
+``mail_sync_crm.cron_budget_seconds``, ``lib.scheduling.run_budget_seconds``) and
+starts no mailbox past it. It takes the mailboxes tried longest ago first
+(``last_attempt_date``), so neither the mailboxes left over by the previous run
+nor failing ones wait behind the others, and it leaves alone a mailbox whose login
+the server refused until its next try (``next_attempt_date``).
 """
 
 import contextlib
@@ -22,19 +26,29 @@ import threading
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import config
 
-from ..lib import errors, process_tuning
+from ..lib import errors, process_tuning, scheduling
 from ..store import claims
 
 _logger = logging.getLogger(__name__)
 
 # pg_advisory_lock(namespace, mailbox id): one sync of a mailbox at a time.
 SYNC_LOCK_NAMESPACE = 0x6D73
+BUDGET_PARAM = "mail_sync_crm.cron_budget_seconds"
 
 
 def _auto_commit():
     """Commit per batch and per mailbox, except under test."""
     return not getattr(threading.current_thread(), "testing", False)
+
+
+def _cron_time_limit():
+    """Seconds after which Odoo stops a scheduled action (0: never)."""
+    limit = config.get("limit_time_real_cron") or 0
+    if limit < 0:
+        limit = config.get("limit_time_real") or 0
+    return max(limit, 0)
 
 
 class MailSyncAccount(models.Model):
@@ -54,12 +68,15 @@ class MailSyncAccount(models.Model):
     def action_sync_now(self):
         """Incremental sync at once, unless the mailbox is being synced already;
         a historical sync still running continues in the background (scheduled
-        action)."""
+        action). The owner's Sync Now ends a login backoff."""
         self.ensure_one()
         self._check_owner_or_admin()
         if self.state not in ("enabled", "error"):
             raise UserError(_("Only a connected mailbox (Enabled or Error) syncs."))
+        by_owner = self.user_id == self.env.user
         if not self.sync_historical_done:
+            if by_owner:
+                self._reset_backoff()
             self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
             return self._notification(
                 _("The historical sync continues in the background."), "info"
@@ -70,7 +87,7 @@ class MailSyncAccount(models.Model):
         self.env.flush_all()
         with self.env.registry.cursor() as cr:
             account = self.with_env(self.env(cr=cr)).sudo()
-            outcome = account._claim_and_sync()
+            outcome = account._claim_and_sync(reset_backoff=by_owner)
             notification = account._sync_now_notification(outcome)
         self.env.invalidate_all()
         return notification
@@ -124,30 +141,54 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _cron_sync(self):
-        """Sync the due mailboxes, tried longest ago first. A failing mailbox is
-        marked Error and the run goes on; a mailbox another process holds is
-        skipped."""
+        """Sync the due mailboxes, tried longest ago first, while the run's budget
+        lasts. A failing mailbox is marked Error and the run goes on; a mailbox
+        another process holds is skipped."""
+        budget = scheduling.RunBudget(self._cron_budget_seconds())
         started = fields.Datetime.now()
         accounts = self.sudo().search(
-            [("state", "in", ("enabled", "error"))],
+            [
+                ("state", "in", ("enabled", "error")),
+                "|",
+                ("next_attempt_date", "=", False),
+                ("next_attempt_date", "<=", started),
+            ],
             order="last_attempt_date asc nulls first, id",
         )
         Cron = self.env["ir.cron"]
         for done, account in enumerate(accounts):
+            if not budget.allows_next():
+                _logger.info(
+                    "mail_sync_crm: run budget of %ss spent, %s mailboxes left to the "
+                    "next run",
+                    budget.seconds,
+                    len(accounts) - done,
+                )
+                # Nothing "remaining" for Odoo: it would call this method again
+                # at once, up to 10 times in the same job, budget or not.
+                Cron._notify_progress(done=done, remaining=0)
+                break
             account._claim_and_sync(
                 due_before=started, long_run=process_tuning.long_run
             )
             Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
 
+    @api.model
+    def _cron_budget_seconds(self):
+        configured = self.env["ir.config_parameter"].sudo().get_param(BUDGET_PARAM)
+        return scheduling.run_budget_seconds(configured, _cron_time_limit())
+
     # ------------------------------------------------------------------
     # Claiming a mailbox
     # ------------------------------------------------------------------
-    def _claim_and_sync(self, due_before=None, long_run=contextlib.nullcontext):
+    def _claim_and_sync(
+        self, due_before=None, reset_backoff=False, long_run=contextlib.nullcontext
+    ):
         """Claim this mailbox in a fresh transaction and sync it. Returns what
         ``_run_sync`` returns, ``claims.BUSY`` when another process holds it, or
         ``claims.NOT_DUE`` when it is no longer connected or, for the cron
-        (``due_before``: when its run started), tried by another process since
-        ``due_before``."""
+        (``due_before``: when its run started), backing off or tried by another
+        process since ``due_before``."""
         self.ensure_one()
         auto_commit = _auto_commit()
         cr = self.env.cr
@@ -163,7 +204,10 @@ class MailSyncAccount(models.Model):
             if not self._is_due(due_before):
                 return claims.NOT_DUE
             try:
-                self.write({"last_attempt_date": fields.Datetime.now()})
+                values = {"last_attempt_date": fields.Datetime.now()}
+                if reset_backoff:
+                    values.update(auth_failure_count=0, next_attempt_date=False)
+                self.write(values)
                 if auto_commit:
                     cr.commit()  # pylint: disable=invalid-commit  # the attempt shows
                 outcome = self._run_sync(auto_commit, long_run)
@@ -195,6 +239,8 @@ class MailSyncAccount(models.Model):
             return False
         if due_before is None:
             return True  # Sync Now
+        if self.next_attempt_date and self.next_attempt_date > fields.Datetime.now():
+            return False
         return not self.last_attempt_date or self.last_attempt_date <= due_before
 
     def _try_sync_lock(self):

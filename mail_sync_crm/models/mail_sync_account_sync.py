@@ -228,6 +228,7 @@ class MailSyncAccount(models.Model):
 
     def _sync_succeeded(self):
         self.write({"last_sync_date": fields.Datetime.now()})
+        self._reset_backoff()
         self._record_success()
 
     def _sync_failed(self, err, auto_commit):
@@ -235,6 +236,7 @@ class MailSyncAccount(models.Model):
             self.env.cr.rollback()  # drop the unfinished batch; checkpoints hold
         self.env.invalidate_all()
         self._record_error(err)
+        self._back_off(err)
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # keep the Error
         return err

@@ -64,6 +64,8 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
             "first_error_date": FORGED_DATE,
             "last_sync_date": FORGED_DATE,
             "last_attempt_date": FORGED_DATE,
+            "next_attempt_date": FORGED_DATE,
+            "auth_failure_count": 99,
             "last_error": "forged",
             "imap_cert_fingerprint": "ab" * 32,
             "smtp_cert_fingerprint": "ab" * 32,
