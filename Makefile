@@ -31,6 +31,7 @@ bench:            ## benchmarks (figures in README.rst)
 pot:              ## regenerate the translation template from the test database's code
 	scripts/setup.sh >/dev/null
 	.venv/bin/python $(ODOO_SRC)/odoo-bin -c .run/test.conf \
+	  -d "$$(awk -F' = ' '$$1 == "db_name" { print $$2 }' .run/test.conf)" \
 	  --i18n-export=mail_sync_crm/i18n/mail_sync_crm.pot --modules=mail_sync_crm \
 	  --stop-after-init --no-http --logfile=/dev/null
 
