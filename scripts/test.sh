@@ -13,6 +13,9 @@ say "lint: ruff"
 .venv/bin/ruff format --check mail_sync_crm scripts
 say "lint: pylint-odoo"
 .venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
+say "lint: vermin (nothing newer than Python 3.10 needed)"
+.venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
+  --no-make-paths-absolute mail_sync_crm scripts
 
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
 
