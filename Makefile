@@ -37,5 +37,5 @@ pot:              ## regenerate the translation template from the test database'
 	  --i18n-export=mail_sync_crm/i18n/mail_sync_crm.pot --modules=mail_sync_crm \
 	  --stop-after-init --no-http --logfile=/dev/null
 
-clean:            ## remove the venv and run files (databases are kept)
-	rm -rf .venv .run
+clean:            ## remove the venvs and run files (databases are kept)
+	rm -rf .venv .venv-py3.* .run
