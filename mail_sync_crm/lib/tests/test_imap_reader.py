@@ -6,6 +6,7 @@ import socket
 import threading
 
 import pytest
+from lib import imap_fast
 from lib.errors import MailSyncError
 from lib.imap_session import FolderStatus, ImapSession, ImapSettings
 from lib.message_parser import parse_message
@@ -342,6 +343,9 @@ class _ScriptedImap:
         self.thread.join(5)
 
 
+@pytest.mark.skipif(
+    not imap_fast.ENABLED, reason=f"stock imapclient: {imap_fast.DISABLED_BECAUSE}"
+)
 @pytest.mark.parametrize(
     "greeting, asked",
     [
