@@ -17,6 +17,7 @@ from lib.imap_session import (
     ImapSettings,
 )
 from lib.testing import make_corpus, make_message
+from packaging.requirements import Requirement
 
 LIB = pathlib.Path(imap_fast.__file__).parent
 VERIFIED_HERE = (
@@ -173,6 +174,28 @@ def test_enabled_only_on_the_verified_versions():
         for python in ((3, 10), (3, 11), (3, 12)):
             for version in ((4, 0), (4, 1)):
                 assert imap_fast.verdict(python, version) is None
+
+
+def test_the_declared_imapclient_range_holds_the_pins_and_the_verified_versions():
+    root = LIB.parents[1]
+    manifest = ast.literal_eval((root / "mail_sync_crm/__manifest__.py").read_text())
+    (declared,) = manifest["external_dependencies"]["python"]
+    runtime = (root / "requirements.txt").read_text().splitlines()
+    assert [line for line in runtime if line.startswith("imapclient")] == [declared]
+    accepted = Requirement(declared).specifier
+    for name in ("requirements-dev.txt", "requirements-lib-tests.txt"):
+        (pin,) = [
+            Requirement(line)
+            for line in (root / name).read_text().splitlines()
+            if line.startswith("imapclient")
+        ]
+        assert all(spec.operator == "==" for spec in pin.specifier), name
+        assert accepted.contains(next(iter(pin.specifier)).version), name
+    # The fallback was verified from 2.3 on; the fast reader's versions are inside.
+    first, last = imap_fast.VERIFIED_IMAPCLIENT
+    assert accepted.contains("{}.{}.0".format(*first))
+    assert not accepted.contains("{}.{}.0".format(*last))
+    assert accepted.contains("2.3.0") and not accepted.contains("2.2.0")
 
 
 # -- the fallback ------------------------------------------------------------------
