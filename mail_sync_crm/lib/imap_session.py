@@ -422,6 +422,7 @@ def _stock_client_class():
             return result
 
         def logout_quickly(self):
+            """LOGOUT, waiting for its answer (the public API's only way)."""
             self.logout()
 
     return StockClient
