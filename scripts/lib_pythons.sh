@@ -17,7 +17,7 @@ minor_of() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/
 
 pyenv_python() { # 3.X -> the newest pyenv 3.X.Y's interpreter, or nothing
   local pyenv version
-  pyenv=$(command -v pyenv || echo "${PYENV_ROOT:-$HOME/.pyenv}/bin/pyenv")
+  pyenv=$(command -v pyenv || echo "${PYENV_ROOT:-${HOME:-}/.pyenv}/bin/pyenv")
   [ -x "$pyenv" ] || return 0
   version=$("$pyenv" versions --bare 2>/dev/null | grep -E "^${1//./\\.}\.[0-9]+$" | sort -V | tail -n 1)
   [ -z "$version" ] || echo "$("$pyenv" prefix "$version" 2>/dev/null)/bin/python$1"
