@@ -44,7 +44,7 @@ ensure_venv() { # 3.X interpreter -> .venv-py3.X holding $REQS, built when missi
   rm -rf "$dir"
   "$2" -m venv "$dir" || { echo "$2 cannot make a venv (on Debian/Ubuntu: apt-get install python$1-venv)" >&2; return 1; }
   pip_quiet "$dir/bin/python" -m pip install -q --disable-pip-version-check -r "$REQS"
-  "$dir/bin/python" -c 'import imapclient, aiosmtpd, cryptography, pytest' \
+  "$dir/bin/python" -c 'import imapclient, aiosmtpd, authlib, cryptography, pytest, requests, werkzeug' \
     || { echo "$dir cannot import the lib tests' requirements" >&2; return 1; }
   echo "$want" > "$stamp"
 }
