@@ -38,6 +38,12 @@ COMMON_NAMES = frozenset(
 )
 
 
+@pytest.fixture(autouse=True)
+def _no_switch(monkeypatch):
+    """Each test chooses the reader itself, whatever the environment says."""
+    monkeypatch.delenv(FAST_READER_SWITCH, raising=False)
+
+
 def _listed_names():
     """Last parts of every listed name: {name: kind}."""
     names = {}
@@ -254,7 +260,6 @@ def test_stock_imapclient_reads_the_same_as_the_fast_reader(
         )
     dovecot.append("alice", "Envoyés", make_message("alice@example.com", "b@x.com"))
     settings = _settings(dovecot, encryption)
-    monkeypatch.delenv(FAST_READER_SWITCH, raising=False)
     fast = _read_everything(settings)
     monkeypatch.setenv(FAST_READER_SWITCH, "0")
     stock = _read_everything(settings)
