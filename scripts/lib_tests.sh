@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The plain lib/ tests on the other Pythons Odoo 18 runs on (3.10, 3.11, 3.12; the .venv's
-# own version is make test's main run): for each, `python3.X` on PATH, else the newest 3.X
-# that pyenv has. Each one found gets a small venv .venv-py3.X with requirements-lib-tests.txt
-# only, rebuilt when that file or the interpreter changes. The runs go side by side (they
-# mostly wait on their servers); each one's output is kept in .run/lib-tests-py3.X.log and
-# printed in full when it fails. Prints which Pythons ran and which are absent.
-# Usage: scripts/lib_pythons.sh [pytest arguments...]
+# The plain lib/ tests (no Odoo) on every Python Odoo 18 runs on (3.10, 3.11, 3.12) that is
+# present: the .venv's own, its output shown as it runs, and beside it each other one found
+# (`python3.X` on PATH, else the newest 3.X that pyenv has), run at the same time (the
+# tests mostly wait on their servers) with its output kept in .run/lib-tests-py3.X.log and
+# printed in full when it fails. Each other Python gets a small venv .venv-py3.X with
+# requirements-lib-tests.txt only, rebuilt when that file or the interpreter changes.
+# Prints which Pythons ran and which are absent; fails when any run fails.
+# Usage: scripts/lib_tests.sh [pytest arguments...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -68,12 +69,19 @@ done
 
 mkdir -p .run
 pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' INT TERM
 for minor in "${found[@]}"; do
   ".venv-py$minor/bin/python" -m pytest -p no:odoo -p no:cacheprovider -q mail_sync_crm/lib/tests "$@" \
     > ".run/lib-tests-py$minor.log" 2>&1 &
   pids+=("$!")
 done
+main_version=$("$PY" -c 'import platform; print(platform.python_version())')
+say "Python $main_version (.venv)${found[*]:+; Python $(join "${found[@]}") beside it}"
+main_ok=true
+"$PY" -m pytest -p no:odoo -p no:cacheprovider -q mail_sync_crm/lib/tests "$@" || main_ok=false
+
 ran=() failed=()
+if $main_ok; then ran+=("$main_version (.venv)"); else failed+=("$main_version (.venv)"); fi
 for i in "${!found[@]}"; do
   minor=${found[$i]}
   log=".run/lib-tests-py$minor.log"
@@ -87,6 +95,5 @@ for i in "${!found[@]}"; do
     failed+=("$version")
   fi
 done
-main_version=$("$PY" -c 'import platform; print(platform.python_version())')
-say "lib tests ran on Python $main_version (.venv) and on: $(join "${ran[@]}"); absent: $(join "${absent[@]}")${failed[*]:+; FAILED on: $(join "${failed[@]}")}"
+say "lib tests ran on Python $(join "${ran[@]}"); absent: $(join "${absent[@]}")${failed[*]:+; FAILED on: $(join "${failed[@]}")}"
 [ ${#failed[@]} -eq 0 ]
