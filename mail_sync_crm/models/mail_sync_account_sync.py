@@ -8,8 +8,8 @@ import threading
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..lib import chronological, errors, imap_session, process_tuning, sync_engine
 from ..lib import deadline as turn_deadline
-from ..lib import errors, imap_session, process_tuning, sync_engine
 from ..store import MailSyncStore
 
 _logger = logging.getLogger(__name__)
@@ -186,18 +186,33 @@ class MailSyncAccount(models.Model):
                 # One round trip tells which folders have anything new; the
                 # first folder to sync is examined last, so it stays selected.
                 statuses = session.examine_folders(folders.mapped("name")[::-1])
+                if self._sync_in_date_order(folders, statuses):
+                    outcomes = chronological.sync_history(
+                        session,
+                        [self._folder_state(folder) for folder in folders],
+                        store,
+                        index,
+                        blocked,
+                        attachment_cap=self.company_id.mail_sync_attachment_cap_bytes,
+                        batch_size=self.env.context.get(
+                            "mail_sync_batch_size", sync_engine.HEADER_BATCH
+                        ),
+                        long_run=long_run,
+                        deadline=deadline,
+                    ).values()
+                    folders = folders.browse()  # all done by sync_history
+                else:
+                    outcomes = []
+                for outcome in outcomes:
+                    progress |= bool(outcome.scanned or outcome.recorded)
+                    cut |= outcome.cut
                 for folder in folders:
                     if deadline.expired:
                         cut = True
                         break
                     outcome = sync_engine.sync_folder(
                         session,
-                        sync_engine.FolderState(
-                            folder.name,
-                            folder.direction,
-                            folder.uidvalidity,
-                            folder.last_uid,
-                        ),
+                        self._folder_state(folder),
                         store,
                         index,
                         blocked,
@@ -237,6 +252,33 @@ class MailSyncAccount(models.Model):
         self.write({"last_sync_date": fields.Datetime.now()})
         self._record_success()
         return True
+
+    @staticmethod
+    def _folder_state(folder):
+        return sync_engine.FolderState(
+            folder.name, folder.direction, folder.uidvalidity, folder.last_uid
+        )
+
+    @staticmethod
+    def _sync_in_date_order(folders, statuses):
+        """Write the folders together, in date order across them (the chatter
+        lists by id), during the historical sync and whenever more than one
+        folder has new mail; otherwise the one folder with news goes alone."""
+        if len(folders) < 2:
+            return False
+        if not all(folders.mapped("historical_done")):
+            return True
+
+        def has_news(folder):
+            status = statuses.get(folder.name)
+            return (
+                status is None
+                or status.uidvalidity != folder.uidvalidity
+                or not status.uidnext
+                or status.uidnext > folder.last_uid + 1
+            )
+
+        return len(folders.filtered(has_news)) > 1
 
     def _sync_failed(self, err, auto_commit):
         if auto_commit:

@@ -260,7 +260,10 @@ class MailSyncStore(HeldMessages, SyncStore):
 
     def record(self, folder, items):
         """One chatter message per (email, lead), with its original date, author,
-        subject, sanitised body, attachments and Message-ID; nobody notified."""
+        subject, sanitised body, attachments and Message-ID; nobody notified.
+        Written in the order of ``items`` (the chatter lists by id): the engine
+        hands them in date order. An item's own ``folder`` (a run writing
+        several folders at once) overrides ``folder``."""
         Attachment = self.env["ir.attachment"].sudo()
         Message = (
             self.env["mail.message"].sudo().with_context(mail_create_nosubscribe=True)
@@ -291,9 +294,10 @@ class MailSyncStore(HeldMessages, SyncStore):
         ):
             message = item.message
             header = item.header
+            item_folder = item.folder or folder
             email_from = (
                 self.account.email
-                if folder.direction == "out"
+                if item_folder.direction == "out"
                 else (header.from_[0] if header.from_ else False)
             )
             vals = {
@@ -305,7 +309,7 @@ class MailSyncStore(HeldMessages, SyncStore):
                 "message_id": header.message_id,
                 "subject": header.subject or message.subject or False,
                 "date": _naive_utc(header.date) or fields.Datetime.now(),
-                "author_id": self._author(folder, message, lead),
+                "author_id": self._author(item_folder, message, lead),
                 "email_from": email_from,
                 "reply_to": email_from,
             }
@@ -323,7 +327,9 @@ class MailSyncStore(HeldMessages, SyncStore):
         self._write_bodies(created, bodies, safe_bodies)
         self._insert_ledger(
             [
-                self._ledger_values(folder, item.header, lead, mail_message.id, True)
+                self._ledger_values(
+                    item.folder or folder, item.header, lead, mail_message.id, True
+                )
                 for (item, lead), mail_message in zip(pairs, created, strict=True)
             ]
         )

@@ -54,15 +54,15 @@ class TestDeadline(SyncCase):
         dripping.sudo().last_sync_date = datetime.now() - timedelta(days=1)
         working.sudo().last_sync_date = datetime.now() - timedelta(hours=1)
         self.turn_seconds(3)
-        original = MailSyncStore.checkpoint
+        original = MailSyncStore.held
 
-        def checkpoint_then_drip(store, folder, progress):
-            original(store, folder, progress)
+        def selected_then_drip(store, folder, uidvalidity):
             if store.account == dripping:
-                proxy.drip = DRIP  # the (empty) Inbox is done; Sent drips
+                proxy.drip = DRIP  # the Inbox is selected; what follows drips
+            return original(store, folder, uidvalidity)
 
         started = time.monotonic()
-        with patch.object(MailSyncStore, "checkpoint", checkpoint_then_drip):
+        with patch.object(MailSyncStore, "held", selected_then_drip):
             self.env["mail.sync.account"]._cron_sync()
         elapsed = time.monotonic() - started
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Still synced"])
