@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from odoo import fields
 from odoo.tools import SQL
+from odoo.tools.mail import formataddr
 
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
@@ -44,6 +45,16 @@ def _naive_utc(value):
     if value.tzinfo is not None:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return value
+
+
+def _sender(header, message):
+    """The sender as the chatter names it: "Alice Martin <alice@...>" (the From
+    header's display name) when there is one, else the bare address."""
+    if not header.from_:
+        return False
+    if message.from_name:
+        return formataddr((message.from_name, header.from_[0]))
+    return header.from_[0]
 
 
 def _format_size(size):
@@ -298,7 +309,7 @@ class MailSyncStore(HeldMessages, SyncStore):
             email_from = (
                 self.account.email
                 if item_folder.direction == "out"
-                else (header.from_[0] if header.from_ else False)
+                else _sender(header, message)
             )
             vals = {
                 "model": "crm.lead",

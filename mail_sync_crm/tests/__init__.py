@@ -13,3 +13,4 @@ from . import test_large_message
 from . import test_undeliverable
 from . import test_deadline
 from . import test_chronology
+from . import test_synced_chatter
