@@ -14,3 +14,4 @@ from . import test_undeliverable
 from . import test_deadline
 from . import test_chronology
 from . import test_synced_chatter
+from . import test_send_without_contact
