@@ -66,7 +66,7 @@ class _Scan:
             if self.pending
             else (self.uids[-1] if self.uids else self.start_uid)
         )
-        scanned = sum(1 for uid in self.uids if uid <= last_uid)
+        scanned = len(self.uids) - len(self.pending)  # read, written or not
         self.run.outcome.scanned = scanned
         return Progress(
             uidvalidity=self.uidvalidity,

@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it."""
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..lib import errors, imap_session, smtp_session
@@ -16,6 +16,11 @@ class MailSyncAccount(models.Model):
     smtp_cert_fingerprint = fields.Char(
         string="SMTP Certificate (SHA-256)", readonly=True, copy=False
     )
+    is_owner = fields.Boolean(
+        compute="_compute_is_owner",
+        help="The current user owns this mailbox: only they see its connection "
+        "editable and the Connect buttons (the server refuses anyone else too).",
+    )
     inbox_folder = fields.Char(readonly=True, copy=False)
     sent_folder = fields.Char(readonly=True, copy=False)
     connected_date = fields.Datetime(
@@ -29,6 +34,13 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     # Connect
     # ------------------------------------------------------------------
+
+    @api.depends_context("uid")
+    @api.depends("user_id")
+    def _compute_is_owner(self):
+        for account in self:
+            account.is_owner = account.user_id == self.env.user
+
     def _imap_settings(self):
         """The IMAP settings with the password in clear; raises a MailSyncError
         when no password is stored or it cannot be decrypted."""

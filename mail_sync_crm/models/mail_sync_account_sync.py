@@ -30,7 +30,15 @@ class MailSyncAccount(models.Model):
     sync_total = fields.Integer(compute="_compute_sync_progress")
     sync_historical_done = fields.Boolean(compute="_compute_sync_progress")
     synced_count = fields.Integer(
-        compute="_compute_synced_count", string="Synced Emails"
+        compute="_compute_synced_count",
+        string="Emails Recorded",
+        help="Distinct emails this mailbox put on chatters (an email on a lead and "
+        "its opportunity counts once). The report Personal Emails by Stage "
+        "counts one line per email and lead instead, including emails that "
+        "were already on the chatter.",
+    )
+    synced_lead_count = fields.Integer(
+        compute="_compute_synced_count", string="Leads Reached"
     )
 
     # ------------------------------------------------------------------
@@ -50,17 +58,21 @@ class MailSyncAccount(models.Model):
         """Distinct emails this mailbox put on chatters (one email on a lead and
         its opportunity counts once)."""
         self.synced_count = 0
+        self.synced_lead_count = 0
         if not self.ids:
             return
         self.env["mail.sync.message"].flush_model()
         self.env.cr.execute(
-            """SELECT account_id, COUNT(DISTINCT message_id) FROM mail_sync_message
+            """SELECT account_id, COUNT(DISTINCT message_id), COUNT(DISTINCT lead_id)
+                 FROM mail_sync_message
                 WHERE account_id = ANY(%s) AND introduced GROUP BY account_id""",
             [list(self.ids)],
         )
-        counts = dict(self.env.cr.fetchall())
+        counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
         for account in self:
-            account.synced_count = counts.get(account.id, 0)
+            emails, leads = counts.get(account.id, (0, 0))
+            account.synced_count = emails
+            account.synced_lead_count = leads
 
     def action_open_synced_emails(self):
         self.ensure_one()

@@ -102,6 +102,10 @@ class TestChronology(SyncCase):
             Account._cron_sync()
         self.assertEqual(account.state, "error")
         self.assertEqual(self.on_chatter(self.lead), ["Day 1 question", "Day 2 answer"])
+        # the mailbox's banner: "2 of 6 messages, 2 emails on 1 leads so far"
+        self.assertFalse(account.sync_historical_done)
+        self.assertEqual((account.sync_scanned, account.sync_total), (2, 6))
+        self.assertEqual((account.synced_count, account.synced_lead_count), (2, 1))
 
         self.mail.add_user(self.salesman.login, PASSWORD)
         Account._cron_sync()
@@ -118,3 +122,5 @@ class TestChronology(SyncCase):
             ],
         )
         self.assertTrue(account.sync_historical_done)
+        # the summary: "6 emails recorded on 1 leads"
+        self.assertEqual((account.synced_count, account.synced_lead_count), (6, 1))
