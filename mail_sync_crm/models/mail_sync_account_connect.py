@@ -7,6 +7,16 @@ from odoo.exceptions import UserError
 from ..lib import errors, imap_session, smtp_session
 
 
+class MailSyncConnectError(UserError):
+    """Connect failed: the dialog is titled after the failing side (``title``,
+    sent to the web client in the error's context; Odoo titles a plain
+    UserError "Invalid Operation"). See static/src/errors/."""
+
+    def __init__(self, message, title):
+        super().__init__(message)
+        self.context = {"mail_sync_title": title}
+
+
 class MailSyncAccount(models.Model):
     _inherit = "mail.sync.account"
 
@@ -94,6 +104,14 @@ class MailSyncAccount(models.Model):
                 _("Fill in before connecting: %(fields)s", fields=", ".join(missing))
             )
 
+    def _connect_error_title(self, err):
+        """The error dialog's title: which side of the connection failed."""
+        if err.side == "imap":
+            return self.env._("Incoming mail (IMAP) failed")
+        if err.side == "smtp":
+            return self.env._("Outgoing mail (SMTP) failed")
+        return self.env._("Connecting failed")
+
     def action_connect(self):
         """Test IMAP and SMTP for real, then enable the mailbox, or leave it Pending
         when the company's limit is reached. On failure, log and raise a UserError
@@ -109,10 +127,11 @@ class MailSyncAccount(models.Model):
         except errors.MailSyncError as err:
             self._log_error(err, persist=True)
             message, hint = self._describe(err)
-            raise UserError(
+            raise MailSyncConnectError(
                 self.env._(
                     "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
-                )
+                ),
+                self._connect_error_title(err),
             ) from err
         vals = {
             "inbox_folder": found.inbox,

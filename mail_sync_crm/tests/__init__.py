@@ -16,3 +16,4 @@ from . import test_chronology
 from . import test_synced_chatter
 from . import test_send_without_contact
 from . import test_mailbox_screens
+from . import test_connect_dialog

@@ -73,7 +73,9 @@ def error_of(call):
         call()
     except Exception as exc:
         env.cr.rollback()
-        return type(exc).__name__, str(exc)
+        # a UserError subclass (Connect's, titled after the failing side) is a UserError
+        kind = "UserError" if isinstance(exc, UserError) else type(exc).__name__
+        return kind, str(exc)
     return None, None
 
 def wait_for(path):
