@@ -201,8 +201,11 @@ def _connect_mailbox(env, user, address, login, password, state):
 def _send_smart_mail(env, sally):
     """Sally writes to Alice from the Acme opportunity (no contact yet): the mail
     leaves through Sally's own SMTP server, which the demo mail log records."""
+    from odoo.tools.mail import formataddr
+
     lead = env.ref("mail_sync_crm.demo_opportunity_acme").with_user(sally)
-    partners = lead._mail_sync_recipient_partners([lead.email_from])
+    named = formataddr((lead.contact_name or "", lead.email_from))
+    partners = lead.partner_id or lead._mail_sync_recipient_partners([named])
     lead.message_post(
         body=env._("Hello Alice, the revised phase 2 planning is ready. Sally"),
         subject=env._("Phase 2 planning"),
