@@ -271,12 +271,17 @@ class MailSyncAccount(models.Model):
             folder.name, folder.direction, folder.uidvalidity, folder.last_uid
         )
 
-    @staticmethod
-    def _sync_in_date_order(folders, statuses):
+    def _sync_in_date_order(self, folders, statuses):
         """Write the folders together, in date order across them (the chatter
         lists by id), during the historical sync and whenever more than one
-        folder has new mail; otherwise the one folder with news goes alone."""
+        folder has new mail; otherwise the one folder with news goes alone.
+        A mailbox whose last turn ended at its deadline with nothing done
+        (reading every header first took the whole turn) goes folder by
+        folder, batch after batch, so it is never stuck: that part of its
+        history is then written in date order per folder only."""
         if len(folders) < 2:
+            return False
+        if self.state == "error" and self.log_ids[:1].code == "sync_deadline":
             return False
         if not all(folders.mapped("historical_done")):
             return True
