@@ -91,17 +91,26 @@ def sync_history(
     body_batch_bytes: int = BODY_BATCH_BYTES,
     long_run=contextlib.nullcontext,
     deadline=None,
+    statuses=None,
 ):
     """Sync ``folders`` (``FolderState``, the Inbox first) from their
-    checkpoints, writing their messages in date order across them. Returns
+    checkpoints, writing their messages in date order across them.
+    ``statuses``: ``{name: FolderStatus}`` already read by
+    ``session.examine_folders``; the folder still selected is scanned first and
+    not examined again (each SELECT of a large, freshly changed Maildir costs
+    Dovecot a rescan). Returns
     ``{folder name: FolderOutcome}``; a run stopped by ``deadline`` is ``cut``
     (not raised), any other failure raises ``MailSyncError`` after the last
     checkpoint, as :func:`.sync_engine.sync_folder` does."""
     outcomes = {folder.name: FolderOutcome() for folder in folders}
+    statuses = statuses or {}
+    selected = getattr(session, "folder", None)
     scans = []
     try:
         with long_run():
-            for folder in folders:
+            for folder in sorted(
+                folders, key=lambda f: statuses.get(f.name) is not selected
+            ):
                 if deadline is not None and deadline.expired:
                     raise errors.MailSyncError("sync_deadline", side="imap")
                 run = _Run(
@@ -116,7 +125,9 @@ def sync_history(
                     body_batch_bytes=body_batch_bytes,
                     deadline=deadline,
                 )
-                scans.append(_scan(run, batch_size))
+                scans.append(_scan(run, batch_size, statuses.get(folder.name)))
+            position = {folder.name: index for index, folder in enumerate(folders)}
+            scans.sort(key=lambda scan: position[scan.run.folder.name])
             _write(scans, batch_size)
     except errors.MailSyncError as err:
         past = deadline is not None and deadline.expired
@@ -127,10 +138,13 @@ def sync_history(
     return outcomes
 
 
-def _scan(run, batch_size):
-    """The first pass over one folder: its new UIDs' headers, matched."""
+def _scan(run, batch_size, status=None):
+    """The first pass over one folder: its new UIDs' headers, matched.
+    ``status``: the folder's examined status, used as is when the folder is
+    still the one selected."""
     session, folder, store, outcome = run.session, run.folder, run.store, run.outcome
-    status = session.select_folder(folder.name)
+    if status is None or status is not getattr(session, "folder", None):
+        status = session.select_folder(folder.name)
     start_uid = folder.last_uid
     if folder.uidvalidity and status.uidvalidity != folder.uidvalidity:
         start_uid = 0  # UIDs renumbered: read everything, the ledger dedupes
@@ -198,7 +212,9 @@ def _write(scans, batch_size):
         if scans[0].run.past():
             raise errors.MailSyncError("sync_deadline", side="imap")
         ready = []
-        for scan in scans:
+        # The folder still selected first: one SELECT fewer per chunk.
+        current = getattr(getattr(scans[0].run.session, "folder", None), "name", None)
+        for scan in sorted(scans, key=lambda scan: scan.run.folder.name != current):
             part = [item for item in chunk if item.folder is scan.run.folder]
             if part:
                 ready.extend(_bodies(scan.run, part))

@@ -216,6 +216,7 @@ class MailSyncAccount(models.Model):
                         ),
                         long_run=long_run,
                         deadline=deadline,
+                        statuses=statuses,
                     ).values()
                     folders = folders.browse()  # all done by sync_history
                 else:
