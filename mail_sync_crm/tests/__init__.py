@@ -12,3 +12,4 @@ from . import test_smart_mail
 from . import test_large_message
 from . import test_undeliverable
 from . import test_deadline
+from . import test_oauth_flow
