@@ -13,3 +13,5 @@ from . import test_large_message
 from . import test_undeliverable
 from . import test_deadline
 from . import test_oauth_flow
+from . import test_oauth_tokens
+from . import test_oauth_processes
