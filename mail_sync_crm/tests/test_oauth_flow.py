@@ -155,3 +155,31 @@ class TestOAuthFlow(OAuthCase):
         self.assertFalse(account.oauth_ready)
         with self.assertRaisesRegex(UserError, "administrator"):
             account.with_user(self.salesman).action_connect_oauth()
+
+    def test_tour_connect_with_google_comes_back_enabled(self):
+        account = self.oauth_account(self.salesman)
+        # Generous timeout: the first page load after an update compiles the assets.
+        self.start_tour(
+            f"/odoo/action-mail_sync_crm.mail_sync_account_action/{account.id}",
+            "mail_sync_crm_oauth_tour",
+            login=self.salesman.login,
+            timeout=180,
+        )
+        account.invalidate_recordset()
+        self.assertEqual(account.state, "enabled")
+        self.assertTrue(self.token_row(account))
+
+    def test_settings_show_readiness_and_the_redirect_uri(self):
+        settings = self.env["res.config.settings"].with_user(self.admin).create({})
+        self.assertTrue(settings.mail_sync_google_ready)
+        self.assertTrue(settings.mail_sync_microsoft_ready)
+        self.assertEqual(
+            settings.mail_sync_oauth_redirect_uri,
+            self.base_url() + "/mail_sync_crm/oauth/callback",
+        )
+        settings.microsoft_outlook_client_secret = False
+        self.assertFalse(settings.mail_sync_microsoft_ready)
+        settings.execute()
+        account = self.oauth_account(self.salesman, provider="microsoft")
+        self.assertFalse(account.oauth_ready)
+        self.assertTrue(self.oauth_account(self.salesman_all).oauth_ready)
