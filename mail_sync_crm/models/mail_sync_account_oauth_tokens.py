@@ -12,7 +12,8 @@ import logging
 
 import psycopg2.errors
 
-from odoo import models
+from odoo import api, models
+from odoo.exceptions import UserError
 
 from ..lib import crypto, errors, oauth
 from ..lib.oauth_providers import PROVIDERS
@@ -21,6 +22,7 @@ _logger = logging.getLogger(__name__)
 
 # Another worker holding the token row while it refreshes: read it again.
 REFRESH_ATTEMPTS = 3
+TOKEN_FIELDS = ("refresh_secret", "access_secret")
 
 
 class MailSyncAccount(models.Model):
@@ -165,3 +167,45 @@ class MailSyncAccount(models.Model):
                 row.provider,
                 err.code,
             )
+
+    # ------------------------------------------------------------------
+    # Key rotation: the tokens are re-encrypted with the passwords
+    # ------------------------------------------------------------------
+    @api.model
+    def _reencrypt_secrets(self, old_key, new_key, forget_undecryptable):
+        reencrypted, forgotten = super()._reencrypt_secrets(
+            old_key, new_key, forget_undecryptable
+        )
+        rows = self.env["mail.sync.oauth.token"].sudo().search([])
+        if rows:
+            self.env.cr.execute(
+                "SELECT id FROM mail_sync_oauth_token WHERE id = ANY(%s)"
+                " FOR NO KEY UPDATE",
+                [rows.ids],
+            )
+        for row in rows:
+            try:
+                if not old_key:
+                    raise crypto.SecretKeyError("no key")
+                values = {
+                    field: crypto.encrypt(new_key, crypto.decrypt(old_key, row[field]))
+                    for field in TOKEN_FIELDS
+                    if row[field]
+                }
+            except crypto.SecretKeyError as exc:
+                if not forget_undecryptable:
+                    raise UserError(
+                        self.env._(
+                            "The sign-in of %(mailbox)s cannot be decrypted with the "
+                            "current key: nothing was changed. Restore the key it was "
+                            "stored with, or rotate with forget_undecryptable=True "
+                            "(its owner then connects again).",
+                            mailbox=row.account_id.display_name,
+                        )
+                    ) from exc
+                row.unlink()
+                forgotten += 1
+                continue
+            row.write(values)
+            reencrypted += 1
+        return reencrypted, forgotten

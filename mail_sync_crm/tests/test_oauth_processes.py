@@ -94,7 +94,7 @@ class TestOAuthRefreshAcrossProcesses(OdooProcessCase):
         code = oauth.parse_callback(self.auth.authorize(request.url))
         return client, client.exchange_code(code, request.code_verifier)
 
-    def test_two_processes_refresh_once_and_both_sign_in(self):
+    def test_two_processes_refresh_once_and_both_sign_in_then_a_key_rotation(self):
         client, tokens = self.consent()
         results, _log = self.run_odoo(
             SETUP,
@@ -130,3 +130,21 @@ class TestOAuthRefreshAcrossProcesses(OdooProcessCase):
             "SELECT expires_at > now() at time zone 'utc' FROM mail_sync_oauth_token"
         )
         self.assertEqual(rows, [["t"]])
+        # A key rotation re-encrypts the tokens with the passwords: the
+        # mailbox still signs in afterwards.
+        rotated, _log = self.run_odoo(
+            """
+            done = env["mail.sync.account"]._rotate_secret_key()
+            env.cr.commit()
+            result(reencrypted=done["reencrypted"], forgotten=done["forgotten"])
+            """
+        )
+        self.assertEqual(
+            (rotated["reencrypted"], rotated["forgotten"]), (1, 0)
+        )  # its row
+        outcome, _log = self.run_odoo(
+            RACE.replace("wait_for(", "(lambda path: None)("),
+            account_id=results["account_id"],
+            name="after-rotation",
+        )
+        self.assertEqual(outcome["inbox"], "INBOX")
