@@ -3,8 +3,9 @@
 
 The model is declared here and extended by concern in the files beside it:
 ``mail_sync_account_secrets`` (write-only passwords), ``..._connect``
-(connect/disconnect), ``..._sync`` (the sync run and its locks), ``..._status``
-(errors, Pending, the 48-hour decay) and ``..._smart_mail`` (sending limits)."""
+(connect/disconnect), ``..._sync`` (one mailbox's sync run), ``..._run`` (the
+cron and Sync Now: claims, lock, budget, order), ``..._status`` (errors, backoff,
+Pending, the 48-hour decay) and ``..._smart_mail`` (sending limits)."""
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
@@ -88,6 +89,9 @@ ADDON_FIELDS = frozenset(
         "pending_date",
         "first_error_date",
         "last_sync_date",
+        "last_attempt_date",
+        "next_attempt_date",
+        "auth_failure_count",
         "last_error",
         "imap_cert_fingerprint",
         "smtp_cert_fingerprint",

@@ -144,6 +144,9 @@ class MailSyncAccount(models.Model):
             else False,
             "first_error_date": False,
             "last_error": False,
+            # the login works: the scheduled sync tries it at its next run
+            "auth_failure_count": 0,
+            "next_attempt_date": False,
         }
         if self.state in ("enabled", "error") or self.company_id._mail_sync_has_room(
             exclude=self
@@ -236,6 +239,9 @@ class MailSyncAccount(models.Model):
             "pending_date": False,
             "first_error_date": False,
             "last_error": False,
+            "auth_failure_count": 0,
+            "next_attempt_date": False,
+            "last_attempt_date": False,
         }
 
     def _remove_synced_history(self):
@@ -245,6 +251,7 @@ class MailSyncAccount(models.Model):
         Ledger = self.env["mail.sync.message"].sudo()
         mine = Ledger.search([("account_id", "in", self.ids)])
         messages = mine.filtered("introduced").mail_message_id
+        heirs = Ledger.browse()
         if messages:
             others = Ledger.search(
                 [
@@ -256,7 +263,10 @@ class MailSyncAccount(models.Model):
             )
             kept = others.mail_message_id
             for message in kept:
-                heir = others.filtered(lambda r, m=message: r.mail_message_id == m)[:1]
-                heir.introduced = True
+                rows = others.filtered(lambda r, m=message: r.mail_message_id == m)
+                heirs |= rows[:1]
             (messages - kept).unlink()
-        mine.unlink()
+        # One mailbox introduces a (Message-ID, lead) pair (store/claims.py): the
+        # heirs take over once these mailboxes' rows are gone.
+        mine.exists().unlink()
+        heirs.write({"introduced": True})

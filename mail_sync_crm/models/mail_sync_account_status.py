@@ -1,12 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Mailbox status: errors and their log, Pending, the 48-hour decay to Connection."""
+"""Mailbox status: errors and their log, the backoff of refused logins, Pending, the
+48-hour decay to Connection."""
 
 import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 
-from ..lib import errors
+from ..lib import errors, scheduling
 
 _logger = logging.getLogger(__name__)
 
@@ -26,6 +27,20 @@ class MailSyncAccount(models.Model):
         "to Connection.",
     )
     last_error = fields.Text(readonly=True, copy=False)
+    next_attempt_date = fields.Datetime(
+        string="Next Try",
+        readonly=True,
+        copy=False,
+        help="The server refused the login: the scheduled sync tries again at this "
+        "time (after 5 minutes, 15 minutes, 1 hour, then every 4 hours), not at "
+        "every run. Sync Now or reconnecting tries at once.",
+    )
+    auth_failure_count = fields.Integer(
+        string="Refused Logins",
+        readonly=True,
+        copy=False,
+        help="Logins refused by the server in a row.",
+    )
     log_ids = fields.One2many("mail.sync.log", "account_id", string="Error Log")
     log_count = fields.Integer(compute="_compute_log_count")
 
@@ -69,6 +84,30 @@ class MailSyncAccount(models.Model):
                 vals["first_error_date"] = fields.Datetime.now()
             account.sudo().write(vals)
             account._log_error(err)
+
+    def _back_off(self, err):
+        """After a failed sync: a login the server refused is tried again later
+        and later (``lib.scheduling.auth_backoff``); any other failure at the next
+        run."""
+        for account in self:
+            if err.code in scheduling.BACKOFF_CODES:
+                failures = account.auth_failure_count + 1
+                account.sudo().write(
+                    {
+                        "auth_failure_count": failures,
+                        "next_attempt_date": fields.Datetime.now()
+                        + scheduling.auth_backoff(failures),
+                    }
+                )
+            else:
+                account._reset_backoff()
+
+    def _reset_backoff(self):
+        """Try at the next run again (a sync worked, the owner reconnected or
+        pressed Sync Now)."""
+        waiting = self.filtered(lambda a: a.auth_failure_count or a.next_attempt_date)
+        if waiting:
+            waiting.sudo().write({"auth_failure_count": 0, "next_attempt_date": False})
 
     def _describe(self, err):
         return errors.describe(err, translate=lambda text: self.env._(text))  # pylint: disable=translation-required

@@ -1,22 +1,22 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The sync run of a mailbox: the cron, Sync Now, the per-mailbox lock, progress."""
+"""The sync run of one mailbox (its folders, its deadline, failures, concurrent
+recording) and its progress. Who runs it and when (the cron, Sync Now, the lock):
+``..._run``."""
 
 import contextlib
 import logging
-import threading
 
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 from ..lib import deadline as turn_deadline
-from ..lib import errors, imap_session, process_tuning, sync_engine
-from ..store import MailSyncStore
+from ..lib import errors, imap_session, sync_engine
+from ..store import MailSyncStore, claims
 
 _logger = logging.getLogger(__name__)
 
-
-# pg_advisory_lock(namespace, mailbox id): one sync of a mailbox at a time.
-SYNC_LOCK_NAMESPACE = 0x6D73
+# Conflicts in a row at one checkpoint (other processes recording the same mail at
+# the same time) after which the mailbox is left to the next run.
+CONFLICT_ATTEMPTS = 5
 
 
 class MailSyncAccount(models.Model):
@@ -81,74 +81,6 @@ class MailSyncAccount(models.Model):
                     {"account_id": self.id, "name": name, "direction": direction}
                 )
 
-    def action_sync_now(self):
-        """Incremental sync at once; a historical sync still running continues in
-        the background (scheduled action)."""
-        self.ensure_one()
-        self._check_owner_or_admin()
-        if self.state not in ("enabled", "error"):
-            raise UserError(_("Only a connected mailbox (Enabled or Error) syncs."))
-        if not self.sync_historical_done:
-            self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
-            message = _("The historical sync continues in the background.")
-        else:
-            self.sudo()._sync_mailbox(auto_commit=False)
-            message = _(
-                "Synced: %(count)s emails recorded in all.", count=self.synced_count
-            )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Mail Sync"),
-                "message": message,
-                "type": "warning" if self.state == "error" else "success",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
-
-    @api.model
-    def _cron_sync(self):
-        """Sync every mailbox that is due, one after the other. A failing mailbox is
-        marked Error and the run goes on; two workers never sync the same mailbox
-        (row lock at pick-up, then an advisory lock held across batch commits)."""
-        auto_commit = not getattr(threading.current_thread(), "testing", False)
-        ids = (
-            self.sudo()
-            .search([("state", "in", ("enabled", "error"))], order="last_sync_date, id")
-            .ids
-        )
-        Cron = self.env["ir.cron"]
-        for done, account_id in enumerate(ids, start=1):
-            self.env.cr.execute(
-                """SELECT id FROM mail_sync_account
-                    WHERE id = %s AND state IN ('enabled', 'error')
-                      FOR NO KEY UPDATE SKIP LOCKED""",
-                [account_id],
-            )
-            if not self.env.cr.fetchone() or not self._try_sync_lock(account_id):
-                continue
-            try:
-                self.sudo().browse(account_id)._sync_mailbox(
-                    auto_commit=auto_commit, long_run=process_tuning.long_run
-                )
-            finally:
-                self._sync_unlock(account_id)
-            Cron._notify_progress(done=done, remaining=len(ids) - done)
-            if auto_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit  # mailbox done
-
-    def _try_sync_lock(self, account_id):
-        self.env.cr.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", [SYNC_LOCK_NAMESPACE, account_id]
-        )
-        return self.env.cr.fetchone()[0]
-
-    def _sync_unlock(self, account_id):
-        self.env.cr.execute(
-            "SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_NAMESPACE, account_id]
-        )
-
     def _turn_seconds(self):
         """How long one mailbox's turn may last (system parameter
         ``mail_sync_crm.turn_seconds``)."""
@@ -164,16 +96,86 @@ class MailSyncAccount(models.Model):
         return seconds if seconds > 0 else turn_deadline.DEFAULT_TURN_SECONDS
 
     def _sync_mailbox(self, auto_commit=False, long_run=contextlib.nullcontext):
+        """One sync run of this mailbox over its folders; True when it worked.
+        Never raises (see ``_run_sync``)."""
+        return self._run_sync(auto_commit, long_run) is None
+
+    def _run_sync(self, auto_commit=False, long_run=contextlib.nullcontext):
         """One sync run of this mailbox over its folders, within the turn's
-        deadline (:meth:`_turn_seconds`). Never raises: a failure is recorded
-        on the mailbox (Error) and logged. A turn cut by its deadline keeps
-        what it checkpointed (the next turn resumes from there); it is an
-        error only when it got nowhere. ``long_run``: entered around a
-        folder's run of more than one batch (the cron passes
-        ``lib.process_tuning.long_run``, which tunes the whole process)."""
+        deadline (:meth:`_turn_seconds`). Returns None when it worked, the
+        ``MailSyncError`` recorded on the mailbox (Error) when it failed, or
+        ``claims.BUSY`` when other processes kept recording the same mail at the
+        same time. A turn cut by its deadline keeps what it checkpointed (the
+        next turn resumes from there); it is an error only when it got nowhere.
+        ``long_run``: entered around a folder's run of more than one batch (the
+        cron passes ``lib.process_tuning.long_run``, which tunes the whole
+        process).
+
+        When another process records one of the batch's (Message-ID, lead) pairs
+        first (store/claims.py), the batch is redone from the last checkpoint in
+        a fresh transaction, which sees that process's chatter messages, within
+        the same deadline. Without ``auto_commit`` (tests) the whole run is one
+        transaction: a conflict is raised for the caller's transaction to be
+        redone."""
         self.ensure_one()
-        store = MailSyncStore(self, auto_commit)
         deadline = turn_deadline.Deadline(self._turn_seconds())
+        start = position = self._checkpoints()
+        attempts, progress, cut = 0, False, False
+        while True:
+            try:
+                scanned, cut = self._sync_folders(
+                    MailSyncStore(self, auto_commit), deadline, long_run
+                )
+                progress |= scanned
+            except Exception as exc:
+                if not claims.is_conflict(exc):
+                    return self._sync_failed(self._failure_of(exc), auto_commit)
+                if not auto_commit:
+                    raise
+                self.env.cr.rollback()  # back to the last checkpoint
+                self.env.invalidate_all()
+                # Conflicts in a row at the same checkpoint: each redo that gets
+                # further (another process ahead on the same mail) starts afresh.
+                previous, position = position, self._checkpoints()
+                attempts = attempts + 1 if position == previous else 1
+                # batches committed before the conflict count as progress
+                progress |= [uid for _f, _v, uid in position] != [
+                    uid for _f, _v, uid in start
+                ]
+                _logger.info(
+                    "mail_sync_crm: mailbox %s: another process recorded the same "
+                    "mail at the same time (%s, %s in a row); %s",
+                    self.id,
+                    type(exc).__name__,
+                    attempts,
+                    "left to the next run"
+                    if attempts >= CONFLICT_ATTEMPTS
+                    else "batch redone",
+                )
+                if attempts >= CONFLICT_ATTEMPTS:
+                    return claims.BUSY
+                continue
+            break
+        if cut and not progress:
+            return self._sync_failed(
+                deadline.error(host=self.imap_host, port=self.imap_port), auto_commit
+            )
+        if cut:
+            _logger.info(
+                "mail_sync_crm: mailbox %s: turn ended at its deadline (%s s); the "
+                "next one resumes from the checkpoint",
+                self.id,
+                deadline.seconds,
+            )
+        self._sync_succeeded()
+        return None
+
+    def _checkpoints(self):
+        return [(f.id, f.uidvalidity, f.last_uid) for f in self.folder_ids]
+
+    def _sync_folders(self, store, deadline, long_run):
+        """Sync the folders until done or the deadline; returns (progress, cut):
+        whether anything was scanned or recorded, whether the deadline cut it."""
         progress, cut = False, False
         try:
             settings = self._imap_settings()
@@ -213,35 +215,28 @@ class MailSyncAccount(models.Model):
                     cut |= outcome.cut
         except errors.MailSyncError as err:
             if err.code != "sync_deadline":
-                self._sync_failed(err, auto_commit)
-                return False
+                raise
             cut = True
-        except Exception as exc:
-            _logger.exception(
-                "mail_sync_crm: unexpected error syncing mailbox %s", self.id
-            )
-            self._sync_failed(errors.classify(exc, side="imap"), auto_commit)
-            return False
-        if cut and not progress:
-            self._sync_failed(
-                deadline.error(host=self.imap_host, port=self.imap_port), auto_commit
-            )
-            return False
-        if cut:
-            _logger.info(
-                "mail_sync_crm: mailbox %s: turn ended at its deadline (%s s); the "
-                "next one resumes from the checkpoint",
-                self.id,
-                deadline.seconds,
-            )
+        return progress, cut
+
+    def _failure_of(self, exc):
+        """The ``MailSyncError`` a failed run records."""
+        if isinstance(exc, errors.MailSyncError):
+            return exc
+        _logger.exception("mail_sync_crm: unexpected error syncing mailbox %s", self.id)
+        return errors.classify(exc, side="imap")
+
+    def _sync_succeeded(self):
         self.write({"last_sync_date": fields.Datetime.now()})
+        self._reset_backoff()
         self._record_success()
-        return True
 
     def _sync_failed(self, err, auto_commit):
         if auto_commit:
             self.env.cr.rollback()  # drop the unfinished batch; checkpoints hold
         self.env.invalidate_all()
         self._record_error(err)
+        self._back_off(err)
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # keep the Error
+        return err

@@ -1,6 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, api, fields, models
 
+from ..store import claims
+
 
 class MailSyncMessage(models.Model):
     """The sync ledger: one row per (mailbox, Message-ID, lead) recorded. It makes
@@ -48,6 +50,13 @@ class MailSyncMessage(models.Model):
             "A message is recorded once per mailbox and lead.",
         ),
     ]
+
+    def init(self):
+        # One mailbox only introduces a (Message-ID, lead) pair: the claim that
+        # keeps concurrent syncs from writing it twice (see store/claims.py).
+        result = super().init()
+        claims.ensure_claim_index(self.env)
+        return result
 
     @api.model
     def _action_list(self, domain):

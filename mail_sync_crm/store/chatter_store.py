@@ -6,6 +6,7 @@ writes chatter messages, ledger rows and checkpoints."""
 import datetime
 from collections import defaultdict
 
+import psycopg2.extras
 from markupsafe import Markup
 
 from odoo import fields
@@ -14,6 +15,7 @@ from odoo.tools import SQL
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
 from ..lib.sync_store import SyncStore
+from . import claims
 from .held_messages import HeldMessages
 from .lead_index import LeadIndex
 
@@ -182,16 +184,24 @@ class MailSyncStore(HeldMessages, SyncStore):
         return max(0, cap - self.env.cr.fetchone()[0])
 
     # -- writing --------------------------------------------------------------
-    def _insert_ledger(self, rows):
+    def _insert_ledger(self, rows, claim=False):
         """Write ledger rows (``_ledger_values`` dicts) in one INSERT: the ORM's
-        create costs more per row than the whole chatter message."""
+        create costs more per row than the whole chatter message. With
+        ``claim``, the rows introduce their chatter messages: another process
+        that recorded one of the pairs first makes the INSERT fail (see
+        ``claims``), an expected outcome that Odoo is not to log as a bad query.
+        The rows go in one order, which keeps two such INSERTs from deadlocking
+        (should it happen anyway, the one that fails is redone like any loser)."""
         if not rows:
             return
         self.env["crm.lead"].flush_model(["stage_id", "type"])
         self.env["mail.sync.message"].flush_model()
         account = self.account
         cr = self.env.cr
-        cr.execute_values(
+        if claim:
+            rows = sorted(rows, key=lambda row: (row["message_id"], row["lead_id"]))
+        psycopg2.extras.execute_values(
+            claims.QuietCursor(cr) if claim else cr,
             cr.mogrify(
                 _LEDGER_INSERT,
                 {
@@ -325,7 +335,8 @@ class MailSyncStore(HeldMessages, SyncStore):
             [
                 self._ledger_values(folder, item.header, lead, mail_message.id, True)
                 for (item, lead), mail_message in zip(pairs, created, strict=True)
-            ]
+            ],
+            claim=True,
         )
 
     def _write_bodies(self, messages, bodies, safe_bodies):

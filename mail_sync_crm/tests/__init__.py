@@ -12,6 +12,9 @@ from . import test_smart_mail
 from . import test_large_message
 from . import test_undeliverable
 from . import test_deadline
+from . import test_concurrency
+from . import test_cron_schedule
+from . import test_claims
 from . import test_oauth_flow
 from . import test_oauth_tokens
 from . import test_oauth_processes

@@ -12,7 +12,7 @@ from odoo.tests import tagged
 from ..lib.message_parser import parse_message
 from ..lib.sync_store import SyncStore
 from ..lib.testing import DovecotServer, make_message
-from ..models.mail_sync_account_sync import SYNC_LOCK_NAMESPACE
+from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE
 from ..store import MailSyncStore
 from .common import PASSWORD, MailSyncCase
 

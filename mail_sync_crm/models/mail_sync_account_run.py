@@ -1,0 +1,255 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Who syncs a mailbox, and when: the scheduled run and Sync Now, sharing one lock
+per mailbox.
+
+A mailbox is claimed in a fresh transaction. Odoo's cursors are REPEATABLE READ:
+a transaction sees the database as it was at its first statement, and locking a
+row that another transaction changed since raises ``SerializationFailure``. So a
+claim ends the current transaction, takes the mailbox's advisory lock (held by
+the connection across commits, released by an unlock or by the database when the
+process dies), commits again, and only then reads the mailbox: what the previous
+holder committed before unlocking is visible. A mailbox another process holds is
+skipped by the cron; Sync Now says it is busy. The sync commits before the lock
+is released.
+
+A scheduled run has a time budget (system parameter
+``mail_sync_crm.cron_budget_seconds``, ``lib.scheduling.run_budget_seconds``) and
+starts no mailbox past it. It takes the mailboxes tried longest ago first
+(``last_attempt_date``), so neither the mailboxes left over by the previous run
+nor failing ones wait behind the others, and it leaves alone a mailbox whose login
+the server refused until its next try (``next_attempt_date``).
+"""
+
+import contextlib
+import logging
+import threading
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import config
+
+from ..lib import errors, process_tuning, scheduling
+from ..store import claims
+
+_logger = logging.getLogger(__name__)
+
+# pg_advisory_lock(namespace, mailbox id): one sync of a mailbox at a time.
+SYNC_LOCK_NAMESPACE = 0x6D73
+BUDGET_PARAM = "mail_sync_crm.cron_budget_seconds"
+
+
+def _auto_commit():
+    """Commit per batch and per mailbox, except under test."""
+    return not getattr(threading.current_thread(), "testing", False)
+
+
+def _cron_time_limit():
+    """Seconds after which Odoo stops a scheduled action (0: never)."""
+    limit = config.get("limit_time_real_cron") or 0
+    if limit < 0:
+        limit = config.get("limit_time_real") or 0
+    return max(limit, 0)
+
+
+class MailSyncAccount(models.Model):
+    _inherit = "mail.sync.account"
+
+    last_attempt_date = fields.Datetime(
+        string="Last Try",
+        readonly=True,
+        copy=False,
+        help="When a sync of this mailbox last started, whatever came of it. The "
+        "scheduled sync takes the mailboxes tried longest ago first.",
+    )
+
+    # ------------------------------------------------------------------
+    # Sync Now
+    # ------------------------------------------------------------------
+    def action_sync_now(self):
+        """Incremental sync at once, unless the mailbox is being synced already;
+        a historical sync still running continues in the background (scheduled
+        action). The owner's Sync Now ends a login backoff."""
+        self.ensure_one()
+        self._check_owner_or_admin()
+        if self.state not in ("enabled", "error"):
+            raise UserError(_("Only a connected mailbox (Enabled or Error) syncs."))
+        by_owner = self.user_id == self.env.user
+        if not self.sync_historical_done:
+            if by_owner:
+                self._reset_backoff()
+            self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
+            return self._notification(
+                _("The historical sync continues in the background."), "info"
+            )
+        # The sync commits per batch, as the cron's does: in a transaction of its
+        # own, not in this request's (whose snapshot is older than the lock). It
+        # sees what is committed (the form is saved before its buttons run).
+        self.env.flush_all()
+        with self.env.registry.cursor() as cr:
+            account = self.with_env(self.env(cr=cr)).sudo()
+            outcome = account._claim_and_sync(reset_backoff=by_owner)
+            notification = account._sync_now_notification(outcome)
+        self.env.invalidate_all()
+        return notification
+
+    def _sync_now_notification(self, outcome):
+        if isinstance(outcome, errors.MailSyncError):
+            message, hint = self._describe(outcome)
+            return self._notification(
+                _(
+                    "The sync failed: %(message)s\nHow to fix it: %(hint)s",
+                    message=message,
+                    hint=hint,
+                ),
+                "danger",
+                title=_("Mail Sync failed"),
+            )
+        if outcome == claims.BUSY:
+            return self._notification(
+                _(
+                    "This mailbox is already being synced (by the scheduled sync or "
+                    "another Sync Now). Its new mail appears on the leads as soon as "
+                    "that sync ends."
+                ),
+                "warning",
+            )
+        if outcome == claims.NOT_DUE:
+            return self._notification(
+                _("This mailbox is no longer connected: nothing was synced."),
+                "warning",
+            )
+        return self._notification(
+            _("Synced: %(count)s emails recorded in all.", count=self.synced_count),
+            "success",
+        )
+
+    def _notification(self, message, kind, title=None):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title or _("Mail Sync"),
+                "message": message,
+                "type": kind,
+                "sticky": kind == "danger",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # ------------------------------------------------------------------
+    # The scheduled run
+    # ------------------------------------------------------------------
+    @api.model
+    def _cron_sync(self):
+        """Sync the due mailboxes, tried longest ago first, while the run's budget
+        lasts. A failing mailbox is marked Error and the run goes on; a mailbox
+        another process holds is skipped."""
+        budget = scheduling.RunBudget(self._cron_budget_seconds())
+        started = fields.Datetime.now()
+        accounts = self.sudo().search(
+            [
+                ("state", "in", ("enabled", "error")),
+                "|",
+                ("next_attempt_date", "=", False),
+                ("next_attempt_date", "<=", started),
+            ],
+            order="last_attempt_date asc nulls first, id",
+        )
+        Cron = self.env["ir.cron"]
+        for done, account in enumerate(accounts):
+            if not budget.allows_next():
+                _logger.info(
+                    "mail_sync_crm: run budget of %ss spent, %s mailboxes left to the "
+                    "next run",
+                    budget.seconds,
+                    len(accounts) - done,
+                )
+                # Nothing "remaining" for Odoo: it would call this method again
+                # at once, up to 10 times in the same job, budget or not.
+                Cron._notify_progress(done=done, remaining=0)
+                break
+            account._claim_and_sync(
+                due_before=started, long_run=process_tuning.long_run
+            )
+            Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
+
+    @api.model
+    def _cron_budget_seconds(self):
+        configured = self.env["ir.config_parameter"].sudo().get_param(BUDGET_PARAM)
+        return scheduling.run_budget_seconds(configured, _cron_time_limit())
+
+    # ------------------------------------------------------------------
+    # Claiming a mailbox
+    # ------------------------------------------------------------------
+    def _claim_and_sync(
+        self, due_before=None, reset_backoff=False, long_run=contextlib.nullcontext
+    ):
+        """Claim this mailbox in a fresh transaction and sync it. Returns what
+        ``_run_sync`` returns, ``claims.BUSY`` when another process holds it, or
+        ``claims.NOT_DUE`` when it is no longer connected or, for the cron
+        (``due_before``: when its run started), backing off or tried by another
+        process since ``due_before``."""
+        self.ensure_one()
+        auto_commit = _auto_commit()
+        cr = self.env.cr
+        if auto_commit:
+            cr.commit()  # pylint: disable=invalid-commit  # the claim starts afresh
+        if not self._try_sync_lock():
+            return claims.BUSY
+        try:
+            if auto_commit:
+                # a snapshot taken after the lock: the previous holder's commits
+                cr.commit()  # pylint: disable=invalid-commit
+            self.invalidate_recordset()
+            if not self._is_due(due_before):
+                return claims.NOT_DUE
+            try:
+                values = {"last_attempt_date": fields.Datetime.now()}
+                if reset_backoff:
+                    values.update(auth_failure_count=0, next_attempt_date=False)
+                self.write(values)
+                if auto_commit:
+                    cr.commit()  # pylint: disable=invalid-commit  # the attempt shows
+                outcome = self._run_sync(auto_commit, long_run)
+                if auto_commit:
+                    cr.commit()  # pylint: disable=invalid-commit  # before unlocking
+            except claims.CONCURRENCY_ERRORS as exc:
+                if not auto_commit:
+                    raise
+                # Someone wrote the mailbox itself meanwhile (its form, the
+                # status cron): what was committed holds, the rest is for later.
+                cr.rollback()
+                _logger.info(
+                    "mail_sync_crm: mailbox %s changed during its sync (%s); left "
+                    "to the next run",
+                    self.id,
+                    type(exc).__name__,
+                )
+                return claims.BUSY
+            return outcome
+        except Exception:
+            if auto_commit:
+                cr.rollback()  # the unlock below needs a usable transaction
+            raise
+        finally:
+            self._sync_unlock()
+
+    def _is_due(self, due_before):
+        if self.state not in ("enabled", "error"):
+            return False
+        if due_before is None:
+            return True  # Sync Now
+        if self.next_attempt_date and self.next_attempt_date > fields.Datetime.now():
+            return False
+        return not self.last_attempt_date or self.last_attempt_date <= due_before
+
+    def _try_sync_lock(self):
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", [SYNC_LOCK_NAMESPACE, self.id]
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _sync_unlock(self):
+        self.env.cr.execute(
+            "SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_NAMESPACE, self.id]
+        )

@@ -1,0 +1,238 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""When the scheduled sync tries a mailbox: the run's budget, the order of the
+mailboxes, the backoff of a refused login; and what Sync Now tells its user.
+
+Time is frozen (freezegun) and moved by the tests: connecting to the mail server
+"takes" a given time by advancing the frozen clock as it starts. The test mail
+server's harness keeps the real clock (it waits for Dovecot to see a changed
+password)."""
+
+from datetime import datetime, timedelta
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import sql_db
+from odoo.tests import tagged
+
+from ..lib import imap_session
+from ..lib.testing import DovecotServer, make_message
+from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
+from .common import PASSWORD, MailSyncCase
+
+ALICE = "alice.martin@acme.example.com"
+
+
+def frozen_at(moment):
+    return freeze_time(moment, ignore=["odoo.addons.mail_sync_crm.lib.testing"])
+
+
+@tagged("post_install", "-at_install")
+class TestCronSchedule(MailSyncCase):
+    def setUp(self):
+        super().setUp()
+        self.mail = DovecotServer()
+        self.mail.start()
+        self.addCleanup(self.mail.stop)
+        self.users = self.salesman | self.salesman_all | self.sales_manager
+        for user in self.users:
+            self.mail.add_user(user.login, PASSWORD)
+        self.lead = self.env["crm.lead"].create(
+            {"name": "Acme robots", "type": "lead", "email_from": ALICE}
+        )
+        self.subtype = self.env.ref("mail_sync_crm.mt_synced_email")
+        self.Account = self.env["mail.sync.account"]
+        self.start = datetime.now()
+
+    # -- helpers ----------------------------------------------------------------
+    def mailbox(self, user):
+        self.mail.append(
+            user.login,
+            "INBOX",
+            make_message(ALICE, user.email, subject=f"Hello {user.login}"),
+        )
+        return self.connected_account(
+            user, imap_host=self.mail.host, imap_port=self.mail.ssl_port
+        ).sudo()
+
+    def synced_subjects(self):
+        messages = self.lead.message_ids.filtered(
+            lambda m: m.subtype_id == self.subtype
+        )
+        return set(messages.mapped("subject"))
+
+    def slow_connections(self, frozen, seconds):
+        """Each IMAP connection (each mailbox's turn) takes ``seconds``."""
+        enter = imap_session.ImapSession.__enter__
+
+        def slow_enter(session):
+            frozen.tick(timedelta(seconds=seconds))
+            return enter(session)
+
+        return patch.object(imap_session.ImapSession, "__enter__", slow_enter)
+
+    def attempts(self, accounts):
+        accounts.invalidate_recordset(["last_attempt_date"])
+        return {account: account.last_attempt_date for account in accounts}
+
+    def tried_in(self, before, accounts):
+        after = self.attempts(accounts)
+        return accounts.filtered(lambda a: after[a] != before[a])
+
+    def refuse_login(self, user):
+        self.mail.add_user(user.login, "another password")
+
+    def auth_failures(self, account):
+        account.invalidate_recordset(["log_ids"])
+        return len(account.log_ids.filtered(lambda log: log.code == "auth_failed"))
+
+    # -- budget and order ---------------------------------------------------------
+    def test_a_run_starts_no_mailbox_past_its_budget_and_the_next_run_goes_on(self):
+        self.env["ir.config_parameter"].set_param(BUDGET_PARAM, "50")
+        with frozen_at(self.start) as frozen:
+            first, second, third = (self.mailbox(user) for user in self.users)
+            accounts = first | second | third
+            with self.slow_connections(frozen, 30):
+                self.Account._cron_sync()  # 30 s, 60 s: no third mailbox
+                self.assertEqual(
+                    self.synced_subjects(), {"Hello salesman", "Hello salesman_all"}
+                )
+                self.assertFalse(third.last_attempt_date, "not even tried")
+                before = self.attempts(accounts)
+                self.Account._cron_sync()
+        self.assertEqual(
+            self.tried_in(before, accounts), third | first, "left over first"
+        )
+        self.assertIn("Hello sales_manager", self.synced_subjects())
+
+    def test_a_failing_mailbox_waits_its_turn_like_the_others(self):
+        """Each run has time for one mailbox: over three runs each of the three is
+        tried once, the one whose server is gone included (it does not go first
+        every time)."""
+        with frozen_at(self.start) as frozen:
+            failing, *working = (self.mailbox(user) for user in self.users)
+            accounts = failing.browse([failing.id] + [a.id for a in working])
+            self.assertEqual(accounts.ids, sorted(accounts.ids), "failing goes first")
+            self.Account._cron_sync()  # all synced once
+            self.assertEqual(len(self.synced_subjects()), 3)
+            with DovecotServer() as gone:
+                closed = gone.ssl_port
+            failing.sudo().write({"imap_port": closed, "imap_password": PASSWORD})
+            self.env["ir.config_parameter"].set_param(BUDGET_PARAM, "50")
+            tried = self.env["mail.sync.account"]
+            with self.slow_connections(frozen, 100):
+                for _run in range(3):
+                    frozen.tick(timedelta(minutes=5))
+                    before = self.attempts(accounts)
+                    self.Account._cron_sync()
+                    tried |= self.tried_in(before, accounts)
+                    self.assertEqual(len(self.tried_in(before, accounts)), 1)
+        self.assertEqual(tried, accounts, "each mailbox once in three runs")
+        self.assertEqual(failing.state, "error")
+        self.assertEqual(len(failing.log_ids), 1, "the failing mailbox tried once")
+
+    # -- backoff ------------------------------------------------------------------
+    def test_refused_login_backs_off_and_the_status_says_when_it_retries(self):
+        with frozen_at(self.start) as frozen:
+            account = self.mailbox(self.salesman)
+            self.refuse_login(self.salesman)
+            for minutes in range(0, 48 * 60, 5):  # the cron's 5-minute interval
+                frozen.move_to(self.start + timedelta(minutes=minutes))
+                self.Account._cron_sync()
+                if minutes == 0:
+                    self.assertEqual(account.state, "error")
+                    self.assertEqual(
+                        account.next_attempt_date,
+                        self.start.replace(microsecond=0) + timedelta(minutes=5),
+                        "the form shows the next try",
+                    )
+                if minutes == 5 * 60:
+                    self.assertEqual(self.auth_failures(account), 4)  # 0, 5, 20, 80
+                    self.assertEqual(
+                        account.next_attempt_date - account.last_attempt_date,
+                        timedelta(hours=4),
+                    )
+            frozen.move_to(self.start + timedelta(hours=48, minutes=1))
+            self.Account._cron_update_status()
+        self.assertEqual(account.state, "connection", "the 48-hour decay still holds")
+        # Every five minutes for 48 hours would be 576 refused logins.
+        self.assertEqual(self.auth_failures(account), 15)
+
+    def test_owner_sync_now_or_reconnect_ends_the_backoff(self):
+        with frozen_at(self.start) as frozen:
+            account = self.mailbox(self.salesman)
+            self.refuse_login(self.salesman)
+            self.Account._cron_sync()
+            self.Account._cron_sync()
+            frozen.tick(timedelta(minutes=6))
+            self.Account._cron_sync()
+            self.assertEqual(self.auth_failures(account), 2)
+            self.assertEqual(account.auth_failure_count, 2)
+            self.mail.add_user(self.salesman.login, PASSWORD)  # fixed at the provider
+            account.with_user(self.admin).action_sync_now()
+            account.invalidate_recordset()
+            self.assertTrue(account.next_attempt_date, "not the owner's Sync Now")
+            account.with_user(self.salesman).action_sync_now()
+            self.assertFalse(account.next_attempt_date)
+            self.Account._cron_sync()
+            self.assertEqual(account.state, "enabled")
+            self.assertEqual(self.synced_subjects(), {"Hello salesman"})
+            # Historical sync done: the owner's Sync Now tries at once.
+            self.refuse_login(self.salesman)
+            frozen.tick(timedelta(minutes=6))
+            self.Account._cron_sync()
+            self.assertTrue(account.next_attempt_date)
+            self.mail.add_user(self.salesman.login, PASSWORD)
+            self.mail.append(
+                self.salesman.login,
+                "INBOX",
+                make_message(ALICE, self.salesman.email, subject="Now"),
+            )
+            action = account.with_user(self.salesman).action_sync_now()
+            self.assertEqual(action["params"]["type"], "success")
+            self.assertIn("Now", self.synced_subjects())
+            self.assertFalse(account.next_attempt_date)
+            # Reconnecting too.
+            self.refuse_login(self.salesman)
+            frozen.tick(timedelta(minutes=6))
+            self.Account._cron_sync()
+            self.assertTrue(account.next_attempt_date)
+            self.mail.add_user(self.salesman.login, PASSWORD)
+            account.with_user(self.salesman).action_connect()
+            self.assertFalse(account.next_attempt_date, "reconnecting tries at once")
+            self.assertEqual(account.auth_failure_count, 0)
+
+    # -- Sync Now -------------------------------------------------------------------
+    def test_sync_now_on_a_busy_mailbox_says_so(self):
+        account = self.mailbox(self.salesman)
+        self.Account._cron_sync()
+        self.mail.append(
+            self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
+        )
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        try:
+            other.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [SYNC_LOCK_NAMESPACE, account.id]
+            )
+            action = account.with_user(self.salesman).action_sync_now()
+        finally:
+            other.close()
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertIn("already being synced", action["params"]["message"])
+        self.assertEqual(len(self.synced_subjects()), 1, "nothing synced meanwhile")
+        self.assertEqual(account.state, "enabled")
+
+    def test_failed_sync_now_says_it_failed_and_how_to_fix_it(self):
+        account = self.mailbox(self.salesman)
+        self.Account._cron_sync()
+        with DovecotServer() as gone:
+            closed = gone.ssl_port
+        # (a new port erases the password: typed again, as the owner would)
+        account.sudo().write({"imap_port": closed, "imap_password": PASSWORD})
+        action = account.with_user(self.salesman).action_sync_now()
+        params = action["params"]
+        self.assertEqual(params["type"], "danger")
+        self.assertIn("Could not reach", params["message"])
+        self.assertIn("How to fix it: Check the host name", params["message"])
+        self.assertNotIn("Synced:", params["message"])
+        self.assertEqual(account.state, "error")
