@@ -197,8 +197,8 @@ def measure(args):
             for account in accounts.values():
                 user = account.user_id
                 account.with_user(user).action_disable(keep_history=False)
-                account.unlink()
-                user.active = False
+                env["mail.sync.account"].browse(account.id).unlink()
+                env["res.users"].browse(user.id).active = False
             env["crm.lead"].search([("email_from", "=", CUSTOMER)]).unlink()
             params = env["ir.config_parameter"].sudo()
             for key, value in old_params.items():
