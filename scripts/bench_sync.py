@@ -755,21 +755,19 @@ def historical(env, account, args, profile=True):
 
 @contextlib.contextmanager
 def plain_imapclient():
-    """ImapSession with imapclient's own IMAPClient (and FETCH parser), as the
-    brief's "plain imapclient" floor and Odoo fetchmail's way use it."""
-    from imapclient import IMAPClient
+    """ImapSession with stock imapclient (its own FETCH parser, public API only),
+    as the brief's "plain imapclient" floor and Odoo fetchmail's way use it."""
+    from odoo.addons.mail_sync_crm.lib.imap_session import FAST_READER_SWITCH
 
-    from odoo.addons.mail_sync_crm.lib import imap_session
-
-    original = getattr(imap_session, "_client_class", None)
-    if original is None:  # a product without its own FETCH parser
-        yield
-        return
-    imap_session._client_class = lambda: IMAPClient
+    before = os.environ.get(FAST_READER_SWITCH)
+    os.environ[FAST_READER_SWITCH] = "0"
     try:
         yield
     finally:
-        imap_session._client_class = original
+        if before is None:
+            os.environ.pop(FAST_READER_SWITCH, None)
+        else:
+            os.environ[FAST_READER_SWITCH] = before
 
 
 def measure_floor(proxy, settings, folders, predicate):

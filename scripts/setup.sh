@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent set-up path: system packages, PostgreSQL and its role, .venv with Odoo's
-# requirements (read from $ODOO_SRC) plus the project's own, and `import odoo` inside it.
+# requirements (read from $ODOO_SRC) plus the project's own (requirements.txt: the addon's
+# runtime ranges; requirements-dev.txt: exact pins for the tests and tools), and
+# `import odoo` inside it.
 # A second run checks stamps and takes seconds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,14 +55,14 @@ fi
 
 # 3. The virtualenv, rebuilt only when a requirements file changed.
 STAMP=.venv/.mail_sync_crm-stamp
-want=$( (cat "$ODOO_SRC/requirements.txt" requirements-dev.txt scripts/build-constraints.txt; echo "$ODOO_SRC") | sha256sum | cut -c1-16)
+want=$( (cat "$ODOO_SRC/requirements.txt" requirements.txt requirements-dev.txt scripts/build-constraints.txt; echo "$ODOO_SRC") | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
-  say "building .venv (Odoo requirements + requirements-dev.txt)"
+  say "building .venv (Odoo requirements + requirements.txt + requirements-dev.txt)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U 'pip>=25'
   pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check \
     --build-constraint scripts/build-constraints.txt \
-    -r "$ODOO_SRC/requirements.txt" -r requirements-dev.txt
+    -r "$ODOO_SRC/requirements.txt" -r requirements.txt -r requirements-dev.txt
   echo "$want" > "$STAMP"
 fi
 SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

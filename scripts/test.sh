@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make test: set-up if needed, lint, install/update the addon in a dedicated test database,
-# plain pytest over lib/ tests, then pytest-odoo over the addon's tests (its summary line last).
+# plain pytest over lib/ tests (on the .venv's Python and, at the same time, on every other
+# one of 3.10-3.12 present: scripts/lib_tests.sh), then pytest-odoo over the addon's tests
+# (its summary line last).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -13,11 +15,14 @@ say "lint: ruff"
 .venv/bin/ruff format --check mail_sync_crm scripts
 say "lint: pylint-odoo"
 .venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
+say "lint: vermin (nothing newer than Python 3.10 needed)"
+.venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
+  --no-make-paths-absolute mail_sync_crm scripts
 
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
 
-say "plain pytest: mail_sync_crm/lib/tests"
-.venv/bin/python -m pytest -p no:odoo -p no:cacheprovider -q mail_sync_crm/lib/tests ${PYTEST_ARGS:-}
+say "plain pytest: mail_sync_crm/lib/tests, on each Python among 3.10-3.12 present"
+scripts/lib_tests.sh ${PYTEST_ARGS:-}
 
 say "pytest-odoo: mail_sync_crm/tests (database $DB)"
 .venv/bin/python -m pytest -p no:cacheprovider -q --odoo-http --odoo-config="$CONF" --odoo-database="$DB" \

@@ -10,18 +10,25 @@ above its checkpoint is left at that. Another is read in three steps, each one
 ``UID`` command per batch: :meth:`ImapSession.uids_after` (the UIDs above the
 checkpoint), :meth:`ImapSession.fetch_headers` (the address fields of a batch of
 ~2,000 UIDs), then :meth:`ImapSession.fetch_bodies` for the matched UIDs only.
+
+The client is :mod:`.imap_fast`'s reader on the Python and imapclient versions it
+was verified on, else stock imapclient through its public API (:func:`client_class`).
 """
 
 import contextlib
 import datetime
 import functools
-import re
+import imaplib
+import logging
+import os
 import socket
 from dataclasses import dataclass
 
 from . import errors, tls
 from .deadline import Deadline, Watchdog, connect_within
 from .parser import HEADER_FIELDS, HeaderInfo, parse_headers
+
+_logger = logging.getLogger(__name__)
 
 # Names of the Sent folder on servers without SPECIAL-USE (RFC 6154).
 SENT_NAMES = (
@@ -139,9 +146,10 @@ class ImapSession:
         s = self.settings
         context = _tls_context(s.allow_self_signed)
         try:
+            cls = client_class()
             client = connect_within(
                 self.deadline,
-                lambda: _client_class()(
+                lambda: cls(
                     s.host,
                     port=s.port,
                     ssl=s.encryption == "ssl",
@@ -185,8 +193,8 @@ class ImapSession:
         return self
 
     def close(self):
-        """Send LOGOUT and close the connection without waiting for the server's
-        goodbye (a round trip that tells the client nothing)."""
+        """Send LOGOUT and close the connection (the fast reader does not wait
+        for the server's goodbye: a round trip that tells the client nothing)."""
         client, self.client = self.client, None
         self.folder = None
         if self._watchdog is not None:
@@ -195,8 +203,7 @@ class ImapSession:
         if client is None:
             return
         with contextlib.suppress(Exception):  # the connection may already be gone
-            imap = client._imap
-            imap.send(imap._new_tag() + b" LOGOUT\r\n")
+            client.logout_quickly()
         with contextlib.suppress(Exception):
             client.shutdown()
 
@@ -260,7 +267,8 @@ class ImapSession:
         pipelining): one round trip tells every folder's UIDVALIDITY, UIDNEXT
         and size. The last folder stays selected (``self.folder``). A folder the
         server refuses maps to None (:meth:`select_folder` says why); as after
-        any refused EXAMINE, the server then has no folder selected."""
+        any refused EXAMINE, the server then has no folder selected. (Stock
+        imapclient, where the fast reader is off: one round trip per folder.)"""
         found = self._call("examine_folders", list(names))
         statuses = {
             name: None if info is None else _folder_status(name, info)
@@ -382,307 +390,75 @@ def _header_info(uid: int, data: dict, quick: bool = False) -> HeaderInfo:
     return info
 
 
-# -- FETCH responses -------------------------------------------------------------
+# -- the client class -------------------------------------------------------------
 #
-# imapclient's FETCH response parser tokenises every response byte by byte in
-# Python: on a historical sync it costs more than reading the responses. The sync
-# only asks for a few simple items (UID, RFC822.SIZE, INTERNALDATE, BODY[...]),
-# so the common shapes of their answers are parsed here with two regular
-# expressions into exactly what imapclient returns; any other shape (nested
-# lists, quoted strings with escapes, ENVELOPE, BODYSTRUCTURE...) goes to
-# imapclient's parser.
+# Sessions connect with imap_fast's reader where it is enabled (the versions it
+# was verified on), else with StockClient: imapclient's public API only, slower
+# (imapclient's FETCH parser, one EXAMINE per folder, LOGOUT waited for) but the
+# same data.
 
-_FETCH_HEAD = re.compile(rb"(\d+) \(")
-_FETCH_ITEM = re.compile(
-    rb" ?([A-Za-z0-9.\-]+(?:\[[^\]]*\](?:<\d+>)?)?) "
-    rb'(?:(\d+)|"([^"\\\r\n]*)"|(NIL)|\(([^()"{}\r\n]*)\)|\{(\d+)\}$)'
-)
-_INTERNALDATE_RE = re.compile(
-    rb" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([-+])(\d\d)(\d\d)"
-)
-_MONTHS = {
-    month: number
-    for number, month in enumerate(
-        (b"jan", b"feb", b"mar", b"apr", b"may", b"jun")
-        + (b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"),
-        start=1,
-    )
-}
-_COMPLEX_ITEMS = frozenset((b"ENVELOPE", b"BODY", b"BODYSTRUCTURE"))
-
-
-def _atom(token: bytes):
-    """An atom as imapclient types it: NIL -> None, a number -> int."""
-    if token == b"NIL":
-        return None
-    if token.isdigit() and (token[:1] != b"0" or len(token) == 1):
-        return int(token)
-    return token
-
-
-def _internaldate(value, normalise_times: bool):
-    """An INTERNALDATE value as imapclient converts it (aware datetime when not
-    normalised; an unreadable date gives None)."""
-    if value is not None and not normalise_times:
-        match = _INTERNALDATE_RE.fullmatch(value)
-        month = match and _MONTHS.get(match.group(2).lower())
-        if month:
-            day, _m, year, hour, minute, second, sign, tz_h, tz_m = match.groups()
-            offset = datetime.timedelta(hours=int(tz_h), minutes=int(tz_m))
-            with contextlib.suppress(ValueError):
-                return datetime.datetime(
-                    int(year),
-                    month,
-                    int(day),
-                    int(hour),
-                    int(minute),
-                    int(second),
-                    tzinfo=datetime.timezone(-offset if sign == b"-" else offset),
-                )
-    from imapclient.response_parser import _convert_INTERNALDATE
-
-    return _convert_INTERNALDATE(value, normalise_times)
-
-
-def _fetch_segments(data):
-    """Each message's answer in imaplib's FETCH data: ([text, ...], [literal, ...])
-    where every text but the last ends with the ``{n}`` of its literal. None when
-    the data has another shape."""
-    messages, texts, literals = [], [], []
-    for element in data:
-        if isinstance(element, tuple):
-            if len(element) != 2 or not all(isinstance(e, bytes) for e in element):
-                return None
-            texts.append(element[0])
-            literals.append(element[1])
-        elif isinstance(element, bytes):
-            texts.append(element)
-            messages.append((texts, literals))
-            texts, literals = [], []
-        else:
-            return None
-    return None if texts else messages
-
-
-def _parse_message_items(texts, literals, normalise_times, uid_is_key):
-    """(message key, items) of one message's answer, or None (unusual shape)."""
-    head = _FETCH_HEAD.match(texts[0])
-    if head is None:
-        return None
-    seq = key = int(head.group(1))
-    items = {b"SEQ": seq}
-    last = len(texts) - 1
-    for number, text in enumerate(texts):
-        pos = head.end() if number == 0 else 0
-        while not (number == last and text[pos:] == b")"):
-            match = _FETCH_ITEM.match(text, pos)
-            if match is None:
-                return None
-            pos = match.end()
-            name, digits, quoted, nil, listed, literal = match.groups()
-            if literal is not None:
-                if number == last or int(literal) != len(literals[number]):
-                    return None
-                value = literals[number]
-            elif digits is not None:
-                value = _atom(digits)
-            elif listed is not None:
-                value = tuple(_atom(token) for token in listed.split())
-            else:
-                value = None if nil else quoted
-            word = name.upper()
-            if word in _COMPLEX_ITEMS:
-                return None
-            if word == b"UID":
-                if not isinstance(value, int):
-                    return None
-                if uid_is_key:
-                    key = value
-                else:
-                    items[word] = value
-            elif word == b"INTERNALDATE":
-                items[word] = _internaldate(value, normalise_times)
-            else:
-                items[word] = value
-            if literal is not None:
-                break  # the literal ends this text
-    return key, items
-
-
-def parse_fetch(data, normalise_times=True, uid_is_key=True) -> dict:
-    """imapclient's ``parse_fetch_response(data, ...)``, faster on the simple
-    answers a sync asks for (and imapclient's own parser for any other)."""
-    if data == [None]:
-        return {}
-    messages = _fetch_segments(data)
-    parsed = {}
-    for texts, literals in messages or ():
-        item = _parse_message_items(texts, literals, normalise_times, uid_is_key)
-        if item is None:
-            messages = None
-            break
-        key, items = item
-        parsed.setdefault(key, {}).update(items)
-    if messages is None:
-        from imapclient.response_parser import parse_fetch_response
-
-        return parse_fetch_response(data, normalise_times, uid_is_key)
-    return parsed
-
-
-_FETCH_RESPONSE = re.compile(rb"\* (\d+) FETCH ")
-_LITERAL_AT_END = re.compile(rb"\{(\d+)\}$")
-
-
-def _read_fetch_answer(imap, tag):
-    """What imaplib's ``_command_complete("FETCH", tag)`` then
-    ``_untagged_response(typ, data, "FETCH")`` give: (typ, data, FETCH data).
-
-    imaplib reads each response line through several regular expressions and
-    dictionary updates; FETCH responses, the bulk of a sync's traffic, are read
-    here instead, into exactly the same data. Anything else (the tagged
-    completion, EXISTS, BYE, a response whose start is not buffered yet...) is
-    left to imaplib's own ``_get_response``."""
-    peek = imap.file.peek
-    untagged = imap.untagged_responses
-    fetched = untagged.pop("FETCH", [])  # as _untagged_response would return them
-    try:
-        imap._check_bye()
-        while imap.tagged_commands.get(tag) is None:
-            match = _FETCH_RESPONSE.match(peek(64))
-            if match is None:
-                imap._check_bye()
-                imap._get_response()
-                fetched.extend(untagged.pop("FETCH", ()))
-                continue
-            line = imap._get_line()
-            rest = line[match.end() :]
-            dat = match.group(1) + b" " + rest if rest else match.group(1)
-            literal = _LITERAL_AT_END.search(dat) if dat[-1:] == b"}" else None
-            while literal is not None:
-                fetched.append((dat, imap.read(int(literal.group(1)))))
-                dat = imap._get_line()
-                literal = _LITERAL_AT_END.search(dat) if dat[-1:] == b"}" else None
-            fetched.append(dat)
-        typ, data = imap.tagged_commands.pop(tag)
-    except imap.abort as exc:
-        raise imap.abort(f"command: FETCH => {exc}") from exc
-    except imap.error as exc:
-        raise imap.error(f"command: FETCH => {exc}") from exc
-    imap._check_bye()
-    if typ == "BAD":
-        raise imap.error(f"FETCH command error: {typ} {data}")
-    return typ, data, fetched or [None]
-
-
-def _greeted(base):
-    """``base`` (an imaplib.IMAP4 class) taking the capabilities announced in the
-    server's greeting (``* OK [CAPABILITY ...]``, as Dovecot, Gmail and Exchange
-    send it) instead of asking with a CAPABILITY command: one round trip less per
-    connection. After STARTTLS they are asked for again, as imaplib does."""
-
-    class Greeted(base):
-        _at_greeting = True
-
-        def _get_capabilities(self):
-            announced = None
-            if self._at_greeting:
-                self._at_greeting = False
-                announced = self.untagged_responses.pop("CAPABILITY", None)
-            if not announced or not announced[-1]:
-                super()._get_capabilities()
-                return
-            self.capabilities = tuple(
-                str(announced[-1], self._encoding).upper().split()
-            )
-
-    return Greeted
+FAST_READER_SWITCH = "MAIL_SYNC_CRM_FAST_IMAP"
+"""Environment variable: ``0`` makes new sessions use stock imapclient only."""
 
 
 @functools.cache
-def _client_class():
-    """IMAPClient with :func:`parse_fetch` for its FETCH answers, the greeting's
-    capabilities and pipelined EXAMINE (imapclient is an external dependency,
-    loaded on first use)."""
-    import imaplib
+def _stock_client_class():
+    """IMAPClient with the two methods sessions need beyond its own, written
+    with its public API only."""
+    from imapclient import IMAPClient
 
-    from imapclient import IMAPClient, imap4
-    from imapclient import tls as imapclient_tls
-    from imapclient.imapclient import join_message_ids, seq_to_parenstr_upper
-    from imapclient.util import to_ints
-
-    plain_class = _greeted(imap4.IMAP4WithTimeout)
-    tls_class = _greeted(imapclient_tls.IMAP4_TLS)
-
-    class Client(IMAPClient):
-        def _create_IMAP4(self):
-            # IMAPClient._create_IMAP4 (imapclient 4.1), with the greeted classes.
-            if self.stream:
-                return super()._create_IMAP4()
-            connect_timeout = getattr(self._timeout, "connect", None)
-            if self.ssl:
-                return tls_class(
-                    self.host, self.port, self.ssl_context, connect_timeout
-                )
-            return plain_class(self.host, self.port, connect_timeout)
-
+    class StockClient(IMAPClient):
         def examine_folders(self, folders):
-            """{folder: EXAMINE answer (as ``select_folder`` returns it), or None
-            when refused}: every command is written before the first answer is
-            read (IMAP pipelining); the server processes them in order."""
-            imap = self._imap
-            imap.untagged_responses = {}
-            imap.is_readonly = True
-            tags = [
-                (folder, imap._command("EXAMINE", self._normalise_folder(folder)))
-                for folder in folders
-            ]
+            """{folder: EXAMINE answer, or None when refused}, as the fast
+            reader's, with one ``select_folder(readonly=True)`` per folder."""
             result = {}
-            for folder, tag in tags:
+            for folder in folders:
                 try:
-                    typ, _data = imap._command_complete("EXAMINE", tag)
+                    result[folder] = self.select_folder(folder, readonly=True)
                 except imaplib.IMAP4.abort:
                     raise
-                except imaplib.IMAP4.error:  # BAD
-                    typ = "BAD"
-                responses, imap.untagged_responses = imap.untagged_responses, {}
-                ok = typ == "OK"
-                result[folder] = (
-                    self._process_select_response(responses) if ok else None
-                )
-                imap.state = "SELECTED" if ok else "AUTH"
+                except imaplib.IMAP4.error:  # NO or BAD: nothing selected now
+                    result[folder] = None
             return result
 
-        def fetch(self, messages, data, modifiers=None):
-            # IMAPClient.fetch (imapclient 4.1), with _read_fetch_answer and
-            # parse_fetch.
-            if not messages:
-                return {}
-            args = [
-                "FETCH",
-                join_message_ids(messages),
-                seq_to_parenstr_upper(data),
-                seq_to_parenstr_upper(modifiers) if modifiers else None,
-            ]
-            if self.use_uid:
-                args.insert(0, "UID")
-            tag = self._imap._command(*args)
-            if hasattr(getattr(self._imap, "file", None), "peek"):
-                typ, data, fetched = _read_fetch_answer(self._imap, tag)
-                self._checkok("fetch", typ, data)
-            else:
-                typ, data = self._imap._command_complete("FETCH", tag)
-                self._checkok("fetch", typ, data)
-                typ, fetched = self._imap._untagged_response(typ, data, "FETCH")
-            response = parse_fetch(fetched, self.normalise_times, self.use_uid)
-            # Drop unsolicited responses for other messages
-            return {
-                message_id: response[message_id]
-                for message_id in to_ints(messages)
-                if message_id in response
-            }
+        def logout_quickly(self):
+            """LOGOUT, waiting for its answer (the public API's only way)."""
+            self.logout()
 
-    return Client
+    return StockClient
+
+
+@functools.cache
+def _fast_client_class():
+    """imap_fast's client class, or None where it is not enabled or its set-up
+    fails (said once in the log; the sessions then use StockClient)."""
+    try:
+        from . import imap_fast
+
+        if not imap_fast.ENABLED:
+            _logger.info(
+                "IMAP: stock imapclient reader, the fast one is %s",
+                imap_fast.DISABLED_BECAUSE,
+            )
+            return None
+        return imap_fast.client_class()
+    except (ImportError, AttributeError) as exc:
+        _logger.warning(
+            "IMAP: the fast reader could not be set up (%s: %s); using stock"
+            " imapclient",
+            type(exc).__name__,
+            exc,
+        )
+        return None
+
+
+def client_class():
+    """The IMAPClient class new sessions connect with (see above)."""
+    if os.environ.get(FAST_READER_SWITCH, "").strip() != "0":
+        fast = _fast_client_class()
+        if fast is not None:
+            return fast
+    return _stock_client_class()
 
 
 def check_imap(settings: ImapSettings) -> ImapCheck:

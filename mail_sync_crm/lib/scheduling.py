@@ -18,6 +18,13 @@ the account, fail2ban bans the server):
 
 >>> [str(auth_backoff(n)) for n in (1, 2, 3, 4, 9)]
 ['0:05:00', '0:15:00', '1:00:00', '4:00:00', '4:00:00']
+
+A mailbox's own turn is cut short so that the run ends before Odoo stops the
+scheduled action (its time limit, here 120 s; 80% of it is the run's end):
+
+>>> clock = iter([0.0, 50.0]).__next__
+>>> RunBudget(60, clock=clock, cron_time_limit=120).turn_cap()
+46.0
 """
 
 import time
@@ -45,6 +52,10 @@ AUTH_BACKOFF = (
 )
 # Seconds a scheduled run may start mailboxes for (the cron runs every 5 minutes).
 DEFAULT_RUN_BUDGET = 120
+# Share of Odoo's time limit of a scheduled action by which the run has ended.
+CRON_LIMIT_SHARE = 0.8
+# A turn cut short by the time limit still gets this long (it keeps its progress).
+MIN_TURN = 5.0
 
 
 def auth_backoff(failures: int) -> timedelta:
@@ -76,8 +87,9 @@ class RunBudget:
     """``allows_next()``: whether a run that started when this object was made may
     start one more mailbox. The first call always says yes."""
 
-    def __init__(self, seconds: float, clock=None):
+    def __init__(self, seconds: float, clock=None, cron_time_limit=0):
         self.seconds = seconds
+        self.cron_time_limit = max(0, cron_time_limit)
         # looked up at each call, so that a test's frozen clock applies
         self.clock = clock or (lambda: time.monotonic())
         self.started = self.clock()
@@ -89,3 +101,11 @@ class RunBudget:
     def allows_next(self) -> bool:
         self.calls += 1
         return self.calls == 1 or self.elapsed() < self.seconds
+
+    def turn_cap(self) -> float | None:
+        """The longest the next mailbox's turn may last for the run to end
+        before Odoo's time limit of the scheduled action (None: no limit)."""
+        if not self.cron_time_limit:
+            return None
+        left = self.cron_time_limit * CRON_LIMIT_SHARE - self.elapsed()
+        return max(left, MIN_TURN)

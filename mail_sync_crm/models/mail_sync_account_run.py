@@ -144,7 +144,9 @@ class MailSyncAccount(models.Model):
         """Sync the due mailboxes, tried longest ago first, while the run's budget
         lasts. A failing mailbox is marked Error and the run goes on; a mailbox
         another process holds is skipped."""
-        budget = scheduling.RunBudget(self._cron_budget_seconds())
+        budget = scheduling.RunBudget(
+            self._cron_budget_seconds(), cron_time_limit=_cron_time_limit()
+        )
         started = fields.Datetime.now()
         accounts = self.sudo().search(
             [
@@ -168,7 +170,7 @@ class MailSyncAccount(models.Model):
                 # at once, up to 10 times in the same job, budget or not.
                 Cron._notify_progress(done=done, remaining=0)
                 break
-            account._claim_and_sync(
+            account.with_context(mail_sync_turn_cap=budget.turn_cap())._claim_and_sync(
                 due_before=started, long_run=process_tuning.long_run
             )
             Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)

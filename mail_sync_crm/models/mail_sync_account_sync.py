@@ -83,7 +83,8 @@ class MailSyncAccount(models.Model):
 
     def _turn_seconds(self):
         """How long one mailbox's turn may last (system parameter
-        ``mail_sync_crm.turn_seconds``)."""
+        ``mail_sync_crm.turn_seconds``), cut short where the scheduled run must
+        end before Odoo's time limit (context ``mail_sync_turn_cap``)."""
         value = (
             self.env["ir.config_parameter"]
             .sudo()
@@ -93,7 +94,9 @@ class MailSyncAccount(models.Model):
             seconds = float(value)
         except ValueError:
             seconds = 0
-        return seconds if seconds > 0 else turn_deadline.DEFAULT_TURN_SECONDS
+        seconds = seconds if seconds > 0 else turn_deadline.DEFAULT_TURN_SECONDS
+        cap = self.env.context.get("mail_sync_turn_cap")
+        return min(seconds, cap) if cap else seconds
 
     def _sync_mailbox(self, auto_commit=False, long_run=contextlib.nullcontext):
         """One sync run of this mailbox over its folders; True when it worked.

@@ -14,6 +14,7 @@ from freezegun import freeze_time
 
 from odoo import sql_db
 from odoo.tests import tagged
+from odoo.tools import config
 
 from ..lib import imap_session
 from ..lib.testing import DovecotServer, make_message
@@ -104,6 +105,29 @@ class TestCronSchedule(MailSyncCase):
             self.tried_in(before, accounts), third | first, "left over first"
         )
         self.assertIn("Hello sales_manager", self.synced_subjects())
+
+    def test_a_turn_ends_before_odoo_stops_the_scheduled_action(self):
+        """With Odoo's time limit of scheduled actions at 100 s (so a budget of
+        50 s), a mailbox started 40 s into the run gets 40 s (the run ends by
+        80 s), not the 180 s of a turn: Odoo never kills a sync half-way."""
+        seen = []
+        turn_seconds = type(self.Account)._turn_seconds
+
+        def spy(account):
+            seen.append(turn_seconds(account))
+            return seen[-1]
+
+        self.env["ir.config_parameter"].set_param(BUDGET_PARAM, "60")
+        with (
+            frozen_at(self.start) as frozen,
+            patch.dict(config.options, {"limit_time_real_cron": 100}),
+            patch.object(type(self.Account), "_turn_seconds", spy),
+        ):
+            self.mailbox(self.salesman), self.mailbox(self.salesman_all)
+            with self.slow_connections(frozen, 40):
+                self.Account._cron_sync()
+        self.assertEqual(seen, [80, 40])
+        self.assertEqual(self.Account._turn_seconds(), 180)  # outside a run
 
     def test_a_failing_mailbox_waits_its_turn_like_the_others(self):
         """Each run has time for one mailbox: over three runs each of the three is

@@ -1,11 +1,12 @@
-"""imap_session.parse_fetch: the same answers as imapclient's FETCH parser."""
+"""imap_fast's FETCH reader: the same answers as imapclient's FETCH parser."""
 
 import datetime
 
 import pytest
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
-from lib.imap_session import HEADER_ITEM, ImapSession, ImapSettings, parse_fetch
+from lib.imap_fast import parse_fetch
+from lib.imap_session import HEADER_ITEM, ImapSession, ImapSettings
 from lib.testing import make_corpus, make_message
 
 HEADER_KEY = HEADER_ITEM.replace(".PEEK", "").encode()

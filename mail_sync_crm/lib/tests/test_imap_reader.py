@@ -6,8 +6,14 @@ import socket
 import threading
 
 import pytest
+from lib import imap_fast
 from lib.errors import MailSyncError
-from lib.imap_session import FolderStatus, ImapSession, ImapSettings
+from lib.imap_session import (
+    FAST_READER_SWITCH,
+    FolderStatus,
+    ImapSession,
+    ImapSettings,
+)
 from lib.message_parser import parse_message
 from lib.testing import LatencyProxy, make_corpus, make_message, malformed_messages
 from lib.testing.bench_floor import naive_fetch, transfer_floor
@@ -342,6 +348,9 @@ class _ScriptedImap:
         self.thread.join(5)
 
 
+@pytest.mark.skipif(
+    not imap_fast.ENABLED, reason=f"stock imapclient: {imap_fast.DISABLED_BECAUSE}"
+)
 @pytest.mark.parametrize(
     "greeting, asked",
     [
@@ -349,7 +358,8 @@ class _ScriptedImap:
         (b"* OK ready", True),
     ],
 )
-def test_capabilities_from_the_greeting_or_asked_for(greeting, asked):
+def test_capabilities_from_the_greeting_or_asked_for(greeting, asked, monkeypatch):
+    monkeypatch.delenv(FAST_READER_SWITCH, raising=False)
     server = _ScriptedImap(greeting)
     settings = ImapSettings(
         host="127.0.0.1",
