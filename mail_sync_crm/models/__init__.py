@@ -1,6 +1,7 @@
 from . import res_company
 from . import res_config_settings
 from . import res_users
+from . import mail_sync_mailbox_mixin
 from . import mail_sync_account
 from . import mail_sync_account_secrets
 from . import mail_sync_account_key

@@ -9,26 +9,15 @@ class MailSyncFailedMessage(models.Model):
     back in line. Written by the sync only (sudo)."""
 
     _name = "mail.sync.failed.message"
+    _inherit = ["mail.sync.mailbox.mixin"]
     _description = "Message the Server Could Not Deliver"
     _order = "id desc"
     _rec_name = "subject"
 
-    account_id = fields.Many2one(
-        "mail.sync.account",
-        string="Mailbox",
-        required=True,
-        index=True,
-        ondelete="cascade",
-        readonly=True,
-    )
     folder_id = fields.Many2one(
         "mail.sync.folder", required=True, ondelete="cascade", readonly=True
     )
     folder = fields.Char(related="folder_id.name", string="IMAP Folder")
-    user_id = fields.Many2one(
-        related="account_id.user_id", store=True, index=True, string="Owner"
-    )
-    company_id = fields.Many2one(related="account_id.company_id", store=True)
     uidvalidity = fields.Integer(string="UIDVALIDITY", readonly=True)
     uid = fields.Integer(string="UID", readonly=True)
     attempts = fields.Integer(string="Failed Attempts", readonly=True)

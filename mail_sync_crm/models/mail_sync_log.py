@@ -11,24 +11,11 @@ LOG_RETENTION = timedelta(days=30)
 
 class MailSyncLog(models.Model):
     _name = "mail.sync.log"
+    _inherit = ["mail.sync.mailbox.mixin"]
     _description = "Mail Sync Error Log"
     _order = "create_date desc, id desc"
     _rec_name = "message"
 
-    account_id = fields.Many2one(
-        "mail.sync.account",
-        string="Mailbox",
-        required=True,
-        index=True,
-        ondelete="cascade",
-        readonly=True,
-    )
-    user_id = fields.Many2one(
-        related="account_id.user_id", store=True, index=True, string="Owner"
-    )
-    company_id = fields.Many2one(
-        related="account_id.company_id", store=True, index=True
-    )
     code = fields.Char(required=True, readonly=True, index=True)
     side = fields.Selection(
         [

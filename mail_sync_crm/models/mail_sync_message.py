@@ -9,21 +9,11 @@ class MailSyncMessage(models.Model):
     "exactly once" checkable, powers removal on disconnect and the reports."""
 
     _name = "mail.sync.message"
+    _inherit = ["mail.sync.mailbox.mixin"]
     _description = "Synced Email"
     _order = "date desc, id desc"
     _rec_name = "subject"
 
-    account_id = fields.Many2one(
-        "mail.sync.account",
-        string="Mailbox",
-        required=True,
-        index=True,
-        ondelete="cascade",
-    )
-    user_id = fields.Many2one(
-        related="account_id.user_id", store=True, index=True, string="Owner"
-    )
-    company_id = fields.Many2one(related="account_id.company_id", store=True)
     message_id = fields.Char(string="Message-ID", required=True, index=True)
     folder = fields.Char(required=True)
     uid = fields.Integer(string="UID")

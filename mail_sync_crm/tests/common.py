@@ -30,12 +30,8 @@ class MailSyncSetup:
         if cls.registry.test_cr is None:
             cls.registry.enter_test_mode(cls.cr)
             cls.addClassCleanup(cls.registry.leave_test_mode)
-        cls.imap = DovecotServer()
-        cls.imap.start()
-        cls.addClassCleanup(cls.imap.stop)
-        cls.smtp = SmtpServer()
-        cls.smtp.start()
-        cls.addClassCleanup(cls.smtp.stop)
+        cls.imap = started(DovecotServer(), cls.addClassCleanup)
+        cls.smtp = started(SmtpServer(), cls.addClassCleanup)
 
         cls.company = cls.env.company
         cls.company.write({"email": "info@ourcompany.example.com"})
@@ -113,6 +109,14 @@ class MailSyncSetup:
     @staticmethod
     def fingerprint(server):
         return tls.normalize_fingerprint(server.cert_fingerprint)
+
+
+def started(server, cleanup):
+    """``server`` (a lib.testing server) started; ``cleanup`` (a test's
+    ``addCleanup`` or a class's ``addClassCleanup``) stops it."""
+    server.start()
+    cleanup(server.stop)
+    return server
 
 
 class MailSyncCase(MailSyncSetup, TransactionCase):

@@ -18,7 +18,7 @@ import odoo
 from odoo.tests import BaseCase, get_db_name
 
 from ..lib.testing import DovecotServer, SmtpServer
-from .common import PASSWORD
+from .common import PASSWORD, started
 from .odoo_processes import (
     ThrowawayDatabase,
     readonly_mounts_work,
@@ -149,12 +149,8 @@ class OdooProcessCase(BaseCase):
         super().setUpClass()
         cls.db = ThrowawayDatabase(get_db_name()).build()
         cls.addClassCleanup(cls.db.drop)
-        cls.imap = DovecotServer()
-        cls.imap.start()
-        cls.addClassCleanup(cls.imap.stop)
-        cls.smtp = SmtpServer()
-        cls.smtp.start()
-        cls.addClassCleanup(cls.smtp.stop)
+        cls.imap = started(DovecotServer(), cls.addClassCleanup)
+        cls.smtp = started(SmtpServer(), cls.addClassCleanup)
         for login in cls.LOGINS:
             cls.imap.add_user(login, PASSWORD)
             cls.smtp.add_user(login, PASSWORD)

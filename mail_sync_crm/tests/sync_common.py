@@ -3,7 +3,7 @@
 test: a fresh Dovecot, the three salespeople as its users, leads to match."""
 
 from ..lib.testing import DovecotServer, make_message
-from .common import PASSWORD, MailSyncCase
+from .common import PASSWORD, MailSyncCase, started
 
 ALICE = "alice.martin@acme.example.com"
 BRUNO = "b.keller@globex.example.com"
@@ -18,9 +18,8 @@ class SyncCase(MailSyncCase):
 
     def setUp(self):
         super().setUp()
-        self.mail = DovecotServer()
-        self.mail.start()
-        self.addCleanup(self.mail.stop)
+        # A fresh mail server per test: mailbox contents do not leak between tests.
+        self.mail = started(DovecotServer(), self.addCleanup)
         for user in (self.salesman, self.salesman_all, self.sales_manager):
             self.mail.add_user(user.login, PASSWORD)
         self.lead = self.Lead.create(

@@ -10,7 +10,7 @@ from odoo.tools.sql import index_exists
 
 from ..lib.testing import DovecotServer, make_message
 from ..store import claims
-from .common import PASSWORD, MailSyncCase
+from .common import PASSWORD, MailSyncCase, started
 
 ALICE = "alice.martin@acme.example.com"
 SHARED = "<shared-claim@acme.example.com>"
@@ -20,9 +20,7 @@ SHARED = "<shared-claim@acme.example.com>"
 class TestClaims(MailSyncCase):
     def setUp(self):
         super().setUp()
-        self.mail = DovecotServer()
-        self.mail.start()
-        self.addCleanup(self.mail.stop)
+        self.mail = started(DovecotServer(), self.addCleanup)
         self.lead = self.env["crm.lead"].create(
             {"name": "Acme robots", "type": "lead", "email_from": ALICE}
         )

@@ -26,6 +26,7 @@ from odoo.tests.common import get_db_name
 
 from ..lib.testing import DovecotServer, SmtpServer, make_message
 from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE
+from .common import started
 from .odoo_processes import ThrowawayDatabase, write_config
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "race_worker.py")
@@ -108,12 +109,8 @@ class TestConcurrentSync(BaseCase):
         # A configuration file and a data directory (filestore, key) of their own.
         cls.conf = os.path.join(cls.tmp, "etc", "odoo.conf")
         write_config(cls.conf, cls.db, os.path.join(cls.tmp, "data"))
-        cls.imap = DovecotServer()
-        cls.imap.start()
-        cls.addClassCleanup(cls.imap.stop)
-        cls.smtp = SmtpServer()
-        cls.smtp.start()
-        cls.addClassCleanup(cls.smtp.stop)
+        cls.imap = started(DovecotServer(), cls.addClassCleanup)
+        cls.smtp = started(SmtpServer(), cls.addClassCleanup)
         users, leads = [], []
         cls.leads = {}  # scenario -> {correspondent email: (lead name, opp name)}
         for scenario, owners in SCENARIOS.items():

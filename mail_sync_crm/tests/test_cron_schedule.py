@@ -19,7 +19,7 @@ from odoo.tools import config
 from ..lib import imap_session
 from ..lib.testing import DovecotServer, make_message
 from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
-from .common import PASSWORD, MailSyncCase
+from .common import PASSWORD, MailSyncCase, started
 
 ALICE = "alice.martin@acme.example.com"
 
@@ -32,9 +32,7 @@ def frozen_at(moment):
 class TestCronSchedule(MailSyncCase):
     def setUp(self):
         super().setUp()
-        self.mail = DovecotServer()
-        self.mail.start()
-        self.addCleanup(self.mail.stop)
+        self.mail = started(DovecotServer(), self.addCleanup)
         self.users = self.salesman | self.salesman_all | self.sales_manager
         for user in self.users:
             self.mail.add_user(user.login, PASSWORD)

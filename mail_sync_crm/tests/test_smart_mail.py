@@ -25,7 +25,7 @@ from odoo.addons.mail.models.mail_mail import MailMail as StockMailMail
 
 from ..lib import quota
 from ..lib.testing import SmtpServer
-from .common import PASSWORD, MailSyncCase
+from .common import PASSWORD, MailSyncCase, started
 
 CUSTOMER = "ceo@acme.example.com"
 # The servers' threads keep real time while the test's clock is frozen.
@@ -37,9 +37,7 @@ class TestSmartMail(MailSyncCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.company_smtp = SmtpServer()
-        cls.company_smtp.start()
-        cls.addClassCleanup(cls.company_smtp.stop)
+        cls.company_smtp = started(SmtpServer(), cls.addClassCleanup)
         servers = cls.env["ir.mail_server"].search([])
         servers.write({"active": False})
         cls.company_server = cls.env["ir.mail_server"].create(

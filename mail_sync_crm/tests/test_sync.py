@@ -14,55 +14,21 @@ from ..lib.sync_store import SyncStore
 from ..lib.testing import DovecotServer, make_message
 from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE
 from ..store import MailSyncStore
-from .common import PASSWORD, MailSyncCase
+from .common import PASSWORD
+from .sync_common import ALICE, BRUNO, SyncCase
 
-ALICE = "alice.martin@acme.example.com"
-BRUNO = "b.keller@globex.example.com"
 STRANGER = "someone@elsewhere.example.com"
 
 
 @tagged("post_install", "-at_install")
-class TestSync(MailSyncCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.Lead = cls.env["crm.lead"]
-        cls.subtype = cls.env.ref("mail_sync_crm.mt_synced_email")
-
+class TestSync(SyncCase):
     def setUp(self):
         super().setUp()
-        # A fresh mail server per test: mailbox contents do not leak between tests.
-        self.mail = DovecotServer()
-        self.mail.start()
-        self.addCleanup(self.mail.stop)
-        for user in (self.salesman, self.salesman_all, self.sales_manager):
-            self.mail.add_user(user.login, PASSWORD)
-        self.lead = self.Lead.create(
-            {"name": "Acme robots", "type": "lead", "email_from": ALICE}
-        )
         self.opportunity = self.Lead.create(
             {"name": "Acme phase 2", "type": "opportunity", "email_from": ALICE}
         )
-        self.globex = self.Lead.create(
-            {"name": "Globex", "type": "opportunity", "email_from": BRUNO}
-        )
 
     # -- helpers ----------------------------------------------------------------
-    def put(self, user, folder, *messages):
-        """Deliver raw messages into ``user``'s folder on the real IMAP server."""
-        return [self.mail.append(user.login, folder, raw) for raw in messages]
-
-    def mailbox(self, user, **overrides):
-        return self.connected_account(
-            user, imap_port=self.mail.ssl_port, imap_host=self.mail.host, **overrides
-        )
-
-    def synced(self, lead):
-        return lead.message_ids.filtered(lambda m: m.subtype_id == self.subtype)
-
-    def received(self, sender, subject, **kw):
-        return make_message(sender, self.salesman.email, subject=subject, **kw)
-
     def sent(self, to, subject, **kw):
         return make_message(self.salesman.email, to, subject=subject, **kw)
 

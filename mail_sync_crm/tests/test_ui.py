@@ -2,7 +2,7 @@
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib.testing import DovecotServer, SmtpServer
-from .common import PASSWORD
+from .common import PASSWORD, started
 
 
 @tagged("post_install", "-at_install")
@@ -10,12 +10,8 @@ class TestUi(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.imap = DovecotServer()
-        cls.imap.start()
-        cls.addClassCleanup(cls.imap.stop)
-        cls.smtp = SmtpServer()
-        cls.smtp.start()
-        cls.addClassCleanup(cls.smtp.stop)
+        cls.imap = started(DovecotServer(), cls.addClassCleanup)
+        cls.smtp = started(SmtpServer(), cls.addClassCleanup)
         cls.user = new_test_user(
             cls.env,
             login="tour_sales",

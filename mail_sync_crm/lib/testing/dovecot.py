@@ -324,6 +324,22 @@ class DovecotServer(TestServer):
     def _passwd_file(self, login):
         return os.path.join(self.passwd_dir, login)
 
+    def client_settings(self, login, **overrides):
+        """The ``lib.tls.ServerSettings`` a client of ``login`` uses: the plain
+        port, no encryption, the user's password; ``overrides`` change any
+        field (e.g. ``port=self.ssl_port, encryption="ssl"``)."""
+        from ..tls import ServerSettings
+
+        values = {
+            "host": self.host,
+            "port": self.port,
+            "encryption": "none",
+            "login": login,
+            "password": self.users[login],
+        }
+        values.update(overrides)
+        return ServerSettings(**values)
+
     def add_user(self, login, password):
         """Add a user, or change its password; works while the server runs.
 

@@ -20,6 +20,7 @@ def proxy(dovecot):
 
 
 def _settings(proxy):
+    """Alice's settings through the proxy (the dovecot fixture's user)."""
     return ImapSettings(
         host=proxy.host,
         port=proxy.port,
@@ -49,13 +50,11 @@ def test_a_server_that_starts_dripping_mid_run_is_cut_at_the_deadline(dovecot, p
         dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"D{i}"))
     folder = sync_engine.FolderState("INBOX", "in")
     store = MemoryStore()
-    original = store.checkpoint
 
-    def checkpoint_then_drip(f, progress):
-        original(f, progress)
+    def drip():
         proxy.drip = DRIP
 
-    store.checkpoint = checkpoint_then_drip
+    store.after_checkpoint = drip
     started = time.monotonic()
     with ImapSession(_settings(proxy), deadline=Deadline(3)) as session:
         outcome = run(session, folder, store, batch_size=2, prefetch=False)
@@ -63,7 +62,7 @@ def test_a_server_that_starts_dripping_mid_run_is_cut_at_the_deadline(dovecot, p
     assert outcome.cut
     assert (folder.last_uid, [s for _m, _l, s in store.recorded]) == (2, ["D0", "D1"])
     proxy.drip = None
-    store.checkpoint = original
+    store.after_checkpoint = None
     with ImapSession(_settings(proxy), deadline=Deadline(60)) as session:
         outcome = run(session, folder, store, batch_size=2)
     assert not outcome.cut
@@ -79,20 +78,12 @@ def test_no_batch_starts_past_the_deadline(dovecot):
     deadline = Deadline(10, clock=lambda: now[0])
     folder = sync_engine.FolderState("INBOX", "in")
     store = MemoryStore()
-    original = store.checkpoint
 
-    def slow_checkpoint(f, progress):
-        original(f, progress)
+    def six_seconds_later():
         now[0] += 6  # each batch takes 6 "seconds"
 
-    store.checkpoint = slow_checkpoint
-    settings = ImapSettings(
-        host=dovecot.host,
-        port=dovecot.port,
-        encryption="none",
-        login="alice",
-        password="secret",
-    )
+    store.after_checkpoint = six_seconds_later
+    settings = dovecot.client_settings("alice")
     with ImapSession(settings) as session:
         outcome = run(session, folder, store, batch_size=2, deadline=deadline)
     assert outcome.cut and outcome.scanned == 4

@@ -4,7 +4,7 @@ import random
 import tracemalloc
 
 from lib import large_message, sync_engine
-from lib.imap_session import ImapSession, ImapSettings
+from lib.imap_session import ImapSession
 from lib.message_parser import parse_message
 from lib.testing import make_message
 
@@ -89,13 +89,7 @@ def test_a_message_over_the_size_limit_lands_with_its_text(dovecot):
     raw = _big_message(42 * MB)
     dovecot.fill_maildir("alice", "INBOX", [raw])
     dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject="Small one"))
-    settings = ImapSettings(
-        host=dovecot.host,
-        port=dovecot.port,
-        encryption="none",
-        login="alice",
-        password="secret",
-    )
+    settings = dovecot.client_settings("alice")
     store = _Recorder()
     folder = sync_engine.FolderState("INBOX", "in")
     with ImapSession(settings) as session:
@@ -120,6 +114,23 @@ def test_a_message_over_the_size_limit_lands_with_its_text(dovecot):
     assert growth < len(raw), f"{growth / MB:.1f} MB for {len(raw) / MB:.1f} MB"
 
 
+def _sync_alone(dovecot, raw, attachment_cap):
+    """Sync an INBOX holding only ``raw`` (Alice's, for lead 1) with a 100 KB
+    limit of messages taken whole; the recorded messages."""
+    dovecot.fill_maildir("alice", "INBOX", [raw])
+    store = _Recorder()
+    with ImapSession(dovecot.client_settings("alice")) as session:
+        sync_engine.sync_folder(
+            session,
+            sync_engine.FolderState("INBOX", "in"),
+            store,
+            {ALICE: {1}},
+            attachment_cap=attachment_cap,
+            max_message_size=100_000,
+        )
+    return store
+
+
 def test_a_large_message_keeps_its_html_and_a_forwarded_message(dovecot):
     """Read part by part: the HTML alternative is the body (nested sections),
     a forwarded message that fits is kept as .eml, the large file is left out,
@@ -136,24 +147,7 @@ def test_a_large_message_keeps_its_html_and_a_forwarded_message(dovecot):
             ("big.bin", b"\0" * 300_000, None),
         ],
     )
-    dovecot.fill_maildir("alice", "INBOX", [raw])
-    settings = ImapSettings(
-        host=dovecot.host,
-        port=dovecot.port,
-        encryption="none",
-        login="alice",
-        password="secret",
-    )
-    store = _Recorder()
-    with ImapSession(settings) as session:
-        sync_engine.sync_folder(
-            session,
-            sync_engine.FolderState("INBOX", "in"),
-            store,
-            {ALICE: {1}},
-            attachment_cap=100_000,
-            max_message_size=100_000,
-        )
+    store = _sync_alone(dovecot, raw, attachment_cap=100_000)
     message = store.messages["Mixed"]
     assert message.partial_size > 100_000  # RFC822.SIZE, as the server counts
     assert message.body_html == parse_message(raw, 0).body_html  # as if whole
@@ -167,24 +161,7 @@ def test_a_large_message_keeps_its_html_and_a_forwarded_message(dovecot):
 def test_a_very_long_text_is_cut(dovecot, monkeypatch):
     monkeypatch.setattr(large_message, "TEXT_LIMIT", 1000)
     raw = make_message(ALICE, ME, subject="Long", text="word " * 50_000)
-    dovecot.fill_maildir("alice", "INBOX", [raw])
-    settings = ImapSettings(
-        host=dovecot.host,
-        port=dovecot.port,
-        encryption="none",
-        login="alice",
-        password="secret",
-    )
-    store = _Recorder()
-    with ImapSession(settings) as session:
-        sync_engine.sync_folder(
-            session,
-            sync_engine.FolderState("INBOX", "in"),
-            store,
-            {ALICE: {1}},
-            attachment_cap=0,
-            max_message_size=100_000,
-        )
+    store = _sync_alone(dovecot, raw, attachment_cap=0)
     body = store.messages["Long"].body_html
     assert body.startswith("<p>word word") and body.endswith("[…]</p>")
     assert len(body) < 1200

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from lib import blocklist, errors, process_tuning, sync_engine, undeliverable
-from lib.imap_session import ImapSession, ImapSettings
+from lib.imap_session import ImapSession
 from lib.testing import make_message
 
 LEAD_A, LEAD_B = 1, 2
@@ -82,17 +82,15 @@ class MemoryStore(sync_engine.SyncStore):
         self.checkpoints.append(progress)
         folder.uidvalidity = progress.uidvalidity
         folder.last_uid = progress.last_uid
+        if self.after_checkpoint is not None:
+            self.after_checkpoint()
+
+    after_checkpoint = None  # called after each checkpoint: a fault mid-run
 
 
 @pytest.fixture
 def session(dovecot):
-    settings = ImapSettings(
-        host=dovecot.host,
-        port=dovecot.port,
-        encryption="none",
-        login="alice",
-        password="secret",
-    )
+    settings = dovecot.client_settings("alice")
     with ImapSession(settings) as opened:
         yield opened
 
@@ -313,14 +311,12 @@ def test_a_dropped_connection_is_reopened_and_the_run_goes_on(dovecot, session):
         dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
     folder = sync_engine.FolderState("INBOX", "in")
     store = MemoryStore()
-    original = store.checkpoint
 
-    def checkpoint_then_kill(f, progress):
-        original(f, progress)
+    def kill_after_the_first():
         if len(store.checkpoints) == 1:
             dovecot.kill_imap_children()
 
-    store.checkpoint = checkpoint_then_kill
+    store.after_checkpoint = kill_after_the_first
     outcome = run(session, folder, store, batch_size=2)
     assert [s for _m, _l, s in store.recorded] == ["K0", "K1", "K2", "K3"]
     assert (folder.last_uid, outcome.held, store.attempts) == (4, 0, {})
@@ -334,13 +330,7 @@ def test_a_server_gone_mid_run_raises_after_the_last_checkpoint(dovecot, session
         dovecot.append("alice", "INBOX", make_message(ALICE, ME, subject=f"K{i}"))
     folder = sync_engine.FolderState("INBOX", "in")
     store = MemoryStore()
-    original = store.checkpoint
-
-    def checkpoint_then_stop(f, progress):
-        original(f, progress)
-        dovecot.stop()
-
-    store.checkpoint = checkpoint_then_stop
+    store.after_checkpoint = dovecot.stop
     with pytest.raises(errors.MailSyncError) as raised:
         run(session, folder, store, batch_size=2)
     assert raised.value.code == "connection_lost"

@@ -4,7 +4,7 @@ and Dovecot then aborts the FETCH and drops the connection)."""
 
 import pytest
 from lib import sync_engine, undeliverable
-from lib.imap_session import HEADER_ITEM, ImapSession, ImapSettings
+from lib.imap_session import HEADER_ITEM, ImapSession
 from lib.testing import damage_message, make_message, repair_message
 from test_sync_engine import ALICE, ME, MemoryStore, run
 
@@ -15,13 +15,7 @@ def _damage(dovecot, number, how):
 
 @pytest.fixture
 def settings(dovecot):
-    return ImapSettings(
-        host=dovecot.host,
-        port=dovecot.port,
-        encryption="none",
-        login="alice",
-        password="secret",
-    )
+    return dovecot.client_settings("alice")
 
 
 def _fill(dovecot, count):
