@@ -36,6 +36,8 @@
     "assets": {
         "web.assets_backend": [
             "mail_sync_crm/static/src/systray/*",
+            "mail_sync_crm/static/src/chatter/*",
+            "mail_sync_crm/static/src/errors/*",
         ],
         "web.assets_tests": [
             "mail_sync_crm/static/tests/tours/*.js",

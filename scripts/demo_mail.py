@@ -1,11 +1,13 @@
 """The demo mail server of `make run`, and the demo salesperson's mailbox.
 
 demo_mail.py serve STATE_FILE     real Dovecot (IMAP) + aiosmtpd (SMTP) on loopback,
-                                  seeded with Sally's conversation history; runs
-                                  until SIGTERM/SIGINT
+                                  seeded with Sally's and Sam's conversation
+                                  histories; logs every mail its SMTP accepts;
+                                  runs until SIGTERM/SIGINT
 demo_mail.py connect CONF DB STATE_FILE
-                                  connects Sally's mailbox in DB to that server
-                                  (as Sally, tested for real) and runs one sync
+                                  connects Sally's and Sam's mailboxes in DB to that
+                                  server (as themselves, tested for real), runs one
+                                  sync each, and sends one Smart Mail from Sally
 """
 
 import json
@@ -20,11 +22,14 @@ sys.path.insert(0, os.path.join(ROOT, "mail_sync_crm"))
 
 SALLY = ("Sally Sales", "sally@mailsync-demo.example.com")
 LOGIN, PASSWORD = "sally", "sally-mail-demo"
+SAM = ("Sam Seller", "sam@mailsync-demo.example.com")
+SAM_LOGIN, SAM_PASSWORD = "sam", "sam-mail-demo"
 CONTACTS = {
     "alice": ("Alice Martin", "alice.martin@acme.example.com"),
     "bruno": ("Bruno Keller", "b.keller@globex.example.com"),
     "chloe": ("Chloé Dubois", "chloe.dubois@initech.example.com"),
     "dmitri": ("Dmitri Volkov", "d.volkov@umbrella.example.com"),
+    "evan": ("Evan Wayne", "evan.wayne@wayne-logistics.example.com"),
 }
 # (days ago, who, direction, subject, text)
 HISTORY = [
@@ -49,6 +54,17 @@ HISTORY = [
     (3, "dmitri", "in", "200 licences - pricing question",
      "Sally,\n\nIs there a volume discount above 150 licences?\n\nDmitri"),
 ]  # fmt: skip
+# Sam's mailbox: he wrote to Umbrella before Sally (First Contact By: Sam).
+HISTORY_SAM = [
+    (90, "dmitri", "out", "Licences for Umbrella",
+     "Hello Dmitri,\n\nFollowing our call, here are our licence tiers.\n\nSam"),
+    (88, "dmitri", "in", "Re: Licences for Umbrella",
+     "Sam,\n\nThanks. My colleague will come back to you.\n\nDmitri"),
+    (40, "evan", "out", "Tracking pilot - order",
+     "Evan,\n\nThe pilot is confirmed, trackers ship Monday.\n\nSam"),
+    (39, "evan", "in", "Re: Tracking pilot - order",
+     "Great, thanks Sam!\n\nEvan"),
+]  # fmt: skip
 NOISE = [
     (5, ("Newsletter", "news@newsletter.example.com"), "in", "This week in logistics"),
     (2, ("Unknown", "random.person@example.org"), "in", "Quick question"),
@@ -59,33 +75,48 @@ def _say(text):
     sys.stdout.write(f"demo_mail: {text}\n")
 
 
-def _messages():
+def _messages(owner, history, noise=()):
     from lib.testing import make_message
 
     now = datetime.now(timezone.utc)
+    tag = owner[1].split("@")[0]
     inbox, sent = [], []
-    for i, (days, who, direction, subject, text) in enumerate(HISTORY):
+    for i, (days, who, direction, subject, text) in enumerate(history):
         contact = CONTACTS[who]
-        sender, recipient = (contact, SALLY) if direction == "in" else (SALLY, contact)
+        sender, recipient = (contact, owner) if direction == "in" else (owner, contact)
         raw = make_message(
             sender,
             recipient,
             subject=subject,
             text=text,
             date=now - timedelta(days=days, hours=i),
-            message_id=f"<demo-{i}@mailsync-demo.example.com>",
+            message_id=f"<demo-{tag}-{i}@mailsync-demo.example.com>",
         )
         (inbox if direction == "in" else sent).append((raw, now - timedelta(days=days)))
-    for i, (days, sender, _direction, subject) in enumerate(NOISE):
+    for i, (days, sender, _direction, subject) in enumerate(noise):
         raw = make_message(
             sender,
-            SALLY,
+            owner,
             subject=subject,
             date=now - timedelta(days=days),
             message_id=f"<demo-noise-{i}@mailsync-demo.example.com>",
         )
         inbox.append((raw, now - timedelta(days=days)))
     return inbox, sent
+
+
+def _log_smtp(smtp, stopped):
+    """Say, in the demo mail log, each mail the SMTP server accepts."""
+    seen = 0
+    while not stopped.wait(1):
+        for received in smtp.messages[seen:]:
+            _say(
+                f"SMTP accepted mail from {received.mail_from} to "
+                f"{', '.join(received.rcpt_tos)} (signed in as {received.auth_user}, "
+                f"TLS {'on' if received.tls else 'off'}, {len(received.data)} bytes)"
+            )
+            seen += 1
+        sys.stdout.flush()
 
 
 def serve(state_file):
@@ -102,17 +133,24 @@ def serve(state_file):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        imap.add_user(LOGIN, PASSWORD)
-        smtp.add_user(LOGIN, PASSWORD)
-        inbox, sent = _messages()
-        imap.fill_maildir(LOGIN, "INBOX", inbox)
-        imap.fill_maildir(LOGIN, "Sent", sent)
+        for login, password, owner, history, noise in (
+            (LOGIN, PASSWORD, SALLY, HISTORY, NOISE),
+            (SAM_LOGIN, SAM_PASSWORD, SAM, HISTORY_SAM, ()),
+        ):
+            imap.add_user(login, password)
+            smtp.add_user(login, password)
+            inbox, sent = _messages(owner, history, noise)
+            imap.fill_maildir(login, "INBOX", inbox)
+            imap.fill_maildir(login, "Sent", sent)
+        threading.Thread(target=_log_smtp, args=(smtp, stopped), daemon=True).start()
         state = {
             "host": imap.host,
             "imap_port": imap.ssl_port,
             "smtp_port": smtp.ssl_port,
             "login": LOGIN,
             "password": PASSWORD,
+            "sam_login": SAM_LOGIN,
+            "sam_password": SAM_PASSWORD,
             "pid": os.getpid(),
         }
         tmp = state_file + ".tmp"
@@ -125,6 +163,58 @@ def serve(state_file):
         smtp.stop()
         if os.path.exists(state_file):
             os.unlink(state_file)
+
+
+def _connect_mailbox(env, user, address, login, password, state):
+    """Connect ``user``'s mailbox to the demo server (as the user, tested for
+    real) and run one sync."""
+    Account = env["mail.sync.account"].with_user(user)
+    account = Account.search([("user_id", "=", user.id)])
+    if account.state != "draft" and account:
+        account.action_disable(keep_history=True)  # new certificate each run
+    values = {
+        "provider": "custom",
+        "email": address,
+        "imap_host": state["host"],
+        "imap_port": state["imap_port"],
+        "imap_encryption": "ssl",
+        "imap_allow_self_signed": True,
+        "imap_login": login,
+        "imap_password": password,
+        "smtp_host": state["host"],
+        "smtp_port": state["smtp_port"],
+        "smtp_encryption": "ssl",
+        "smtp_allow_self_signed": True,
+        "smtp_same_credentials": True,
+    }
+    if account:
+        account.write(values)
+    else:
+        account = Account.create(values)
+    account.action_connect()
+    account.sudo()._sync_mailbox(auto_commit=True)
+    count = account.synced_count
+    _say(f"{user.name}'s mailbox is {account.state}, {count} synced emails")
+    return account
+
+
+def _send_smart_mail(env, sally):
+    """Sally writes to Alice from the Acme opportunity (no contact yet): the mail
+    leaves through Sally's own SMTP server, which the demo mail log records."""
+    from odoo.tools.mail import formataddr
+
+    lead = env.ref("mail_sync_crm.demo_opportunity_acme").with_user(sally)
+    named = formataddr((lead.contact_name or "", lead.email_from))
+    partners = lead.partner_id or lead._mail_sync_recipient_partners([named])
+    lead.message_post(
+        body=env._("Hello Alice, the revised phase 2 planning is ready. Sally"),
+        subject=env._("Phase 2 planning"),
+        partner_ids=partners.ids,
+        message_type="comment",
+        subtype_xmlid="mail.mt_comment",
+    )
+    env["mail.mail"].sudo().process_email_queue()
+    _say(f"Smart Mail sent from Sally to {', '.join(partners.mapped('email'))}")
 
 
 def connect(conf, db, state_file):
@@ -141,34 +231,13 @@ def connect(conf, db, state_file):
         if not sally:
             _say("no demo user (database without demo data); skipped")
             return
-        Account = env["mail.sync.account"].with_user(sally)
-        account = Account.search([("user_id", "=", sally.id)])
-        if account.state != "draft" and account:
-            account.action_disable(keep_history=True)  # new certificate each run
-        values = {
-            "provider": "custom",
-            "email": SALLY[1],
-            "imap_host": state["host"],
-            "imap_port": state["imap_port"],
-            "imap_encryption": "ssl",
-            "imap_allow_self_signed": True,
-            "imap_login": state["login"],
-            "imap_password": state["password"],
-            "smtp_host": state["host"],
-            "smtp_port": state["smtp_port"],
-            "smtp_encryption": "ssl",
-            "smtp_allow_self_signed": True,
-            "smtp_same_credentials": True,
-        }
-        if account:
-            account.write(values)
-        else:
-            account = Account.create(values)
-        account.action_connect()
-        account.sudo()._sync_mailbox(auto_commit=True)
-        _say(
-            f"Sally's mailbox is {account.state}, {account.synced_count} synced emails"
-        )
+        _connect_mailbox(env, sally, SALLY[1], state["login"], state["password"], state)
+        sam = env.ref("mail_sync_crm.demo_user_sam", raise_if_not_found=False)
+        if sam:
+            _connect_mailbox(
+                env, sam, SAM[1], state["sam_login"], state["sam_password"], state
+            )
+        _send_smart_mail(env, sally)
 
 
 if __name__ == "__main__":

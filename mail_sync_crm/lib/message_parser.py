@@ -8,7 +8,9 @@ it never raises, whatever the input.
 
 import datetime
 import email
+import email.header
 import email.policy
+import email.utils
 import html
 import re
 import secrets
@@ -60,6 +62,7 @@ class ParsedMessage:
     omitted_attachments: list[tuple[str, int]] = field(default_factory=list)
     error: str | None = None
     partial_size: int = 0  # too large to take whole: its size (text parts only)
+    from_name: str = ""  # the From header's display name ("Alice Martin"), if any
 
 
 # C0 controls other than tab and line feed: not valid in HTML (Odoo's sanitiser
@@ -344,6 +347,18 @@ class _Elided:
             part.epilogue = self.restore(part.epilogue)
 
 
+def display_name(value) -> str:
+    """The display name of a From header value (RFC 2047 words decoded), or ""."""
+    if not value:
+        return ""
+    try:
+        decoded = str(email.header.make_header(email.header.decode_header(value)))
+        name = email.utils.getaddresses([decoded])[0][0]
+    except Exception:  # noqa: BLE001 - a damaged name is no name
+        return ""
+    return " ".join(name.replace("\x00", "").split())[:200]
+
+
 def _mime_tree(raw: bytes):
     """``raw`` parsed by the ``email`` package (compat32), base64 runs elided
     while it reads the structure: (message, :class:`_Elided`)."""
@@ -371,6 +386,7 @@ def parse_message(
     collector = _Collector(attachment_cap)
     try:
         tree, collector.elided = _mime_tree(raw)
+        parsed.from_name = display_name(tree.get("From"))
         collector.walk(tree)
     except Exception as exc:  # noqa: BLE001 - keep what the headers gave
         collector.problems.append(f"unreadable MIME: {type(exc).__name__}")

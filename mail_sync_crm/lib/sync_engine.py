@@ -26,6 +26,7 @@ method is told each batch's candidate addresses before they are looked up.
 """
 
 import contextlib
+import datetime
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -63,6 +64,20 @@ def _size_chunks(items, sizes, limit):
         total += size
     if chunk:
         yield chunk
+
+
+_LATEST = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+
+
+def _date_key(header):
+    """A header's date as an aware UTC datetime (a message without a date sorts
+    last: the chatter dates it at the time it is recorded)."""
+    date = header.date
+    if date is None:
+        return _LATEST
+    if date.tzinfo is None:
+        return date.replace(tzinfo=datetime.timezone.utc)
+    return date.astimezone(datetime.timezone.utc)
 
 
 def _malformed(folder, uid, text):
@@ -374,6 +389,8 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
             ready.append(item)
             taken |= {(item.header.message_id, lead) for lead in item.lead_ids}
     if ready:
+        # The chatter lists by id: write the batch in the order it was sent.
+        ready.sort(key=lambda item: (_date_key(item.header), item.uid))
         store.record(folder, ready)
         outcome.recorded += len(ready)
         outcome.uids.extend(item.uid for item in ready)

@@ -45,6 +45,7 @@ class Recordable:
     header: parser.HeaderInfo
     message: message_parser.ParsedMessage | None
     lead_ids: set
+    folder: FolderState | None = None  # when a run writes several folders at once
 
 
 @dataclass

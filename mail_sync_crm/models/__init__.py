@@ -21,6 +21,7 @@ from . import mail_sync_folder
 from . import mail_sync_message
 from . import crm_lead
 from . import res_partner
+from . import mail_message
 from . import ir_http
 from . import mail_sync_quota_override
 from . import mail_sync_send_event

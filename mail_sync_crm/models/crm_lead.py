@@ -1,5 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
+from odoo.tools import email_normalize
 from odoo.tools.sql import create_index
 
 # Exact-address lookups of a sync run (CRM's own index on the column is a
@@ -53,3 +54,30 @@ class CrmLead(models.Model):
     def action_view_synced_emails(self):
         self.ensure_one()
         return self.env["mail.sync.message"]._action_list([("lead_id", "=", self.id)])
+
+    def _mail_sync_recipient_partners(self, emails, additional_values=None):
+        """The contacts for ``emails`` that this lead itself suggests as
+        recipients (its customer's address), found or created for a salesperson
+        who may write the lead but not create contacts: Odoo's chatter would
+        otherwise drop those addresses and post to nobody. Other addresses are
+        left to Odoo's own rule (contact creators only)."""
+        self.ensure_one()
+        self.check_access("write")
+        suggested = {
+            email_normalize(recipient.get("email") or "")
+            for recipient in self._message_get_suggested_recipients()
+            if not recipient.get("partner_id")
+        } - {False, ""}
+        wanted = [email for email in emails if email_normalize(email) in suggested]
+        if not wanted:
+            return self.env["res.partner"]
+        values = {
+            email_normalize(email, strict=False) or email: vals
+            for email, vals in (additional_values or {}).items()
+        }
+        # sudo: creating the lead's own contact, the one recipient the chatter
+        # suggests on a lead the user may write (Odoo's suggestion, not any address)
+        partners = (
+            self.env["res.partner"].sudo()._find_or_create_from_emails(wanted, values)
+        )
+        return self.env["res.partner"].browse([p.id for p in partners if p])

@@ -1,10 +1,20 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it."""
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..lib import errors, imap_session, smtp_session
+
+
+class MailSyncConnectError(UserError):
+    """Connect failed: the dialog is titled after the failing side (``title``,
+    sent to the web client in the error's context; Odoo titles a plain
+    UserError "Invalid Operation"). See static/src/errors/."""
+
+    def __init__(self, message, title):
+        super().__init__(message)
+        self.context = {"mail_sync_title": title}
 
 
 class MailSyncAccount(models.Model):
@@ -15,6 +25,11 @@ class MailSyncAccount(models.Model):
     )
     smtp_cert_fingerprint = fields.Char(
         string="SMTP Certificate (SHA-256)", readonly=True, copy=False
+    )
+    is_owner = fields.Boolean(
+        compute="_compute_is_owner",
+        help="The current user owns this mailbox: only they see its connection "
+        "editable and the Connect buttons (the server refuses anyone else too).",
     )
     inbox_folder = fields.Char(readonly=True, copy=False)
     sent_folder = fields.Char(readonly=True, copy=False)
@@ -29,6 +44,13 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     # Connect
     # ------------------------------------------------------------------
+
+    @api.depends_context("uid")
+    @api.depends("user_id")
+    def _compute_is_owner(self):
+        for account in self:
+            account.is_owner = account.user_id == self.env.user
+
     def _imap_settings(self):
         """The IMAP settings with the password (or access token) in clear;
         raises a MailSyncError when none is stored or it cannot be decrypted."""
@@ -96,6 +118,14 @@ class MailSyncAccount(models.Model):
                 _("Fill in before connecting: %(fields)s", fields=", ".join(missing))
             )
 
+    def _connect_error_title(self, err):
+        """The error dialog's title: which side of the connection failed."""
+        if err.side == "imap":
+            return self.env._("Incoming mail (IMAP) failed")
+        if err.side == "smtp":
+            return self.env._("Outgoing mail (SMTP) failed")
+        return self.env._("Connecting failed")
+
     def action_connect(self):
         """Test IMAP and SMTP for real, then enable the mailbox, or leave it Pending
         when the company's limit is reached. On failure, log and raise a UserError
@@ -108,10 +138,11 @@ class MailSyncAccount(models.Model):
         except errors.MailSyncError as err:
             self._log_error(err, persist=True)
             message, hint = self._describe(err)
-            raise UserError(
+            raise MailSyncConnectError(
                 self.env._(
                     "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
-                )
+                ),
+                self._connect_error_title(err),
             ) from err
         title, message = self._connected_message()
         return {

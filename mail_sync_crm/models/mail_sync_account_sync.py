@@ -8,8 +8,8 @@ import logging
 
 from odoo import api, fields, models
 
+from ..lib import chronological, errors, imap_session, sync_engine
 from ..lib import deadline as turn_deadline
-from ..lib import errors, imap_session, sync_engine
 from ..store import MailSyncStore, claims
 
 _logger = logging.getLogger(__name__)
@@ -30,7 +30,15 @@ class MailSyncAccount(models.Model):
     sync_total = fields.Integer(compute="_compute_sync_progress")
     sync_historical_done = fields.Boolean(compute="_compute_sync_progress")
     synced_count = fields.Integer(
-        compute="_compute_synced_count", string="Synced Emails"
+        compute="_compute_synced_count",
+        string="Emails Recorded",
+        help="Distinct emails this mailbox put on chatters (an email on a lead and "
+        "its opportunity counts once). The report Personal Emails by Stage "
+        "counts one line per email and lead instead, including emails that "
+        "were already on the chatter.",
+    )
+    synced_lead_count = fields.Integer(
+        compute="_compute_synced_count", string="Leads Reached"
     )
 
     # ------------------------------------------------------------------
@@ -50,17 +58,21 @@ class MailSyncAccount(models.Model):
         """Distinct emails this mailbox put on chatters (one email on a lead and
         its opportunity counts once)."""
         self.synced_count = 0
+        self.synced_lead_count = 0
         if not self.ids:
             return
         self.env["mail.sync.message"].flush_model()
         self.env.cr.execute(
-            """SELECT account_id, COUNT(DISTINCT message_id) FROM mail_sync_message
+            """SELECT account_id, COUNT(DISTINCT message_id), COUNT(DISTINCT lead_id)
+                 FROM mail_sync_message
                 WHERE account_id = ANY(%s) AND introduced GROUP BY account_id""",
             [list(self.ids)],
         )
-        counts = dict(self.env.cr.fetchall())
+        counts = {row[0]: row[1:] for row in self.env.cr.fetchall()}
         for account in self:
-            account.synced_count = counts.get(account.id, 0)
+            emails, leads = counts.get(account.id, (0, 0))
+            account.synced_count = emails
+            account.synced_lead_count = leads
 
     def action_open_synced_emails(self):
         self.ensure_one()
@@ -191,18 +203,33 @@ class MailSyncAccount(models.Model):
                 # One round trip tells which folders have anything new; the
                 # first folder to sync is examined last, so it stays selected.
                 statuses = session.examine_folders(folders.mapped("name")[::-1])
+                if self._sync_in_date_order(folders, statuses):
+                    outcomes = chronological.sync_history(
+                        session,
+                        [self._folder_state(folder) for folder in folders],
+                        store,
+                        index,
+                        blocked,
+                        attachment_cap=self.company_id.mail_sync_attachment_cap_bytes,
+                        batch_size=self.env.context.get(
+                            "mail_sync_batch_size", sync_engine.HEADER_BATCH
+                        ),
+                        long_run=long_run,
+                        deadline=deadline,
+                    ).values()
+                    folders = folders.browse()  # all done by sync_history
+                else:
+                    outcomes = []
+                for outcome in outcomes:
+                    progress |= bool(outcome.scanned or outcome.recorded)
+                    cut |= outcome.cut
                 for folder in folders:
                     if deadline.expired:
                         cut = True
                         break
                     outcome = sync_engine.sync_folder(
                         session,
-                        sync_engine.FolderState(
-                            folder.name,
-                            folder.direction,
-                            folder.uidvalidity,
-                            folder.last_uid,
-                        ),
+                        self._folder_state(folder),
                         store,
                         index,
                         blocked,
@@ -243,3 +270,35 @@ class MailSyncAccount(models.Model):
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # keep the Error
         return err
+
+    @staticmethod
+    def _folder_state(folder):
+        return sync_engine.FolderState(
+            folder.name, folder.direction, folder.uidvalidity, folder.last_uid
+        )
+
+    def _sync_in_date_order(self, folders, statuses):
+        """Write the folders together, in date order across them (the chatter
+        lists by id), during the historical sync and whenever more than one
+        folder has new mail; otherwise the one folder with news goes alone.
+        A mailbox whose last turn ended at its deadline with nothing done
+        (reading every header first took the whole turn) goes folder by
+        folder, batch after batch, so it is never stuck: that part of its
+        history is then written in date order per folder only."""
+        if len(folders) < 2:
+            return False
+        if self.state == "error" and self.log_ids[:1].code == "sync_deadline":
+            return False
+        if not all(folders.mapped("historical_done")):
+            return True
+
+        def has_news(folder):
+            status = statuses.get(folder.name)
+            return (
+                status is None
+                or status.uidvalidity != folder.uidvalidity
+                or not status.uidnext
+                or status.uidnext > folder.last_uid + 1
+            )
+
+        return len(folders.filtered(has_news)) > 1

@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from odoo import fields
 from odoo.tools import SQL
+from odoo.tools.mail import formataddr
 
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
@@ -46,6 +47,16 @@ def _naive_utc(value):
     if value.tzinfo is not None:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return value
+
+
+def _sender(header, message):
+    """The sender as the chatter names it: "Alice Martin <alice@...>" (the From
+    header's display name) when there is one, else the bare address."""
+    if not header.from_:
+        return False
+    if message.from_name:
+        return formataddr((message.from_name, header.from_[0]))
+    return header.from_[0]
 
 
 def _format_size(size):
@@ -270,7 +281,10 @@ class MailSyncStore(HeldMessages, SyncStore):
 
     def record(self, folder, items):
         """One chatter message per (email, lead), with its original date, author,
-        subject, sanitised body, attachments and Message-ID; nobody notified."""
+        subject, sanitised body, attachments and Message-ID; nobody notified.
+        Written in the order of ``items`` (the chatter lists by id): the engine
+        hands them in date order. An item's own ``folder`` (a run writing
+        several folders at once) overrides ``folder``."""
         Attachment = self.env["ir.attachment"].sudo()
         Message = (
             self.env["mail.message"].sudo().with_context(mail_create_nosubscribe=True)
@@ -301,10 +315,11 @@ class MailSyncStore(HeldMessages, SyncStore):
         ):
             message = item.message
             header = item.header
+            item_folder = item.folder or folder
             email_from = (
                 self.account.email
-                if folder.direction == "out"
-                else (header.from_[0] if header.from_ else False)
+                if item_folder.direction == "out"
+                else _sender(header, message)
             )
             vals = {
                 "model": "crm.lead",
@@ -315,7 +330,7 @@ class MailSyncStore(HeldMessages, SyncStore):
                 "message_id": header.message_id,
                 "subject": header.subject or message.subject or False,
                 "date": _naive_utc(header.date) or fields.Datetime.now(),
-                "author_id": self._author(folder, message, lead),
+                "author_id": self._author(item_folder, message, lead),
                 "email_from": email_from,
                 "reply_to": email_from,
             }
@@ -333,7 +348,9 @@ class MailSyncStore(HeldMessages, SyncStore):
         self._write_bodies(created, bodies, safe_bodies)
         self._insert_ledger(
             [
-                self._ledger_values(folder, item.header, lead, mail_message.id, True)
+                self._ledger_values(
+                    item.folder or folder, item.header, lead, mail_message.id, True
+                )
                 for (item, lead), mail_message in zip(pairs, created, strict=True)
             ],
             claim=True,

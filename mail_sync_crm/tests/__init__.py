@@ -15,6 +15,11 @@ from . import test_deadline
 from . import test_concurrency
 from . import test_cron_schedule
 from . import test_claims
+from . import test_chronology
+from . import test_synced_chatter
+from . import test_send_without_contact
+from . import test_mailbox_screens
+from . import test_connect_dialog
 from . import test_oauth_flow
 from . import test_oauth_tokens
 from . import test_oauth_processes

@@ -68,12 +68,17 @@ def mailbox(login, **values):
         **values,
     })
 
+def kind_of(exc):
+    # Connect's UserError, titled after the failing side, is a UserError
+    name = type(exc).__name__
+    return "UserError" if name == "MailSyncConnectError" else name
+
 def error_of(call):
     try:
         call()
     except Exception as exc:
         env.cr.rollback()
-        return type(exc).__name__, str(exc)
+        return kind_of(exc), str(exc)
     return None, None
 
 def wait_for(path):

@@ -54,15 +54,15 @@ class TestDeadline(SyncCase):
         dripping.sudo().last_sync_date = datetime.now() - timedelta(days=1)
         working.sudo().last_sync_date = datetime.now() - timedelta(hours=1)
         self.turn_seconds(3)
-        original = MailSyncStore.checkpoint
+        original = MailSyncStore.held
 
-        def checkpoint_then_drip(store, folder, progress):
-            original(store, folder, progress)
+        def selected_then_drip(store, folder, uidvalidity):
             if store.account == dripping:
-                proxy.drip = DRIP  # the (empty) Inbox is done; Sent drips
+                proxy.drip = DRIP  # the Inbox is selected; what follows drips
+            return original(store, folder, uidvalidity)
 
         started = time.monotonic()
-        with patch.object(MailSyncStore, "checkpoint", checkpoint_then_drip):
+        with patch.object(MailSyncStore, "held", selected_then_drip):
             self.env["mail.sync.account"]._cron_sync()
         elapsed = time.monotonic() - started
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Still synced"])
@@ -99,3 +99,27 @@ class TestDeadline(SyncCase):
         Account._cron_sync()
         self.assertEqual(len(self.synced(self.lead)), 6)
         self.assertTrue(account.sync_historical_done)
+
+    def test_a_history_whose_headers_take_the_whole_turn_is_not_stuck(self):
+        """Reading every header first (for date order) takes longer than the
+        turn: that turn is an Error ("time limit"), and the next one goes
+        folder by folder, batch after batch, and makes progress."""
+        for i in range(6):
+            self.put(self.salesman, "INBOX", self.received(ALICE, f"Big {i}"))
+        account = self.mailbox(self.salesman)
+        self.turn_seconds(4)
+        original = MailSyncStore.known_pairs
+
+        def slow_lookup(store, folder, candidates):
+            time.sleep(1.5)  # three batches' lookups outlast the 4 s turn
+            return original(store, folder, candidates)
+
+        Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
+        with patch.object(MailSyncStore, "known_pairs", slow_lookup):
+            Account._cron_sync()
+            self.assertEqual(account.state, "error")
+            self.assertEqual(account.log_ids[:1].code, "sync_deadline")
+            self.assertFalse(self.synced(self.lead))
+            Account._cron_sync()
+        self.assertTrue(self.synced(self.lead), "batches were recorded")
+        self.assertEqual(account.state, "enabled")

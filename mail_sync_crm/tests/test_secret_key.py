@@ -281,7 +281,7 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
                 account.with_user(account.user_id).action_connect()
                 kind, text = None, None
             except Exception as exc:
-                kind, text = type(exc).__name__, str(exc)
+                kind, text = kind_of(exc), str(exc)
             codes = account.sudo().log_ids.mapped("code")
             env.cr.commit()
             result(kind=kind, text=text, codes=codes)

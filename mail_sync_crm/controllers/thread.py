@@ -1,0 +1,26 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.http import request
+
+from odoo.addons.mail.controllers.thread import ThreadController
+
+
+class MailSyncThreadController(ThreadController):
+    def _prepare_post_data(self, post_data, thread, **kwargs):
+        """ "Send message" on a lead without a contact, by a salesperson who may
+        not create contacts: Odoo drops the suggested address and posts to
+        nobody. The lead's own suggested address becomes the recipient."""
+        post_data = super()._prepare_post_data(post_data, thread, **kwargs)
+        user = request.env.user
+        if (
+            thread._name == "crm.lead"
+            and kwargs.get("partner_emails")
+            and user._is_internal()
+            and not user.has_group("base.group_partner_manager")
+        ):
+            partners = thread._mail_sync_recipient_partners(
+                kwargs["partner_emails"], kwargs.get("partner_additional_values")
+            )
+            post_data["partner_ids"] = list(
+                dict.fromkeys([*post_data.get("partner_ids", []), *partners.ids])
+            )
+        return post_data

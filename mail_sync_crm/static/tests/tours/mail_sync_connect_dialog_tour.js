@@ -1,0 +1,33 @@
+/** @odoo-module **/
+// License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import { registry } from "@web/core/registry";
+
+// A wrong password: the dialog says the incoming mail (IMAP) side failed, not
+// "Invalid Operation".
+registry.category("web_tour.tours").add("mail_sync_crm_connect_dialog_tour", {
+    steps: () => [
+        {
+            content: "Open the mailbox from the top bar",
+            trigger: ".o_mail_sync_not_configured",
+            run: "click",
+        },
+        {
+            content: "Type a wrong password",
+            trigger: ".o_form_view div[name=imap_password] input",
+            run: "edit not-the-password",
+        },
+        {
+            content: "Connect",
+            trigger: ".o_form_view button[name=action_connect]:not(:disabled)",
+            run: "click",
+        },
+        {
+            content: "The dialog is titled after the failing side",
+            trigger: `.modal .modal-title:contains("Incoming mail (IMAP) failed")`,
+        },
+        {
+            content: "and says how to fix it",
+            trigger: `.modal .modal-body:contains("How to fix it")`,
+        },
+    ],
+});

@@ -1,0 +1,38 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""A failed Connect's dialog is titled after the side that failed, not Odoo's
+"Invalid Operation"."""
+
+from odoo.http import serialize_exception
+from odoo.tests import tagged
+
+from ..models.mail_sync_account_connect import MailSyncConnectError
+from .common import MailSyncHttpCase
+
+
+@tagged("post_install", "-at_install")
+class TestConnectDialog(MailSyncHttpCase):
+    def test_a_wrong_password_is_titled_after_imap(self):
+        account = self.make_account(self.salesman, imap_password="wrong-password")
+        with self.assertRaises(MailSyncConnectError) as caught:
+            account.with_user(self.salesman).action_connect()
+        data = serialize_exception(caught.exception)
+        self.assertEqual(
+            data["name"],
+            "odoo.addons.mail_sync_crm.models.mail_sync_account_connect"
+            ".MailSyncConnectError",
+        )
+        self.assertEqual(
+            data["context"]["mail_sync_title"], "Incoming mail (IMAP) failed"
+        )
+        self.assertIn("How to fix it", data["arguments"][0])
+
+    def test_the_dialog_in_the_browser(self):
+        values = self.connect_values(self.salesman)
+        del values["imap_password"]
+        self.env["mail.sync.account"].with_user(self.salesman).create(values)
+        self.start_tour(
+            "/odoo",
+            "mail_sync_crm_connect_dialog_tour",
+            login=self.salesman.login,
+            timeout=180,
+        )
