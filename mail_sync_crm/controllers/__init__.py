@@ -1,1 +1,2 @@
+from . import oauth
 from . import thread

@@ -234,6 +234,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " automatically. The details name both addresses."
         ),
     ),
+    "oauth_state_invalid": (
+        _lt(
+            "This sign-in with %(provider)s was not accepted: its link expired,"
+            " was already used, or was started by another user or for another"
+            " mailbox."
+        ),
+        _lt(
+            "Open your own mailbox, press Connect with %(provider)s again and"
+            " finish signing in within 15 minutes, in the same browser."
+        ),
+    ),
     "oauth_provider_error": (
         _lt("The sign-in with %(provider)s failed: the provider answered an error."),
         _lt(

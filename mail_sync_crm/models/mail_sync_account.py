@@ -101,6 +101,8 @@ ADDON_FIELDS = frozenset(
         "log_ids",
         "imap_secret",
         "smtp_secret",
+        "oauth_notice",
+        "oauth_notice_level",
     }
 )
 

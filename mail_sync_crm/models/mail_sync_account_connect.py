@@ -52,8 +52,8 @@ class MailSyncAccount(models.Model):
             account.is_owner = account.user_id == self.env.user
 
     def _imap_settings(self):
-        """The IMAP settings with the password in clear; raises a MailSyncError
-        when no password is stored or it cannot be decrypted."""
+        """The IMAP settings with the password (or access token) in clear;
+        raises a MailSyncError when none is stored or it cannot be decrypted."""
         self.ensure_one()
         host = (self.imap_host or "").strip()
         return imap_session.ImapSettings(
@@ -62,8 +62,13 @@ class MailSyncAccount(models.Model):
             encryption=self.imap_encryption,
             allow_self_signed=self.imap_allow_self_signed,
             pinned_fingerprint=self.imap_cert_fingerprint or None,
-            login=(self.imap_login or self.email or "").strip(),
-            password=self._password("imap_secret", "imap", host, self.imap_port),
+            **self._mail_sync_credentials(
+                (self.imap_login or self.email or "").strip(),
+                "imap_secret",
+                "imap",
+                host,
+                self.imap_port,
+            ),
         )
 
     def _smtp_settings(self):
@@ -77,9 +82,16 @@ class MailSyncAccount(models.Model):
             encryption=self.smtp_encryption,
             allow_self_signed=self.smtp_allow_self_signed,
             pinned_fingerprint=self.smtp_cert_fingerprint or None,
-            login=self._mail_sync_smtp_login(),
-            password=self._password(field, "smtp", host, self.smtp_port),
+            **self._mail_sync_credentials(
+                self._mail_sync_smtp_login(), field, "smtp", host, self.smtp_port
+            ),
         )
+
+    def _mail_sync_credentials(self, login, field, side, host, port):
+        """How the session signs in: ``login`` and the stored password of
+        ``field`` (an OAuth mailbox signs in with an access token instead:
+        ``mail_sync_account_oauth.py``)."""
+        return {"login": login, "password": self._password(field, side, host, port)}
 
     def _password(self, field, side, host, port):
         password = self._read_secret(field, side=side)
@@ -95,9 +107,11 @@ class MailSyncAccount(models.Model):
             missing.append(_("IMAP server"))
         if not self.smtp_host:
             missing.append(_("SMTP server"))
-        if not self.sudo().imap_secret:
+        # An OAuth mailbox signs in with its tokens (mail_sync_account_oauth.py).
+        passwords = not self._mail_sync_uses_oauth()
+        if passwords and not self.sudo().imap_secret:
             missing.append(_("IMAP password"))
-        if not self.smtp_same_credentials and not self.sudo().smtp_secret:
+        if passwords and not self.smtp_same_credentials and not self.sudo().smtp_secret:
             missing.append(_("SMTP password"))
         if missing:
             raise UserError(
@@ -120,10 +134,7 @@ class MailSyncAccount(models.Model):
         self._check_owner()
         self._check_ready_to_connect()
         try:
-            imap = self._imap_settings()
-            smtp = self._smtp_settings()
-            found = imap_session.check_imap(imap)
-            smtp_found = smtp_session.check_smtp(smtp)
+            self._test_and_enable()
         except errors.MailSyncError as err:
             self._log_error(err, persist=True)
             message, hint = self._describe(err)
@@ -133,6 +144,26 @@ class MailSyncAccount(models.Model):
                 ),
                 self._connect_error_title(err),
             ) from err
+        title, message = self._connected_message()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": "success" if self.state == "enabled" else "warning",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def _test_and_enable(self):
+        """Test IMAP and SMTP for real (raises a MailSyncError), then Enabled, or
+        Pending on the company's limit; the historical sync starts."""
+        self.ensure_one()
+        imap = self._imap_settings()
+        smtp = self._smtp_settings()
+        found = imap_session.check_imap(imap)
+        smtp_found = smtp_session.check_smtp(smtp)
         vals = {
             "inbox_folder": found.inbox,
             "sent_folder": found.sent,
@@ -159,6 +190,9 @@ class MailSyncAccount(models.Model):
         self.sudo().write(vals)
         self._after_connect()
         self._on_enabled()
+
+    def _connected_message(self):
+        """(title, message) telling the owner their mailbox is connected."""
         if self.state == "pending":
             title = _("Mailbox pending")
             message = _(
@@ -174,16 +208,7 @@ class MailSyncAccount(models.Model):
                 "IMAP and SMTP work. Your mail with known leads now appears on their "
                 "chatter, history included."
             )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": "success" if self.state == "enabled" else "warning",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return title, message
 
     def _after_connect(self):
         """Hook: IMAP and SMTP were just tested successfully (Enabled or Pending)."""

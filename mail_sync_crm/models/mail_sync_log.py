@@ -18,7 +18,12 @@ class MailSyncLog(models.Model):
 
     code = fields.Char(required=True, readonly=True, index=True)
     side = fields.Selection(
-        [("imap", "IMAP (receiving)"), ("smtp", "SMTP (sending)")], readonly=True
+        [
+            ("imap", "IMAP (receiving)"),
+            ("smtp", "SMTP (sending)"),
+            ("oauth", "Sign-in (Google/Microsoft)"),
+        ],
+        readonly=True,
     )
     message = fields.Char(string="What Happened", required=True, readonly=True)
     hint = fields.Text(string="How to Fix It", readonly=True)

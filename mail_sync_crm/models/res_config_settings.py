@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -20,3 +20,42 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_billable_count = fields.Integer(
         related="company_id.mail_sync_billable_count"
     )
+
+    # OAuth: Odoo's own client credentials (the same fields as the google_gmail
+    # and microsoft_outlook modules declare, so either can be installed beside).
+    google_gmail_client_identifier = fields.Char(
+        "Gmail Client Id", config_parameter="google_gmail_client_id"
+    )
+    google_gmail_client_secret = fields.Char(
+        "Gmail Client Secret", config_parameter="google_gmail_client_secret"
+    )
+    microsoft_outlook_client_identifier = fields.Char(
+        "Outlook Client Id", config_parameter="microsoft_outlook_client_id"
+    )
+    microsoft_outlook_client_secret = fields.Char(
+        "Outlook Client Secret", config_parameter="microsoft_outlook_client_secret"
+    )
+    mail_sync_oauth_redirect_uri = fields.Char(
+        string="Redirect URI", compute="_compute_mail_sync_oauth"
+    )
+    mail_sync_google_ready = fields.Boolean(compute="_compute_mail_sync_oauth")
+    mail_sync_microsoft_ready = fields.Boolean(compute="_compute_mail_sync_oauth")
+
+    @api.depends(
+        "google_gmail_client_identifier",
+        "google_gmail_client_secret",
+        "microsoft_outlook_client_identifier",
+        "microsoft_outlook_client_secret",
+    )
+    def _compute_mail_sync_oauth(self):
+        uri = self.env["mail.sync.account"]._oauth_redirect_uri()
+        for settings in self:
+            settings.mail_sync_oauth_redirect_uri = uri
+            settings.mail_sync_google_ready = bool(
+                (settings.google_gmail_client_identifier or "").strip()
+                and (settings.google_gmail_client_secret or "").strip()
+            )
+            settings.mail_sync_microsoft_ready = bool(
+                (settings.microsoft_outlook_client_identifier or "").strip()
+                and (settings.microsoft_outlook_client_secret or "").strip()
+            )

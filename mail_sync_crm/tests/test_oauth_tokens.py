@@ -1,0 +1,185 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""OAuth tokens in use: sync and Smart Mail over XOAUTH2 (checked by the real
+servers), refresh with rotation, a revoked grant, disconnect, and tokens no
+role can read and no log shows."""
+
+import logging
+from datetime import datetime, timedelta
+
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from ..lib import crypto, oauth
+from ..lib.testing import make_message
+from .oauth_common import OAuthCase
+
+CUSTOMER = "ceo@acme.example.com"
+
+
+@tagged("post_install", "-at_install")
+class TestOAuthTokens(OAuthCase):
+    def connected(self, user=None, provider="gmail"):
+        user = user or self.salesman
+        account = self.oauth_account(user, provider)
+        self.connect(user, account)
+        self.assertEqual(account.state, "enabled")
+        return account
+
+    def stored(self, account):
+        """(refresh token, access token) as stored, decrypted."""
+        row = self.token_row(account)
+        row.invalidate_recordset()
+        key = account._secret_key()
+        return (
+            crypto.decrypt(key, row.refresh_secret),
+            crypto.decrypt(key, row.access_secret),
+        )
+
+    def make_due(self, account):
+        """The stored access token now expires within the refresh margin."""
+        self.token_row(account).write({"expires_at": datetime.now()})
+        self.env.flush_all()
+
+    def refreshes(self):
+        return self.auth.count("/token", grant_type="refresh_token")
+
+    def test_sync_over_xoauth2_records_mail_on_the_lead(self):
+        lead = self.env["crm.lead"].create({"name": "Acme", "email_from": CUSTOMER})
+        account = self.connected()
+        raw = make_message(CUSTOMER, self.salesman.email, subject="Quote over OAuth")
+        self.oauth_imap.append(self.salesman.email, "INBOX", raw)
+        self.assertTrue(account.sudo()._sync_mailbox())
+        self.assertIn("Quote over OAuth", lead.message_ids.mapped("subject"))
+        self.assertEqual(account.state, "enabled")
+
+    def test_smart_mail_sends_over_xoauth2(self):
+        account = self.connected()
+        server = (
+            self.env["ir.mail_server"]
+            .sudo()
+            .search([("mail_sync_account_id", "=", account.id)])
+        )
+        self.assertFalse(server.smtp_pass)
+        connection = server.with_user(self.salesman)._mail_sync_open_connection()
+        try:
+            connection.sendmail(
+                self.salesman.email, [CUSTOMER], b"Subject: hi\r\n\r\nover OAuth\r\n"
+            )
+        finally:
+            connection.quit()
+        received = self.oauth_smtp.messages[-1]
+        self.assertEqual(received.rcpt_tos, [CUSTOMER])
+        self.assertEqual(received.auth_user, self.salesman.email)
+
+    def test_refresh_rotates_and_nothing_breaks(self):
+        account = self.connected()
+        old_refresh, old_access = self.stored(account)
+        self.make_due(account)
+        before = self.refreshes()
+        settings = account.sudo()._imap_settings()
+        self.assertEqual(self.refreshes(), before + 1)
+        new_refresh, new_access = self.stored(account)
+        self.assertNotEqual(new_refresh, old_refresh)
+        self.assertNotEqual(new_access, old_access)
+        self.assertEqual(settings.access_token, new_access)
+        self.assertGreater(self.token_row(account).expires_at, datetime.now())
+        # A valid token is used as it is: no second refresh.
+        account.sudo()._smtp_settings()
+        self.assertEqual(self.refreshes(), before + 1)
+        # Sync and the connection test work with the new tokens.
+        self.assertTrue(account.sudo()._sync_mailbox())
+        account.with_user(self.salesman).action_connect()
+        self.assertEqual(account.state, "enabled")
+        # The old refresh token is spent at the provider.
+        with self.assertRaises(oauth.OAuthInvalidGrant):
+            account._oauth_client("google").refresh(old_refresh)
+
+    def test_revoked_grant_is_an_error_saying_connect_again(self):
+        account = self.connected()
+        self.auth.revoke_user(self.salesman.email)
+        self.make_due(account)
+        self.assertFalse(account.sudo()._sync_mailbox())
+        account.invalidate_recordset()
+        self.assertEqual(account.state, "error")
+        log = self.last_log(account)
+        self.assertEqual(log.code, "oauth_invalid_grant")
+        self.assertIn("Connect again with Google", log.hint)
+        # The 48-hour decay applies as for any error.
+        account.sudo().first_error_date = datetime.now() - timedelta(hours=49)
+        self.env["mail.sync.account"]._cron_update_status()
+        self.assertEqual(account.state, "connection")
+
+    def test_disconnect_erases_and_revokes_the_tokens(self):
+        account = self.connected()
+        _refresh, access = self.stored(account)
+        self.assertTrue(self.auth.is_active(access))
+        before = self.auth.count("/revoke")
+        account.with_user(self.salesman).action_disable(keep_history=True)
+        self.assertFalse(self.token_row(account))
+        self.assertEqual(self.auth.count("/revoke"), before + 1)
+        self.assertFalse(self.auth.is_active(access))
+        self.assertEqual(account.state, "draft")
+        self.assertFalse(account.oauth_connected)
+
+    def test_another_address_or_provider_erases_the_tokens(self):
+        account = self.connected()
+        account.sudo().state = "connection"
+        account.with_user(self.salesman).provider = "custom"
+        self.assertFalse(self.token_row(account))
+        self.assertFalse(account.oauth_connected)
+
+    def test_tokens_are_unreadable_by_every_role(self):
+        account = self.connected()
+        refresh, access = self.stored(account)
+        for user in (self.salesman, self.sales_manager, self.admin):
+            Tokens = self.env["mail.sync.oauth.token"].with_user(user)
+            with self.assertRaises(AccessError):
+                Tokens.search_read([])
+            fault = self.refused(user, "mail.sync.oauth.token", "search_read", [])
+            self.assertNotIn(refresh, fault)
+            try:
+                values = account.with_user(user).read()
+            except AccessError:  # another user's mailbox, by record rule
+                values = []
+            self.assertNotIn(refresh, str(values))
+            self.assertNotIn(access, str(values))
+        self.env.cr.execute(
+            "SELECT refresh_secret, access_secret FROM mail_sync_oauth_token"
+            " WHERE account_id = %s",
+            [account.id],
+        )
+        in_database = " ".join(self.env.cr.fetchone())
+        self.assertNotIn(refresh, in_database)
+        self.assertNotIn(access, in_database)
+
+    def test_tokens_never_reach_the_log(self):
+        seen = []
+        handler = logging.Handler()
+        handler.emit = lambda record: seen.append(record.getMessage())
+        logging.getLogger().addHandler(handler)
+        addon_logger = logging.getLogger("odoo.addons.mail_sync_crm")
+        level = addon_logger.level
+        addon_logger.setLevel(logging.DEBUG)  # every line the addon may log
+        try:
+            account = self.connected()
+            self.make_due(account)
+            self.assertTrue(account.sudo()._sync_mailbox())
+            self.auth.revoke_user(self.salesman.email)
+            self.make_due(account)
+            self.assertFalse(account.sudo()._sync_mailbox())
+        finally:
+            addon_logger.setLevel(level)
+            logging.getLogger().removeHandler(handler)
+        logs = self.env["mail.sync.log"].search([("account_id", "=", account.id)])
+        text = "\n".join(seen) + str(logs.read(["message", "hint", "detail"]))
+        self.assertIn("access token refreshed", text)
+        self.assertIn("oauth_invalid_grant", text)
+        issued = [
+            value
+            for saved in self.auth._tokens
+            for value in (saved.access_token, saved.refresh_token)
+            if value
+        ]
+        self.assertTrue(issued)
+        for value in issued:
+            self.assertNotIn(value, text)
