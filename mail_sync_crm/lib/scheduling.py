@@ -39,9 +39,12 @@ __all__ = [
     "run_budget_seconds",
 ]
 
-# Error codes meaning "the server refused this login": retrying soon changes nothing
+# Error codes meaning "the server (or the OAuth provider) refused this login":
+# retrying soon changes nothing
 # and counts as one more failed login at the provider.
-BACKOFF_CODES = frozenset({"auth_failed", "app_password_required", "imap_disabled"})
+BACKOFF_CODES = frozenset(
+    {"auth_failed", "app_password_required", "imap_disabled", "oauth_invalid_grant"}
+)
 # Delay before the next try after the 1st, 2nd, 3rd and any later refused login in a
 # row; the 48-hour decay to Connection still applies (about 15 logins in all).
 AUTH_BACKOFF = (
