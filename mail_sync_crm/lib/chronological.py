@@ -30,7 +30,7 @@ previous checkpoints.
 import contextlib
 from dataclasses import dataclass, field
 
-from . import errors, matcher, message_parser
+from . import errors, matcher
 from .sync_engine import (
     BODY_BATCH_BYTES,
     HEADER_BATCH,
@@ -38,7 +38,9 @@ from .sync_engine import (
     _date_key,
     _fetch_bodies,
     _fetch_headers,
+    _hold_back,
     _malformed,
+    _parse_body,
     _retry_held,
     _Run,
     _size_chunks,
@@ -264,7 +266,7 @@ def _checkpoint(scans, deferred):
 def _bodies(run, items):
     """The parsed messages of ``items`` (one folder's), fetched in size chunks;
     those the server cannot deliver are held back, malformed ones skipped."""
-    session, folder, store, outcome = run.session, run.folder, run.store, run.outcome
+    session, folder = run.session, run.folder
     selected = getattr(session, "folder", None)
     if selected is None or getattr(selected, "name", None) != folder.name:
         session.select_folder(folder.name)
@@ -274,26 +276,7 @@ def _bodies(run, items):
         bodies, failed = _fetch_bodies(run, [item.uid for item in chunk], sizes)
         for item in chunk:
             if item.uid in failed:
-                counted = item.uid not in run.narrowing.unsettled
-                run.held.failed(
-                    item.uid, failed[item.uid], header=item.header, counted=counted
-                )
-                continue
-            raw = bodies.get(item.uid)
-            if not raw:
-                continue  # expunged since the header fetch
-            item.message = (
-                raw
-                if isinstance(raw, message_parser.ParsedMessage)
-                else message_parser.parse_message(raw, run.attachment_cap)
-            )
-            if item.message.error and not item.message.body_html:
-                store.skip(
-                    folder,
-                    item.uid,
-                    _malformed(folder.name, item.uid, item.message.error),
-                )
-                outcome.skipped += 1
-                continue
-            ready.append(item)
+                _hold_back(run, item, failed[item.uid])
+            elif _parse_body(run, item, bodies.get(item.uid)):
+                ready.append(item)
     return ready

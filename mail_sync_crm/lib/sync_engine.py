@@ -356,10 +356,7 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
             bodies_fetched()  # the last chunk is parsed while the session works on
         for item in chunk:
             if item.uid in failed:
-                counted = item.uid not in run.narrowing.unsettled
-                run.held.failed(
-                    item.uid, failed[item.uid], header=item.header, counted=counted
-                )
+                _hold_back(run, item, failed[item.uid])
                 continue
             # A copy of a message already ready in this batch (same Message-ID,
             # another UID) adds nothing; a copy of one that failed still counts.
@@ -368,23 +365,7 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
                 for lead in item.lead_ids
                 if (item.header.message_id, lead) not in taken
             }
-            if not item.lead_ids:
-                continue
-            raw = bodies.get(item.uid)
-            if not raw:
-                continue  # expunged since the header fetch
-            item.message = (
-                raw
-                if isinstance(raw, message_parser.ParsedMessage)
-                else message_parser.parse_message(raw, run.attachment_cap)
-            )
-            if item.message.error and not item.message.body_html:
-                store.skip(
-                    folder,
-                    item.uid,
-                    _malformed(folder.name, item.uid, item.message.error),
-                )
-                outcome.skipped += 1
+            if not item.lead_ids or not _parse_body(run, item, bodies.get(item.uid)):
                 continue
             ready.append(item)
             taken |= {(item.header.message_id, lead) for lead in item.lead_ids}
@@ -395,6 +376,35 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
         outcome.recorded += len(ready)
         outcome.uids.extend(item.uid for item in ready)
     return stop_uid
+
+
+def _hold_back(run, item, err):
+    """``item``'s body could not be fetched: held back for a later run (counted
+    against it once narrowing pinned it down)."""
+    counted = item.uid not in run.narrowing.unsettled
+    run.held.failed(item.uid, err, header=item.header, counted=counted)
+
+
+def _parse_body(run, item, raw):
+    """Give ``item`` its message parsed from ``raw`` (or as the large-message
+    reader already parsed it); False when there is nothing to record: expunged
+    since the header fetch, or malformed (skipped with a log entry)."""
+    if not raw:
+        return False
+    item.message = (
+        raw
+        if isinstance(raw, message_parser.ParsedMessage)
+        else message_parser.parse_message(raw, run.attachment_cap)
+    )
+    if item.message.error and not item.message.body_html:
+        run.store.skip(
+            run.folder,
+            item.uid,
+            _malformed(run.folder.name, item.uid, item.message.error),
+        )
+        run.outcome.skipped += 1
+        return False
+    return True
 
 
 def _fetch_bodies(run, uids, sizes):
