@@ -28,15 +28,13 @@ each run and the medians, and the extra time of each OAuth variant.
 """
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONF = os.path.join(ROOT, ".run", "test.conf")
+import bench_odoo
+
 ODOO_LOG = "/tmp/bench-oauth-odoo.log"
 INSTALL_LOG = "/tmp/bench-oauth-install.log"
 PASSWORD = "B3nch-OAuth-pa55!"
@@ -46,23 +44,11 @@ CUSTOMER = "ceo@prospect-bench.example"
 
 
 def install(database):
-    command = (
-        "source scripts/lib.sh; "
-        f"install_or_update {CONF} {database} {INSTALL_LOG} --without-demo=all"
-    )
-    env = {**os.environ, "ODOO_SRC": os.environ.get("ODOO_SRC", "/opt/odoo18")}
-    subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, check=True)
+    bench_odoo.install(database, INSTALL_LOG)
 
 
 def configure_odoo(database):
-    from odoo.modules.module import initialize_sys_path
-    from odoo.tools import config
-
-    config.parse_config(
-        ["-c", CONF, "-d", database, f"--logfile={ODOO_LOG}", "--log-level=warn"],
-        setup_logging=True,
-    )
-    initialize_sys_path()
+    bench_odoo.configure_odoo(database, ODOO_LOG)
 
 
 def set_params(env, auth):

@@ -45,13 +45,13 @@ import gc
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import time
 
+import bench_odoo
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDON_DIR = os.path.join(ROOT, "mail_sync_crm")
-CONF = os.path.join(ROOT, ".run", "test.conf")
 ODOO_LOG = "/tmp/bench-smart-mail-odoo.log"
 INSTALL_LOG = "/tmp/bench-smart-mail-install.log"
 
@@ -122,23 +122,11 @@ def _serve(conn):
 
 
 def install(database):
-    command = (
-        "source scripts/lib.sh; "
-        f"install_or_update {CONF} {database} {INSTALL_LOG} --without-demo=all"
-    )
-    env = {**os.environ, "ODOO_SRC": os.environ.get("ODOO_SRC", "/opt/odoo18")}
-    subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, check=True)
+    bench_odoo.install(database, INSTALL_LOG)
 
 
 def configure_odoo(database):
-    from odoo.modules.module import initialize_sys_path
-    from odoo.tools import config
-
-    config.parse_config(
-        ["-c", CONF, "-d", database, f"--logfile={ODOO_LOG}", "--log-level=warn"],
-        setup_logging=True,
-    )
-    initialize_sys_path()
+    bench_odoo.configure_odoo(database, ODOO_LOG)
 
 
 def setup(env, smtp):
