@@ -59,15 +59,7 @@ class MailSyncAccount(models.Model):
         }
 
     def _oauth_decrypt(self, key, token):
-        try:
-            return crypto.decrypt(key, token)
-        except crypto.SecretKeyError as exc:
-            raise errors.MailSyncError(
-                "secret_key_mismatch",
-                f"the OAuth tokens of mailbox {self.id} were not made with the key "
-                "in use",
-                side="oauth",
-            ) from exc
+        return self._decrypt(key, token, "the OAuth tokens", side="oauth")
 
     def _oauth_access_token(self):
         """A valid access token: the stored one, or a new one when it expires

@@ -76,13 +76,17 @@ class MailSyncAccount(models.Model):
         token = self.sudo()[field]
         if not token:
             return ""
-        key = self._secret_key()
+        return self._decrypt(self._secret_key(), token, f"the stored {field}", side)
+
+    def _decrypt(self, key, token, what, side=None):
+        """``token`` decrypted with ``key``; ``secret_key_mismatch`` naming
+        ``what`` when the key is not the one it was made with."""
         try:
             return crypto.decrypt(key, token)
         except crypto.SecretKeyError as exc:
             raise errors.MailSyncError(
                 "secret_key_mismatch",
-                f"the stored {field} of mailbox {self.id} was not made with the key "
+                f"{what} of mailbox {self.id}: made with another key than the one "
                 f"in use (fingerprint {secret_key.fingerprint(key)})",
                 side=side,
             ) from exc
