@@ -148,15 +148,7 @@ class MailSyncAccount(models.Model):
             self._cron_budget_seconds(), cron_time_limit=_cron_time_limit()
         )
         started = fields.Datetime.now()
-        accounts = self.sudo().search(
-            [
-                ("state", "in", ("enabled", "error")),
-                "|",
-                ("next_attempt_date", "=", False),
-                ("next_attempt_date", "<=", started),
-            ],
-            order="last_attempt_date asc nulls first, id",
-        )
+        accounts = self._due_mailboxes(started)
         Cron = self.env["ir.cron"]
         for done, account in enumerate(accounts):
             if not budget.allows_next():
@@ -174,6 +166,20 @@ class MailSyncAccount(models.Model):
                 due_before=started, long_run=process_tuning.long_run
             )
             Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
+
+    @api.model
+    def _due_mailboxes(self, now):
+        """The mailboxes a scheduled run takes, in its order: connected, not
+        backing off at ``now``, tried longest ago first."""
+        return self.sudo().search(
+            [
+                ("state", "in", ("enabled", "error")),
+                "|",
+                ("next_attempt_date", "=", False),
+                ("next_attempt_date", "<=", now),
+            ],
+            order="last_attempt_date asc nulls first, id",
+        )
 
     @api.model
     def _cron_budget_seconds(self):
