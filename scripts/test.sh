@@ -38,5 +38,20 @@ say "plain pytest: mail_sync_crm/lib/tests, on each Python among 3.10-3.12 prese
 scripts/lib_tests.sh ${PYTEST_ARGS:-}
 
 say "pytest-odoo: mail_sync_crm/tests (database $DB)"
-.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-http --odoo-config="$CONF" --odoo-database="$DB" \
-  mail_sync_crm/tests ${PYTEST_ARGS:-}
+# Odoo logs its warnings and errors to $LOG (pytest-odoo would silence all but
+# CRITICAL). A failure prints the server side too (an HTTP 500 behind a tour's error):
+# the ERROR/CRITICAL lines of this run's Odoo log, then the summary line again.
+LOG=$(conf_get "$CONF" logfile)
+: > "$LOG"
+set +e
+.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-http --odoo-log-level=warn \
+  --odoo-config="$CONF" --odoo-database="$DB" \
+  mail_sync_crm/tests ${PYTEST_ARGS:-} | tee .run/pytest-odoo.out
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  say "the Odoo log's errors during this run ($LOG), last 60 lines of them with context:"
+  grep -nE -A12 '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$LOG" | tail -n 60 || true
+  tail -n 1 .run/pytest-odoo.out
+  exit "$status"
+fi
