@@ -24,9 +24,13 @@ install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
 # Compile the web client's bundles once, committed: a tour's first page load then
 # needs no compilation (Odoo waits only 60 s for a tour to be ready, and each
 # HttpCase class would otherwise compile them again in its rolled-back transaction).
+# Old bundles go first: the database outlives a clone and its filestore (.run/data),
+# and a bundle whose files did not change keeps its URL, so Odoo would serve the
+# old record's missing file (an HTTP 500 instead of the web client's CSS).
 say "warming the web assets of database $DB"
 "$PY" "$ODOO_BIN" shell -c "$CONF" -d "$DB" --no-http --log-level=warn >/dev/null 2>&1 <<'PYCODE' \
   || say "asset warm-up failed; the tours compile the assets themselves"
+env["ir.attachment"].regenerate_assets_bundles()
 for name in ("web.assets_web", "web.assets_tests"):
     bundle = env["ir.qweb"]._get_asset_bundle(name)
     bundle.js()

@@ -4,7 +4,7 @@
 import contextlib
 import xmlrpc.client
 
-from odoo import Command
+from odoo import Command, http
 from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 
 from ..lib import tls
@@ -123,8 +123,27 @@ class MailSyncCase(MailSyncSetup, TransactionCase):
     """The shared set-up in one transaction, rolled back after each test."""
 
 
+def warm_http_statics():
+    """Compute the HTTP server's table of static folders once, in this thread.
+
+    Odoo computes it lazily, reading every addon's manifest with
+    ``ast.literal_eval``, in whichever request thread serves a static file first.
+    A browser's first page asks for many at once; on Python 3.11.7 two threads
+    parsing at the same moment can fail with "SystemError: AST constructor
+    recursion depth mismatch" (seen in this project's test log), and that
+    request gets an HTML error page instead of its file: a tour then fails at
+    random (a likely cause of one CI failure, "<!doctype ... is not valid
+    JSON")."""
+    return http.root.statics
+
+
 class MailSyncHttpCase(MailSyncSetup, HttpCase):
     """The same, with Odoo's HTTP server (XML-RPC, browser tours)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        warm_http_statics()
 
     def rpc(self, user, model, method, *args, **kwargs):
         return self.xmlrpc_object.execute_kw(

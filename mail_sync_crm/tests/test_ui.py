@@ -2,7 +2,7 @@
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib.testing import DovecotServer, SmtpServer
-from .common import PASSWORD, started
+from .common import PASSWORD, started, warm_http_statics
 
 
 @tagged("post_install", "-at_install")
@@ -10,6 +10,7 @@ class TestUi(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        warm_http_statics()
         cls.imap = started(DovecotServer(), cls.addClassCleanup)
         cls.smtp = started(SmtpServer(), cls.addClassCleanup)
         cls.user = new_test_user(
