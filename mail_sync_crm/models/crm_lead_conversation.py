@@ -96,9 +96,7 @@ class CrmLead(models.Model):
             "subject": row.subject or message.subject or "",
             "date": row.date and row.date.isoformat(sep=" "),
             "direction": row.direction,
-            "direction_label": dict(row._fields["direction"].selection)[
-                row.direction
-            ],
+            "direction_label": dict(row._fields["direction"].selection)[row.direction],
             "sender": sender or _("Unknown sender"),
             "sender_email": address,
             "to": row.email_to or "",

@@ -66,7 +66,9 @@ class MailSyncAccount(models.Model):
         # sudo: counting the log of mailboxes the user may read
         Log = self.env["mail.sync.log"].sudo()
         totals = dict(
-            Log._read_group([("account_id", "in", self.ids)], ["account_id"], ["__count"])
+            Log._read_group(
+                [("account_id", "in", self.ids)], ["account_id"], ["__count"]
+            )
         )
         for account in self:
             account.log_total = totals.get(account, 0)

@@ -129,7 +129,7 @@ class TestConversation(MailSyncHttpCase):
         composer = Form(
             self.env["mail.compose.message"]
             .with_user(self.salesman)
-            .with_context(action["context"])
+            .with_context(**action["context"])
         )
         self.assertEqual(composer.subject, "Re: Robots?")
         composer.body = "<p>Forty it is.</p>"
