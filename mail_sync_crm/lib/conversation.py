@@ -204,7 +204,7 @@ def _quoted(line):
 
 def mark_text_quotes(body):
     """``body`` (``<p>`` text with ``<br>`` line ends) with each run of quoted
-    lines, and the attribution line just before it, wrapped in a
+    lines, the attribution line and blank lines just before it, wrapped in a
     ``<span data-o-mail-quote="1">``."""
     lines = body.split("\n")
     index = 0
@@ -216,6 +216,8 @@ def mark_text_quotes(body):
         while index < len(lines) and _quoted(lines[index]):
             index += 1
         if start and _ATTRIBUTION.search(lines[start - 1]):
+            start -= 1
+        while start and lines[start - 1] == "<br>":  # the blank lines before it
             start -= 1
         first = lines[start]
         opening = "<p>" if first.startswith("<p>") else ""

@@ -69,14 +69,16 @@ class CrmLead(models.Model):
                     "reply_subject": conversation.reply_subject(rows[-1].subject),
                     "last_message_id": rows[-1].mail_message_id.id,
                     "emails": [
-                        self._mail_sync_email_values(row, every[row.message_id])
+                        self._mail_sync_email_values(
+                            row, every[row.message_id], thread.subject
+                        )
                         for row in rows
                     ],
                 }
             )
         return {"lead": self.display_name, "threads": threads}
 
-    def _mail_sync_email_values(self, row, rows):
+    def _mail_sync_email_values(self, row, rows, thread_subject):
         message = row.mail_message_id.sudo()
         name, address = parseaddr(message.email_from or "")
         if message.author_id:
@@ -94,6 +96,9 @@ class CrmLead(models.Model):
             "id": row.id,
             "message_id": message.id,
             "subject": row.subject or message.subject or "",
+            # a subject of its own, not the thread's with "Re:" before it
+            "own_subject": conversation.normalise_subject(row.subject)
+            != conversation.normalise_subject(thread_subject),
             "date": row.date and row.date.isoformat(sep=" "),
             "direction": row.direction,
             "direction_label": dict(row._fields["direction"].selection)[row.direction],

@@ -117,6 +117,9 @@ class TestConversation(MailSyncHttpCase):
                 ("Alice Martin", "in", [owner]),
             ],
         )
+        self.assertEqual(
+            [e["own_subject"] for e in robots], [False] * 3, "Re: is no new subject"
+        )
         self.assertEqual(robots[2]["cc"], BOB)
         self.assertEqual([a["name"] for a in robots[2]["attachments"]], ["specs.txt"])
         self.assertIn("data-o-mail-quote", robots[2]["body"], "the quote is marked")

@@ -127,8 +127,8 @@ def test_quoted_lines_of_a_text_body_are_marked():
     )
     marked = mark_text_quotes(body)
     assert marked == (
-        "<p>Forty, please.<br>\n<br>\n"
-        '<span data-o-mail-quote="1">On Mon, Sally wrote:<br>\n'
+        "<p>Forty, please.<br>\n"
+        '<span data-o-mail-quote="1"><br>\nOn Mon, Sally wrote:<br>\n'
         "&gt; We do.<br>\n&gt; Sally<br></span>\n<br>\nAlice<br>\n"
         '<span data-o-mail-quote="1">&gt; late</span></p>'
     )

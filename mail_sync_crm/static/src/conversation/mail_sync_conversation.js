@@ -5,23 +5,27 @@
 // whose mailbox recorded it and attachments; quoted text folded; Reply opens
 // Odoo's composer on the lead (models/crm_lead_conversation.py).
 import { Component, markup, onWillStart, useState } from "@odoo/owl";
-import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
+import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
+import { Layout } from "@web/search/layout";
+
+const { DateTime } = luxon;
 
 const QUOTE = /data-o-mail-quote(?!-)/;
 
 export class MailSyncConversation extends Component {
     static template = "mail_sync_crm.Conversation";
     static props = ["*"];
+    static components = { Layout };
 
     setup() {
         this.orm = useService("orm");
         this.actionService = useService("action");
         const action = this.props.action || {};
         this.leadId = action.params?.lead_id || action.context?.active_id;
-        this.state = useState({ lead: "", threads: [], shownQuotes: {}, loaded: false });
+        this.state = useState({ threads: [], shownQuotes: {}, loaded: false });
         onWillStart(() => this.load());
     }
 
@@ -33,10 +37,12 @@ export class MailSyncConversation extends Component {
             for (const email of thread.emails) {
                 email.html = markup(email.body);
                 email.hasQuote = QUOTE.test(email.body);
-                email.when = email.date ? formatDateTime(deserializeDateTime(email.date)) : "";
+                email.when = email.date
+                    ? deserializeDateTime(email.date).toLocaleString(DateTime.DATETIME_MED)
+                    : "";
             }
         }
-        Object.assign(this.state, { lead: data.lead, threads: data.threads, loaded: true });
+        Object.assign(this.state, { threads: data.threads, loaded: true });
     }
 
     emailCount(thread) {
@@ -51,15 +57,6 @@ export class MailSyncConversation extends Component {
 
     toggleQuote(email) {
         this.state.shownQuotes[email.id] = !this.state.shownQuotes[email.id];
-    }
-
-    openLead() {
-        this.actionService.doAction({
-            type: "ir.actions.act_window",
-            res_model: "crm.lead",
-            res_id: this.leadId,
-            views: [[false, "form"]],
-        });
     }
 
     async reply(thread) {
