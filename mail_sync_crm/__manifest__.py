@@ -38,6 +38,7 @@
             "mail_sync_crm/static/src/systray/*",
             "mail_sync_crm/static/src/chatter/*",
             "mail_sync_crm/static/src/errors/*",
+            "mail_sync_crm/static/src/conversation/*",
         ],
         "web.assets_tests": [
             "mail_sync_crm/static/tests/tours/*.js",

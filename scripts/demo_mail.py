@@ -75,22 +75,33 @@ def _say(text):
     sys.stdout.write(f"demo_mail: {text}\n")
 
 
+def _quote(name, text):
+    """The quoted original a mail client puts under a reply."""
+    lines = "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+    return f"\n\n{name} wrote:\n{lines}"
+
+
 def _messages(owner, history, noise=()):
     from lib.testing import make_message
 
     now = datetime.now(timezone.utc)
     tag = owner[1].split("@")[0]
     inbox, sent = [], []
+    by_subject = {}  # a reply ("Re: ...") answers the email of that subject
     for i, (days, who, direction, subject, text) in enumerate(history):
         contact = CONTACTS[who]
         sender, recipient = (contact, owner) if direction == "in" else (owner, contact)
+        message_id = f"<demo-{tag}-{i}@mailsync-demo.example.com>"
+        parent = by_subject.get(subject.removeprefix("Re: "))
+        by_subject.setdefault(subject, (message_id, sender[0], text))
         raw = make_message(
             sender,
             recipient,
             subject=subject,
-            text=text,
+            text=text + (_quote(*parent[1:]) if parent else ""),
             date=now - timedelta(days=days, hours=i),
-            message_id=f"<demo-{tag}-{i}@mailsync-demo.example.com>",
+            message_id=message_id,
+            in_reply_to=parent and parent[0],
         )
         (inbox if direction == "in" else sent).append((raw, now - timedelta(days=days)))
     for i, (days, sender, _direction, subject) in enumerate(noise):

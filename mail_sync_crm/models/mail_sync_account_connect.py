@@ -175,6 +175,8 @@ class MailSyncAccount(models.Model):
             else False,
             "first_error_date": False,
             "last_error": False,
+            # the log's entries so far are history: "Errors" counts from here
+            **self._log_cleared_values(),
             # the login works: the scheduled sync tries it at its next run
             "auth_failure_count": 0,
             "next_attempt_date": False,

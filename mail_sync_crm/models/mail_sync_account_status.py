@@ -42,19 +42,64 @@ class MailSyncAccount(models.Model):
         help="Logins refused by the server in a row.",
     )
     log_ids = fields.One2many("mail.sync.log", "account_id", string="Error Log")
-    log_count = fields.Integer(compute="_compute_log_count")
+    log_count = fields.Integer(
+        string="Errors",
+        compute="_compute_log_count",
+        help="Errors since the mailbox last worked (a successful connect or "
+        "sync), and messages still skipped; older entries stay in the log.",
+    )
+    log_total = fields.Integer(compute="_compute_log_count")
+    log_cleared_id = fields.Integer(
+        readonly=True,
+        copy=False,
+        help="The last log entry written before the mailbox last recovered: the "
+        "entries up to it are history.",
+    )
 
     # ------------------------------------------------------------------
     # Errors
     # ------------------------------------------------------------------
+    @api.depends("log_cleared_id", "log_ids")
     def _compute_log_count(self):
-        counts = dict(
-            self.env["mail.sync.log"]._read_group(
+        """``log_count``: the entries that still tell something is wrong (see
+        ``_current_log_domain``); ``log_total``: the whole log."""
+        # sudo: counting the log of mailboxes the user may read
+        Log = self.env["mail.sync.log"].sudo()
+        totals = dict(
+            Log._read_group(
                 [("account_id", "in", self.ids)], ["account_id"], ["__count"]
             )
         )
         for account in self:
-            account.log_count = counts.get(account, 0)
+            account.log_total = totals.get(account, 0)
+            account.log_count = (
+                Log.search_count(account._current_log_domain())
+                if account.log_total
+                else 0
+            )
+
+    def _current_log_domain(self):
+        """The log entries of this mailbox written since it last recovered, and
+        those of messages still skipped (Retry is waiting for them)."""
+        self.ensure_one()
+        domain = [("account_id", "=", self.id)]
+        if self.log_cleared_id:
+            domain += [
+                "|",
+                ("id", ">", self.log_cleared_id),
+                ("failed_message_id.state", "=", "skipped"),
+            ]
+        return domain
+
+    def _log_cleared_values(self):
+        """What a mailbox that just worked writes: its log so far is history
+        (by entry, not by time: a transaction's entries share its timestamp)."""
+        self.ensure_one()
+        self.env["mail.sync.log"].flush_model(["account_id"])
+        self.env.cr.execute(
+            "SELECT MAX(id) FROM mail_sync_log WHERE account_id = %s", [self.id]
+        )
+        return {"log_cleared_id": self.env.cr.fetchone()[0] or 0}
 
     def action_open_logs(self):
         self.ensure_one()
@@ -68,10 +113,14 @@ class MailSyncAccount(models.Model):
 
     def _record_success(self):
         """A sync or send worked: clear the error run."""
-        failing = self.filtered(lambda a: a.state == "error")
-        if failing:
-            failing.sudo().write(
-                {"state": "enabled", "first_error_date": False, "last_error": False}
+        for account in self.filtered(lambda a: a.state == "error"):
+            account.sudo().write(
+                {
+                    "state": "enabled",
+                    "first_error_date": False,
+                    "last_error": False,
+                    **account._log_cleared_values(),
+                }
             )
 
     def _record_error(self, err):
@@ -141,7 +190,7 @@ class MailSyncAccount(models.Model):
                 self.env(cr=cr)["mail.sync.log"].sudo().create(vals)
         if not committed:
             return self.env["mail.sync.log"].sudo().create(vals)
-        self.invalidate_recordset(["log_ids", "log_count"])
+        self.invalidate_recordset(["log_ids", "log_count", "log_total"])
         return True
 
     # ------------------------------------------------------------------

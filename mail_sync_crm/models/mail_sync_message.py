@@ -28,6 +28,15 @@ class MailSyncMessage(models.Model):
     mail_message_id = fields.Many2one(
         "mail.message", string="Chatter Message", index=True, ondelete="cascade"
     )
+    email_to = fields.Char(string="To", help="The To addresses of the email.")
+    email_cc = fields.Char(string="Cc", help="The Cc addresses of the email.")
+    in_reply_to = fields.Char(
+        string="In-Reply-To", help="The Message-ID of the email this one answers."
+    )
+    references = fields.Text(
+        help="The Message-IDs of the email's conversation, oldest first: the "
+        "lead's Emails view threads by them."
+    )
     introduced = fields.Boolean(
         help="This mailbox created the chatter message (rather than finding it "
         "already there, e.g. sent from Odoo or synced by a colleague)."

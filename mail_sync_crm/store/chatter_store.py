@@ -26,18 +26,21 @@ _LEDGER_INSERT = """
     INSERT INTO mail_sync_message (
         account_id, user_id, company_id, message_id, folder, uid, direction, date,
         subject, lead_id, stage_id, lead_type, mail_message_id, introduced,
+        email_to, email_cc, in_reply_to, "references",
         create_uid, create_date, write_uid, write_date)
     SELECT v.account_id, %(user)s, %(company)s, v.message_id, v.folder, v.uid,
            v.direction, v.date, v.subject, v.lead_id, l.stage_id, l.type,
-           v.mail_message_id, v.introduced, %(uid)s, %(now)s, %(uid)s, %(now)s
+           v.mail_message_id, v.introduced, v.email_to, v.email_cc, v.in_reply_to,
+           v.refs, %(uid)s, %(now)s, %(uid)s, %(now)s
       FROM (VALUES %%s) AS v(account_id, message_id, folder, uid, direction, date,
-                             subject, lead_id, mail_message_id, introduced)
+                             subject, lead_id, mail_message_id, introduced,
+                             email_to, email_cc, in_reply_to, refs)
  LEFT JOIN crm_lead l ON l.id = v.lead_id
 """
 _LEDGER_TEMPLATE = (
     "(%(account_id)s, %(message_id)s, %(folder)s, %(uid)s::int, %(direction)s, "
     "%(date)s::timestamp, %(subject)s, %(lead_id)s::int, %(mail_message_id)s::int, "
-    "%(introduced)s::bool)"
+    "%(introduced)s::bool, %(email_to)s, %(email_cc)s, %(in_reply_to)s, %(references)s)"
 )
 
 
@@ -242,6 +245,11 @@ class MailSyncStore(HeldMessages, SyncStore):
             "lead_id": lead,
             "mail_message_id": mail_message,
             "introduced": introduced,
+            # the header fields the lead's Emails view threads and shows by
+            "email_to": ", ".join(header.to) or None,
+            "email_cc": ", ".join(header.cc) or None,
+            "in_reply_to": (header.in_reply_to or "")[:995] or None,
+            "references": " ".join(header.references) or None,
         }
 
     def _body(self, message):

@@ -1,10 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A failed Connect's dialog is titled after the side that failed, not Odoo's
-"Invalid Operation"."""
+"Invalid Operation"; the Errors button after a reconnect that works."""
 
 from odoo.http import serialize_exception
 from odoo.tests import tagged
 
+from ..lib import errors
 from ..models.mail_sync_account_connect import MailSyncConnectError
 from .common import MailSyncHttpCase
 
@@ -36,3 +37,15 @@ class TestConnectDialog(MailSyncHttpCase):
             login=self.salesman.login,
             timeout=180,
         )
+
+    def test_errors_button_after_a_reconnect(self):
+        account = self.connected_account(self.salesman)
+        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        self.assertEqual(account.state, "error")
+        self.start_tour(
+            f"/odoo/mail.sync.account/{account.id}",
+            "mail_sync_crm_reconnect_errors_tour",
+            login=self.salesman.login,
+            timeout=180,
+        )
+        self.assertEqual(account.state, "enabled")

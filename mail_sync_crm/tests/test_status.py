@@ -86,6 +86,20 @@ class TestStatus(MailSyncCase):
         self.assertEqual(account.state, "enabled")
         self.assertFalse(account.first_error_date)
 
+    def test_errors_count_from_the_last_recovery(self):
+        account = self.connected_account(self.salesman)
+        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        self.assertEqual((account.log_count, account.log_total), (1, 1))
+        account.action_connect()  # Test & Reconnect works
+        self.assertEqual(account.state, "enabled")
+        self.assertEqual(
+            (account.log_count, account.log_total), (0, 1), "no stale Errors 1"
+        )
+        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        self.assertEqual((account.log_count, account.log_total), (1, 2))
+        account._record_success()  # the next sync works
+        self.assertEqual((account.log_count, account.log_total), (0, 2))
+
     def test_decay_frees_a_place_for_pending(self):
         self.company.mail_sync_user_limit = 1
         failing = self.connected_account(self.salesman)

@@ -29,5 +29,39 @@ registry.category("web_tour.tours").add("mail_sync_crm_connect_dialog_tour", {
             content: "and says how to fix it",
             trigger: `.modal .modal-body:contains("How to fix it")`,
         },
+
+    ],
+});
+
+// A mailbox in Error shows "Errors 1"; after a Test & Reconnect that works, the
+// form reloads with "Errors 0" (the old entry stays in its log).
+registry.category("web_tour.tours").add("mail_sync_crm_reconnect_errors_tour", {
+    steps: () => [
+        {
+            content: "The mailbox in Error counts its error",
+            trigger: `.o_form_view button[name=action_open_logs] .o_stat_value:contains("1")`,
+        },
+        {
+            content: "Test & Reconnect",
+            trigger: ".o_form_view button[name=action_connect]:contains(Reconnect)",
+            run: "click",
+        },
+        {
+            content: "Connected again",
+            trigger: ".o_notification:contains(Mailbox connected)",
+        },
+        {
+            content: "The Errors button no longer counts the old error",
+            trigger: `.o_form_view button[name=action_open_logs] .o_stat_value:contains("0")`,
+        },
+        {
+            content: "and its log keeps it",
+            trigger: ".o_form_view button[name=action_open_logs]",
+            run: "click",
+        },
+        {
+            content: "The log lists the old error",
+            trigger: ".o_list_view .o_data_row",
+        },
     ],
 });

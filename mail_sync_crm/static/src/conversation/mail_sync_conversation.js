@@ -1,0 +1,71 @@
+/** @odoo-module **/
+// License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+// The lead's Emails view: its synced emails as conversations, newest thread
+// first, each thread's emails in date order, with sender, recipients, direction,
+// whose mailbox recorded it and attachments; quoted text folded; Reply opens
+// Odoo's composer on the lead (models/crm_lead_conversation.py).
+import { Component, markup, onWillStart, useState } from "@odoo/owl";
+import { deserializeDateTime } from "@web/core/l10n/dates";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { useService } from "@web/core/utils/hooks";
+import { Layout } from "@web/search/layout";
+
+const { DateTime } = luxon;
+
+const QUOTE = /data-o-mail-quote(?!-)/;
+
+export class MailSyncConversation extends Component {
+    static template = "mail_sync_crm.Conversation";
+    static props = ["*"];
+    static components = { Layout };
+
+    setup() {
+        this.orm = useService("orm");
+        this.actionService = useService("action");
+        const action = this.props.action || {};
+        this.leadId = action.params?.lead_id || action.context?.active_id;
+        this.state = useState({ threads: [], shownQuotes: {}, loaded: false });
+        onWillStart(() => this.load());
+    }
+
+    async load() {
+        const data = await this.orm.call("crm.lead", "mail_sync_conversation", [
+            [this.leadId],
+        ]);
+        for (const thread of data.threads) {
+            for (const email of thread.emails) {
+                email.html = markup(email.body);
+                email.hasQuote = QUOTE.test(email.body);
+                email.when = email.date
+                    ? deserializeDateTime(email.date).toLocaleString(DateTime.DATETIME_MED)
+                    : "";
+            }
+        }
+        Object.assign(this.state, { threads: data.threads, loaded: true });
+    }
+
+    emailCount(thread) {
+        return thread.emails.length === 1
+            ? _t("1 email")
+            : _t("%s emails", thread.emails.length);
+    }
+
+    ownerLabel(email) {
+        return _t("Recorded from %s's mailbox", email.owners.join(", "));
+    }
+
+    toggleQuote(email) {
+        this.state.shownQuotes[email.id] = !this.state.shownQuotes[email.id];
+    }
+
+    async reply(thread) {
+        const action = await this.orm.call("crm.lead", "action_mail_sync_reply", [
+            [this.leadId],
+            thread.last_message_id,
+        ]);
+        await this.actionService.doAction(action, { onClose: () => this.load() });
+    }
+}
+
+registry.category("actions").add("mail_sync_crm.conversation", MailSyncConversation);
