@@ -215,11 +215,17 @@ def _send_smart_mail(env, sally):
     from odoo.tools.mail import formataddr
 
     lead = env.ref("mail_sync_crm.demo_opportunity_acme").with_user(sally)
+    subject = env._("Phase 2 planning")
+    if lead.message_ids.filtered(
+        lambda m: m.subject == subject and m.author_id == sally.partner_id
+    ):
+        _say("Smart Mail already sent by an earlier make run; not sent again")
+        return
     named = formataddr((lead.contact_name or "", lead.email_from))
     partners = lead.partner_id or lead._mail_sync_recipient_partners([named])
     lead.message_post(
         body=env._("Hello Alice, the revised phase 2 planning is ready. Sally"),
-        subject=env._("Phase 2 planning"),
+        subject=subject,
         partner_ids=partners.ids,
         message_type="comment",
         subtype_xmlid="mail.mt_comment",

@@ -17,6 +17,18 @@ registry.category("web_tour.tours").add("mail_sync_crm_connect_tour", {
             run: "edit S3cret-pa55word!",
         },
         {
+            content: "Ports read as ports (the test servers' are above 1,000), not as amounts",
+            trigger: ".o_form_view div[name=imap_port] input",
+            run() {
+                for (const name of ["imap_port", "smtp_port"]) {
+                    const input = document.querySelector(`.o_form_view div[name=${name}] input`);
+                    if (!/^[0-9]{4,5}$/.test(input.value)) {
+                        throw new Error(`${name} shows "${input.value}", not a plain number`);
+                    }
+                }
+            },
+        },
+        {
             content: "Connect: IMAP and SMTP are tested for real",
             trigger: ".o_form_view button[name=action_connect]:not(:disabled)",
             run: "click",
