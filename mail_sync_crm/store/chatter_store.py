@@ -132,7 +132,9 @@ class MailSyncStore(HeldMessages, SyncStore):
             for address in (email, partner_email):
                 if address:
                     index[address].add(lead)
-            self.lead_created[lead] = created
+            # Odoo keeps the connect time in whole seconds: a lead created in
+            # that second, before Connect, existed at connect.
+            self.lead_created[lead] = created.replace(microsecond=0)
             self.lead_partner[lead] = (partner, partner_email or email)
         return index
 

@@ -125,6 +125,30 @@ class TestSync(SyncCase):
         self.env["mail.sync.account"]._cron_sync()
         self.assertEqual(self.synced(later).mapped("subject"), ["Fresh mail"])
 
+    def test_a_lead_created_in_the_second_of_connect_gets_its_history(self):
+        """Odoo stores the connect time in whole seconds and a lead's creation with
+        microseconds: a lead created just before Connect, in the same second,
+        existed at connect and gets its history."""
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(
+                ALICE, "Old mail with Alice", date=datetime.now() - timedelta(days=300)
+            ),
+        )
+        account = self.mailbox(self.salesman)
+        connected = datetime.now().replace(microsecond=0) - timedelta(hours=1)
+        account.sudo().connected_date = connected
+        self.env.cr.execute(
+            "UPDATE crm_lead SET create_date = %s WHERE id IN %s",
+            [connected + timedelta(microseconds=400_000), tuple(self.lead.ids)],
+        )
+        self.env.invalidate_all()
+        self.env["mail.sync.account"]._cron_sync()
+        self.assertEqual(
+            self.synced(self.lead).mapped("subject"), ["Old mail with Alice"]
+        )
+
     def test_blocklist_address_domain_and_own_domain(self):
         colleague = "colleague@ourcompany.example.com"
         inside = self.Lead.create({"name": "Internal", "email_from": colleague})
