@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # make test: set-up if needed, lint, install/update the addon in a dedicated test database,
 # plain pytest over lib/ tests (on the .venv's Python and, at the same time, on every other
-# one of 3.10-3.12 present: scripts/lib_tests.sh), then pytest-odoo over the addon's tests
-# (its summary line last).
+# one of 3.10-3.12 present: scripts/lib_tests.sh), then pytest-odoo over the addon's tests,
+# then over the queue_job glue module's tests in a database of their own, where OCA
+# queue_job is installed (the main one keeps testing the addon without it). Each pytest
+# run ends with its summary line; a failure of either fails make test.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 CONF=.run/test.conf
 DB=$(conf_get "$CONF" db_name)
+QUEUE_JOB_DB="${DB}_queue_job"
 
 say "lint: ruff"
-.venv/bin/ruff check mail_sync_crm scripts
-.venv/bin/ruff format --check mail_sync_crm scripts
+.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job scripts
+.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job scripts
 say "lint: pylint-odoo"
-.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
+.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job scripts
 say "lint: vermin (nothing newer than Python 3.10 needed)"
 .venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
-  --no-make-paths-absolute mail_sync_crm scripts
+  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
 
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
+install_or_update_module mail_sync_crm_queue_job "$CONF" "$QUEUE_JOB_DB" \
+  .run/test-install-queue-job.log --without-demo=all
 
 # Compile the web client's bundles once, committed: a tour's first page load then
 # needs no compilation (Odoo waits only 60 s for a tour to be ready, and each
@@ -37,6 +42,12 @@ PYCODE
 say "plain pytest: mail_sync_crm/lib/tests, on each Python among 3.10-3.12 present"
 scripts/lib_tests.sh ${PYTEST_ARGS:-}
 
+status=0
 say "pytest-odoo: mail_sync_crm/tests (database $DB)"
 .venv/bin/python -m pytest -p no:cacheprovider -q --odoo-http --odoo-config="$CONF" --odoo-database="$DB" \
-  mail_sync_crm/tests ${PYTEST_ARGS:-}
+  mail_sync_crm/tests ${PYTEST_ARGS:-} || status=$?
+
+say "pytest-odoo: mail_sync_crm_queue_job/tests (database $QUEUE_JOB_DB, with OCA queue_job)"
+.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-config="$CONF" --odoo-database="$QUEUE_JOB_DB" \
+  mail_sync_crm_queue_job/tests ${PYTEST_ARGS:-} || status=$?
+exit $status
