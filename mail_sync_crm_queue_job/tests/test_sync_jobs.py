@@ -159,11 +159,10 @@ class TestSyncJobs(MailSyncCase):
         self.assertEqual(self.synced_subjects(), ["Hello salesman"], "left to next run")
 
     def test_settings_open_the_channel_whose_capacity_counts(self):
-        action = (
-            self.env["res.config.settings"]
-            .with_user(self.admin)
-            .create({})
-            .action_mail_sync_job_channel()
-        )
+        Settings = self.env["res.config.settings"].with_user(self.admin)
+        arch = Settings.get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('id="mail_sync_job_channel"', arch)
+        self.assertIn("Mailboxes synced at once", arch)
+        action = Settings.create({}).action_mail_sync_job_channel()
         channel = self.env[action["res_model"]].browse(action["res_id"])
         self.assertEqual(channel.complete_name, "root.mail_sync")
