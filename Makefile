@@ -20,11 +20,11 @@ test:             ## lint + lib tests + Odoo tests against real PostgreSQL, Dove
 
 lint:             ## ruff, pylint-odoo and vermin (code runs on Python 3.10) only
 	scripts/setup.sh >/dev/null
-	.venv/bin/ruff check mail_sync_crm scripts
-	.venv/bin/ruff format --check mail_sync_crm scripts
-	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
+	.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job scripts
+	.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job scripts
+	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job scripts
 	.venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
-	  --no-make-paths-absolute mail_sync_crm scripts
+	  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
 
 bench:            ## benchmarks (figures in README.rst)
 	scripts/setup.sh >/dev/null
@@ -34,12 +34,16 @@ screenshots:      ## README screenshots (docs/screenshots/) from the running `ma
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/screenshots.py
 
-pot:              ## regenerate the translation template from the test database's code
+pot:              ## regenerate the translation templates from the test databases' code
 	scripts/setup.sh >/dev/null
 	.venv/bin/python $(ODOO_SRC)/odoo-bin -c .run/test.conf \
 	  -d "$$(awk -F' = ' '$$1 == "db_name" { print $$2 }' .run/test.conf)" \
 	  --i18n-export=mail_sync_crm/i18n/mail_sync_crm.pot --modules=mail_sync_crm \
 	  --stop-after-init --no-http --logfile=/dev/null
+	.venv/bin/python $(ODOO_SRC)/odoo-bin -c .run/test.conf \
+	  -d "$$(awk -F' = ' '$$1 == "db_name" { print $$2 }' .run/test.conf)_queue_job" \
+	  --i18n-export=mail_sync_crm_queue_job/i18n/mail_sync_crm_queue_job.pot \
+	  --modules=mail_sync_crm_queue_job --stop-after-init --no-http --logfile=/dev/null
 
 clean:            ## remove the venvs and run files (databases are kept)
 	rm -rf .venv .venv-py3.* .run

@@ -6,22 +6,27 @@ say() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*"; }
 conf_get() { # conf key
   awk -F' = ' -v k="$2" '$1 == k { print $2 }' "$1"
 }
-# module_state DB -> state of mail_sync_crm in DB, empty when DB or module is absent
+# module_state DB [MODULE] -> state of MODULE (mail_sync_crm) in DB, empty when DB or
+# module is absent
 module_state() {
-  psql -XtAq -d "$1" -c "SELECT state FROM ir_module_module WHERE name = 'mail_sync_crm'" 2>/dev/null || true
+  psql -XtAq -d "$1" -c "SELECT state FROM ir_module_module WHERE name = '${2:-mail_sync_crm}'" 2>/dev/null || true
 }
 # install_or_update CONF DB LOG [extra odoo args...]: install the addon in DB (created when
 # absent) or update it, logging to LOG; fails listing any ERROR/WARNING line of the log.
 install_or_update() {
-  local conf=$1 db=$2 log=$3; shift 3
+  install_or_update_module mail_sync_crm "$@"
+}
+# install_or_update_module MODULE CONF DB LOG [extra odoo args...]: the same for MODULE.
+install_or_update_module() {
+  local module=$1 conf=$2 db=$3 log=$4; shift 4
   local action="-u"
-  [ "$(module_state "$db")" = "installed" ] || action="-i"
-  say "$( [ "$action" = -i ] && echo installing || echo updating ) mail_sync_crm in database $db"
+  [ "$(module_state "$db" "$module")" = "installed" ] || action="-i"
+  say "$( [ "$action" = -i ] && echo installing || echo updating ) $module in database $db"
   : > "$log"
-  "$PY" "$ODOO_BIN" -c "$conf" -d "$db" "$action" mail_sync_crm --stop-after-init --no-http \
+  "$PY" "$ODOO_BIN" -c "$conf" -d "$db" "$action" "$module" --stop-after-init --no-http \
     --logfile="$log" "$@" || { tail -n 40 "$log" >&2; return 1; }
   if grep -nE '^[0-9-]+ [0-9:,]+ [0-9]+ (WARNING|ERROR|CRITICAL) ' "$log" >&2; then
-    echo "Odoo logged the WARNING/ERROR lines above while loading mail_sync_crm ($log)" >&2
+    echo "Odoo logged the WARNING/ERROR lines above while loading $module ($log)" >&2
     return 1
   fi
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One idempotent set-up path: system packages, PostgreSQL and its role, .venv with Odoo's
 # requirements (read from $ODOO_SRC) plus the project's own (requirements.txt: the addon's
-# runtime ranges; requirements-dev.txt: exact pins for the tests and tools), and
+# runtime ranges; requirements-dev.txt: exact pins for the tests and tools;
+# requirements-oca.txt: OCA addons from PyPI, without their dependencies), and
 # `import odoo` inside it.
 # A second run checks stamps and takes seconds.
 set -euo pipefail
@@ -55,20 +56,27 @@ fi
 
 # 3. The virtualenv, rebuilt only when a requirements file changed.
 STAMP=.venv/.mail_sync_crm-stamp
-want=$( (cat "$ODOO_SRC/requirements.txt" requirements.txt requirements-dev.txt scripts/build-constraints.txt; echo "$ODOO_SRC") | sha256sum | cut -c1-16)
+want=$( (cat "$ODOO_SRC/requirements.txt" requirements.txt requirements-dev.txt requirements-oca.txt \
+  scripts/build-constraints.txt; echo "$ODOO_SRC") | sha256sum | cut -c1-16)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
-  say "building .venv (Odoo requirements + requirements.txt + requirements-dev.txt)"
+  say "building .venv (Odoo requirements + requirements.txt + requirements-dev.txt + requirements-oca.txt)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check -U 'pip>=25'
   pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check \
     --build-constraint scripts/build-constraints.txt \
     -r "$ODOO_SRC/requirements.txt" -r requirements.txt -r requirements-dev.txt
+  # OCA wheels require odoo==18.0.*, which is not on PyPI: Odoo is $ODOO_SRC. They land
+  # in site-packages/odoo/addons/, where Odoo finds them (pkgutil namespace).
+  pip_quiet .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+    -r requirements-oca.txt
   echo "$want" > "$STAMP"
 fi
 SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$ODOO_SRC" > "$SITE/odoo-src.pth"
 .venv/bin/python -c 'import odoo, imapclient, pytest_odoo, aiosmtpd' \
   || { echo "the .venv cannot import odoo and the project's requirements" >&2; exit 1; }
+[ -f "$SITE/odoo/addons/queue_job/__manifest__.py" ] \
+  || { echo "the .venv has no OCA queue_job addon (requirements-oca.txt)" >&2; exit 1; }
 
 # 4. Odoo configuration files for the dev server and the tests (not committed).
 mkdir -p .run

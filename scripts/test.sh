@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # make test: set-up if needed, lint, install/update the addon in a dedicated test database,
 # plain pytest over lib/ tests (on the .venv's Python and, at the same time, on every other
-# one of 3.10-3.12 present: scripts/lib_tests.sh), then pytest-odoo over the addon's tests
-# (its summary line last).
+# one of 3.10-3.12 present: scripts/lib_tests.sh), then pytest-odoo over the addon's tests,
+# then over the queue_job glue module's tests in a database of their own, where OCA
+# queue_job is installed (the main one keeps testing the addon without it). Each pytest
+# run ends with its summary line; a failure of either fails make test.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 CONF=.run/test.conf
 DB=$(conf_get "$CONF" db_name)
+QUEUE_JOB_DB="${DB}_queue_job"
 
 say "lint: ruff"
-.venv/bin/ruff check mail_sync_crm scripts
-.venv/bin/ruff format --check mail_sync_crm scripts
+.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job scripts
+.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job scripts
 say "lint: pylint-odoo"
-.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm scripts
+.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job scripts
 say "lint: vermin (nothing newer than Python 3.10 needed)"
 .venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
-  --no-make-paths-absolute mail_sync_crm scripts
+  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
 
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
+install_or_update_module mail_sync_crm_queue_job "$CONF" "$QUEUE_JOB_DB" \
+  .run/test-install-queue-job.log --without-demo=all
 
 # Compile the web client's bundles once, committed: a tour's first page load then
 # needs no compilation (Odoo waits only 60 s for a tour to be ready, and each
@@ -41,21 +46,29 @@ PYCODE
 say "plain pytest: mail_sync_crm/lib/tests, on each Python among 3.10-3.12 present"
 scripts/lib_tests.sh ${PYTEST_ARGS:-}
 
+status=0
 say "pytest-odoo: mail_sync_crm/tests (database $DB)"
 # Odoo logs its warnings and errors to $LOG (pytest-odoo would silence all but
-# CRITICAL). A failure prints the server side too (an HTTP 500 behind a tour's error):
-# the ERROR/CRITICAL lines of this run's Odoo log, then the summary line again.
+# CRITICAL). A failing pass prints the server side too (an HTTP 500 behind a tour's
+# error): the ERROR/CRITICAL lines of that pass's Odoo log, then its summary again.
 LOG=$(conf_get "$CONF" logfile)
-: > "$LOG"
-set +e
-.venv/bin/python -m pytest -p no:cacheprovider -q --odoo-http --odoo-log-level=warn \
-  --odoo-config="$CONF" --odoo-database="$DB" \
-  mail_sync_crm/tests ${PYTEST_ARGS:-} | tee .run/pytest-odoo.out
-status=${PIPESTATUS[0]}
-set -e
-if [ "$status" -ne 0 ]; then
-  say "the Odoo log's errors during this run ($LOG), last 60 lines of them with context:"
-  grep -nE -A12 '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$LOG" | tail -n 60 || true
-  tail -n 1 .run/pytest-odoo.out
-  exit "$status"
-fi
+run_odoo_tests() { # DB PATH [pytest args...]
+  local db=$1 path=$2 rc; shift 2
+  : > "$LOG"
+  set +e
+  .venv/bin/python -m pytest -p no:cacheprovider -q --odoo-log-level=warn "$@" \
+    --odoo-config="$CONF" --odoo-database="$db" "$path" ${PYTEST_ARGS:-} | tee .run/pytest-odoo.out
+  rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    say "the Odoo log's errors during this pass ($LOG), last 60 lines of them with context:"
+    grep -nE -A12 '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$LOG" | tail -n 60 || true
+    tail -n 1 .run/pytest-odoo.out
+  fi
+  return "$rc"
+}
+run_odoo_tests "$DB" mail_sync_crm/tests --odoo-http || status=$?
+
+say "pytest-odoo: mail_sync_crm_queue_job/tests (database $QUEUE_JOB_DB, with OCA queue_job)"
+run_odoo_tests "$QUEUE_JOB_DB" mail_sync_crm_queue_job/tests || status=$?
+exit $status

@@ -4,6 +4,7 @@ Plain Python, no Odoo import: usable from pytest and from Odoo tests
 (``odoo.addons.mail_sync_crm.lib.testing``).
 """
 
+from .balancer import RoundRobinBalancer
 from .dovecot import DovecotError, DovecotServer
 from .faults import damage_message, repair_message
 from .factory import (
@@ -26,6 +27,7 @@ __all__ = [
     "OAuthServer",
     "ReceivedMessage",
     "RecordedRequest",
+    "RoundRobinBalancer",
     "SmtpServer",
     "damage_message",
     "make_corpus",

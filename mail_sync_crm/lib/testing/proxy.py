@@ -116,7 +116,7 @@ class LatencyProxy(TestServer):
         try:
             try:
                 upstream_reader, upstream_writer = await asyncio.open_connection(
-                    self.target_host, self.target_port
+                    *self._upstream()
                 )
             except OSError:
                 return
@@ -134,6 +134,10 @@ class LatencyProxy(TestServer):
                     writer.close()
                     self._writers.discard(writer)
             self._tasks.discard(task)
+
+    def _upstream(self):
+        """(host, port) a new connection is forwarded to."""
+        return self.target_host, self.target_port
 
     async def _drip(self, writer, data):
         for index in range(len(data)):

@@ -8,7 +8,9 @@ import json
 import os
 import smtplib
 import socket
+import socketserver
 import ssl
+import threading
 import time
 
 import pytest
@@ -18,6 +20,7 @@ from lib.message_parser import parse_message
 from lib.testing import (
     DovecotServer,
     LatencyProxy,
+    RoundRobinBalancer,
     make_corpus,
     make_message,
     malformed_messages,
@@ -266,6 +269,39 @@ def test_latency_proxy_adds_round_trip_time(dovecot):
         assert proxy.bytes_up > 0 and proxy.bytes_down > 0
     assert direct_rtt < 0.05
     assert 0.1 <= proxied_rtt < 0.5
+
+
+class _NamedServer(socketserver.ThreadingTCPServer):
+    """Answers each connection with its name, then closes it."""
+
+    daemon_threads = True
+
+    def __init__(self, name):
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.sendall(name.encode())
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def _answer(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        return sock.recv(100).decode()
+
+
+def test_balancer_hands_connections_to_each_server_in_turn():
+    servers = [_NamedServer("first"), _NamedServer("second")]
+    try:
+        targets = [server.server_address for server in servers]
+        with RoundRobinBalancer(targets) as balancer:
+            answers = [_answer(balancer.port) for _ in range(5)]
+        assert answers == ["first", "second", "first", "second", "first"]
+        assert balancer.connections == {targets[0]: 3, targets[1]: 2}
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
 
 
 # -- SMTP ----------------------------------------------------------------------------

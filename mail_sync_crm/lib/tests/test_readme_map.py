@@ -45,12 +45,28 @@ def test_the_map_names_many_behaviours():
     assert len({path for path, _name in entries}) >= 20
 
 
+def _file(path):
+    """A path of the map: under the addon, or under another module of the
+    repository (a glue module) when it starts with that module's directory."""
+    module = ROOT / path.split("/", 1)[0]
+    if (module / "__manifest__.py").is_file():
+        return ROOT / path
+    return ADDON / path
+
+
 @pytest.mark.parametrize(("path", "name"), _entries())
 def test_every_file_and_name_of_the_map_exists(path, name):
-    file = ADDON / path
+    file = _file(path)
     assert file.is_file(), f"README names {path}, which does not exist"
     text = file.read_text(encoding="utf-8")
     assert _defines(text, file.suffix, name), f"{path} defines no {name}"
+
+
+def test_a_glue_module_path_is_its_own():
+    assert _file("models/mail_sync_account_run.py").is_file()
+    glue = _file("mail_sync_crm_queue_job/models/mail_sync_account.py")
+    assert glue == ROOT / "mail_sync_crm_queue_job/models/mail_sync_account.py"
+    assert glue.is_file()
 
 
 def test_a_wrong_name_is_caught():
