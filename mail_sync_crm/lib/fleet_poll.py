@@ -45,6 +45,7 @@ __all__ = [
     "PollTarget",
     "has_news",
     "poll_mailboxes",
+    "poll_stream",
     "pool_size",
 ]
 
@@ -145,12 +146,31 @@ def poll_mailboxes(targets, workers=DEFAULT_POOL_SIZE, seconds=DEFAULT_POLL_SECO
     :class:`PollResult` per target as each check ends (not in order). A server
     that hangs holds one worker for ``seconds`` at most; the others go on."""
     targets = list(targets)
-    if not targets:
-        return
-    workers = max(1, min(workers, len(targets)))
+    return poll_stream([targets] if targets else [], workers, seconds)
+
+
+def poll_stream(batches, workers=DEFAULT_POOL_SIZE, seconds=DEFAULT_POLL_SECONDS):
+    """:func:`poll_mailboxes` over targets that come in batches: the next
+    batch is taken from ``batches`` (in the caller's thread, so it may use the
+    caller's database cursor) whenever fewer than ``workers`` checks are
+    waiting, and the results are yielded as they come. Stopping early (the
+    caller's time is up) waits for the checks already started."""
+    source = iter(batches)
+    pending, exhausted = set(), False
     with concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix="mail-sync-poll"
+        max_workers=max(1, workers), thread_name_prefix="mail-sync-poll"
     ) as pool:
-        futures = [pool.submit(check_mailbox, target, seconds) for target in targets]
-        for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+        while True:
+            while not exhausted and len(pending) < max(1, workers):
+                batch = next(source, None)
+                if batch is None:
+                    exhausted = True
+                    break
+                pending |= {pool.submit(check_mailbox, t, seconds) for t in batch}
+            if not pending:
+                return
+            done, pending = concurrent.futures.wait(
+                pending, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                yield future.result()

@@ -141,14 +141,36 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _cron_sync(self):
-        """Sync the due mailboxes, tried longest ago first, while the run's budget
-        lasts. A failing mailbox is marked Error and the run goes on; a mailbox
-        another process holds is skipped."""
+        """Sync the due mailboxes while the run's budget lasts: check them all
+        for news first, concurrently (``..._fleet``), then sync those with
+        news, the ones whose history is done first. A failing mailbox is
+        marked Error and the run goes on; a mailbox another process holds, or
+        tried in this round by another run, is skipped."""
         budget = scheduling.RunBudget(
             self._cron_budget_seconds(), cron_time_limit=_cron_time_limit()
         )
         started = fields.Datetime.now()
+        commit = _auto_commit()
         accounts = self._due_mailboxes(started)
+        sync_round = self._join_round(commit)
+        held = set()  # the mailboxes this run holds the lock of
+        try:
+            claimed = accounts._poll_for_news(
+                sync_round, started, budget, commit, held
+            )
+            self._sync_claimed(claimed, sync_round, started, budget, held)
+        except Exception:
+            if commit:
+                self.env.cr.rollback()  # the unlocks below need a usable transaction
+            raise
+        finally:
+            self.browse(sorted(held))._sync_unlock_all()
+            self._leave_round(sync_round)
+
+    @api.model
+    def _sync_claimed(self, accounts, sync_round, started, budget, held):
+        """Sync ``accounts`` (claimed by this run: ``held``) in order, while
+        the budget lasts."""
         Cron = self.env["ir.cron"]
         for done, account in enumerate(accounts):
             if not budget.allows_next():
@@ -163,8 +185,12 @@ class MailSyncAccount(models.Model):
                 Cron._notify_progress(done=done, remaining=0)
                 break
             account.with_context(mail_sync_turn_cap=budget.turn_cap())._claim_and_sync(
-                due_before=started, long_run=process_tuning.long_run
+                due_before=started,
+                long_run=process_tuning.long_run,
+                sync_round=sync_round,
             )
+            account._sync_unlock()  # the run's own claim
+            held.discard(account.id)
             Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
 
     @api.model
@@ -190,13 +216,19 @@ class MailSyncAccount(models.Model):
     # Claiming a mailbox
     # ------------------------------------------------------------------
     def _claim_and_sync(
-        self, due_before=None, reset_backoff=False, long_run=contextlib.nullcontext
+        self,
+        due_before=None,
+        reset_backoff=False,
+        long_run=contextlib.nullcontext,
+        sync_round=None,
     ):
         """Claim this mailbox in a fresh transaction and sync it. Returns what
         ``_run_sync`` returns, ``claims.BUSY`` when another process holds it, or
         ``claims.NOT_DUE`` when it is no longer connected or, for the cron
         (``due_before``: when its run started), backing off or tried by another
-        process since ``due_before``."""
+        process since ``due_before`` or in round ``sync_round`` (``..._fleet``).
+        A process that already holds the mailbox's lock claims it again (the
+        lock counts its holds)."""
         self.ensure_one()
         auto_commit = _auto_commit()
         cr = self.env.cr
@@ -209,10 +241,12 @@ class MailSyncAccount(models.Model):
                 # a snapshot taken after the lock: the previous holder's commits
                 cr.commit()  # pylint: disable=invalid-commit
             self.invalidate_recordset()
-            if not self._is_due(due_before):
+            if not self._is_due(due_before, sync_round):
                 return claims.NOT_DUE
             try:
                 values = {"last_attempt_date": fields.Datetime.now()}
+                if sync_round:
+                    values["sync_round"] = sync_round
                 if reset_backoff:
                     values.update(auth_failure_count=0, next_attempt_date=False)
                 self.write(values)
@@ -242,11 +276,13 @@ class MailSyncAccount(models.Model):
         finally:
             self._sync_unlock()
 
-    def _is_due(self, due_before):
+    def _is_due(self, due_before, sync_round=None):
         if self.state not in ("enabled", "error"):
             return False
         if due_before is None:
             return True  # Sync Now
+        if sync_round and self.sync_round == sync_round:
+            return False  # tried by another run of the same round
         if self.next_attempt_date and self.next_attempt_date > fields.Datetime.now():
             return False
         return not self.last_attempt_date or self.last_attempt_date <= due_before

@@ -1,0 +1,222 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The scheduled run over many mailboxes: rounds shared by the processes that
+run at the same time, and the check for news before any sync.
+
+A round is the set of runs that overlap: the first run to start opens one (a
+number from a sequence) and holds a shared advisory lock on it; a run starting
+while any run of that round still holds it joins it. Each mailbox claimed is
+stamped with the round (``sync_round``) and a mailbox already stamped with the
+current round is not due: with any number of processes running the scheduled
+sync at once (several Odoo servers, a job worker, a script), each due mailbox
+is tried by one of them, once. A run that dies (its process or its machine)
+drops its locks with its database connection: its mailboxes are claimable
+again at once when the process dies, within :data:`KEEPALIVE` seconds when its
+host vanishes from the network (the session's TCP keepalive).
+
+Before syncing anything, the run checks the due mailboxes for news
+concurrently (``lib.fleet_poll``: a bounded pool of IMAP connections, system
+parameter ``mail_sync_crm.poll_pool_size``), a batch of mailboxes claimed at a
+time. The idle ones get their bookkeeping written in bulk (tried and synced
+now) and are released; a check that failed is recorded as the sync's failure
+would be (Error, backoff of a refused login); those with news, or that need a
+sync anyway (historical sync under way, held-back messages, never synced),
+stay claimed and are synced after the check, the ones whose history is done
+first. The ORM work stays in the run's one cursor.
+"""
+
+import logging
+
+from odoo import api, fields, models
+
+from ..lib import errors, fleet_poll
+from .mail_sync_account_run import SYNC_LOCK_NAMESPACE
+
+_logger = logging.getLogger(__name__)
+
+ROUND_NAMESPACE = 0x6D74  # advisory keys: (namespace, 0) gate; namespace<<32|round
+POOL_PARAM = "mail_sync_crm.poll_pool_size"
+# Seconds after which a vanished host's session (and its locks) is ended.
+KEEPALIVE = (60, 10, 3)  # idle, interval, count: 60 + 10 * 3 = 90 s
+
+
+def _round_key(number):
+    return (ROUND_NAMESPACE << 32) | number
+
+
+class MailSyncAccount(models.Model):
+    _inherit = "mail.sync.account"
+
+    sync_round = fields.Integer(
+        readonly=True,
+        copy=False,
+        help="The round of scheduled runs that last tried this mailbox: runs "
+        "overlapping in time share a round, and try each mailbox once.",
+    )
+
+    def init(self):
+        super().init()
+        self.env.cr.execute("CREATE SEQUENCE IF NOT EXISTS mail_sync_round_seq")
+
+    # ------------------------------------------------------------------
+    # Rounds
+    # ------------------------------------------------------------------
+    @api.model
+    def _join_round(self, commit):
+        """The round this run belongs to: the one of the runs under way, or a
+        new one. Held (shared) until :meth:`_leave_round`."""
+        cr = self.env.cr
+        if commit:
+            cr.commit()  # pylint: disable=invalid-commit  # locks outside a snapshot
+        cr.execute(
+            "SELECT set_config('tcp_keepalives_idle', %s, false),"
+            " set_config('tcp_keepalives_interval', %s, false),"
+            " set_config('tcp_keepalives_count', %s, false)",
+            [str(value) for value in KEEPALIVE],
+        )
+        cr.execute("SELECT pg_advisory_lock(%s, 0)", [ROUND_NAMESPACE])
+        try:
+            cr.execute(
+                """SELECT max(objid::bigint) FROM pg_locks
+                    WHERE locktype = 'advisory' AND classid = %s AND objsubid = 1
+                      AND granted AND pid <> pg_backend_pid()""",
+                [ROUND_NAMESPACE],
+            )
+            number = cr.fetchone()[0]
+            if not number:
+                cr.execute("SELECT nextval('mail_sync_round_seq')")
+                number = cr.fetchone()[0]
+            cr.execute("SELECT pg_advisory_lock_shared(%s::bigint)", [_round_key(number)])
+        finally:
+            cr.execute("SELECT pg_advisory_unlock(%s, 0)", [ROUND_NAMESPACE])
+        if commit:
+            cr.commit()  # pylint: disable=invalid-commit  # the keepalive holds
+        return number
+
+    @api.model
+    def _leave_round(self, number):
+        self.env.cr.execute(
+            "SELECT pg_advisory_unlock_shared(%s::bigint)", [_round_key(number)]
+        )
+
+    # ------------------------------------------------------------------
+    # Claims of many mailboxes
+    # ------------------------------------------------------------------
+    def _try_sync_locks(self, commit):
+        """The mailboxes of ``self`` this process could claim, read afresh."""
+        cr = self.env.cr
+        if commit:
+            cr.commit()  # pylint: disable=invalid-commit  # the claim starts afresh
+        cr.execute(
+            "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_lock(%s, id)",
+            [self.ids, SYNC_LOCK_NAMESPACE],
+        )
+        locked = self.browse([row[0] for row in cr.fetchall()])
+        if commit:
+            cr.commit()  # pylint: disable=invalid-commit  # the holders' commits
+        locked.invalidate_recordset()
+        return locked
+
+    def _sync_unlock_all(self):
+        if self.ids:
+            self.env.cr.execute(
+                "SELECT pg_advisory_unlock(%s, id) FROM unnest(%s::int[]) AS id",
+                [SYNC_LOCK_NAMESPACE, self.ids],
+            )
+
+    # ------------------------------------------------------------------
+    # The check for news
+    # ------------------------------------------------------------------
+    def _poll_for_news(self, sync_round, due_before, budget, commit, held):
+        """Check ``self`` (due mailboxes, in order) for news while the budget
+        lasts; returns the mailboxes to sync, claimed by this process (the
+        caller syncs and releases them), in the order to sync them. ``held``:
+        the ids of the mailboxes this run holds the lock of, kept up to date."""
+        size = fleet_poll.pool_size(
+            self.env["ir.config_parameter"].sudo().get_param(POOL_PARAM)
+        )
+        to_sync = []
+
+        def batches():
+            for start in range(0, len(self), size):
+                if start and budget.elapsed() >= budget.seconds:
+                    return
+                claimed = self[start : start + size]._try_sync_locks(commit)
+                held.update(claimed.ids)
+                due = claimed.filtered(lambda a: a._is_due(due_before, sync_round))
+                (claimed - due)._sync_unlock_all()
+                held.difference_update((claimed - due).ids)
+                targets = []
+                for account, target in zip(due, due._poll_targets(), strict=True):
+                    if target is None:
+                        to_sync.append(account)
+                    else:
+                        targets.append(target)
+                yield targets
+
+        done = []
+        for result in fleet_poll.poll_stream(batches(), size):
+            done.append(result)
+            if len(done) >= size:
+                to_sync += self._checked(done, sync_round, commit, held)
+                done = []
+        to_sync += self._checked(done, sync_round, commit, held)
+        ordered = sorted(to_sync, key=lambda a: not a.sync_historical_done)
+        return self.browse([account.id for account in ordered])
+
+    def _poll_targets(self):
+        """Per mailbox, what to check (``fleet_poll.PollTarget``), or None
+        when it needs a sync anyway: history not done, messages held back for
+        another try, settings that cannot be read (the sync says why)."""
+        self.env["mail.sync.failed.message"].flush_model()
+        self.env.cr.execute(
+            """SELECT DISTINCT account_id FROM mail_sync_failed_message
+                WHERE account_id = ANY(%s) AND state = 'retry'""",
+            [self.ids],
+        )
+        holding = {row[0] for row in self.env.cr.fetchall()}
+        targets = []
+        for account in self:
+            folders = account.folder_ids
+            target = None
+            if (
+                account.sync_historical_done
+                and account.id not in holding
+                and all(folders.mapped("uidvalidity"))
+            ):
+                try:
+                    target = fleet_poll.PollTarget(
+                        account.id,
+                        account._imap_settings(),
+                        tuple(
+                            fleet_poll.KnownFolder(f.name, f.uidvalidity, f.last_uid)
+                            for f in folders
+                        ),
+                    )
+                except errors.MailSyncError:
+                    target = None
+            targets.append(target)
+        return targets
+
+    def _checked(self, results, sync_round, commit, held):
+        """Write what the checks ``results`` found: idle mailboxes tried and
+        synced now (released), failed ones recorded (released); returns those
+        with news (still claimed)."""
+        idle = self.browse([r.key for r in results if not r.error and not r.news])
+        failed = [(self.browse(r.key), r.error) for r in results if r.error]
+        news = [self.browse(r.key) for r in results if r.news and not r.error]
+        if commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # a fresh snapshot
+        now = fields.Datetime.now()
+        tried = idle.browse([account.id for account, _err in failed]) | idle
+        tried.write({"last_attempt_date": now, "sync_round": sync_round})
+        if idle:
+            idle.write({"last_sync_date": now})
+            idle._reset_backoff()
+            idle._record_success()
+        if commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # before unlocking
+        for account, err in failed:
+            account._sync_failed(err, commit)
+        tried._sync_unlock_all()
+        held.difference_update(tried.ids)
+        return news
