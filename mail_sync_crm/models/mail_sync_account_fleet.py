@@ -126,41 +126,56 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     # The check for news
     # ------------------------------------------------------------------
-    def _poll_for_news(self, sync_round, due_before, budget, commit, held):
+    def _poll_for_news(self, sync_round, due_before, budget, commit):
         """Check ``self`` (due mailboxes, in order) for news while the budget
-        lasts; returns the mailboxes to sync, claimed by this process (the
-        caller syncs and releases them), in the order to sync them. ``held``:
-        the ids of the mailboxes this run holds the lock of, kept up to date."""
+        lasts, a batch claimed at a time; returns the ids of the mailboxes
+        found with news. All are released again: whoever claims one first
+        syncs it (:meth:`_to_sync`)."""
         size = fleet_poll.pool_size(
             self.env["ir.config_parameter"].sudo().get_param(POOL_PARAM)
         )
-        to_sync = []
 
         def batches():
             for start in range(0, len(self), size):
                 if start and budget.elapsed() >= budget.seconds:
                     return
                 claimed = self[start : start + size]._try_sync_locks(commit)
-                held.update(claimed.ids)
                 due = claimed.filtered(lambda a: a._is_due(due_before, sync_round))
-                (claimed - due)._sync_unlock_all()
-                held.difference_update((claimed - due).ids)
-                targets = []
-                for account, target in zip(due, due._poll_targets(), strict=True):
-                    if target is None:
-                        to_sync.append(account)
-                    else:
-                        targets.append(target)
+                targets = [t for t in due._poll_targets() if t is not None]
+                polled = self.browse([t.key for t in targets])
+                (claimed - polled)._sync_unlock_all()  # synced without a check
+                held.update(polled.ids)
                 yield targets
 
-        done = []
-        for result in fleet_poll.poll_stream(batches(), size):
-            done.append(result)
-            if len(done) >= size:
-                to_sync += self._checked(done, sync_round, commit, held)
-                done = []
-        to_sync += self._checked(done, sync_round, commit, held)
-        ordered = sorted(to_sync, key=lambda a: not a.sync_historical_done)
+        news, done, held = [], [], set()
+        try:
+            for result in fleet_poll.poll_stream(batches(), size):
+                done.append(result)
+                if len(done) >= size:
+                    news += self._checked(done, sync_round, commit)
+                    held.difference_update(r.key for r in done)
+                    done = []
+            news += self._checked(done, sync_round, commit)
+        except Exception:
+            if commit:
+                self.env.cr.rollback()  # the unlocks below need a usable transaction
+            self.browse(sorted(held))._sync_unlock_all()
+            raise
+        return news
+
+    def _to_sync(self, sync_round, news, commit):
+        """The mailboxes of ``self`` (due, in order) not tried in this round
+        yet, in the order to sync them: those this run found with news, then
+        the others whose history is done, then those in their historical
+        sync. Another run of the round may take any of them first."""
+        if commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # others' stamps
+        self.invalidate_recordset(["sync_round"])
+        left = self.filtered(lambda a: a.sync_round != sync_round)
+        found = set(news)
+        ordered = sorted(
+            left, key=lambda a: (a.id not in found, not a.sync_historical_done)
+        )
         return self.browse([account.id for account in ordered])
 
     def _poll_targets(self):
@@ -197,13 +212,13 @@ class MailSyncAccount(models.Model):
             targets.append(target)
         return targets
 
-    def _checked(self, results, sync_round, commit, held):
+    def _checked(self, results, sync_round, commit):
         """Write what the checks ``results`` found: idle mailboxes tried and
-        synced now (released), failed ones recorded (released); returns those
-        with news (still claimed)."""
+        synced now, failed ones recorded; all released. Returns the ids of
+        those with news."""
         idle = self.browse([r.key for r in results if not r.error and not r.news])
         failed = [(self.browse(r.key), r.error) for r in results if r.error]
-        news = [self.browse(r.key) for r in results if r.news and not r.error]
+        news = [r.key for r in results if r.news and not r.error]
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # a fresh snapshot
         now = fields.Datetime.now()
@@ -217,6 +232,5 @@ class MailSyncAccount(models.Model):
             self.env.cr.commit()  # pylint: disable=invalid-commit  # before unlocking
         for account, err in failed:
             account._sync_failed(err, commit)
-        tried._sync_unlock_all()
-        held.difference_update(tried.ids)
+        (tried | self.browse(news))._sync_unlock_all()
         return news

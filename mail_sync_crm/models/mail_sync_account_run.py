@@ -153,32 +153,29 @@ class MailSyncAccount(models.Model):
         commit = _auto_commit()
         accounts = self._due_mailboxes(started)
         sync_round = self._join_round(commit)
-        held = set()  # the mailboxes this run holds the lock of
         try:
-            claimed = accounts._poll_for_news(
-                sync_round, started, budget, commit, held
+            news = accounts._poll_for_news(sync_round, started, budget, commit)
+            accounts._to_sync(sync_round, news, commit)._sync_each(
+                sync_round, started, budget
             )
-            self._sync_claimed(claimed, sync_round, started, budget, held)
         except Exception:
             if commit:
-                self.env.cr.rollback()  # the unlocks below need a usable transaction
+                self.env.cr.rollback()  # leaving the round needs a usable transaction
             raise
         finally:
-            self.browse(sorted(held))._sync_unlock_all()
             self._leave_round(sync_round)
 
-    @api.model
-    def _sync_claimed(self, accounts, sync_round, started, budget, held):
-        """Sync ``accounts`` (claimed by this run: ``held``) in order, while
-        the budget lasts."""
+    def _sync_each(self, sync_round, started, budget):
+        """Claim and sync each of these mailboxes in order, while the budget
+        lasts."""
         Cron = self.env["ir.cron"]
-        for done, account in enumerate(accounts):
+        for done, account in enumerate(self):
             if not budget.allows_next():
                 _logger.info(
                     "mail_sync_crm: run budget of %ss spent, %s mailboxes left to the "
                     "next run",
                     budget.seconds,
-                    len(accounts) - done,
+                    len(self) - done,
                 )
                 # Nothing "remaining" for Odoo: it would call this method again
                 # at once, up to 10 times in the same job, budget or not.
@@ -189,9 +186,7 @@ class MailSyncAccount(models.Model):
                 long_run=process_tuning.long_run,
                 sync_round=sync_round,
             )
-            account._sync_unlock()  # the run's own claim
-            held.discard(account.id)
-            Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
+            Cron._notify_progress(done=done + 1, remaining=len(self) - done - 1)
 
     @api.model
     def _due_mailboxes(self, now):

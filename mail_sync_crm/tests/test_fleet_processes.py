@@ -1,0 +1,145 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Three real Odoo processes run the scheduled sync at the same time on one
+database (as the cron threads of three Odoo servers would): they divide the
+mailboxes between them, each due mailbox is tried by exactly one of them, no
+message is recorded twice, and none of them fails."""
+
+import os
+import time
+
+from odoo.tests import tagged
+
+from ..lib.testing import LatencyProxy, make_message
+from .common import PASSWORD
+from .odoo_process_case import OdooProcessCase
+
+MAILBOXES = 18
+LOGINS = tuple(f"fleet_{n:02d}" for n in range(MAILBOXES))
+RACERS = ("a", "b", "c")
+LEAD = "buyer@fleet-prospect.example.com"
+
+SETUP = """
+lead = env["crm.lead"].create(
+    {"name": "Fleet deal", "type": "opportunity", "email_from": ARGS["lead"]}
+)
+env["ir.config_parameter"].sudo().set_param("mail_sync_crm.poll_pool_size", "2")
+env.cr.commit()
+for login in ARGS["logins"]:
+    mailbox(login).action_connect()
+    env.cr.commit()
+result(lead=lead.id)
+"""
+
+# Each racer records the mailboxes it tried: checked for news (idle or
+# failed), or claimed and synced.
+RACE = """
+Account = type(env["mail.sync.account"])
+tried = []
+checked, claim = Account._checked, Account._claim_and_sync
+def spy_checked(self, results, *args):
+    tried.extend(r.key for r in results if not r.news or r.error)
+    return checked(self, results, *args)
+def spy_claim(self, *args, **kwargs):
+    outcome = claim(self, *args, **kwargs)
+    if outcome not in ("busy", "not_due"):
+        tried.append(self.id)
+    return outcome
+Account._checked, Account._claim_and_sync = spy_checked, spy_claim
+env.cr.commit()
+open(os.path.join(ARGS["workdir"], "ready-" + ARGS["name"]), "w").close()
+wait_for(os.path.join(ARGS["workdir"], "go-" + ARGS["round"]))
+env["mail.sync.account"]._cron_sync()
+env.cr.commit()
+result(tried=tried)
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestFleetAcrossProcesses(OdooProcessCase):
+    LOGINS = LOGINS
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # 10 ms each way: each mailbox takes a few round trips' time, so that
+        # the runs overlap as they do with real servers.
+        cls.proxy = LatencyProxy(cls.imap.host, cls.imap.ssl_port, delay=0.01)
+        cls.proxy.start()
+        cls.addClassCleanup(cls.proxy.stop)
+
+    def deliver(self, logins, tag, count=1):
+        for login in logins:
+            self.imap.fill_maildir(
+                login,
+                "INBOX",
+                [
+                    make_message(
+                        LEAD,
+                        f"{login}@example.com",
+                        subject=f"{tag} {n}",
+                        message_id=f"<{tag}-{n}-{login}@fleet.example>",
+                    )
+                    for n in range(count)
+                ],
+            )
+
+    def race(self, name):
+        """The three racers' scheduled runs, started at the same instant."""
+        racers = [
+            self.start(RACE, name=racer, round=name, imap_port=self.proxy.port)
+            for racer in RACERS
+        ]
+        deadline = time.monotonic() + 150
+        ready = [os.path.join(self.workdir, f"ready-{racer}") for racer in RACERS]
+        while not all(os.path.exists(path) for path in ready):
+            self.assertLess(time.monotonic(), deadline, "the processes never started")
+            time.sleep(0.05)
+        for path in ready:
+            os.remove(path)
+        open(os.path.join(self.workdir, f"go-{name}"), "w").close()
+        outcomes = [racer.finish() for racer in racers]
+        for _results, log in outcomes:
+            self.assertNotIn("SerializationFailure", log)
+            self.assertNotIn("Traceback", log)
+            self.assertNotIn(" ERROR ", log)
+        return [set(results["tried"]) for results, _log in outcomes]
+
+    def assert_divided(self, tried, accounts):
+        everyone = set().union(*tried)
+        self.assertEqual(everyone, accounts, "every due mailbox tried")
+        self.assertEqual(
+            sum(len(part) for part in tried), len(accounts), "none tried twice"
+        )
+        for part in tried:
+            self.assertTrue(part, f"each process did part of the work: {tried}")
+
+    def chatter(self):
+        """{Message-ID: times on the lead's chatter}"""
+        rows = self.db.sql(
+            """SELECT m.message_id, count(*) FROM mail_message m
+                 JOIN crm_lead l ON l.id = m.res_id AND m.model = 'crm.lead'
+                WHERE l.email_from = :'p1' AND m.message_id LIKE '%@fleet.example>'
+             GROUP BY m.message_id""",
+            LEAD,
+        )
+        return {message_id: int(count) for message_id, count in rows}
+
+    def test_three_processes_divide_the_mailboxes_and_sync_each_once(self):
+        self.deliver(LOGINS, "history", count=3)
+        self.run_odoo(SETUP, lead=LEAD, logins=LOGINS, imap_port=self.proxy.port)
+        accounts = {int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")}
+        self.assertEqual(len(accounts), MAILBOXES)
+        # The first run: every mailbox's history.
+        self.assert_divided(self.race("history"), accounts)
+        chatter = self.chatter()
+        self.assertEqual(len(chatter), 3 * MAILBOXES)
+        self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")
+        # A later run: a third of the mailboxes have new mail, the others are
+        # checked for news and found idle.
+        self.deliver(LOGINS[::3], "news")
+        self.assert_divided(self.race("news"), accounts)
+        chatter = self.chatter()
+        self.assertEqual(len(chatter), 3 * MAILBOXES + len(LOGINS[::3]))
+        self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")
+        states = self.db.sql("SELECT DISTINCT state FROM mail_sync_account")
+        self.assertEqual(states, [["enabled"]])
