@@ -44,8 +44,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_odoo import CONF, ROOT, configure_odoo, install  # noqa: E402
-from bench_sync import Proxy, _import_lib  # noqa: E402
+from bench_odoo import ROOT, configure_odoo, install
+from bench_sync import Proxy, _import_lib
 
 DB = "mail_sync_bench_fleet"
 RESULTS_DIR = os.path.join(ROOT, "bench-results")
@@ -90,7 +90,7 @@ def messages(lib, n, count, first=0, subject="Hello"):
     return out
 
 
-# -- Odoo -----------------------------------------------------------------------------
+# -- Odoo -------------------------------------------------------------------------
 
 
 def open_env(stack):
@@ -116,9 +116,7 @@ def reset(env, n_mailboxes):
         [LEAD_MARKER],
     )
     users = env["res.users"].with_context(active_test=False)
-    existing = set(
-        users.search([("login", "like", "fleet%")]).mapped("login")
-    )
+    existing = set(users.search([("login", "like", "fleet%")]).mapped("login"))
     groups = env.ref("base.group_user") | env.ref("sales_team.group_sale_salesman")
     missing = [login(n) for n in range(n_mailboxes) if login(n) not in existing]
     if missing:
@@ -153,10 +151,7 @@ def reset(env, n_mailboxes):
 
 
 def connect_all(env, n_mailboxes, proxy_port, smtp):
-    users = {
-        u.login: u
-        for u in env["res.users"].search([("login", "like", "fleet%")])
-    }
+    users = {u.login: u for u in env["res.users"].search([("login", "like", "fleet%")])}
     for n in range(n_mailboxes):
         user = users[login(n)]
         account = (
@@ -224,7 +219,7 @@ def synced_pairs(env):
     return env.cr.fetchone()[0]
 
 
-# -- two processes ----------------------------------------------------------------------
+# -- two processes -----------------------------------------------------------------
 
 WORKER = """
 import json, os, sys, time
@@ -283,7 +278,7 @@ def two_processes(n=2):
     return out
 
 
-# -- the run --------------------------------------------------------------------------
+# -- the run ----------------------------------------------------------------------
 
 
 def deliver_new(dovecot, lib, indexes, tag):
@@ -315,7 +310,8 @@ def run(args):
             smtp.add_user(login(n), PASSWORD)
             dovecot.fill_maildir(login(n), "INBOX", messages(lib, n, args.messages))
             dovecot.fill_maildir(login(n), "Sent", [])
-        print(f"filled {args.mailboxes} mailboxes in {time.perf_counter() - started:.1f} s")
+        filled = time.perf_counter() - started
+        print(f"filled {args.mailboxes} mailboxes in {filled:.1f} s")
         proxy = Proxy(context, dovecot.host, dovecot.ssl_port, args.rtt / 2)
         stack.callback(proxy.stop)
         configure_odoo(DB, ODOO_LOG)
@@ -328,10 +324,14 @@ def run(args):
             results[name] = round(time.perf_counter() - started, 1)
             print(f"{name}: {results[name]} s", flush=True)
 
-        measure("connect_all", lambda: connect_all(env, args.mailboxes, proxy.port, smtp))
-        prof = (lambda name: os.path.join(RESULTS_DIR, f"fleet-{name}.prof")) if (
-            args.profile
-        ) else (lambda name: None)
+        measure(
+            "connect_all", lambda: connect_all(env, args.mailboxes, proxy.port, smtp)
+        )
+        prof = (
+            (lambda name: os.path.join(RESULTS_DIR, f"fleet-{name}.prof"))
+            if (args.profile)
+            else (lambda name: None)
+        )
         os.makedirs(RESULTS_DIR, exist_ok=True)
         measure("first_run", lambda: run_cron(env, prof("first-run")))
         results["after_first_run"] = state_counts(env)
@@ -344,9 +344,7 @@ def run(args):
         measure("new_share", lambda: run_cron(env, prof("new-share")))
         results["new_pairs_one_process"] = synced_pairs(env) - before
         # the same work for two processes at once
-        deliver_new(
-            dovecot, lib, range(1, args.mailboxes, args.mailboxes // share), 2
-        )
+        deliver_new(dovecot, lib, range(1, args.mailboxes, args.mailboxes // share), 2)
         before = synced_pairs(env)
         workers = two_processes(2)
         env.cr.rollback()

@@ -78,14 +78,18 @@ class MailSyncAccount(models.Model):
             cr.execute(
                 """SELECT max(objid::bigint) FROM pg_locks
                     WHERE locktype = 'advisory' AND classid = %s AND objsubid = 1
-                      AND granted AND pid <> pg_backend_pid()""",
+                      AND granted AND pid <> pg_backend_pid()
+                      AND database = (SELECT oid FROM pg_database
+                                       WHERE datname = current_database())""",
                 [ROUND_NAMESPACE],
             )
             number = cr.fetchone()[0]
             if not number:
                 cr.execute("SELECT nextval('mail_sync_round_seq')")
                 number = cr.fetchone()[0]
-            cr.execute("SELECT pg_advisory_lock_shared(%s::bigint)", [_round_key(number)])
+            cr.execute(
+                "SELECT pg_advisory_lock_shared(%s::bigint)", [_round_key(number)]
+            )
         finally:
             cr.execute("SELECT pg_advisory_unlock(%s, 0)", [ROUND_NAMESPACE])
         if commit:
@@ -126,36 +130,43 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     # The check for news
     # ------------------------------------------------------------------
+    @api.model
+    def _pool_size(self):
+        """IMAP connections at once of a run (``lib.fleet_poll.pool_size``)."""
+        return fleet_poll.pool_size(
+            self.env["ir.config_parameter"].sudo().get_param(POOL_PARAM)
+        )
+
     def _poll_for_news(self, sync_round, due_before, budget, commit):
         """Check ``self`` (due mailboxes, in order) for news while the budget
         lasts, a batch claimed at a time; returns the ids of the mailboxes
         found with news. All are released again: whoever claims one first
         syncs it (:meth:`_to_sync`)."""
-        size = fleet_poll.pool_size(
-            self.env["ir.config_parameter"].sudo().get_param(POOL_PARAM)
-        )
+        size = self._pool_size()
 
         def batches():
             for start in range(0, len(self), size):
                 if start and budget.elapsed() >= budget.seconds:
-                    return
+                    return  # the first batch always goes, and the first sync
                 claimed = self[start : start + size]._try_sync_locks(commit)
+                now = fields.Datetime.now()  # when their tries start
                 due = claimed.filtered(lambda a: a._is_due(due_before, sync_round))
                 targets = [t for t in due._poll_targets() if t is not None]
                 polled = self.browse([t.key for t in targets])
                 (claimed - polled)._sync_unlock_all()  # synced without a check
                 held.update(polled.ids)
+                begun.update(dict.fromkeys(polled.ids, now))
                 yield targets
 
-        news, done, held = [], [], set()
+        news, done, held, begun = [], [], set(), {}
         try:
             for result in fleet_poll.poll_stream(batches(), size):
                 done.append(result)
                 if len(done) >= size:
-                    news += self._checked(done, sync_round, commit)
+                    news += self._checked(done, sync_round, commit, begun)
                     held.difference_update(r.key for r in done)
                     done = []
-            news += self._checked(done, sync_round, commit)
+            news += self._checked(done, sync_round, commit, begun)
         except Exception:
             if commit:
                 self.env.cr.rollback()  # the unlocks below need a usable transaction
@@ -212,10 +223,25 @@ class MailSyncAccount(models.Model):
             targets.append(target)
         return targets
 
-    def _checked(self, results, sync_round, commit):
-        """Write what the checks ``results`` found: idle mailboxes tried and
-        synced now, failed ones recorded; all released. Returns the ids of
-        those with news."""
+    def _read_ahead(self, ahead):
+        """Have ``ahead`` (``lib.history_prefetch.Lookahead``) read this
+        mailbox's new messages while the run syncs the ones before it."""
+        self.ensure_one()
+        try:
+            settings = self._imap_settings()
+        except errors.MailSyncError:
+            ahead.skip(self.id)  # the sync says why
+            return
+        folders = [
+            fleet_poll.KnownFolder(f.name, f.uidvalidity, f.last_uid)
+            for f in self.folder_ids
+        ]
+        ahead.submit(self.id, settings, folders, self._examine_order())
+
+    def _checked(self, results, sync_round, commit, begun):
+        """Write what the checks ``results`` found: idle mailboxes tried (when
+        their check began: ``begun``) and synced now, failed ones recorded;
+        all released. Returns the ids of those with news."""
         idle = self.browse([r.key for r in results if not r.error and not r.news])
         failed = [(self.browse(r.key), r.error) for r in results if r.error]
         news = [r.key for r in results if r.news and not r.error]
@@ -223,7 +249,10 @@ class MailSyncAccount(models.Model):
             self.env.cr.commit()  # pylint: disable=invalid-commit  # a fresh snapshot
         now = fields.Datetime.now()
         tried = idle.browse([account.id for account, _err in failed]) | idle
-        tried.write({"last_attempt_date": now, "sync_round": sync_round})
+        for moment in {begun[key] for key in tried.ids}:
+            tried.filtered(lambda a, m=moment: begun[a.id] == m).write(
+                {"last_attempt_date": moment, "sync_round": sync_round}
+            )
         if idle:
             idle.write({"last_sync_date": now})
             idle._reset_backoff()

@@ -28,7 +28,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config
 
-from ..lib import errors, process_tuning, scheduling
+from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
 from ..store import claims
 
 _logger = logging.getLogger(__name__)
@@ -167,26 +167,38 @@ class MailSyncAccount(models.Model):
 
     def _sync_each(self, sync_round, started, budget):
         """Claim and sync each of these mailboxes in order, while the budget
-        lasts."""
+        lasts, the next ones' IMAP reads done ahead meanwhile
+        (``..._fleet._read_ahead``)."""
         Cron = self.env["ir.cron"]
-        for done, account in enumerate(self):
-            if not budget.allows_next():
-                _logger.info(
-                    "mail_sync_crm: run budget of %ss spent, %s mailboxes left to the "
-                    "next run",
-                    budget.seconds,
-                    len(self) - done,
+        window = self._pool_size()
+        with history_prefetch.Lookahead(
+            window, fleet_poll.DEFAULT_POLL_SECONDS
+        ) as ahead:
+            for done, account in enumerate(self):
+                if not budget.allows_next():
+                    _logger.info(
+                        "mail_sync_crm: run budget of %ss spent, %s mailboxes left "
+                        "to the next run",
+                        budget.seconds,
+                        len(self) - done,
+                    )
+                    # Nothing "remaining" for Odoo: it would call this method
+                    # again at once, up to 10 times in the same job, budget or not.
+                    Cron._notify_progress(done=done, remaining=0)
+                    break
+                # the ones after this one (this one's reads are waited for anyway)
+                for upcoming in self[done + 1 : done + 1 + window]:
+                    if not ahead.submitted(upcoming.id):
+                        upcoming._read_ahead(ahead)
+                account.with_context(
+                    mail_sync_turn_cap=budget.turn_cap(),
+                    mail_sync_prefetched=ahead.take(account.id),
+                )._claim_and_sync(
+                    due_before=started,
+                    long_run=process_tuning.long_run,
+                    sync_round=sync_round,
                 )
-                # Nothing "remaining" for Odoo: it would call this method again
-                # at once, up to 10 times in the same job, budget or not.
-                Cron._notify_progress(done=done, remaining=0)
-                break
-            account.with_context(mail_sync_turn_cap=budget.turn_cap())._claim_and_sync(
-                due_before=started,
-                long_run=process_tuning.long_run,
-                sync_round=sync_round,
-            )
-            Cron._notify_progress(done=done + 1, remaining=len(self) - done - 1)
+                Cron._notify_progress(done=done + 1, remaining=len(self) - done - 1)
 
     @api.model
     def _due_mailboxes(self, now):

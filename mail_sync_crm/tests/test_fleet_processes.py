@@ -10,7 +10,6 @@ import time
 from odoo.tests import tagged
 
 from ..lib.testing import LatencyProxy, make_message
-from .common import PASSWORD
 from .odoo_process_case import OdooProcessCase
 
 MAILBOXES = 18
@@ -127,7 +126,9 @@ class TestFleetAcrossProcesses(OdooProcessCase):
     def test_three_processes_divide_the_mailboxes_and_sync_each_once(self):
         self.deliver(LOGINS, "history", count=3)
         self.run_odoo(SETUP, lead=LEAD, logins=LOGINS, imap_port=self.proxy.port)
-        accounts = {int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")}
+        accounts = {
+            int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")
+        }
         self.assertEqual(len(accounts), MAILBOXES)
         # The first run: every mailbox's history.
         self.assert_divided(self.race("history"), accounts)

@@ -54,7 +54,9 @@ def test_only_the_mailboxes_with_new_mail_have_news(fleet):
     targets = [_target(fleet, login) for login in USERS]
     news = set(USERS[::4])
     for login in news:
-        fleet.fill_maildir(login, "INBOX", [make_message("b@example.com", f"{login}@example.com")])
+        fleet.fill_maildir(
+            login, "INBOX", [make_message("b@example.com", f"{login}@example.com")]
+        )
     results = list(fleet_poll.poll_mailboxes(targets, workers=4))
     assert sorted(r.key for r in results) == sorted(USERS), "each mailbox once"
     assert {r.key for r in results if r.news} == news
