@@ -61,6 +61,11 @@ TARGETS = {  # seconds, one process (issue 13)
 TWO_PROCESS_SHARE = 0.6
 
 
+def out(text=""):
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
 def login(n):
     return f"fleet{n:05d}"
 
@@ -147,7 +152,7 @@ def reset(env, n_mailboxes):
         )
     params = env["ir.config_parameter"].sudo()
     params.set_param("mail_sync_crm.cron_budget_seconds", "3600")
-    cr.commit()
+    cr.commit()  # pylint: disable=invalid-commit
 
 
 def connect_all(env, n_mailboxes, proxy_port, smtp):
@@ -250,8 +255,8 @@ while time.time() < {start!r}:
 started = time.perf_counter()
 with registry.cursor() as cr:
     api.Environment(cr, SUPERUSER_ID, {{}})["mail.sync.account"]._cron_sync()
-print(json.dumps({{"seconds": time.perf_counter() - started,
-                   "tried": tried, "synced": synced}}))
+sys.stdout.write(json.dumps({{"seconds": time.perf_counter() - started,
+                              "tried": tried, "synced": synced}}) + "\n")
 """
 
 
@@ -298,6 +303,7 @@ def top(profile_path, limit=12):
 def run(args):
     lib = _import_lib()
     results = {"mailboxes": args.mailboxes, "messages": args.messages, "rtt": args.rtt}
+    results["load_before"] = [round(value, 1) for value in os.getloadavg()]
     context = multiprocessing.get_context("spawn")
     with contextlib.ExitStack() as stack:
         if not args.skip_install:
@@ -311,7 +317,7 @@ def run(args):
             dovecot.fill_maildir(login(n), "INBOX", messages(lib, n, args.messages))
             dovecot.fill_maildir(login(n), "Sent", [])
         filled = time.perf_counter() - started
-        print(f"filled {args.mailboxes} mailboxes in {filled:.1f} s")
+        out(f"filled {args.mailboxes} mailboxes in {filled:.1f} s")
         proxy = Proxy(context, dovecot.host, dovecot.ssl_port, args.rtt / 2)
         stack.callback(proxy.stop)
         configure_odoo(DB, ODOO_LOG)
@@ -322,7 +328,7 @@ def run(args):
             started = time.perf_counter()
             function()
             results[name] = round(time.perf_counter() - started, 1)
-            print(f"{name}: {results[name]} s", flush=True)
+            out(f"{name}: {results[name]} s")
 
         measure(
             "connect_all", lambda: connect_all(env, args.mailboxes, proxy.port, smtp)
@@ -361,14 +367,15 @@ def run(args):
             "duplicated_pairs": duplicates(env),
         }
         results["states"] = state_counts(env)
+        results["load_after"] = [round(value, 1) for value in os.getloadavg()]
         results["proxy"] = proxy.stats()
     with open(os.path.join(RESULTS_DIR, "fleet.json"), "w") as handle:
         json.dump(results, handle, indent=2)
     print_table(results)
     if args.profile:
         for name in ("first-run", "idle-poll", "new-share"):
-            print(f"== where the time goes: {name}")
-            print(top(prof(name)))
+            out(f"== where the time goes: {name}")
+            out(top(prof(name)))
     return results
 
 
@@ -385,19 +392,23 @@ def print_table(results):
             f"{TWO_PROCESS_SHARE:.0%} of one ({two['share_of_one']:.0%})",
         ),
     ]
-    print(
+    out(
         f"\n{results['mailboxes']} mailboxes x {results['messages']} messages, "
         f"{results['rtt'] * 1000:.0f} ms round trip"
     )
-    print(f"{'measure':<26}{'seconds':>10}  target")
+    out(f"{'measure':<26}{'seconds':>10}  target")
     for name, value, target in rows:
-        print(f"{name:<26}{value:>10}  {target}")
-    print(
+        out(f"{name:<26}{value:>10}  {target}")
+    out(
         f"two processes: tried {two['tried_each']} (by both: {two['tried_by_both']},"
         f" in all: {two['tried_in_all']}), synced {two['synced_each']}, "
         f"new pairs {two['new_pairs']}, duplicated pairs {two['duplicated_pairs']}"
     )
-    print(f"states: {results['states']}")
+    out(f"states: {results['states']}")
+    out(
+        f"load average (1, 5, 15 min) before: {results['load_before']}, "
+        f"after: {results['load_after']} (2 cores)"
+    )
 
 
 def main(argv=None):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from . import errors
 from .deadline import Deadline
-from .imap_session import FolderStatus, ImapSession, ImapSettings  # noqa: F401 (doctests)
+from .imap_session import FolderStatus, ImapSession, ImapSettings  # noqa: F401  # pylint: disable=unused-import  # doctests
 
 __all__ = [
     "DEFAULT_POLL_SECONDS",

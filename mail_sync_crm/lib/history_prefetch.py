@@ -113,14 +113,14 @@ class ReplaySession(ImapSession):
         return self  # connects on first need
 
     def close(self):
-        super().close()
         self.live_folder = None
+        return super().close()
 
     def _live(self):
         if self.client is None:
-            super().open()
+            ImapSession.open(self)
         if self.current and self.live_folder != self.current:
-            super().select_folder(self.current)
+            ImapSession.select_folder(self, self.current)
             self.live_folder = self.current
 
     def _call(self, method, *args, **kwargs):

@@ -54,8 +54,8 @@ class MailSyncAccount(models.Model):
     )
 
     def init(self):
-        super().init()
         self.env.cr.execute("CREATE SEQUENCE IF NOT EXISTS mail_sync_round_seq")
+        return super().init()
 
     # ------------------------------------------------------------------
     # Rounds
