@@ -18,9 +18,9 @@ RACERS = ("a", "b", "c")
 LEAD = "buyer@fleet-prospect.example.com"
 
 SETUP = """
-lead = env["crm.lead"].create(
-    {"name": "Fleet deal", "type": "opportunity", "email_from": ARGS["lead"]}
-)
+lead = env["crm.lead"].search([("email_from", "=", ARGS["lead"])]) or env[
+    "crm.lead"
+].create({"name": "Fleet deal", "type": "opportunity", "email_from": ARGS["lead"]})
 env["ir.config_parameter"].sudo().set_param("mail_sync_crm.poll_pool_size", "2")
 env.cr.commit()
 for login in ARGS["logins"]:
@@ -53,6 +53,17 @@ result(tried=tried)
 """
 
 
+# Claims a batch of mailboxes for a check, says so, and hangs there (a worker
+# stuck or about to be killed).
+HANG = """
+Account = env["mail.sync.account"]
+held = Account.search([], order="id")._try_sync_locks(True)
+open(os.path.join(ARGS["workdir"], "holding"), "w").close()
+result(held=held.ids)
+wait_for(os.path.join(ARGS["workdir"], "never"))
+"""
+
+
 @tagged("post_install", "-at_install")
 class TestFleetAcrossProcesses(OdooProcessCase):
     LOGINS = LOGINS
@@ -65,6 +76,12 @@ class TestFleetAcrossProcesses(OdooProcessCase):
         cls.proxy = LatencyProxy(cls.imap.host, cls.imap.ssl_port, delay=0.01)
         cls.proxy.start()
         cls.addClassCleanup(cls.proxy.stop)
+
+    def setUp(self):
+        super().setUp()
+        # each test's processes have a key of their own (their data directory):
+        # the next test connects its mailboxes afresh
+        self.addCleanup(self.db.sql, "DELETE FROM mail_sync_account")
 
     def deliver(self, logins, tag, count=1):
         for login in logins:
@@ -112,14 +129,15 @@ class TestFleetAcrossProcesses(OdooProcessCase):
         for part in tried:
             self.assertTrue(part, f"each process did part of the work: {tried}")
 
-    def chatter(self):
-        """{Message-ID: times on the lead's chatter}"""
+    def chatter(self, tag):
+        """{Message-ID: times on the lead's chatter} of the messages ``tag``"""
         rows = self.db.sql(
             """SELECT m.message_id, count(*) FROM mail_message m
                  JOIN crm_lead l ON l.id = m.res_id AND m.model = 'crm.lead'
-                WHERE l.email_from = :'p1' AND m.message_id LIKE '%@fleet.example>'
+                WHERE l.email_from = :'p1' AND m.message_id LIKE :'p2'
              GROUP BY m.message_id""",
             LEAD,
+            f"<{tag}-%",
         )
         return {message_id: int(count) for message_id, count in rows}
 
@@ -132,15 +150,45 @@ class TestFleetAcrossProcesses(OdooProcessCase):
         self.assertEqual(len(accounts), MAILBOXES)
         # The first run: every mailbox's history.
         self.assert_divided(self.race("history"), accounts)
-        chatter = self.chatter()
+        chatter = self.chatter("history")
         self.assertEqual(len(chatter), 3 * MAILBOXES)
         self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")
         # A later run: a third of the mailboxes have new mail, the others are
         # checked for news and found idle.
         self.deliver(LOGINS[::3], "news")
         self.assert_divided(self.race("news"), accounts)
-        chatter = self.chatter()
-        self.assertEqual(len(chatter), 3 * MAILBOXES + len(LOGINS[::3]))
+        chatter = self.chatter("news")
+        self.assertEqual(len(chatter), len(LOGINS[::3]))
         self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")
         states = self.db.sql("SELECT DISTINCT state FROM mail_sync_account")
         self.assertEqual(states, [["enabled"]])
+
+    def test_a_dead_workers_mailboxes_are_synced_by_the_next_run(self):
+        """A worker holding mailboxes dies (SIGKILL, no cleanup): the database
+        ends its session, and the next run of another process syncs them."""
+        logins = LOGINS[:4]
+        self.deliver(logins, "before-crash")
+        self.run_odoo(SETUP, lead=LEAD, logins=logins, imap_port=self.proxy.port)
+        hanging = self.start(HANG)
+        holding = os.path.join(self.workdir, "holding")
+        deadline = time.monotonic() + 150
+        while not os.path.exists(holding):
+            self.assertLess(time.monotonic(), deadline, "the worker never claimed")
+            time.sleep(0.05)
+        held = self.db.sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = 28019 AND objsubid = 2 AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = :'p1')",
+            self.db.name,
+        )
+        self.assertEqual(held, [[str(len(logins))]], "the worker holds them")
+        hanging.process.kill()
+        hanging.process.wait()
+        tried = self.race("after-crash")
+        self.assertEqual(set().union(*tried), self.accounts())
+        chatter = self.chatter("before-crash")
+        self.assertEqual(len(chatter), len(logins))
+        self.assertEqual(set(chatter.values()), {1})
+
+    def accounts(self):
+        return {int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")}
