@@ -1,30 +1,34 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The scheduled run over many mailboxes: rounds shared by the processes that
-run at the same time, and the check for news before any sync.
+run at the same time, the check for news before any sync, the reads done ahead.
 
 A round is the set of runs that overlap: the first run to start opens one (a
-number from a sequence) and holds a shared advisory lock on it; a run starting
-while any run of that round still holds it joins it. Each mailbox claimed is
-stamped with the round (``sync_round``) and a mailbox already stamped with the
-current round is not due: with any number of processes running the scheduled
-sync at once (several Odoo servers, a job worker, a script), each due mailbox
-is tried by one of them, once. A run that dies (its process or its machine)
-drops its locks with its database connection: its mailboxes are claimable
-again at once when the process dies, within :data:`KEEPALIVE` seconds when its
-host vanishes from the network (the session's TCP keepalive).
+number from a sequence: its start in seconds) and holds a shared advisory lock
+on it; a run starting while any run of that round still holds it joins it,
+unless the round began more than the scheduled sync's interval ago (a run that
+lasts, or hangs, does not keep the next ones from syncing again). Each mailbox
+claimed is stamped with the round (``sync_round``), and a mailbox stamped with
+the current round is not due: with any number of processes running the
+scheduled sync at once (several Odoo servers, a job worker, a script), each due
+mailbox is tried by one of them, once. A run that dies drops its locks with its
+database connection: its mailboxes are claimable again at once when its
+process dies, within 90 s (:data:`KEEPALIVE`) when its machine vanishes.
 
 Before syncing anything, the run checks the due mailboxes for news
 concurrently (``lib.fleet_poll``: a bounded pool of IMAP connections, system
 parameter ``mail_sync_crm.poll_pool_size``), a batch of mailboxes claimed at a
-time. The idle ones get their bookkeeping written in bulk (tried and synced
-now) and are released; a check that failed is recorded as the sync's failure
-would be (Error, backoff of a refused login); those with news, or that need a
-sync anyway (historical sync under way, held-back messages, never synced),
-stay claimed and are synced after the check, the ones whose history is done
-first. The ORM work stays in the run's one cursor.
+time. The idle ones get their bookkeeping written in bulk (tried and synced)
+and a failed check is recorded as a failed sync would be (Error, backoff of a
+refused login). Then the mailboxes not tried in the round yet are claimed and
+synced one by one, by whichever run of the round gets each first: those this
+run found with news, then the others whose history is done (not checked: the
+budget ran out, or held-back messages), then those in their historical sync;
+while one is recorded, the IMAP reads of the next ones are done ahead
+(``lib.history_prefetch``). The ORM work stays in the run's one cursor.
 """
 
 import logging
+import time
 
 from odoo import api, fields, models
 
@@ -37,6 +41,9 @@ ROUND_NAMESPACE = 0x6D74  # advisory keys: (namespace, 0) gate; namespace<<32|ro
 POOL_PARAM = "mail_sync_crm.poll_pool_size"
 # Seconds after which a vanished host's session (and its locks) is ended.
 KEEPALIVE = (60, 10, 3)  # idle, interval, count: 60 + 10 * 3 = 90 s
+ROUND_EPOCH = 1577836800  # rounds are numbered in seconds since 2020-01-01 UTC
+DEFAULT_ROUND_SECONDS = 300
+ROUND_UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 
 
 def _round_key(number):
@@ -84,8 +91,16 @@ class MailSyncAccount(models.Model):
                 [ROUND_NAMESPACE],
             )
             number = cr.fetchone()[0]
-            if not number:
-                cr.execute("SELECT nextval('mail_sync_round_seq')")
+            now = int(time.time()) - ROUND_EPOCH
+            if not number or now - number >= self._round_seconds():
+                # a new round, numbered by its start (seconds), always above
+                # the last one
+                cr.execute(
+                    """SELECT setval('mail_sync_round_seq',
+                                     greatest(%s, last_value + 1))
+                         FROM mail_sync_round_seq""",
+                    [now],
+                )
                 number = cr.fetchone()[0]
             cr.execute(
                 "SELECT pg_advisory_lock_shared(%s::bigint)", [_round_key(number)]
@@ -95,6 +110,17 @@ class MailSyncAccount(models.Model):
         if commit:
             cr.commit()  # pylint: disable=invalid-commit  # the keepalive holds
         return number
+
+    @api.model
+    def _round_seconds(self):
+        """How long a round lasts at most: the scheduled sync's interval (a
+        run still going after it does not keep later runs from syncing what
+        it synced)."""
+        cron = self.env.ref("mail_sync_crm.ir_cron_mail_sync", raise_if_not_found=False)
+        if not cron:
+            return DEFAULT_ROUND_SECONDS
+        unit = ROUND_UNITS.get(cron.sudo().interval_type, DEFAULT_ROUND_SECONDS)
+        return max(cron.sudo().interval_number, 1) * unit
 
     @api.model
     def _leave_round(self, number):

@@ -7,6 +7,7 @@ Time is frozen (freezegun) and moved by the tests: connecting to the mail server
 server's harness keeps the real clock (it waits for Dovecot to see a changed
 password)."""
 
+import time
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -18,7 +19,7 @@ from odoo.tools import config
 
 from ..lib import imap_session
 from ..lib.testing import DovecotServer, make_message
-from ..models.mail_sync_account_fleet import POOL_PARAM
+from ..models.mail_sync_account_fleet import POOL_PARAM, ROUND_EPOCH, _round_key
 from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
 from .common import PASSWORD, MailSyncCase, started
 
@@ -158,6 +159,55 @@ class TestCronSchedule(MailSyncCase):
         self.assertEqual(list(tries.values()), [2, 2, 2], "each twice in 3 runs")
         self.assertEqual(failing.state, "error")
         self.assertEqual(len(failing.log_ids), 2, "the failing mailbox tried twice")
+
+    # -- rounds -------------------------------------------------------------------
+    def other_run_in_round(self, seconds_ago):
+        """Another process's run, still going, in a round that began
+        ``seconds_ago``; returns (its cursor, the round's number)."""
+        number = int(time.time()) - ROUND_EPOCH - seconds_ago
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        other.execute(
+            "SELECT pg_advisory_lock_shared(%s::bigint)", [_round_key(number)]
+        )
+        return other, number
+
+    @staticmethod
+    def end_run(other):
+        # (a closed cursor's connection goes back to Odoo's pool, its session
+        # and locks with it: the run itself unlocks, as _cron_sync does)
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
+
+    def test_a_run_joins_the_round_under_way_and_skips_what_it_tried(self):
+        account = self.mailbox(self.salesman)
+        self.Account._cron_sync()
+        self.mail.append(
+            self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
+        )
+        other, number = self.other_run_in_round(10)
+        try:
+            account.sudo().sync_round = number  # the other run tried it
+            self.Account._cron_sync()
+            self.assertEqual(len(self.synced_subjects()), 1, "not tried again")
+        finally:
+            self.end_run(other)
+        self.Account._cron_sync()  # the round is over: a new one
+        self.assertEqual(len(self.synced_subjects()), 2)
+
+    def test_a_run_past_the_interval_does_not_hold_the_next_ones_back(self):
+        account = self.mailbox(self.salesman)
+        self.Account._cron_sync()
+        self.mail.append(
+            self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
+        )
+        other, number = self.other_run_in_round(6 * 60)  # the interval is 5 min
+        try:
+            account.sudo().sync_round = number
+            self.Account._cron_sync()
+            self.assertEqual(len(self.synced_subjects()), 2, "a new round")
+            self.assertGreater(account.sync_round, number)
+        finally:
+            self.end_run(other)
 
     # -- backoff ------------------------------------------------------------------
     def test_refused_login_backs_off_and_the_status_says_when_it_retries(self):
