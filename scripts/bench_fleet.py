@@ -255,8 +255,8 @@ while time.time() < {start!r}:
 started = time.perf_counter()
 with registry.cursor() as cr:
     api.Environment(cr, SUPERUSER_ID, {{}})["mail.sync.account"]._cron_sync()
-sys.stdout.write(json.dumps({{"seconds": time.perf_counter() - started,
-                              "tried": tried, "synced": synced}}) + "\n")
+print(json.dumps({{"seconds": time.perf_counter() - started,
+                  "tried": tried, "synced": synced}}), flush=True)
 """
 
 

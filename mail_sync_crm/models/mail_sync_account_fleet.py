@@ -174,7 +174,8 @@ class MailSyncAccount(models.Model):
             for start in range(0, len(self), size):
                 if start and budget.elapsed() >= budget.seconds:
                     return  # the first batch always goes, and the first sync
-                claimed = self[start : start + size]._try_sync_locks(commit)
+                batch = self.browse(self.ids[start : start + size])  # read alone
+                claimed = batch._try_sync_locks(commit)
                 now = fields.Datetime.now()  # when their tries start
                 due = claimed.filtered(lambda a: a._is_due(due_before, sync_round))
                 targets = [t for t in due._poll_targets() if t is not None]

@@ -171,10 +171,14 @@ class MailSyncAccount(models.Model):
         (``..._fleet._read_ahead``)."""
         Cron = self.env["ir.cron"]
         window = self._pool_size()
+        # Each mailbox read on its own: a sync drops the ORM cache (rows
+        # written in SQL), and a record read among the run's thousand would
+        # read them all again each time.
         with history_prefetch.Lookahead(
             window, fleet_poll.DEFAULT_POLL_SECONDS
         ) as ahead:
-            for done, account in enumerate(self):
+            for done, account_id in enumerate(self.ids):
+                account = self.browse(account_id)
                 if not budget.allows_next():
                     _logger.info(
                         "mail_sync_crm: run budget of %ss spent, %s mailboxes left "
@@ -187,9 +191,10 @@ class MailSyncAccount(models.Model):
                     Cron._notify_progress(done=done, remaining=0)
                     break
                 # the ones after this one (this one's reads are waited for anyway)
-                for upcoming in self[done + 1 : done + 1 + window]:
-                    if not ahead.submitted(upcoming.id):
-                        upcoming._read_ahead(ahead)
+                upcoming = self.browse(self.ids[done + 1 : done + 1 + window])
+                for following in upcoming:
+                    if not ahead.submitted(following.id):
+                        following._read_ahead(ahead)
                 account.with_context(
                     mail_sync_turn_cap=budget.turn_cap(),
                     mail_sync_prefetched=ahead.take(account.id),
