@@ -10,9 +10,12 @@ per mailbox, and the sync gets a :class:`ReplaySession`: an
 :class:`~.imap_session.ImapSession` that answers what was read ahead without a
 round trip and connects for real, with the same deadline, only when asked for
 anything else (a folder not read ahead, a checkpoint that moved meanwhile, a
-body too large to have been taken). What it answers is what the server said
-seconds before; what arrived since is for the next run, as if it had arrived
-just after the sync.
+body too large to have been taken). When the read-ahead failed before the
+server described the mailbox (login refused, server gone or hanging until the
+read-ahead's own deadline), the sync fails with that error at once: a failing
+server costs its own wait, in the pool, not the run's. What it answers is what
+the server said seconds before; what arrived since is for the next run, as if
+it had arrived just after the sync.
 """
 
 import concurrent.futures
@@ -118,6 +121,15 @@ class ReplaySession(ImapSession):
 
     def _live(self):
         if self.client is None:
+            failed = self.prefetched.error
+            if (
+                isinstance(failed, errors.MailSyncError)
+                and not self.prefetched.examined
+            ):
+                # The server failed the read-ahead seconds ago (refused, gone,
+                # or hung until its deadline in the pool): that is the sync's
+                # failure too, without costing the run the same wait again.
+                raise failed
             ImapSession.open(self)
         if self.current and self.live_folder != self.current:
             ImapSession.select_folder(self, self.current)

@@ -105,15 +105,27 @@ def test_what_was_not_read_ahead_is_read_live(dovecot, proxy):
     assert sorted(s for _m, _l, s in store.recorded) == ["Early 2", "Late"]
 
 
-def test_a_failed_read_ahead_leaves_the_sync_to_meet_the_failure(dovecot, proxy):
+@pytest.mark.parametrize("failure", ["refused", "hanging"])
+def test_a_failed_read_ahead_is_the_syncs_failure_without_waiting_again(
+    dovecot, proxy, failure
+):
+    """A server that refused the read-ahead's login, or hung until its
+    deadline: the sync fails with that error, without connecting again."""
     inbox, sent = FolderState("INBOX", "in"), FolderState("Sent", "out")
-    refused = dovecot.client_settings("alice", port=proxy.port, password="wrong")
-    ahead = history_prefetch.prefetch("alice", refused, _known(inbox, sent), 30, ORDER)
-    assert ahead.error.code == "auth_failed"
-    replay = history_prefetch.ReplaySession(ahead, refused, Deadline(30))
+    settings = _settings(dovecot, proxy)
+    if failure == "refused":
+        settings = dovecot.client_settings("alice", port=proxy.port, password="x")
+    else:
+        proxy.drip = 0.5  # one byte every half second: never a whole greeting
+    ahead = history_prefetch.prefetch("alice", settings, _known(inbox, sent), 2, ORDER)
+    expected = "auth_failed" if failure == "refused" else "sync_deadline"
+    assert ahead.error.code == expected
+    connections = proxy.connection_count
+    replay = history_prefetch.ReplaySession(ahead, settings, Deadline(30))
     with pytest.raises(Exception) as raised, replay as session:
         session.examine_folders(ORDER)
-    assert raised.value.code == "auth_failed"
+    assert raised.value.code == expected
+    assert proxy.connection_count == connections, "not tried again"
 
 
 def test_the_lookahead_reads_each_mailbox_once_and_hands_it_over(dovecot, proxy):
