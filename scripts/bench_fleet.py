@@ -184,18 +184,83 @@ def connect_all(env, n_mailboxes, proxy_port, smtp):
         env.cr.commit()
 
 
-def run_cron(env, profile_path=None):
+class Phases:
+    """Where a run's time goes: the wall time of its phases (the check for
+    news, the choice of what to sync, the syncs), the time the syncs waited
+    for the reads done ahead, and the checks' own time (in the pool)."""
+
+    PHASES = ("_poll_for_news", "_to_sync", "_sync_each", "_claim_and_sync")
+
+    def __init__(self, env):
+        from odoo.addons.mail_sync_crm.lib import fleet_poll, history_prefetch
+
+        self.owners = [
+            (type(env["mail.sync.account"]), name) for name in self.PHASES
+        ] + [
+            (history_prefetch.Lookahead, "take"),
+            (fleet_poll, "check_mailbox"),
+            (history_prefetch, "prefetch"),
+        ]
+        self.seconds = dict.fromkeys([name for _owner, name in self.owners], 0.0)
+        self.calls = dict.fromkeys(self.seconds, 0)
+        self.originals = []
+
+    def __enter__(self):
+        for owner, name in self.owners:
+            original = getattr(owner, name)
+            self.originals.append((owner, name, original))
+            setattr(owner, name, self._timed(name, original))
+        return self
+
+    def __exit__(self, *exc_info):
+        for owner, name, original in self.originals:
+            setattr(owner, name, original)
+
+    def _timed(self, name, original):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - started
+                self.calls[name] += 1
+
+        return timed
+
+    def summary(self):
+        s, n = self.seconds, self.calls
+        syncs = max(n["_claim_and_sync"], 1)
+        return {
+            "check_for_news": round(s["_poll_for_news"], 1),
+            "checks": n["check_mailbox"],
+            "check_seconds_each": round(
+                s["check_mailbox"] / max(n["check_mailbox"], 1), 3
+            ),
+            "choose": round(s["_to_sync"], 1),
+            "syncs_phase": round(s["_sync_each"], 1),
+            "syncs": n["_claim_and_sync"],
+            "sync_seconds_each": round(s["_claim_and_sync"] / syncs, 3),
+            "waited_for_reads_ahead": round(s["take"], 1),
+            "reads_ahead": n["prefetch"],
+            "read_ahead_seconds_each": round(s["prefetch"] / max(n["prefetch"], 1), 3),
+        }
+
+
+def run_cron(env, profile_path=None, phases=None):
     Account = env["mail.sync.account"]
     profiler = cProfile.Profile() if profile_path else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    Account._cron_sync()
+    with Phases(env) as timing:
+        Account._cron_sync()
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile_path)
     seconds = time.perf_counter() - started
     env.cr.commit()
+    if phases is not None:
+        phases.append(timing.summary())
     return seconds
 
 
@@ -339,15 +404,19 @@ def run(args):
             else (lambda name: None)
         )
         os.makedirs(RESULTS_DIR, exist_ok=True)
-        measure("first_run", lambda: run_cron(env, prof("first-run")))
+        phases = []
+        measure("first_run", lambda: run_cron(env, prof("first-run"), phases))
         results["after_first_run"] = state_counts(env)
         results["pairs_after_first_run"] = synced_pairs(env)
         time.sleep(2)  # Dovecot rescans a Maildir changed in the last seconds
-        measure("idle_poll", lambda: run_cron(env, prof("idle-poll")))
+        measure("idle_poll", lambda: run_cron(env, prof("idle-poll"), phases))
         share = max(1, int(args.mailboxes * args.new_share))
         deliver_new(dovecot, lib, range(0, args.mailboxes, args.mailboxes // share), 1)
         before = synced_pairs(env)
-        measure("new_share", lambda: run_cron(env, prof("new-share")))
+        measure("new_share", lambda: run_cron(env, prof("new-share"), phases))
+        results["phases"] = dict(
+            zip(("first_run", "idle_poll", "new_share"), phases, strict=True)
+        )
         results["new_pairs_one_process"] = synced_pairs(env) - before
         # the same work for two processes at once
         deliver_new(dovecot, lib, range(1, args.mailboxes, args.mailboxes // share), 2)
@@ -405,6 +474,8 @@ def print_table(results):
         f"new pairs {two['new_pairs']}, duplicated pairs {two['duplicated_pairs']}"
     )
     out(f"states: {results['states']}")
+    for name, phase in results.get("phases", {}).items():
+        out(f"where the time goes, {name}: {phase}")
     out(
         f"load average (1, 5, 15 min) before: {results['load_before']}, "
         f"after: {results['load_after']} (2 cores)"
