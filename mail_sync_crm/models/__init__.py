@@ -13,6 +13,7 @@ from . import mail_sync_oauth_token
 from . import mail_sync_account_status
 from . import mail_sync_account_sync
 from . import mail_sync_account_run
+from . import mail_sync_account_fleet
 from . import mail_sync_account_smart_mail
 from . import mail_sync_log
 from . import mail_sync_failed_message

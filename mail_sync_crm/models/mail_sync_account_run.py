@@ -28,7 +28,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import config
 
-from ..lib import errors, process_tuning, scheduling
+from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
 from ..store import claims
 
 _logger = logging.getLogger(__name__)
@@ -141,31 +141,69 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _cron_sync(self):
-        """Sync the due mailboxes, tried longest ago first, while the run's budget
-        lasts. A failing mailbox is marked Error and the run goes on; a mailbox
-        another process holds is skipped."""
+        """Sync the due mailboxes while the run's budget lasts: check them all
+        for news first, concurrently (``..._fleet``), then sync those with
+        news, the ones whose history is done first. A failing mailbox is
+        marked Error and the run goes on; a mailbox another process holds, or
+        tried in this round by another run, is skipped."""
         budget = scheduling.RunBudget(
             self._cron_budget_seconds(), cron_time_limit=_cron_time_limit()
         )
         started = fields.Datetime.now()
+        commit = _auto_commit()
         accounts = self._due_mailboxes(started)
-        Cron = self.env["ir.cron"]
-        for done, account in enumerate(accounts):
-            if not budget.allows_next():
-                _logger.info(
-                    "mail_sync_crm: run budget of %ss spent, %s mailboxes left to the "
-                    "next run",
-                    budget.seconds,
-                    len(accounts) - done,
-                )
-                # Nothing "remaining" for Odoo: it would call this method again
-                # at once, up to 10 times in the same job, budget or not.
-                Cron._notify_progress(done=done, remaining=0)
-                break
-            account.with_context(mail_sync_turn_cap=budget.turn_cap())._claim_and_sync(
-                due_before=started, long_run=process_tuning.long_run
+        sync_round = self._join_round(commit)
+        try:
+            news = accounts._poll_for_news(sync_round, started, budget, commit)
+            accounts._to_sync(sync_round, news, commit)._sync_each(
+                sync_round, started, budget
             )
-            Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
+        except Exception:
+            if commit:
+                self.env.cr.rollback()  # leaving the round needs a usable transaction
+            raise
+        finally:
+            self._leave_round(sync_round)
+
+    def _sync_each(self, sync_round, started, budget):
+        """Claim and sync each of these mailboxes in order, while the budget
+        lasts, the next ones' IMAP reads done ahead meanwhile
+        (``..._fleet._read_ahead``)."""
+        Cron = self.env["ir.cron"]
+        window = self._pool_size()
+        # Each mailbox read on its own: a sync drops the ORM cache (rows
+        # written in SQL), and a record read among the run's thousand would
+        # read them all again each time.
+        with history_prefetch.Lookahead(
+            window, fleet_poll.DEFAULT_POLL_SECONDS
+        ) as ahead:
+            for done, account_id in enumerate(self.ids):
+                account = self.browse(account_id)
+                if not budget.allows_next():
+                    _logger.info(
+                        "mail_sync_crm: run budget of %ss spent, %s mailboxes left "
+                        "to the next run",
+                        budget.seconds,
+                        len(self) - done,
+                    )
+                    # Nothing "remaining" for Odoo: it would call this method
+                    # again at once, up to 10 times in the same job, budget or not.
+                    Cron._notify_progress(done=done, remaining=0)
+                    break
+                # the ones after this one (this one's reads are waited for anyway)
+                upcoming = self.browse(self.ids[done + 1 : done + 1 + window])
+                for following in upcoming:
+                    if not ahead.submitted(following.id):
+                        following._read_ahead(ahead)
+                account.with_context(
+                    mail_sync_turn_cap=budget.turn_cap(),
+                    mail_sync_prefetched=ahead.take(account.id),
+                )._claim_and_sync(
+                    due_before=started,
+                    long_run=process_tuning.long_run,
+                    sync_round=sync_round,
+                )
+                Cron._notify_progress(done=done + 1, remaining=len(self) - done - 1)
 
     @api.model
     def _due_mailboxes(self, now):
@@ -190,13 +228,19 @@ class MailSyncAccount(models.Model):
     # Claiming a mailbox
     # ------------------------------------------------------------------
     def _claim_and_sync(
-        self, due_before=None, reset_backoff=False, long_run=contextlib.nullcontext
+        self,
+        due_before=None,
+        reset_backoff=False,
+        long_run=contextlib.nullcontext,
+        sync_round=None,
     ):
         """Claim this mailbox in a fresh transaction and sync it. Returns what
         ``_run_sync`` returns, ``claims.BUSY`` when another process holds it, or
         ``claims.NOT_DUE`` when it is no longer connected or, for the cron
         (``due_before``: when its run started), backing off or tried by another
-        process since ``due_before``."""
+        process since ``due_before`` or in round ``sync_round`` (``..._fleet``).
+        A process that already holds the mailbox's lock claims it again (the
+        lock counts its holds)."""
         self.ensure_one()
         auto_commit = _auto_commit()
         cr = self.env.cr
@@ -209,10 +253,12 @@ class MailSyncAccount(models.Model):
                 # a snapshot taken after the lock: the previous holder's commits
                 cr.commit()  # pylint: disable=invalid-commit
             self.invalidate_recordset()
-            if not self._is_due(due_before):
+            if not self._is_due(due_before, sync_round):
                 return claims.NOT_DUE
             try:
                 values = {"last_attempt_date": fields.Datetime.now()}
+                if sync_round:
+                    values["sync_round"] = sync_round
                 if reset_backoff:
                     values.update(auth_failure_count=0, next_attempt_date=False)
                 self.write(values)
@@ -242,11 +288,13 @@ class MailSyncAccount(models.Model):
         finally:
             self._sync_unlock()
 
-    def _is_due(self, due_before):
+    def _is_due(self, due_before, sync_round=None):
         if self.state not in ("enabled", "error"):
             return False
         if due_before is None:
             return True  # Sync Now
+        if sync_round and self.sync_round == sync_round:
+            return False  # tried by another run of the same round
         if self.next_attempt_date and self.next_attempt_date > fields.Datetime.now():
             return False
         return not self.last_attempt_date or self.last_attempt_date <= due_before

@@ -8,7 +8,7 @@ import logging
 
 from odoo import api, fields, models
 
-from ..lib import chronological, errors, imap_session, sync_engine
+from ..lib import chronological, errors, history_prefetch, imap_session, sync_engine
 from ..lib import deadline as turn_deadline
 from ..store import MailSyncStore, claims
 
@@ -194,7 +194,7 @@ class MailSyncAccount(models.Model):
         progress, cut = False, False
         try:
             settings = self._imap_settings()
-            with imap_session.ImapSession(settings, deadline=deadline) as session:
+            with self._imap_session(settings, deadline) as session:
                 index = store.lead_index()
                 blocked = self.env["mail.sync.blocklist"]._blocklist_for(
                     self.user_id, self.company_id
@@ -202,7 +202,7 @@ class MailSyncAccount(models.Model):
                 folders = self.folder_ids.sorted("direction")
                 # One round trip tells which folders have anything new; the
                 # first folder to sync is examined last, so it stays selected.
-                statuses = session.examine_folders(folders.mapped("name")[::-1])
+                statuses = session.examine_folders(self._examine_order())
                 if self._sync_in_date_order(folders, statuses):
                     outcomes = chronological.sync_history(
                         session,
@@ -249,6 +249,18 @@ class MailSyncAccount(models.Model):
                 raise
             cut = True
         return progress, cut
+
+    def _examine_order(self):
+        return self.folder_ids.sorted("direction").mapped("name")[::-1]
+
+    def _imap_session(self, settings, deadline):
+        """The IMAP session of a sync run: live, or answering first from what
+        the scheduled run read ahead (context ``mail_sync_prefetched``,
+        ``lib.history_prefetch``)."""
+        ahead = self.env.context.get("mail_sync_prefetched")
+        if ahead is not None and ahead.key == self.id:
+            return history_prefetch.ReplaySession(ahead, settings, deadline=deadline)
+        return imap_session.ImapSession(settings, deadline=deadline)
 
     def _failure_of(self, exc):
         """The ``MailSyncError`` a failed run records."""

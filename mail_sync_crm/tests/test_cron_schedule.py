@@ -7,6 +7,7 @@ Time is frozen (freezegun) and moved by the tests: connecting to the mail server
 server's harness keeps the real clock (it waits for Dovecot to see a changed
 password)."""
 
+import time
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
@@ -18,6 +19,7 @@ from odoo.tools import config
 
 from ..lib import imap_session
 from ..lib.testing import DovecotServer, make_message
+from ..models.mail_sync_account_fleet import POOL_PARAM, ROUND_EPOCH, _round_key
 from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
 from .common import PASSWORD, MailSyncCase, started
 
@@ -99,10 +101,11 @@ class TestCronSchedule(MailSyncCase):
                 self.assertFalse(third.last_attempt_date, "not even tried")
                 before = self.attempts(accounts)
                 self.Account._cron_sync()
-        self.assertEqual(
-            self.tried_in(before, accounts), third | first, "left over first"
-        )
+        # the left-over mailbox is synced; the two others are checked for news
+        # (at once, in the pool: one connection's time for both) and have none
+        self.assertEqual(self.tried_in(before, accounts), accounts)
         self.assertIn("Hello sales_manager", self.synced_subjects())
+        self.assertEqual(len(self.synced_subjects()), 3, "nothing synced twice")
 
     def test_a_turn_ends_before_odoo_stops_the_scheduled_action(self):
         """With Odoo's time limit of scheduled actions at 100 s (so a budget of
@@ -128,9 +131,11 @@ class TestCronSchedule(MailSyncCase):
         self.assertEqual(self.Account._turn_seconds(), 180)  # outside a run
 
     def test_a_failing_mailbox_waits_its_turn_like_the_others(self):
-        """Each run has time for one mailbox: over three runs each of the three is
-        tried once, the one whose server is gone included (it does not go first
-        every time)."""
+        """Each run has time for one connection: it checks the mailbox tried
+        longest ago for news (one check at a time) and still syncs one mailbox
+        (the first sync of a run always starts). Over three runs each of the
+        three is tried twice, the one whose server is gone included: it does
+        not go first every time, nor more often than the others."""
         with frozen_at(self.start) as frozen:
             failing, *working = (self.mailbox(user) for user in self.users)
             accounts = failing.browse([failing.id] + [a.id for a in working])
@@ -141,17 +146,68 @@ class TestCronSchedule(MailSyncCase):
                 closed = gone.ssl_port
             failing.sudo().write({"imap_port": closed, "imap_password": PASSWORD})
             self.env["ir.config_parameter"].set_param(BUDGET_PARAM, "50")
-            tried = self.env["mail.sync.account"]
+            # one check at a time: each takes the run's whole budget
+            self.env["ir.config_parameter"].set_param(POOL_PARAM, "1")
+            tries = dict.fromkeys(accounts, 0)
             with self.slow_connections(frozen, 100):
                 for _run in range(3):
                     frozen.tick(timedelta(minutes=5))
                     before = self.attempts(accounts)
                     self.Account._cron_sync()
-                    tried |= self.tried_in(before, accounts)
-                    self.assertEqual(len(self.tried_in(before, accounts)), 1)
-        self.assertEqual(tried, accounts, "each mailbox once in three runs")
+                    for account in self.tried_in(before, accounts):
+                        tries[account] += 1
+        self.assertEqual(list(tries.values()), [2, 2, 2], "each twice in 3 runs")
         self.assertEqual(failing.state, "error")
-        self.assertEqual(len(failing.log_ids), 1, "the failing mailbox tried once")
+        self.assertEqual(len(failing.log_ids), 2, "the failing mailbox tried twice")
+
+    # -- rounds -------------------------------------------------------------------
+    def other_run_in_round(self, seconds_ago):
+        """Another process's run, still going, in a round that began
+        ``seconds_ago``; returns (its cursor, the round's number)."""
+        number = int(time.time()) - ROUND_EPOCH - seconds_ago
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        other.execute(
+            "SELECT pg_advisory_lock_shared(%s::bigint)", [_round_key(number)]
+        )
+        return other, number
+
+    @staticmethod
+    def end_run(other):
+        # (a closed cursor's connection goes back to Odoo's pool, its session
+        # and locks with it: the run itself unlocks, as _cron_sync does)
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
+
+    def test_a_run_joins_the_round_under_way_and_skips_what_it_tried(self):
+        account = self.mailbox(self.salesman)
+        self.Account._cron_sync()
+        self.mail.append(
+            self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
+        )
+        other, number = self.other_run_in_round(10)
+        try:
+            account.sudo().sync_round = number  # the other run tried it
+            self.Account._cron_sync()
+            self.assertEqual(len(self.synced_subjects()), 1, "not tried again")
+        finally:
+            self.end_run(other)
+        self.Account._cron_sync()  # the round is over: a new one
+        self.assertEqual(len(self.synced_subjects()), 2)
+
+    def test_a_run_past_the_interval_does_not_hold_the_next_ones_back(self):
+        account = self.mailbox(self.salesman)
+        self.Account._cron_sync()
+        self.mail.append(
+            self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
+        )
+        other, number = self.other_run_in_round(6 * 60)  # the interval is 5 min
+        try:
+            account.sudo().sync_round = number
+            self.Account._cron_sync()
+            self.assertEqual(len(self.synced_subjects()), 2, "a new round")
+            self.assertGreater(account.sync_round, number)
+        finally:
+            self.end_run(other)
 
     # -- backoff ------------------------------------------------------------------
     def test_refused_login_backs_off_and_the_status_says_when_it_retries(self):

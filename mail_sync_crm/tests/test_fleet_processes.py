@@ -1,0 +1,205 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Three real Odoo processes run the scheduled sync at the same time on one
+database (as the cron threads of three Odoo servers would): they divide the
+mailboxes between them, each due mailbox is tried by exactly one of them, no
+message is recorded twice, and none of them fails."""
+
+import os
+import time
+
+from odoo.tests import tagged
+
+from ..lib.testing import LatencyProxy, make_message
+from .odoo_process_case import OdooProcessCase
+
+MAILBOXES = 18
+LOGINS = tuple(f"fleet_{n:02d}" for n in range(MAILBOXES))
+RACERS = ("a", "b", "c")
+LEAD = "buyer@fleet-prospect.example.com"
+
+SETUP = """
+lead = env["crm.lead"].search([("email_from", "=", ARGS["lead"])]) or env[
+    "crm.lead"
+].create({"name": "Fleet deal", "type": "opportunity", "email_from": ARGS["lead"]})
+env["ir.config_parameter"].sudo().set_param("mail_sync_crm.poll_pool_size", "2")
+env.cr.commit()
+# A lead gets the history of the mailboxes connected after it: not in the same
+# second (the connect time is kept to the second, the lead's to the microsecond).
+time.sleep(1.1)
+for login in ARGS["logins"]:
+    mailbox(login).action_connect()
+    env.cr.commit()
+result(lead=lead.id)
+"""
+
+# Each racer records the mailboxes it tried: checked for news (idle or
+# failed), or claimed and synced. Each mailbox's work is made to last 0.2 s
+# more (held), as a bigger mailbox's would: the runs overlap whatever this
+# machine's speed, and a racer a little late to start still finds work.
+RACE = """
+Account = type(env["mail.sync.account"])
+tried = []
+checked, claim = Account._checked, Account._claim_and_sync
+def spy_checked(self, results, *args):
+    tried.extend(r.key for r in results if not r.news or r.error)
+    time.sleep(0.2 * len(results))
+    return checked(self, results, *args)
+def spy_claim(self, *args, **kwargs):
+    outcome = claim(self, *args, **kwargs)
+    if outcome not in ("busy", "not_due"):
+        tried.append(self.id)
+        time.sleep(0.2)
+    return outcome
+Account._checked, Account._claim_and_sync = spy_checked, spy_claim
+env.cr.commit()
+open(os.path.join(ARGS["workdir"], "ready-" + ARGS["name"]), "w").close()
+wait_for(os.path.join(ARGS["workdir"], "go-" + ARGS["round"]))
+env["mail.sync.account"]._cron_sync()
+env.cr.commit()
+result(tried=tried)
+"""
+
+
+# Claims a batch of mailboxes for a check, says so, and hangs there (a worker
+# stuck or about to be killed).
+HANG = """
+Account = env["mail.sync.account"]
+held = Account.search([], order="id")._try_sync_locks(True)
+open(os.path.join(ARGS["workdir"], "holding"), "w").close()
+result(held=held.ids)
+wait_for(os.path.join(ARGS["workdir"], "never"))
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestFleetAcrossProcesses(OdooProcessCase):
+    LOGINS = LOGINS
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # 10 ms each way: each mailbox takes a few round trips' time, so that
+        # the runs overlap as they do with real servers.
+        cls.proxy = LatencyProxy(cls.imap.host, cls.imap.ssl_port, delay=0.01)
+        cls.proxy.start()
+        cls.addClassCleanup(cls.proxy.stop)
+
+    def setUp(self):
+        super().setUp()
+        # each test's processes have a key of their own (their data directory):
+        # the next test connects its mailboxes afresh
+        self.addCleanup(self.db.sql, "DELETE FROM mail_sync_account")
+
+    def deliver(self, logins, tag, count=1):
+        for login in logins:
+            self.imap.fill_maildir(
+                login,
+                "INBOX",
+                [
+                    make_message(
+                        LEAD,
+                        f"{login}@example.com",
+                        subject=f"{tag} {n}",
+                        message_id=f"<{tag}-{n}-{login}@fleet.example>",
+                    )
+                    for n in range(count)
+                ],
+            )
+
+    def race(self, name):
+        """The three racers' scheduled runs, started at the same instant."""
+        racers = [
+            self.start(RACE, name=racer, round=name, imap_port=self.proxy.port)
+            for racer in RACERS
+        ]
+        deadline = time.monotonic() + 150
+        ready = [os.path.join(self.workdir, f"ready-{racer}") for racer in RACERS]
+        while not all(os.path.exists(path) for path in ready):
+            self.assertLess(time.monotonic(), deadline, "the processes never started")
+            time.sleep(0.05)
+        for path in ready:
+            os.remove(path)
+        open(os.path.join(self.workdir, f"go-{name}"), "w").close()
+        outcomes = [racer.finish() for racer in racers]
+        for _results, log in outcomes:
+            self.assertNotIn("SerializationFailure", log)
+            self.assertNotIn("Traceback", log)
+            self.assertNotIn(" ERROR ", log)
+        return [set(results["tried"]) for results, _log in outcomes]
+
+    def assert_divided(self, tried, accounts):
+        everyone = set().union(*tried)
+        self.assertEqual(everyone, accounts, "every due mailbox tried")
+        self.assertEqual(
+            sum(len(part) for part in tried), len(accounts), "none tried twice"
+        )
+        for part in tried:
+            self.assertTrue(part, f"each process did part of the work: {tried}")
+
+    def chatter(self, tag):
+        """{Message-ID: times on the lead's chatter} of the messages ``tag``"""
+        rows = self.db.sql(
+            """SELECT m.message_id, count(*) FROM mail_message m
+                 JOIN crm_lead l ON l.id = m.res_id AND m.model = 'crm.lead'
+                WHERE l.email_from = :'p1' AND m.message_id LIKE :'p2'
+             GROUP BY m.message_id""",
+            LEAD,
+            f"<{tag}-%",
+        )
+        return {message_id: int(count) for message_id, count in rows}
+
+    def test_three_processes_divide_the_mailboxes_and_sync_each_once(self):
+        self.deliver(LOGINS, "history", count=3)
+        self.run_odoo(SETUP, lead=LEAD, logins=LOGINS, imap_port=self.proxy.port)
+        accounts = {
+            int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")
+        }
+        self.assertEqual(len(accounts), MAILBOXES)
+        # The first run: every mailbox's history.
+        self.assert_divided(self.race("history"), accounts)
+        chatter = self.chatter("history")
+        self.assertEqual(len(chatter), 3 * MAILBOXES)
+        self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")
+        # A later run: a third of the mailboxes have new mail, the others are
+        # checked for news and found idle.
+        self.deliver(LOGINS[::3], "news")
+        self.assert_divided(self.race("news"), accounts)
+        chatter = self.chatter("news")
+        self.assertEqual(len(chatter), len(LOGINS[::3]))
+        self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")
+        states = self.db.sql("SELECT DISTINCT state FROM mail_sync_account")
+        self.assertEqual(states, [["enabled"]])
+
+    def test_a_dead_workers_mailboxes_are_synced_by_the_next_run(self):
+        """A worker holding mailboxes dies (SIGKILL, no cleanup): the database
+        ends its session, and the next run of another process syncs them."""
+        logins = LOGINS[:4]
+        self.deliver(logins, "before-crash")
+        self.run_odoo(SETUP, lead=LEAD, logins=logins, imap_port=self.proxy.port)
+        hanging = self.start(HANG)
+        holding = os.path.join(self.workdir, "holding")
+        deadline = time.monotonic() + 150
+        while not os.path.exists(holding):
+            self.assertLess(time.monotonic(), deadline, "the worker never claimed")
+            time.sleep(0.05)
+        held = self.db.sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = 28019 AND objsubid = 2 AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = :'p1')",
+            self.db.name,
+        )
+        self.assertEqual(held, [[str(len(logins))]], "the worker holds them")
+        hanging.process.kill()
+        hanging.process.wait()
+        tried = self.race("after-crash")
+        self.assertEqual(set().union(*tried), self.accounts())
+        self.assertEqual(
+            self.db.sql("SELECT state, last_error FROM mail_sync_account"),
+            [["enabled", ""]] * len(logins),
+        )
+        chatter = self.chatter("before-crash")
+        self.assertEqual(len(chatter), len(logins))
+        self.assertEqual(set(chatter.values()), {1})
+
+    def accounts(self):
+        return {int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")}

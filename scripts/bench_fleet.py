@@ -1,0 +1,497 @@
+#!/usr/bin/env python3
+"""Benchmark of the scheduled sync over a fleet of small mailboxes.
+
+Usage (from the repository root; ``make bench-fleet`` runs it with the defaults)::
+
+    .venv/bin/python scripts/bench_fleet.py [--mailboxes 1000] [--messages 20]
+        [--rtt 0.02] [--new-share 0.1] [--skip-install] [--profile]
+
+What it does: a real Dovecot gets ``--mailboxes`` users of ``--messages``
+messages each (Inbox, written straight into the Maildirs; a quarter of them
+from a lead's address), behind a latency proxy (a child process adding
+``--rtt`` seconds per round trip). In the database ``mail_sync_bench_fleet``
+(installed or updated first) each user connects its mailbox through the proxy
+(``action_connect``), then ``_cron_sync()`` runs as the scheduled action does
+(its budget set high enough for the whole fleet, Odoo's time limit off), and it
+measures:
+
+1. connect all: the mailboxes connected one after the other;
+2. first run: one run syncing every mailbox's history;
+3. idle poll: one run with nothing new anywhere;
+4. 10% new: one run after one new message arrived in ``--new-share`` of them;
+5. two processes: two Odoo processes run ``_cron_sync()`` at once after one
+   new message arrived in another ``--new-share`` of them: their wall time
+   against the one-process run of step 4, the mailboxes each tried, and the
+   checks that no mailbox was tried by both and no message recorded twice.
+
+``--profile`` writes cProfile files of steps 2-4 (``bench-results/fleet-*.prof``)
+and prints where the time goes. Results: ``bench-results/fleet.json``.
+"""
+
+import argparse
+import contextlib
+import cProfile
+import datetime
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from bench_odoo import ROOT, configure_odoo, install
+from bench_sync import Proxy, _import_lib
+
+DB = "mail_sync_bench_fleet"
+RESULTS_DIR = os.path.join(ROOT, "bench-results")
+ODOO_LOG = "/tmp/bench-fleet-odoo.log"
+INSTALL_LOG = "/tmp/bench-fleet-install.log"
+PASSWORD = "Fl33t-pa55word!"
+LEAD_MARKER = "mail_sync_bench_fleet"
+TARGETS = {  # seconds, one process (issue 13)
+    "first_run": 150.0,
+    "idle_poll": 30.0,
+    "new_share": 45.0,
+}
+TWO_PROCESS_SHARE = 0.6
+
+
+def out(text=""):
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+def login(n):
+    return f"fleet{n:05d}"
+
+
+def lead_address(n):
+    return f"buyer{n:05d}@prospect{n % 97}.example"
+
+
+def messages(lib, n, count, first=0, subject="Hello"):
+    """``count`` messages to mailbox ``n``; every fourth from its lead."""
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    out = []
+    for i in range(first, first + count):
+        sender = lead_address(n) if i % 4 == 0 else f"someone{i}@vendor.example"
+        out.append(
+            (
+                lib.testing.make_message(
+                    sender,
+                    f"{login(n)}@sales.example",
+                    subject=f"{subject} {n}/{i}",
+                    message_id=f"<fleet-{n}-{i}@bench.example>",
+                    date=start + datetime.timedelta(hours=i),
+                ),
+                start + datetime.timedelta(hours=i),
+            )
+        )
+    return out
+
+
+# -- Odoo -------------------------------------------------------------------------
+
+
+def open_env(stack):
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.tools import config
+
+    config["limit_time_real_cron"] = 0  # the budget alone bounds the run
+    registry = odoo.modules.registry.Registry(DB)
+    cr = stack.enter_context(registry.cursor())
+    return api.Environment(cr, SUPERUSER_ID, {})
+
+
+def reset(env, n_mailboxes):
+    """No mailbox, no synced chatter; the users and leads (made once) kept."""
+    from odoo import Command
+
+    cr = env.cr
+    cr.execute("DELETE FROM mail_sync_account")
+    cr.execute(
+        """DELETE FROM mail_message m USING crm_lead l
+            WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
+        [LEAD_MARKER],
+    )
+    users = env["res.users"].with_context(active_test=False)
+    existing = set(users.search([("login", "like", "fleet%")]).mapped("login"))
+    groups = env.ref("base.group_user") | env.ref("sales_team.group_sale_salesman")
+    missing = [login(n) for n in range(n_mailboxes) if login(n) not in existing]
+    if missing:
+        users.with_context(no_reset_password=True, tracking_disable=True).create(
+            [
+                {
+                    "name": name,
+                    "login": name,
+                    "email": f"{name}@sales.example",
+                    "groups_id": [Command.set(groups.ids)],
+                }
+                for name in missing
+            ]
+        )
+    cr.execute("SELECT count(*) FROM crm_lead WHERE referred = %s", [LEAD_MARKER])
+    if cr.fetchone()[0] < n_mailboxes:
+        cr.execute("DELETE FROM crm_lead WHERE referred = %s", [LEAD_MARKER])
+        env["crm.lead"].with_context(tracking_disable=True).create(
+            [
+                {
+                    "name": f"Deal {n}",
+                    "type": "opportunity",
+                    "email_from": lead_address(n),
+                    "referred": LEAD_MARKER,
+                }
+                for n in range(n_mailboxes)
+            ]
+        )
+    params = env["ir.config_parameter"].sudo()
+    params.set_param("mail_sync_crm.cron_budget_seconds", "3600")
+    cr.commit()  # pylint: disable=invalid-commit
+
+
+def connect_all(env, n_mailboxes, proxy_port, smtp):
+    users = {u.login: u for u in env["res.users"].search([("login", "like", "fleet%")])}
+    for n in range(n_mailboxes):
+        user = users[login(n)]
+        account = (
+            env["mail.sync.account"]
+            .with_user(user)
+            .create(
+                {
+                    "provider": "custom",
+                    "email": user.email,
+                    "imap_host": "127.0.0.1",
+                    "imap_port": proxy_port,
+                    "imap_encryption": "ssl",
+                    "imap_allow_self_signed": True,
+                    "imap_login": user.login,
+                    "imap_password": PASSWORD,
+                    "smtp_host": smtp.host,
+                    "smtp_port": smtp.ssl_port,
+                    "smtp_encryption": "ssl",
+                    "smtp_allow_self_signed": True,
+                    "smtp_same_credentials": True,
+                }
+            )
+        )
+        account.action_connect()
+        env.cr.commit()
+
+
+class Phases:
+    """Where a run's time goes: the wall time of its phases (the check for
+    news, the choice of what to sync, the syncs), the time the syncs waited
+    for the reads done ahead, and the checks' own time (in the pool)."""
+
+    PHASES = ("_poll_for_news", "_to_sync", "_sync_each", "_claim_and_sync")
+
+    def __init__(self, env):
+        from odoo.addons.mail_sync_crm.lib import fleet_poll, history_prefetch
+
+        self.owners = [
+            (type(env["mail.sync.account"]), name) for name in self.PHASES
+        ] + [
+            (history_prefetch.Lookahead, "take"),
+            (fleet_poll, "check_mailbox"),
+            (history_prefetch, "prefetch"),
+        ]
+        self.seconds = dict.fromkeys([name for _owner, name in self.owners], 0.0)
+        self.calls = dict.fromkeys(self.seconds, 0)
+        self.originals = []
+
+    def __enter__(self):
+        for owner, name in self.owners:
+            original = getattr(owner, name)
+            self.originals.append((owner, name, original))
+            setattr(owner, name, self._timed(name, original))
+        return self
+
+    def __exit__(self, *exc_info):
+        for owner, name, original in self.originals:
+            setattr(owner, name, original)
+
+    def _timed(self, name, original):
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - started
+                self.calls[name] += 1
+
+        return timed
+
+    def summary(self):
+        s, n = self.seconds, self.calls
+        syncs = max(n["_claim_and_sync"], 1)
+        return {
+            "check_for_news": round(s["_poll_for_news"], 1),
+            "checks": n["check_mailbox"],
+            "check_seconds_each": round(
+                s["check_mailbox"] / max(n["check_mailbox"], 1), 3
+            ),
+            "choose": round(s["_to_sync"], 1),
+            "syncs_phase": round(s["_sync_each"], 1),
+            "syncs": n["_claim_and_sync"],
+            "sync_seconds_each": round(s["_claim_and_sync"] / syncs, 3),
+            "waited_for_reads_ahead": round(s["take"], 1),
+            "reads_ahead": n["prefetch"],
+            "read_ahead_seconds_each": round(s["prefetch"] / max(n["prefetch"], 1), 3),
+        }
+
+
+def run_cron(env, profile_path=None, phases=None):
+    Account = env["mail.sync.account"]
+    profiler = cProfile.Profile() if profile_path else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    with Phases(env) as timing:
+        Account._cron_sync()
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+    seconds = time.perf_counter() - started
+    env.cr.commit()
+    if phases is not None:
+        phases.append(timing.summary())
+    return seconds
+
+
+def state_counts(env):
+    env.cr.execute(
+        "SELECT state, count(*) FROM mail_sync_account GROUP BY state ORDER BY state"
+    )
+    return dict(env.cr.fetchall())
+
+
+def duplicates(env):
+    """(Message-ID, lead) pairs on a chatter more than once."""
+    env.cr.execute(
+        """SELECT count(*) FROM (
+             SELECT message_id, res_id FROM mail_message
+              WHERE model = 'crm.lead' AND message_id LIKE '<fleet-%%'
+           GROUP BY message_id, res_id HAVING count(*) > 1) d"""
+    )
+    return env.cr.fetchone()[0]
+
+
+def synced_pairs(env):
+    env.cr.execute(
+        "SELECT count(*) FROM mail_message WHERE message_id LIKE '<fleet-%%'"
+    )
+    return env.cr.fetchone()[0]
+
+
+# -- two processes -----------------------------------------------------------------
+
+WORKER = """
+import json, os, sys, time
+sys.path.insert(0, {here!r})
+from bench_odoo import configure_odoo
+configure_odoo({db!r}, {log!r})
+import odoo
+from odoo import SUPERUSER_ID, api
+from odoo.tools import config
+config["limit_time_real_cron"] = 0
+registry = odoo.modules.registry.Registry({db!r})
+Account = registry["mail.sync.account"]
+tried, synced = [], []
+checked = Account._checked
+claim = Account._claim_and_sync
+def spy_checked(self, results, *args):
+    tried.extend(r.key for r in results if not r.news or r.error)
+    return checked(self, results, *args)
+def spy_claim(self, *args, **kwargs):
+    outcome = claim(self, *args, **kwargs)
+    if outcome not in ("busy", "not_due"):
+        synced.append(self.id)
+    return outcome
+Account._checked = spy_checked
+Account._claim_and_sync = spy_claim
+while time.time() < {start!r}:
+    time.sleep(0.005)
+started = time.perf_counter()
+with registry.cursor() as cr:
+    api.Environment(cr, SUPERUSER_ID, {{}})["mail.sync.account"]._cron_sync()
+print(json.dumps({{"seconds": time.perf_counter() - started,
+                  "tried": tried, "synced": synced}}), flush=True)
+"""
+
+
+def two_processes(n=2):
+    start = time.time() + 8  # both loaded by then
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WORKER.format(here=HERE, db=DB, log=ODOO_LOG, start=start),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
+    out = []
+    for proc in procs:
+        stdout, _ = proc.communicate(timeout=1800)
+        if proc.returncode:
+            raise RuntimeError(f"worker failed ({proc.returncode}); see {ODOO_LOG}")
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+# -- the run ----------------------------------------------------------------------
+
+
+def deliver_new(dovecot, lib, indexes, tag):
+    for n in indexes:
+        dovecot.fill_maildir(
+            login(n), "INBOX", messages(lib, n, 1, first=1000 + 4 * tag, subject="New")
+        )
+
+
+def top(profile_path, limit=12):
+    stream = io.StringIO()
+    stats = pstats.Stats(profile_path, stream=stream)
+    stats.sort_stats("tottime").print_stats(limit)
+    return stream.getvalue()
+
+
+def run(args):
+    lib = _import_lib()
+    results = {"mailboxes": args.mailboxes, "messages": args.messages, "rtt": args.rtt}
+    results["load_before"] = [round(value, 1) for value in os.getloadavg()]
+    context = multiprocessing.get_context("spawn")
+    with contextlib.ExitStack() as stack:
+        if not args.skip_install:
+            install(DB, INSTALL_LOG)
+        dovecot = stack.enter_context(lib.testing.DovecotServer())
+        smtp = stack.enter_context(lib.testing.SmtpServer())
+        started = time.perf_counter()
+        for n in range(args.mailboxes):
+            dovecot.add_user(login(n), PASSWORD)
+            smtp.add_user(login(n), PASSWORD)
+            dovecot.fill_maildir(login(n), "INBOX", messages(lib, n, args.messages))
+            dovecot.fill_maildir(login(n), "Sent", [])
+        filled = time.perf_counter() - started
+        out(f"filled {args.mailboxes} mailboxes in {filled:.1f} s")
+        proxy = Proxy(context, dovecot.host, dovecot.ssl_port, args.rtt / 2)
+        stack.callback(proxy.stop)
+        configure_odoo(DB, ODOO_LOG)
+        env = open_env(stack)
+        reset(env, args.mailboxes)
+
+        def measure(name, function):
+            started = time.perf_counter()
+            function()
+            results[name] = round(time.perf_counter() - started, 1)
+            out(f"{name}: {results[name]} s")
+
+        measure(
+            "connect_all", lambda: connect_all(env, args.mailboxes, proxy.port, smtp)
+        )
+        prof = (
+            (lambda name: os.path.join(RESULTS_DIR, f"fleet-{name}.prof"))
+            if (args.profile)
+            else (lambda name: None)
+        )
+        os.makedirs(RESULTS_DIR, exist_ok=True)
+        phases = []
+        measure("first_run", lambda: run_cron(env, prof("first-run"), phases))
+        results["after_first_run"] = state_counts(env)
+        results["pairs_after_first_run"] = synced_pairs(env)
+        time.sleep(2)  # Dovecot rescans a Maildir changed in the last seconds
+        measure("idle_poll", lambda: run_cron(env, prof("idle-poll"), phases))
+        share = max(1, int(args.mailboxes * args.new_share))
+        deliver_new(dovecot, lib, range(0, args.mailboxes, args.mailboxes // share), 1)
+        before = synced_pairs(env)
+        measure("new_share", lambda: run_cron(env, prof("new-share"), phases))
+        results["phases"] = dict(
+            zip(("first_run", "idle_poll", "new_share"), phases, strict=True)
+        )
+        results["new_pairs_one_process"] = synced_pairs(env) - before
+        # the same work for two processes at once
+        deliver_new(dovecot, lib, range(1, args.mailboxes, args.mailboxes // share), 2)
+        before = synced_pairs(env)
+        workers = two_processes(2)
+        env.cr.rollback()
+        wall = max(w["seconds"] for w in workers)
+        tried = [set(w["tried"]) | set(w["synced"]) for w in workers]
+        results["two_processes"] = {
+            "wall": round(wall, 1),
+            "share_of_one": round(wall / results["new_share"], 2),
+            "tried_each": [len(t) for t in tried],
+            "tried_by_both": len(tried[0] & tried[1]),
+            "tried_in_all": len(tried[0] | tried[1]),
+            "synced_each": [len(w["synced"]) for w in workers],
+            "new_pairs": synced_pairs(env) - before,
+            "duplicated_pairs": duplicates(env),
+        }
+        results["states"] = state_counts(env)
+        results["load_after"] = [round(value, 1) for value in os.getloadavg()]
+        results["proxy"] = proxy.stats()
+    with open(os.path.join(RESULTS_DIR, "fleet.json"), "w") as handle:
+        json.dump(results, handle, indent=2)
+    print_table(results)
+    if args.profile:
+        for name in ("first-run", "idle-poll", "new-share"):
+            out(f"== where the time goes: {name}")
+            out(top(prof(name)))
+    return results
+
+
+def print_table(results):
+    two = results["two_processes"]
+    rows = [
+        ("connect all", results["connect_all"], "-"),
+        ("first run", results["first_run"], TARGETS["first_run"]),
+        ("idle poll", results["idle_poll"], TARGETS["idle_poll"]),
+        ("10% new", results["new_share"], TARGETS["new_share"]),
+        (
+            "two processes, 10% new",
+            two["wall"],
+            f"{TWO_PROCESS_SHARE:.0%} of one ({two['share_of_one']:.0%})",
+        ),
+    ]
+    out(
+        f"\n{results['mailboxes']} mailboxes x {results['messages']} messages, "
+        f"{results['rtt'] * 1000:.0f} ms round trip"
+    )
+    out(f"{'measure':<26}{'seconds':>10}  target")
+    for name, value, target in rows:
+        out(f"{name:<26}{value:>10}  {target}")
+    out(
+        f"two processes: tried {two['tried_each']} (by both: {two['tried_by_both']},"
+        f" in all: {two['tried_in_all']}), synced {two['synced_each']}, "
+        f"new pairs {two['new_pairs']}, duplicated pairs {two['duplicated_pairs']}"
+    )
+    out(f"states: {results['states']}")
+    for name, phase in results.get("phases", {}).items():
+        out(f"where the time goes, {name}: {phase}")
+    out(
+        f"load average (1, 5, 15 min) before: {results['load_before']}, "
+        f"after: {results['load_after']} (2 cores)"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mailboxes", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--rtt", type=float, default=0.02)
+    parser.add_argument("--new-share", type=float, default=0.1)
+    parser.add_argument("--skip-install", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
