@@ -107,6 +107,32 @@ class TestCronSchedule(MailSyncCase):
         self.assertIn("Hello sales_manager", self.synced_subjects())
         self.assertEqual(len(self.synced_subjects()), 3, "nothing synced twice")
 
+    def test_a_duplicated_scheduled_action_syncs_as_the_original(self):
+        """What the README tells an administrator with several servers: a copy of
+        the scheduled action is one more job calling the same sync (runs that
+        overlap share a round: see the tests of rounds below)."""
+        self.mailbox(self.salesman)
+        self.mailbox(self.salesman_all)
+        original = self.env.ref("mail_sync_crm.ir_cron_mail_sync")
+        original.method_direct_trigger()
+        self.assertEqual(
+            self.synced_subjects(), {"Hello salesman", "Hello salesman_all"}
+        )
+        self.mail.append(
+            self.salesman.login,
+            "INBOX",
+            make_message(ALICE, self.salesman.email, subject="Later"),
+        )
+        original.copy().method_direct_trigger()
+        self.assertEqual(
+            self.synced_subjects(),
+            {"Hello salesman", "Hello salesman_all", "Later"},
+        )
+        messages = self.lead.message_ids.filtered(
+            lambda m: m.subtype_id == self.subtype
+        )
+        self.assertEqual(len(messages), 3, "nothing twice")
+
     def test_a_turn_ends_before_odoo_stops_the_scheduled_action(self):
         """With Odoo's time limit of scheduled actions at 100 s (so a budget of
         50 s), a mailbox started 40 s into the run gets 40 s (the run ends by
