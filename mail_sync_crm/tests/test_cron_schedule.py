@@ -11,8 +11,6 @@ import time
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-from freezegun import freeze_time
-
 from odoo import sql_db
 from odoo.tests import tagged
 from odoo.tools import config
@@ -21,46 +19,19 @@ from ..lib import imap_session
 from ..lib.testing import DovecotServer, make_message
 from ..models.mail_sync_account_fleet import POOL_PARAM, ROUND_EPOCH, _round_key
 from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
-from .common import PASSWORD, MailSyncCase, started
-
-ALICE = "alice.martin@acme.example.com"
-
-
-def frozen_at(moment):
-    return freeze_time(moment, ignore=["odoo.addons.mail_sync_crm.lib.testing"])
+from .common import PASSWORD
+from .schedule_common import ALICE, ScheduledSyncCase, frozen_at
 
 
 @tagged("post_install", "-at_install")
-class TestCronSchedule(MailSyncCase):
+class TestCronSchedule(ScheduledSyncCase):
     def setUp(self):
         super().setUp()
-        self.mail = started(DovecotServer(), self.addCleanup)
-        self.users = self.salesman | self.salesman_all | self.sales_manager
-        for user in self.users:
-            self.mail.add_user(user.login, PASSWORD)
-        self.lead = self.env["crm.lead"].create(
-            {"name": "Acme robots", "type": "lead", "email_from": ALICE}
-        )
-        self.subtype = self.env.ref("mail_sync_crm.mt_synced_email")
-        self.Account = self.env["mail.sync.account"]
         self.start = datetime.now()
 
     # -- helpers ----------------------------------------------------------------
-    def mailbox(self, user):
-        self.mail.append(
-            user.login,
-            "INBOX",
-            make_message(ALICE, user.email, subject=f"Hello {user.login}"),
-        )
-        return self.connected_account(
-            user, imap_host=self.mail.host, imap_port=self.mail.ssl_port
-        ).sudo()
-
     def synced_subjects(self):
-        messages = self.lead.message_ids.filtered(
-            lambda m: m.subtype_id == self.subtype
-        )
-        return set(messages.mapped("subject"))
+        return set(self.synced().mapped("subject"))
 
     def slow_connections(self, frozen, seconds):
         """Each IMAP connection (each mailbox's turn) takes ``seconds``."""
@@ -128,10 +99,7 @@ class TestCronSchedule(MailSyncCase):
             self.synced_subjects(),
             {"Hello salesman", "Hello salesman_all", "Later"},
         )
-        messages = self.lead.message_ids.filtered(
-            lambda m: m.subtype_id == self.subtype
-        )
-        self.assertEqual(len(messages), 3, "nothing twice")
+        self.assertEqual(len(self.synced()), 3, "nothing twice")
 
     def test_a_turn_ends_before_odoo_stops_the_scheduled_action(self):
         """With Odoo's time limit of scheduled actions at 100 s (so a budget of

@@ -6,50 +6,27 @@ it). The job runner and several servers: ``test_job_runners.py``."""
 
 from datetime import datetime, timedelta
 
-from freezegun import freeze_time
-
 from odoo import fields, sql_db
 from odoo.tests import tagged
 
-from odoo.addons.mail_sync_crm.lib.testing import DovecotServer, make_message
+from odoo.addons.mail_sync_crm.lib.testing import make_message
 from odoo.addons.mail_sync_crm.models.mail_sync_account_run import (
     SYNC_LOCK_NAMESPACE,
 )
-from odoo.addons.mail_sync_crm.tests.common import PASSWORD, MailSyncCase, started
+from odoo.addons.mail_sync_crm.tests.schedule_common import (
+    ALICE,
+    ScheduledSyncCase,
+    frozen_at,
+)
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.job import Job
 
-ALICE = "alice.martin@acme.example.com"
-
-
-def frozen_at(moment):
-    return freeze_time(moment, ignore=["odoo.addons.mail_sync_crm.lib.testing"])
-
 
 @tagged("post_install", "-at_install")
-class TestSyncJobs(MailSyncCase):
+class TestSyncJobs(ScheduledSyncCase):
     def setUp(self):
         super().setUp()
-        self.mail = started(DovecotServer(), self.addCleanup)
-        self.users = self.salesman | self.salesman_all | self.sales_manager
-        for user in self.users:
-            self.mail.add_user(user.login, PASSWORD)
-        self.lead = self.env["crm.lead"].create(
-            {"name": "Acme robots", "type": "lead", "email_from": ALICE}
-        )
-        self.subtype = self.env.ref("mail_sync_crm.mt_synced_email")
-        self.Account = self.env["mail.sync.account"]
         self.Job = self.env["queue.job"]
-
-    def mailbox(self, user):
-        self.mail.append(
-            user.login,
-            "INBOX",
-            make_message(ALICE, user.email, subject=f"Hello {user.login}"),
-        )
-        return self.connected_account(
-            user, imap_host=self.mail.host, imap_port=self.mail.ssl_port
-        ).sudo()
 
     def sync_jobs(self):
         return self.Job.search(
@@ -60,10 +37,7 @@ class TestSyncJobs(MailSyncCase):
         )
 
     def synced_subjects(self):
-        messages = self.lead.message_ids.filtered(
-            lambda m: m.subtype_id == self.subtype
-        )
-        return sorted(messages.mapped("subject"))
+        return sorted(self.synced().mapped("subject"))
 
     def run_job(self, job):
         """Run ``job`` as the runner's request does (``/queue_job/runjob``,
