@@ -203,6 +203,10 @@ class MailSyncAccount(models.Model):
                 # One round trip tells which folders have anything new; the
                 # first folder to sync is examined last, so it stays selected.
                 statuses = session.examine_folders(self._examine_order())
+                attachment_cap = self.company_id.mail_sync_attachment_cap_bytes
+                batch_size = self.env.context.get(
+                    "mail_sync_batch_size", sync_engine.HEADER_BATCH
+                )
                 if self._sync_in_date_order(folders, statuses):
                     outcomes = chronological.sync_history(
                         session,
@@ -210,10 +214,8 @@ class MailSyncAccount(models.Model):
                         store,
                         index,
                         blocked,
-                        attachment_cap=self.company_id.mail_sync_attachment_cap_bytes,
-                        batch_size=self.env.context.get(
-                            "mail_sync_batch_size", sync_engine.HEADER_BATCH
-                        ),
+                        attachment_cap=attachment_cap,
+                        batch_size=batch_size,
                         long_run=long_run,
                         deadline=deadline,
                         statuses=statuses,
@@ -234,10 +236,8 @@ class MailSyncAccount(models.Model):
                         store,
                         index,
                         blocked,
-                        attachment_cap=self.company_id.mail_sync_attachment_cap_bytes,
-                        batch_size=self.env.context.get(
-                            "mail_sync_batch_size", sync_engine.HEADER_BATCH
-                        ),
+                        attachment_cap=attachment_cap,
+                        batch_size=batch_size,
                         status=statuses.get(folder.name),
                         long_run=long_run,
                         deadline=deadline,
