@@ -45,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bench_odoo import ROOT, configure_odoo, install
-from bench_sync import Proxy, _import_lib
+from bench_sync import Proxy, _import_lib, connect_mailbox
 
 DB = "mail_sync_bench_fleet"
 RESULTS_DIR = os.path.join(ROOT, "bench-results")
@@ -159,28 +159,15 @@ def connect_all(env, n_mailboxes, proxy_port, smtp):
     users = {u.login: u for u in env["res.users"].search([("login", "like", "fleet%")])}
     for n in range(n_mailboxes):
         user = users[login(n)]
-        account = (
-            env["mail.sync.account"]
-            .with_user(user)
-            .create(
-                {
-                    "provider": "custom",
-                    "email": user.email,
-                    "imap_host": "127.0.0.1",
-                    "imap_port": proxy_port,
-                    "imap_encryption": "ssl",
-                    "imap_allow_self_signed": True,
-                    "imap_login": user.login,
-                    "imap_password": PASSWORD,
-                    "smtp_host": smtp.host,
-                    "smtp_port": smtp.ssl_port,
-                    "smtp_encryption": "ssl",
-                    "smtp_allow_self_signed": True,
-                    "smtp_same_credentials": True,
-                }
-            )
+        connect_mailbox(
+            env,
+            user,
+            proxy_port,
+            smtp,
+            email=user.email,
+            login=user.login,
+            password=PASSWORD,
         )
-        account.action_connect()
         env.cr.commit()
 
 

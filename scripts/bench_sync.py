@@ -589,16 +589,20 @@ def create_leads(env, user, n):
     return cr.fetchone()
 
 
-def connect_mailbox(env, user, proxy_port, smtp):
+def connect_mailbox(
+    env, user, proxy_port, smtp, email=OWNER[1], login=LOGIN, password=PASSWORD
+):
+    """``user`` connects their mailbox (``login`` on the IMAP server behind
+    ``proxy_port``, sending through ``smtp``) as they would from its form."""
     values = {
         "provider": "custom",
-        "email": OWNER[1],
+        "email": email,
         "imap_host": "127.0.0.1",
         "imap_port": proxy_port,
         "imap_encryption": "ssl",
         "imap_allow_self_signed": True,
-        "imap_login": LOGIN,
-        "imap_password": PASSWORD,
+        "imap_login": login,
+        "imap_password": password,
         "smtp_host": smtp.host,
         "smtp_port": smtp.ssl_port,
         "smtp_encryption": "ssl",
