@@ -40,14 +40,17 @@ screenshots:      ## README screenshots (docs/screenshots/) from the running `ma
 
 pot:              ## regenerate the translation templates from the test databases' code
 	scripts/setup.sh >/dev/null
+	@# each template is written beside and moved in place only when the export worked
 	.venv/bin/python $(ODOO_SRC)/odoo-bin -c .run/test.conf \
 	  -d "$$(awk -F' = ' '$$1 == "db_name" { print $$2 }' .run/test.conf)" \
-	  --i18n-export=mail_sync_crm/i18n/mail_sync_crm.pot --modules=mail_sync_crm \
+	  --i18n-export=.run/mail_sync_crm.pot --modules=mail_sync_crm \
 	  --stop-after-init --no-http --logfile=/dev/null
+	mv .run/mail_sync_crm.pot mail_sync_crm/i18n/mail_sync_crm.pot
 	.venv/bin/python $(ODOO_SRC)/odoo-bin -c .run/test.conf \
 	  -d "$$(awk -F' = ' '$$1 == "db_name" { print $$2 }' .run/test.conf)_queue_job" \
-	  --i18n-export=mail_sync_crm_queue_job/i18n/mail_sync_crm_queue_job.pot \
+	  --i18n-export=.run/mail_sync_crm_queue_job.pot \
 	  --modules=mail_sync_crm_queue_job --stop-after-init --no-http --logfile=/dev/null
+	mv .run/mail_sync_crm_queue_job.pot mail_sync_crm_queue_job/i18n/mail_sync_crm_queue_job.pot
 
 clean:            ## remove the venvs and run files (databases are kept)
 	rm -rf .venv .venv-py3.* .run
