@@ -55,29 +55,43 @@ class CrmLead(models.Model):
         self.ensure_one()
         return self.env["mail.sync.message"]._action_list([("lead_id", "=", self.id)])
 
-    def _mail_sync_recipient_partners(self, emails, additional_values=None):
+    def _mail_sync_recipient_partners(self, emails):
         """The contacts for ``emails`` that this lead itself suggests as
         recipients (its customer's address), found or created for a salesperson
         who may write the lead but not create contacts: Odoo's chatter would
         otherwise drop those addresses and post to nobody. Other addresses are
-        left to Odoo's own rule (contact creators only)."""
+        left to Odoo's own rule (contact creators only).
+
+        A new contact is made of the lead's own data only (Odoo's suggestion:
+        ``create_values`` of ``_message_get_suggested_recipients``); no value a
+        client sends is used, so nothing it chooses reaches the superuser
+        ``create`` below."""
         self.ensure_one()
         self.check_access("write")
-        suggested = {
-            email_normalize(recipient.get("email") or "")
-            for recipient in self._message_get_suggested_recipients()
-            if not recipient.get("partner_id")
-        } - {False, ""}
+        suggested = {}
+        for recipient in self._message_get_suggested_recipients():
+            email = email_normalize(recipient.get("email") or "")
+            if email and not recipient.get("partner_id"):
+                suggested[email] = recipient.get("create_values") or {}
         wanted = [email for email in emails if email_normalize(email) in suggested]
         if not wanted:
             return self.env["res.partner"]
-        values = {
-            email_normalize(email, strict=False) or email: vals
-            for email, vals in (additional_values or {}).items()
-        }
+        values = {email: _scalar_values(vals) for email, vals in suggested.items()}
         # sudo: creating the lead's own contact, the one recipient the chatter
-        # suggests on a lead the user may write (Odoo's suggestion, not any address)
+        # suggests on a lead the user may write; addresses are filtered to that
+        # suggestion and the values are Odoo's own, computed here from the lead.
         partners = (
             self.env["res.partner"].sudo()._find_or_create_from_emails(wanted, values)
         )
         return self.env["res.partner"].browse([p.id for p in partners if p])
+
+
+def _scalar_values(values):
+    """Odoo's suggested contact values without relational commands: a lead's
+    data gives plain values and record ids, never x2many commands (kept out
+    even if another module's suggestion added some)."""
+    return {
+        name: value
+        for name, value in values.items()
+        if not isinstance(value, (list, tuple, dict))
+    }

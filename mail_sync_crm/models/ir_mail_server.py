@@ -23,12 +23,34 @@ from ..lib import errors, smtp_session
 # Who a personal server belongs to: set by the addon only (as superuser), or an
 # administrator could send as someone else through that person's own mailbox.
 PERSONAL_FIELDS = frozenset({"owner_user_id", "mail_sync_account_id"})
-# Context key: ids of the personal servers the current sending may use.
+# Context key: the personal servers the current sending may use, as an
+# ``_Entitlement`` (see ``allowed_servers_context``).
 ALLOWED_SERVERS = "mail_sync_allowed_server_ids"
 # After every company server: code that takes "the first server" by sequence
 # without Odoo's server choice never lands on a personal one.
 PERSONAL_SEQUENCE = 1000
 MB = 1024 * 1024
+
+
+class _Entitlement(tuple):
+    """Ids of the personal servers a sending may use, as ``mail.mail`` decided
+    from who created each mail. A client's context (RPC ``call_kw``, JSON
+    routes) carries only JSON values (lists, dicts, strings, numbers), never
+    this type: a context value that is not one is ignored, so no request can
+    allow itself someone's personal server."""
+
+    __slots__ = ()
+
+
+def allowed_servers_context(server_ids):
+    """The context that lets a sending use the personal servers ``server_ids``."""
+    return {ALLOWED_SERVERS: _Entitlement(server_ids)}
+
+
+def allowed_server_ids(context):
+    """The personal servers ``context`` allows (only when the addon allowed them)."""
+    value = context.get(ALLOWED_SERVERS)
+    return frozenset(value) if isinstance(value, _Entitlement) else frozenset()
 
 
 class IrMailServer(models.Model):
@@ -143,8 +165,10 @@ class IrMailServer(models.Model):
         """A personal server may be used by its owner, or when the sending code
         allowed it (``mail.mail`` does, for its owner's own mail only)."""
         self.ensure_one()
-        allowed = self.env.context.get(ALLOWED_SERVERS) or ()
-        return self.id in allowed or self.owner_user_id.id == self.env.uid
+        return (
+            self.id in allowed_server_ids(self.env.context)
+            or self.owner_user_id.id == self.env.uid
+        )
 
     def _mail_sync_refusal(self):
         """Why this personal server may not carry the mail being sent."""
@@ -177,7 +201,7 @@ class IrMailServer(models.Model):
         not even as the last-resort fallback."""
         if mail_servers is None:
             mail_servers = self.sudo().search([], order="sequence")
-        allowed = set(self.env.context.get(ALLOWED_SERVERS) or ())
+        allowed = allowed_server_ids(self.env.context)
         mail_servers = mail_servers.filtered(
             lambda server: not server.owner_user_id or server.id in allowed
         )
@@ -200,7 +224,7 @@ class IrMailServer(models.Model):
         """Personal servers connect with their mailbox's settings: encrypted
         password, pinned certificate, timeout; and only when allowed."""
         server = self.sudo().browse(mail_server_id) if mail_server_id else None
-        if server is None and not host and self.env.context.get(ALLOWED_SERVERS):
+        if server is None and not host and allowed_server_ids(self.env.context):
             server, smtp_from = self.sudo()._find_mail_server(smtp_from)
         if not server or not server.owner_user_id:
             return super().connect(

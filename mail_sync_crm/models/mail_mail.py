@@ -1,9 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Smart Mail: a user's own mail leaves through their own SMTP server.
 
-Routing: a mail is its owner's when its author is the owner's partner AND its
-From normalises to the owner's address (a colleague sending from the owner's
-lead, with a template rendering the owner's address, is not the owner).
+Routing: a mail is its owner's when the owner created it (``create_uid``, set
+by the ORM from the session's user: no client value), its author is the
+owner's partner, its From normalises to the owner's address and that address
+is proven (``mail.sync.account.email_proof``). Mail that claims to be the
+owner's (``author_id``/``email_from`` of a colleague, from anyone, administrators
+included) leaves through Odoo's company server exactly as Odoo would send it.
 ``_split_by_mail_configuration`` groups the mails per author entitlement and
 lets Odoo's server choice consider each owner's personal server for the
 owner's mails only; everything else is chosen exactly as by Odoo.
@@ -29,7 +32,7 @@ from odoo.tools.misc import format_datetime
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..lib import errors, smart_mail
-from .ir_mail_server import ALLOWED_SERVERS
+from .ir_mail_server import allowed_servers_context
 
 _logger = logging.getLogger(__name__)
 
@@ -47,24 +50,32 @@ class MailMail(models.Model):
     # Routing
     # ------------------------------------------------------------------
     def _mail_sync_entitlements(self, servers):
-        """mail id -> the personal server (among ``servers``) its author owns
-        and may send it through."""
+        """mail id -> the personal server (among ``servers``) its creator owns
+        and may send it through: the creator is the owner, the author is the
+        owner's partner and the From is the owner's proven address."""
         owners = {}
         for server in servers:
-            if server.mail_sync_account_id.state in SENDING_STATES:
+            account = server.mail_sync_account_id
+            if account.state in SENDING_STATES and account.email_proof:
                 address = tools.email_normalize(server.from_filter)
-                owners[server.owner_user_id.partner_id.id] = (server, address)
+                owners[server.owner_user_id.id] = (server, address)
         entitled = {}
         if not owners:
             return entitled
         # Mass mailings (mass_mailing installed) keep Odoo's own server choice:
         # a campaign is not mail its author writes from their mailbox.
         campaign = "mailing_id" in self._fields
+        # sudo: reading who created each mail (the queue runs as another user);
+        # nothing here is written.
         for mail in self.sudo():
             if campaign and mail.mailing_id:
                 continue
-            owner = owners.get(mail.author_id.id)
-            if owner and tools.email_normalize(mail.email_from) == owner[1]:
+            owner = owners.get(mail.create_uid.id)
+            if (
+                owner
+                and mail.author_id == owner[0].owner_user_id.partner_id
+                and tools.email_normalize(mail.email_from) == owner[1]
+            ):
                 entitled[mail.id] = owner[0]
         return entitled
 
@@ -84,7 +95,7 @@ class MailMail(models.Model):
             parts[server.id if server else False].append(mail_id)
         for server_id, mail_ids in parts.items():
             mails = self.browse(mail_ids).with_context(
-                **{ALLOWED_SERVERS: [server_id] if server_id else []}
+                **allowed_servers_context([server_id] if server_id else [])
             )
             yield from super(MailMail, mails)._split_by_mail_configuration()
 

@@ -1,10 +1,17 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it."""
 
+import logging
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..lib import errors, imap_session, smtp_session
+from ..lib import address_proof, errors, imap_session, smtp_session
+
+_logger = logging.getLogger(__name__)
+
+# How long Connect watches the Inbox for the address confirmation (seconds).
+PROOF_SECONDS_PARAM = "mail_sync_crm.address_proof_seconds"
 
 
 class MailSyncConnectError(UserError):
@@ -165,6 +172,9 @@ class MailSyncAccount(models.Model):
         found = imap_session.check_imap(imap)
         smtp_found = smtp_session.check_smtp(smtp)
         vals = {
+            "email_proof": self._prove_address(
+                imap, smtp, found.fingerprint, smtp_found.fingerprint
+            ),
             "inbox_folder": found.inbox,
             "sent_folder": found.sent,
             "imap_cert_fingerprint": found.fingerprint
@@ -192,6 +202,84 @@ class MailSyncAccount(models.Model):
         self.sudo().write(vals)
         self._after_connect()
         self._on_enabled()
+
+    def _prove_address(self, imap, smtp, imap_fingerprint, smtp_fingerprint):
+        """How the mailbox's address is proven to be its own (``email_proof``),
+        False when it is not: mail sent from Odoo then keeps Odoo's usual
+        sender (``mail_mail.py``) and the form says why (Confirm Address)."""
+        if self._mail_sync_uses_oauth():
+            return "oauth"  # the provider confirmed the address (oauth.check_account)
+        if address_proof.same_address(imap.login, self.email):
+            return "login"
+        if self.email_proof == "round_trip":
+            return "round_trip"  # erased when the address changes (write)
+        seconds = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(PROOF_SECONDS_PARAM, address_proof.WAIT_SECONDS)
+        )
+        try:
+            arrived = address_proof.prove_by_round_trip(
+                imap,
+                smtp,
+                self.email.strip(),
+                imap_fingerprint=imap_fingerprint,
+                smtp_fingerprint=smtp_fingerprint,
+                wait_seconds=seconds,
+            )
+        except errors.MailSyncError as err:
+            # IMAP and SMTP were tested a moment ago: a failure here leaves the
+            # address unconfirmed (the form offers Confirm Address), no more.
+            _logger.info(
+                "mail_sync_crm: mailbox %s: address not confirmed (%s)",
+                self.id,
+                err.code,
+            )
+            arrived = False
+        return "round_trip" if arrived else False
+
+    def action_confirm_address(self):
+        """Send a new confirmation email and watch the Inbox for it again."""
+        self.ensure_one()
+        self._check_owner()
+        if self.state not in ("enabled", "error", "pending"):
+            raise UserError(_("Connect the mailbox first."))
+        imap = self._imap_settings()
+        smtp = self._smtp_settings()
+        proof = self._prove_address(
+            imap, smtp, imap.pinned_fingerprint, smtp.pinned_fingerprint
+        )
+        # sudo: email_proof is the addon's field; its value comes from the
+        # round trip just made, not from the caller.
+        self.sudo().email_proof = proof
+        if not proof:
+            return self._notification(
+                _("Address not confirmed"),
+                _(
+                    "The confirmation email sent to %(address)s did not arrive in "
+                    "this mailbox's Inbox. Check that this mailbox receives the "
+                    "mail sent to that address, or use its username as address.",
+                    address=self.email,
+                ),
+                "warning",
+            )
+        return self._notification(
+            _("Address confirmed"),
+            _("Mail you send from Odoo now leaves through your mailbox."),
+            "success",
+        )
+
+    def _notification(self, title, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def _connected_message(self):
         """(title, message) telling the owner their mailbox is connected."""
@@ -269,6 +357,7 @@ class MailSyncAccount(models.Model):
             "inbox_folder": False,
             "sent_folder": False,
             "connected_date": False,
+            "email_proof": False,
             "pending_date": False,
             "first_error_date": False,
             "last_error": False,

@@ -23,3 +23,6 @@ from . import test_connect_dialog
 from . import test_oauth_flow
 from . import test_oauth_tokens
 from . import test_oauth_processes
+from . import test_conversation
+from . import test_fleet_processes
+from . import test_security
