@@ -27,6 +27,7 @@ from datetime import timedelta
 import pytz
 
 from odoo import _, fields, models, tools
+from odoo.exceptions import AccessError
 from odoo.tools.misc import format_datetime
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
@@ -41,10 +42,53 @@ SENDING_STATES = ("enabled", "error", "connection")
 # A mailbox that could not be reached is tried again after this delay.
 RETRY_OFFLINE = timedelta(minutes=5)
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
+# What a mail says and where it goes. A mail that a mailbox owner created for
+# their own server is changed by nobody else (an administrator editing the
+# queue would otherwise send their own words through the owner's login).
+CONTENT_FIELDS = frozenset(
+    {
+        "author_id",
+        "email_from",
+        "reply_to",
+        "email_to",
+        "email_cc",
+        "recipient_ids",
+        "partner_ids",
+        "subject",
+        "body",
+        "body_html",
+        "attachment_ids",
+        "headers",
+        "references",
+        "mail_server_id",
+        "model",
+        "res_id",
+    }
+)
 
 
 class MailMail(models.Model):
     _inherit = "mail.mail"
+
+    def write(self, vals):
+        if not self.env.su and CONTENT_FIELDS & set(vals):
+            self._mail_sync_check_content_change()
+        return super().write(vals)
+
+    def _mail_sync_check_content_change(self):
+        """Refuse a change of what a mailbox owner's own mail says to anyone
+        but that owner (the addon's own writes run as superuser)."""
+        owners = self.env["ir.mail_server"]._mail_sync_personal_servers().owner_user_id
+        # sudo: reading who created the mails being changed; nothing is written.
+        for mail in self.sudo():
+            if mail.create_uid in owners and mail.create_uid != self.env.user:
+                raise AccessError(
+                    _(
+                        "This email was written by %(owner)s to leave through their "
+                        "own mailbox: only they can change it.",
+                        owner=mail.create_uid.name,
+                    )
+                )
 
     # ------------------------------------------------------------------
     # Routing

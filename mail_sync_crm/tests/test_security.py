@@ -334,6 +334,59 @@ class TestHostileColleague(MailSyncHttpCase):
                     {name: value if value is not None else False},
                 )
 
+    def test_a_blocklist_entry_takes_only_its_allow_listed_fields(self):
+        created = self.rpc(
+            self.attacker,
+            "mail.sync.blocklist",
+            "create",
+            {"value": "x.example", "user_id": self.attacker.id},
+        )
+        error = self.refused(
+            self.attacker,
+            "mail.sync.blocklist",
+            "write",
+            [created],
+            {"kind": "email"},
+        )
+        self.assertIn(GUARD_MESSAGE, error)
+        self.refused(
+            self.attacker,
+            "mail.sync.blocklist",
+            "create",
+            {"value": "y.example", "user_id": self.victim.id},
+        )
+
+    def test_nobody_but_the_owner_changes_her_queued_mail(self):
+        mail = (
+            self.env["mail.mail"]
+            .with_user(self.victim)
+            .sudo()
+            .create(
+                {
+                    "subject": "Our proposal",
+                    "body_html": "<p>Her words</p>",
+                    "email_to": CUSTOMER,
+                    "email_from": self.victim.email_formatted,
+                    "author_id": self.victim.partner_id.id,
+                    "scheduled_date": "2099-01-01 00:00:00",
+                }
+            )
+        )
+        for values in (
+            {"email_to": "attacker@evil.example.com"},
+            {"body_html": "<p>The administrator's words</p>"},
+            {"recipient_ids": [[int(Command.LINK), self.attacker.partner_id.id]]},
+        ):
+            with self.subTest(values=values):
+                error = self.refused(
+                    self.admin, "mail.mail", "write", [mail.id], values
+                )
+                self.assertIn("only they can change it", error)
+        self.env.invalidate_all()
+        self.assertEqual(mail.email_to, CUSTOMER)
+        # What is not the mail's content stays the administrator's to manage.
+        self.rpc(self.admin, "mail.mail", "write", [mail.id], {"scheduled_date": False})
+
     def test_a_mailbox_status_is_read_within_its_company_only(self):
         def status(reader):
             return self.rpc(
