@@ -3,7 +3,6 @@ the confirmation sent through the SMTP server must arrive in the mailbox's own
 Inbox on the IMAP server."""
 
 import pytest
-
 from lib import address_proof
 from lib.testing import DovecotServer
 
