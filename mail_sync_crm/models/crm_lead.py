@@ -3,6 +3,8 @@ from odoo import fields, models
 from odoo.tools import email_normalize
 from odoo.tools.sql import create_index
 
+from ..superuser import addon_sudo, superuser_context
+
 # Exact-address lookups of a sync run (CRM's own index on the column is a
 # trigram one, of no use for equality); dropped by the uninstall hook.
 LEAD_EMAIL_INDEX = "mail_sync_crm_lead_email_normalized_index"
@@ -65,11 +67,14 @@ class CrmLead(models.Model):
         A new contact is made of the lead's own data only (Odoo's suggestion:
         ``create_values`` of ``_message_get_suggested_recipients``); no value a
         client sends is used, so nothing it chooses reaches the superuser
-        ``create`` below."""
+        ``create`` below: not the request's values, not its context (Odoo's
+        suggestion reads the contact's salesperson from ``default_user_id``
+        there)."""
         self.ensure_one()
         self.check_access("write")
+        lead = self.with_env(self.env(context=superuser_context(self.env.context)))
         suggested = {}
-        for recipient in self._message_get_suggested_recipients():
+        for recipient in lead._message_get_suggested_recipients():
             email = email_normalize(recipient.get("email") or "")
             if email and not recipient.get("partner_id"):
                 suggested[email] = recipient.get("create_values") or {}
@@ -79,9 +84,10 @@ class CrmLead(models.Model):
         values = {email: _scalar_values(vals) for email, vals in suggested.items()}
         # sudo: creating the lead's own contact, the one recipient the chatter
         # suggests on a lead the user may write; addresses are filtered to that
-        # suggestion and the values are Odoo's own, computed here from the lead.
-        partners = (
-            self.env["res.partner"].sudo()._find_or_create_from_emails(wanted, values)
+        # suggestion, the values are Odoo's own, computed here from the lead
+        # (scalars only), and the caller's context stays out (addon_sudo).
+        partners = addon_sudo(self.env["res.partner"])._find_or_create_from_emails(
+            wanted, values
         )
         return self.env["res.partner"].browse([p.id for p in partners if p])
 

@@ -30,6 +30,7 @@ from odoo.tools import config
 
 from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
 from ..store import claims
+from ..superuser import addon_sudo
 
 _logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class MailSyncAccount(models.Model):
         # sees what is committed (the form is saved before its buttons run).
         self.env.flush_all()
         with self.env.registry.cursor() as cr:
-            account = self.with_env(self.env(cr=cr)).sudo()
+            account = addon_sudo(self.with_env(self.env(cr=cr)))
             outcome = account._claim_and_sync(reset_backoff=by_owner)
             notification = account._sync_now_notification(outcome)
         self.env.invalidate_all()
