@@ -155,12 +155,15 @@ class CrmLead(models.Model):
         """A reply to a synced email continues its thread in the customer's mail
         client: References are that email's References and Message-ID (RFC
         5322), In-Reply-To its Message-ID (Odoo sets only References, from the
-        chatter's latest messages)."""
+        chatter's latest messages). Only a parent on this lead counts: the
+        poster chooses ``parent_id`` (Odoo does not check where it is), and an
+        email synced on another lead must not lend its headers."""
         values = super()._notify_by_email_get_base_mail_values(
             message, additional_values=additional_values
         )
         parent = message.sudo().parent_id
-        if not parent.message_id or parent.model != self._name:
+        on_this_lead = parent.model == self._name and parent.res_id == self.id
+        if not parent.message_id or not on_this_lead:
             return values
         row = (
             self.env["mail.sync.message"]

@@ -4,7 +4,8 @@
 can send (``call_kw``'s ``context``): ``default_<field>`` keys, which Odoo's
 ``sudo()`` drops before any superuser ``create`` (kept true here for the
 addon's own), a ``default_user_id`` that Odoo's own contact suggestion reads
-before the superuser ``create``, and the keys that steer a sync."""
+before the superuser ``create``, and the keys that steer a sync. And a poster's
+``parent_id`` lends no header of an email synced on another lead."""
 
 from odoo import Command
 from odoo.exceptions import UserError
@@ -142,3 +143,40 @@ class TestSuperuserContext(SyncCase):
         )
         self.assertFalse(server.smtp_debug)
         self.assertEqual(server.sequence, PERSONAL_SEQUENCE)
+
+    def test_a_reply_takes_no_header_of_an_email_on_another_lead(self):
+        """The poster chooses ``parent_id`` (Odoo does not check where it is):
+        an email synced on a lead of someone else's does not lend its
+        Message-ID and References to mail sent from another lead."""
+        self.put(
+            self.salesman_all,
+            "INBOX",
+            self.received(
+                ALICE,
+                "Secret deal",
+                user=self.salesman_all,
+                message_id="<deal@acme.example.com>",
+                references=["<earlier@acme.example.com>"],
+            ),
+        )
+        self.mailbox(self.salesman_all)
+        self.env["mail.sync.account"]._cron_sync()
+        [synced] = self.synced(self.lead)
+        mine = self.env["crm.lead"].create(
+            {"name": "Mine", "email_from": BUYER, "user_id": self.salesman.id}
+        )
+        message = (
+            mine.with_user(self.salesman)
+            .with_context(mail_notify_force_send=False)
+            .message_post(
+                body="Hello",
+                parent_id=synced.id,
+                partner_ids=self.customer.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+            )
+        )
+        mail = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
+        self.assertTrue(mail)
+        self.assertNotIn("deal@acme.example.com", mail.headers or "")
+        self.assertNotIn("acme.example.com", mail.references or "")
