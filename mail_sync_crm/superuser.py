@@ -21,12 +21,13 @@ def superuser_context(context):
     return {key: context[key] for key in KEPT_KEYS if key in context}
 
 
-# sudo: the helper itself: each call is listed with its own reason
-# (docs/superuser-paths.rst); what it adds is that the caller's context stays out.
+# sudo: the helper itself, sudo() minus the caller's context; each call says
+# why no caller-chosen value passes through it (docs/superuser-paths.rst).
 def addon_sudo(records):
     """``records`` as superuser, as ``records.sudo()``, with none of the caller's
     context but its language and time zone."""
     return records.with_env(
-        # sudo: see addon_sudo's own comment above.
+        # sudo: addon_sudo's environment: its context is superuser_context()'s
+        # (the caller's language and time zone), nothing else of the caller's.
         records.env(su=True, context=superuser_context(records.env.context))
     )

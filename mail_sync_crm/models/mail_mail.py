@@ -71,6 +71,9 @@ class MailMail(models.Model):
     _inherit = "mail.mail"
 
     def write(self, vals):
+        # sudo: a guard: a client's change of what a mail says is checked (no RPC call
+        # or route runs with env.su: a client's call runs as its user); superuser writes
+        # are Odoo's own mail code and the addon's sending (state and failure fields).
         if not self.env.su and CONTENT_FIELDS & set(vals):
             self._mail_sync_check_content_change()
         return super().write(vals)
@@ -181,6 +184,10 @@ class MailMail(models.Model):
     def _mail_sync_refuse_forced(self, servers, entitled, raise_exception=False):
         """Fail the mails forced (``mail_server_id``) onto a personal server
         that is not their author's own: they are not sent anywhere else."""
+        # sudo: the mails being sent (Odoo's queue or notifications, or administrators,
+        # the only callers of send() with mail.mail access); the refusal written below
+        # is computed here (state, the server's own name and owner), nothing of the
+        # mail.
         refused = self.sudo().filtered(
             lambda mail: (
                 mail.state == "outgoing"
@@ -214,11 +221,15 @@ class MailMail(models.Model):
     ):
         """Send these mails (one group of ``_split_by_mail_configuration``)
         through ``server``, the personal server of their author."""
+        # sudo: the mailbox of the personal server these mails are entitled to
+        # (_mail_sync_entitlements: created by its owner, authored and From as them).
         account = server.sudo().mail_sync_account_id
         if account.state not in ("enabled", "error"):
             # Connection (two days of errors): no longer tried, until reconnected.
             self._mail_sync_wait(self._mail_sync_reason_stopped(account))
             return
+        # sudo: the send ledger (administrators only read it): whom these mails already
+        # reached, and the SMTP transactions this process makes for them.
         events = self.env["mail.sync.send.event"].sudo()
         session = self._mail_sync_session(account, server)
         server._mail_sync_follow_size_limit(session.profile)
@@ -351,6 +362,8 @@ class MailMail(models.Model):
                 time=format_datetime(self.env, retry_at, tz=account.user_id.tz),
             )
         self._mail_sync_wait(reason, retry_at)
+        # sudo: this mail's email notifications (by its id) back to ready, constants
+        # only: the mail waits in Odoo's queue.
         self.env["mail.notification"].sudo().search(
             [
                 ("mail_mail_id", "=", self.id),
@@ -389,6 +402,8 @@ class MailMail(models.Model):
         """Run the mail queue when deferred mails may go (it runs hourly)."""
         cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
         if cron and moments:
+            # sudo: Odoo's mail queue runs at moments computed here (the governor's
+            # windows, fixed retry delays), no value of a mail or a client.
             cron.sudo()._trigger(sorted(moments))
 
 

@@ -204,12 +204,18 @@ class MailSyncAccount(models.Model):
     def create(self, vals_list):
         prepared = []
         for vals in vals_list:
+            # sudo: a guard: a client's new mailbox goes through the allow-list; no RPC
+            # call or route runs with env.su (a client's call runs as its user), and the
+            # addon creates no mailbox as superuser.
             if not self.env.su:
                 vals = self._check_create_values(vals)
             prepared.append({**PROVIDER_PRESETS.get(vals.get("provider"), {}), **vals})
         return super().create(prepared)
 
     def write(self, vals):
+        # sudo: a guard: every write goes through the allow-list but the addon's own
+        # superuser writes (docs/superuser-paths.rst, values computed by the addon); no
+        # RPC call or route runs with env.su (a client's call runs as its user).
         if not self.env.su:
             self._check_client_fields(vals)
         moved = set(vals) & DESTINATION_FIELDS

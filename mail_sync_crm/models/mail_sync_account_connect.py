@@ -116,8 +116,11 @@ class MailSyncAccount(models.Model):
             missing.append(_("SMTP server"))
         # An OAuth mailbox signs in with its tokens (mail_sync_account_oauth.py).
         passwords = not self._mail_sync_uses_oauth()
+        # sudo: read-only: whether a password is stored for the mailbox its owner
+        # connects (action_connect checked the owner); nothing of the secret leaves.
         if passwords and not self.sudo().imap_secret:
             missing.append(_("IMAP password"))
+        # sudo: read-only: likewise, the SMTP password.
         if passwords and not self.smtp_same_credentials and not self.sudo().smtp_secret:
             missing.append(_("SMTP password"))
         if missing:
@@ -199,6 +202,9 @@ class MailSyncAccount(models.Model):
                 vals["connected_date"] = fields.Datetime.now()
         else:
             vals.update(state="pending", pending_date=fields.Datetime.now())
+        # sudo: the addon's own fields of a mailbox its owner connects (callers
+        # action_connect and _oauth_finish checked the owner): vals computed above from
+        # the owner's own servers' answers and the company's limit, nothing else.
         self.sudo().write(vals)
         self._after_connect()
         self._on_enabled()
@@ -213,6 +219,7 @@ class MailSyncAccount(models.Model):
             return "login"
         if self.email_proof == "round_trip":
             return "round_trip"  # erased when the address changes (write)
+        # sudo: read-only: a system parameter of a fixed name.
         seconds = float(
             self.env["ir.config_parameter"]
             .sudo()
@@ -337,8 +344,14 @@ class MailSyncAccount(models.Model):
             self._remove_synced_history()
         companies = self.company_id
         self._before_disconnect()
+        # sudo: disconnecting mailboxes whose owner or an administrator asked for it
+        # (_check_owner_or_admin above): their folders go. keep_history, the caller's
+        # choice, only says whether their synced history goes too.
         self.sudo().folder_ids.unlink()
+        # sudo: the constants of _disconnected_values() on those mailboxes.
         self.sudo().write(self._disconnected_values())
+        # sudo: Pending mailboxes of those mailboxes' companies take the freed places
+        # (constants).
         self.sudo()._promote_pending(companies)
         return True
 
@@ -370,6 +383,9 @@ class MailSyncAccount(models.Model):
         """Remove every chatter message these mailboxes introduced, unless another
         mailbox that still syncs recorded it too (it then becomes that mailbox's);
         mail that was on the chatter anyway (sent from Odoo) stays."""
+        # sudo: the ledger of the mailboxes being disconnected (action_disable checked
+        # the owner or an administrator): their rows go, with the chatter messages they
+        # introduced that no mailbox still syncing recorded too.
         Ledger = self.env["mail.sync.message"].sudo()
         mine = Ledger.search([("account_id", "in", self.ids)])
         messages = mine.filtered("introduced").mail_message_id

@@ -78,6 +78,8 @@ class MailSyncBlocklist(models.Model):
         return super().write(self._canonical(dict(vals)))
 
     def _check_client_fields(self, vals):
+        # sudo: a guard: a client writes CLIENT_FIELDS only (no RPC call or route runs
+        # with env.su); the addon's superuser code only reads entries (_blocklist_for).
         refused = sorted(set(vals) - CLIENT_FIELDS) if not self.env.su else []
         if refused:
             raise AccessError(
@@ -93,6 +95,8 @@ class MailSyncBlocklist(models.Model):
         """The compiled blocklist of ``user``'s mailbox in ``company``: company-wide
         entries, the user's own, and the company's own domain when its setting is
         on."""
+        # sudo: read-only: the blocklist values of the synced mailbox's own user and
+        # company (the sync passes them), company-wide entries included.
         entries = self.sudo().search_read(
             [
                 ("company_id", "=", company.id),

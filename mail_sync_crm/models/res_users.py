@@ -28,6 +28,8 @@ class ResUsers(models.Model):
         # read (a colleague's); only ``state`` leaves, filtered by company.
         for user in self:
             account = user.sudo().mail_sync_account_ids[:1]
+            # sudo: read-only: the user's companies, only to decide whether the state
+            # leaves.
             shared = user == self.env.user or user.sudo().company_ids & mine
             user.mail_sync_state = account.state if account and shared else False
 
