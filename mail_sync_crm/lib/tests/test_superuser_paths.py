@@ -242,5 +242,5 @@ def test_the_page_lists_each_site_with_its_reason():
     assert "make superuser-paths" in page
     assert "(1 in all, in 1 files)" in page
     assert page.endswith(
-        "   * - mail_sync_crm/x.py:1\n     - ``x = a.sudo()``\n     - a\\_ \\*b\\*\n"
+        "   * - mail_sync_crm/x.py\n     - ``x = a.sudo()``\n     - a\\_ \\*b\\*\n"
     )
