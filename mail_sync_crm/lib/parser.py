@@ -64,7 +64,9 @@ MAX_TZ_OFFSET = 24 * 3600
 
 _UTC = datetime.timezone.utc
 _MSGID_RE = re.compile(r"<([^<>]*)>")
-_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# An RFC 2047 encoded word; spaces inside its text are tolerated, as mail
+# clients (and Python's own header parser) tolerate them.
+_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 # C0 and C1 control characters (tab, CR and LF become spaces, the rest goes):
 # NUL is not storable in PostgreSQL text, and Dovecot sends NUL as 0x80.
 _CONTROL_TABLE = {
@@ -132,12 +134,68 @@ class HeaderInfo:
 # Text helpers
 
 
+# A well-formed multi-byte UTF-8 sequence, and a byte that can only start one.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]"
+    rb"|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+_UTF8_LEAD = re.compile(rb"[\xc0-\xff]")
+# C0 controls but tab, line feed and carriage return, and DEL: removed from text
+# bytes before they are decoded (NUL is not storable in PostgreSQL text).
+_CONTROL_BYTES = bytes((*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
+# The same and the C1 controls, in decoded text.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Codecs whose text may hold control bytes of its own (escape sequences, NUL
+# halves of UTF-16 code units): decoded first, cleaned after.
+_STATEFUL_PREFIXES = ("utf_16", "utf_32", "iso2022", "hz", "utf_7")
+# Charset labels mailers write that Python does not know by that name.
+_CHARSET_ALIASES = {
+    "windows-874": "cp874",  # Outlook's Thai (Odoo registers it too)
+    "x-windows-874": "cp874",
+    "iso-8859-8-i": "iso8859-8",
+    "iso-8859-6-i": "iso8859-6",
+    "iso-8859-8-e": "iso8859-8",
+    "iso-8859-6-e": "iso8859-6",
+    "x-sjis": "shift_jis",
+    "x-gbk": "gbk",
+    "x-mac-roman": "mac-roman",
+    "x-euc-jp": "euc_jp",
+    "x-unicode20utf8": "utf-8",
+}
+_BAD_BYTE = "mail_sync_crm.bad_byte"
+
+
+def _bad_byte(exc: UnicodeError):
+    """The decoding error handler of text that is mostly UTF-8: a byte that does
+    not fit costs one replacement character, and the 0x80 that Dovecot sends
+    for a NUL byte costs nothing."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return ("" if bad == b"\x80" else "\ufffd"), exc.end
+
+
+codecs.register_error(_BAD_BYTE, _bad_byte)
+
+
 def _bytes_to_text(value: bytes) -> str:
-    """UTF-8 when valid, else latin-1 (every byte maps to a character)."""
+    """UTF-8 when valid, else :func:`_not_utf8_to_text`."""
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        return value.decode("latin-1")
+        return _not_utf8_to_text(value)
+
+
+def _not_utf8_to_text(value: bytes) -> str:
+    """Text that is not valid UTF-8: as UTF-8 with each bad byte replaced when
+    it is mostly UTF-8 (at least as many well-formed multi-byte sequences as
+    bytes that start none), else latin-1 (every byte maps to a character: the
+    usual mislabelled 8-bit text)."""
+    valid = len(_UTF8_SEQUENCE.findall(value))
+    if valid and 2 * valid >= len(_UTF8_LEAD.findall(value)):
+        return value.decode("utf-8", _BAD_BYTE)
+    return value.decode("latin-1")
 
 
 def _clean(text: str) -> str:
@@ -147,31 +205,52 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
-def _known_charset(charset: str | None) -> str | None:
+def _charset_label(charset) -> str:
+    """A charset parameter as text: an RFC 2231 value (``charset*=utf-8''x``,
+    which the ``email`` package returns as a (charset, language, value) tuple)
+    collapsed to its value."""
+    if isinstance(charset, tuple):
+        try:
+            charset = email.utils.collapse_rfc2231_value(charset)
+        except Exception:  # noqa: BLE001 - a broken parameter is no charset
+            charset = charset[-1] if charset else ""
+    return str(charset or "")
+
+
+def _known_charset(charset) -> str | None:
     """The codec name of ``charset`` (RFC 2231 language dropped), else None."""
+    charset = _charset_label(charset)
     if not charset:
         return None
     charset = charset.partition("*")[0].strip().strip('"').lower()
+    charset = _CHARSET_ALIASES.get(charset, charset)
     try:
         return codecs.lookup(charset).name
     except (LookupError, ValueError):
         return None
 
 
-def _decode_charset(data: bytes, charset: str | None) -> str:
-    """Decode ``data`` in its declared ``charset``.
+def _decode_charset(data: bytes, charset) -> str:
+    """Decode ``data`` in its declared ``charset``, without control characters.
 
-    Unknown, missing, ASCII or UTF-8 labels: UTF-8, else latin-1 (the usual
-    mislabelled 8-bit text). Other charsets: replacement characters for the
-    bytes that do not fit.
+    Unknown, missing, ASCII or UTF-8 labels: UTF-8, else latin-1 (see
+    :func:`_bytes_to_text`). Other charsets: replacement characters for the
+    bytes that do not fit. NUL and other control bytes are removed before
+    decoding (after, for the codecs that need them).
     """
     codec = _known_charset(charset)
     if codec in (None, "ascii", "utf-8"):
-        return _bytes_to_text(data)
-    try:
-        return data.decode(codec, "replace")
-    except Exception:  # noqa: BLE001 - a broken codec: fall back to bytes
-        return _bytes_to_text(data)
+        text = _bytes_to_text(data.translate(None, _CONTROL_BYTES))
+    else:
+        if not codec.replace("-", "_").startswith(_STATEFUL_PREFIXES):
+            data = data.translate(None, _CONTROL_BYTES)
+        try:
+            text = data.decode(codec, "replace")
+        except Exception:  # noqa: BLE001 - a broken codec: fall back to bytes
+            text = _bytes_to_text(data.translate(None, _CONTROL_BYTES))
+    if _CONTROL_CHARS.search(text):
+        text = _CONTROL_CHARS.sub("", text)
+    return text
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes | None:
