@@ -13,16 +13,24 @@ text.
 
 import base64
 import binascii
-import email.utils
 import quopri
+import re
+import urllib.parse
 from dataclasses import dataclass
 
 from .message_parser import (
+    REPORT_TYPES,
     ParsedMessage,
     _copy_headers,
-    text_to_html,
+    _header_date,
+    assemble_body,
+    content_fingerprint,
+    display_name,
+    report_part,
+    report_text,
+    safe_filename,
 )
-from .parser import _clean, _decode_charset, decode_words, parse_headers
+from .parser import _clean, _decode_charset, _header_block, decode_words, parse_headers
 
 __all__ = ["TEXT_LIMIT", "fetch_partial", "leaves"]
 
@@ -42,6 +50,10 @@ class Leaf:
     size: int  # encoded octets, as the server counts them
     disposition: str
     filename: str
+    content_id: str = ""
+    # False for the text parts of a multipart/alternative that a mail client
+    # does not show (the plain text beside the HTML part).
+    shown: bool = True
 
     @property
     def is_body_text(self) -> bool:
@@ -68,30 +80,48 @@ def _text(value) -> str:
 
 def _pairs(values) -> dict:
     """A BODYSTRUCTURE parameter list (name, value, name, value...) as a dict
-    with lower-case names; RFC 2231 values (``name*``) decoded."""
+    with lower-case names; RFC 2231 values (``name*``) decoded and their
+    continuations (``name*0*``, ``name*1``...) joined."""
     if not isinstance(values, tuple | list):
         return {}
-    result = {}
+    result, sections = {}, {}
     items = list(values)
     for name, value in zip(items[::2], items[1::2], strict=False):
         name, value = _text(name).lower(), _text(value)
-        if name.endswith("*"):
-            name = name.rstrip("*")
-            charset, _sep, rest = value.partition("''")
-            if rest:
-                value = email.utils.collapse_rfc2231_value((charset, "", rest))
-        result[name] = value
+        base, star, rest = name.partition("*")
+        if not star:
+            result[name] = value
+            continue
+        number, _star, encoded = rest.partition("*")
+        encoded = bool(_star) or not number  # name* or name*N*
+        position = int(number) if number.isdigit() else 0
+        sections.setdefault(base, []).append((position, encoded, value))
+    for base, parts in sections.items():
+        parts.sort(key=lambda part: part[0])
+        charset, chunks = "", []
+        for index, (_position, encoded, value) in enumerate(parts):
+            if encoded and index == 0 and value.count("'") >= 2:
+                charset, _sep, value = value.partition("'")
+                _language, _sep, value = value.partition("'")
+            chunks.append(
+                urllib.parse.unquote_to_bytes(value)
+                if encoded
+                else value.encode("latin-1", "replace")
+            )
+        result[base] = _decode_charset(b"".join(chunks), charset or None)
     return result
 
 
 def _filename(leaf: Leaf, index: int) -> str:
     """A safe file name for an attachment part, as the parser names them."""
-    name = _clean(decode_words(leaf.filename)).replace("\\", "/").rpartition("/")[2]
-    name = name.strip(" .")[:200]
+    name = safe_filename(decode_words(leaf.filename))
     if leaf.mimetype == "message/rfc822":
         name = name or f"attachment-{index}"
-        return name if name.lower().endswith(".eml") else name + ".eml"
-    return name or f"attachment-{index}.{leaf.mimetype.partition('/')[2] or 'bin'}"
+        return name if name.lower().endswith(".eml") else safe_filename(name + ".eml")
+    if not name and leaf.mimetype in REPORT_TYPES:
+        return REPORT_TYPES[leaf.mimetype]
+    subtype = re.sub(r"[^a-z0-9]+", "", leaf.mimetype.partition("/")[2])
+    return name or f"attachment-{index}.{subtype or 'bin'}"
 
 
 def _leaf(body, section: str) -> Leaf:
@@ -116,23 +146,56 @@ def _leaf(body, section: str) -> Leaf:
         size=size,
         disposition=disposition,
         filename=disposition_params.get("filename") or params.get("name") or "",
+        content_id=_clean(_text(body[3])).strip("<>").strip(),
     )
 
 
-def leaves(structure, prefix: str = "") -> list[Leaf]:
+def _is_multipart(part) -> bool:
+    return isinstance(part, tuple | list) and bool(part) and isinstance(part[0], list)
+
+
+def _preferred(parts) -> int | None:
+    """The index of the part of a multipart/alternative a mail client shows:
+    the last HTML (or multipart) one, else the last plain text one."""
+    fallback = None
+    for index in range(len(parts) - 1, -1, -1):
+        part = parts[index]
+        if _is_multipart(part):
+            return index
+        if not isinstance(part, tuple | list) or len(part) < 7:
+            continue
+        mimetype = f"{_text(part[0])}/{_text(part[1])}".lower()
+        if mimetype == "text/html":
+            return index
+        if mimetype == "text/plain" and fallback is None:
+            fallback = index
+    return fallback
+
+
+def leaves(structure, prefix: str = "", shown: bool = True) -> list[Leaf]:
     """The non-multipart parts of a BODYSTRUCTURE (imapclient's ``BodyData``),
-    in order. A forwarded message (message/rfc822) is one part."""
+    in order. A forwarded message (message/rfc822) is one part. The text parts
+    of a multipart/alternative other than the one a mail client shows are
+    marked not ``shown``."""
     if not isinstance(structure, tuple | list) or not structure:
         return []
     if not isinstance(structure[0], list):  # a single-part message: its body is 1
-        return [_leaf(structure, prefix or "1")]
+        leaf = _leaf(structure, prefix or "1")
+        leaf.shown = shown
+        return [leaf]
+    parts = structure[0]
+    subtype = _text(structure[1]).lower() if len(structure) > 1 else ""
+    preferred = _preferred(parts) if subtype == "alternative" else None
     found = []
-    for number, part in enumerate(structure[0], start=1):
+    for number, part in enumerate(parts, start=1):
         section = f"{prefix}{number}"
-        if isinstance(part, tuple | list) and part and isinstance(part[0], list):
-            found.extend(leaves(part, section + "."))
+        part_shown = shown and (preferred is None or preferred == number - 1)
+        if _is_multipart(part):
+            found.extend(leaves(part, section + ".", part_shown))
         elif isinstance(part, tuple | list) and len(part) >= 7:
-            found.append(_leaf(part, section))
+            leaf = _leaf(part, section)
+            leaf.shown = part_shown
+            found.append(leaf)
     return found
 
 
@@ -176,8 +239,9 @@ def fetch_partial(fetch, uid: int, attachment_cap: int) -> ParsedMessage | None:
         return None
     size = data.get(b"RFC822.SIZE") or 0
     internaldate = data.get(b"INTERNALDATE")
+    header = bytes(data.get(b"BODY[HEADER]") or b"")
     info = parse_headers(
-        bytes(data.get(b"BODY[HEADER]") or b""),
+        header,
         size=size if isinstance(size, int) else 0,
         internaldate=internaldate if hasattr(internaldate, "tzinfo") else None,
         uid=uid,
@@ -186,7 +250,7 @@ def fetch_partial(fetch, uid: int, attachment_cap: int) -> ParsedMessage | None:
     _copy_headers(parsed, info)
     parsed.partial_size = size if isinstance(size, int) else 0
     parts = leaves(data.get(b"BODYSTRUCTURE"))
-    texts = [leaf for leaf in parts if leaf.is_body_text]
+    texts = [leaf for leaf in parts if leaf.is_body_text and leaf.shown]
     kept, used = [], 0
     cap = max(0, attachment_cap or 0)
     for index, leaf in enumerate((p for p in parts if not p.is_body_text), start=1):
@@ -199,22 +263,36 @@ def fetch_partial(fetch, uid: int, attachment_cap: int) -> ParsedMessage | None:
     wanted = [_section_item(leaf, TEXT_LIMIT) for leaf in texts]
     wanted += [_section_item(leaf, None) for _name, leaf in kept]
     answer = fetch([uid], wanted).get(uid, {}) if wanted else {}
-    html, plain = [], []
-    for leaf in texts:
-        cut = leaf.size > TEXT_LIMIT
-        content = _decode(_answer(answer, leaf), leaf.encoding, cut)
-        text = _decode_charset(content, leaf.params.get("charset")).replace("\x00", "")
-        (html if leaf.mimetype == "text/html" else plain).append(
-            text + _TEXT_CUT if cut else text
-        )
+    reports = {}  # section -> the report's fields, shown in the body
     for name, leaf in kept:
         content = _decode(_answer(answer, leaf), leaf.encoding, False)
         parsed.attachments.append((name, content, leaf.mimetype))
-    parsed.body_is_text = not html
-    parsed.body_html = (
-        "\n".join(html)
-        if html
-        else "\n".join(filter(None, (text_to_html(text) for text in plain)))
-    )
+        if leaf.content_id:
+            parsed.inline_cids.setdefault(leaf.content_id, len(parsed.attachments) - 1)
+        if leaf.mimetype in REPORT_TYPES:
+            reports[leaf.section] = report_text(report_part(content, leaf.mimetype))
+    segments = []
+    for leaf in parts:  # the shown text parts and reports, in order
+        if leaf.section in reports and leaf.shown:
+            segments.append((False, reports[leaf.section]))
+        elif leaf.is_body_text and leaf.shown:
+            cut = leaf.size > TEXT_LIMIT
+            content = _decode(_answer(answer, leaf), leaf.encoding, cut)
+            text = _decode_charset(content, leaf.params.get("charset"))
+            segments.append(
+                (leaf.mimetype == "text/html", text + _TEXT_CUT if cut else text)
+            )
+    parsed.body_html, parsed.body_is_text = assemble_body(segments)
+    parsed.from_name = display_name(_from_field(header))
+    parsed.fingerprint = content_fingerprint(parsed, _header_date(info))
     parsed.error = info.error
     return parsed
+
+
+def _from_field(header: bytes) -> bytes:
+    """The raw value of the first From field of a header block."""
+    block = _header_block(header).replace(b"\r\n", b"\n")
+    match = re.search(
+        rb"^from[ \t]*:(.*(?:\n[ \t].*)*)", block, re.IGNORECASE | re.MULTILINE
+    )
+    return b" ".join(match.group(1).split()) if match else b""

@@ -11,6 +11,7 @@ import email
 import email.header
 import email.policy
 import email.utils
+import hashlib
 import html
 import re
 import secrets
@@ -18,15 +19,31 @@ from dataclasses import dataclass, field
 
 from .parser import (
     HeaderInfo,
+    _bytes_to_text,
     _clean,
     _decode_charset,
     decode_words,
     parse_headers,
 )
 
-__all__ = ["ParsedMessage", "parse_message", "text_to_html"]
+__all__ = [
+    "ParsedMessage",
+    "assemble_body",
+    "content_fingerprint",
+    "parse_message",
+    "safe_filename",
+    "text_to_html",
+]
 
 MAX_FILENAME = 200
+# Delivery reports (RFC 3464) and read receipts (RFC 8098): their fields are
+# shown in the body and the part is kept as an attachment.
+REPORT_TYPES = {
+    "message/delivery-status": "delivery-status.txt",
+    "message/global-delivery-status": "delivery-status.txt",
+    "message/disposition-notification": "disposition-notification.txt",
+    "message/global-disposition-notification": "disposition-notification.txt",
+}
 MAX_MIME_DEPTH = 30
 ELIDE_MIN_SIZE = 8192  # smaller messages hold no base64 run worth cutting out
 
@@ -35,15 +52,21 @@ ELIDE_MIN_SIZE = 8192  # smaller messages hold no base64 run worth cutting out
 class ParsedMessage:
     """A full message ready for the chatter.
 
-    ``body_html`` is the text/html part, else the text/plain part as escaped
-    HTML (:func:`text_to_html`, ``body_is_text`` set: nothing left to
-    sanitise); the HTML part is passed on as is, for the Odoo ``html`` field
-    to sanitise. ``attachments`` are (filename, content,
-    mimetype) within the cap, ``omitted_attachments`` (filename, size) those
-    left out because of it. ``error`` is None or a short text naming what was
-    damaged (the rest of the message is still there). ``partial_size``: the
-    message was too large to download whole, and this is its size; it was read
-    part by part (:mod:`.large_message`).
+    ``body_html`` holds every text part a mail client shows, in order
+    (:func:`assemble_body`): of a multipart/alternative its richest part (the
+    HTML one), elsewhere each inline text/plain and text/html part, and the
+    fields of delivery and read reports. Plain text only: escaped HTML
+    (:func:`text_to_html`, ``body_is_text`` set: nothing left to sanitise);
+    HTML parts are passed on as they are, for the Odoo ``html`` field to
+    sanitise. ``attachments`` are (filename, content, mimetype) within the cap,
+    ``omitted_attachments`` (filename, size) those left out because of it;
+    ``inline_cids`` maps the Content-ID of an attachment (``cid:`` images of
+    the HTML body) to its index in ``attachments``. ``error`` is None or a
+    short text naming what was damaged (the rest of the message is still
+    there). ``partial_size``: the message was too large to download whole, and
+    this is its size; it was read part by part (:mod:`.large_message`).
+    ``fingerprint``: what the message says (:func:`content_fingerprint`), to
+    tell two messages sharing a Message-ID apart.
     """
 
     message_id: str = ""
@@ -63,6 +86,8 @@ class ParsedMessage:
     error: str | None = None
     partial_size: int = 0  # too large to take whole: its size (text parts only)
     from_name: str = ""  # the From header's display name ("Alice Martin"), if any
+    inline_cids: dict[str, int] = field(default_factory=dict)
+    fingerprint: str = ""
 
 
 # C0 controls other than tab and line feed: not valid in HTML (Odoo's sanitiser
@@ -85,13 +110,32 @@ def text_to_html(text: str) -> str:
 
 
 def _part_text(part, elided=None) -> str:
-    """The decoded text of a leaf part, in its declared charset."""
+    """The decoded text of a leaf part, in its declared charset (an RFC 2231
+    ``charset*=`` parameter too), without control characters."""
     if elided is not None:
         elided.restore_part(part)
     data = part.get_payload(decode=True)
     if data is None:  # a multipart payload where a leaf was expected
         data = str(part.get_payload() or "").encode("utf-8", "surrogateescape")
-    return _decode_charset(data, part.get_param("charset")).replace("\x00", "")
+    return _decode_charset(data, part.get_param("charset"))
+
+
+# A file name's extension(s): ``.pdf``, ``.tar.gz``.
+_EXTENSION = re.compile(r"(?:\.[A-Za-z0-9]{1,8}){1,2}$")
+
+
+def safe_filename(name: str, limit: int = MAX_FILENAME) -> str:
+    """``name`` (already decoded) as a safe file name: control characters and
+    directories dropped; a name over ``limit`` characters is shortened in its
+    stem, its extension kept (``<stem>….pdf``). Empty when nothing is left."""
+    name = _clean(name).replace("\\", "/").rpartition("/")[2].strip(" .")
+    if len(name) <= limit:
+        return name
+    extension = _EXTENSION.search(name)
+    suffix = extension.group(0) if extension else ""
+    if len(suffix) >= limit // 2 or len(suffix) == len(name):
+        return name[:limit]
+    return name[: limit - len(suffix) - 1].rstrip(" .") + "…" + suffix
 
 
 def _filename(part, index: int) -> str:
@@ -102,12 +146,100 @@ def _filename(part, index: int) -> str:
         name = ""
     if isinstance(name, tuple):  # an RFC 2231 value left undecoded
         name = _decode_charset(str(name[2]).encode("latin-1", "replace"), name[0])
-    name = _clean(decode_words(str(name)))
-    name = name.replace("\\", "/").rpartition("/")[2].strip(" .")
+    name = safe_filename(decode_words(_header_text(name)))
     if name:
-        return name[:MAX_FILENAME]
+        return name
     subtype = part.get_content_subtype() or "bin"
     return f"attachment-{index}.{re.sub(r'[^a-z0-9]+', '', subtype) or 'bin'}"
+
+
+def _header_text(value) -> str:
+    """A header value as text: raw 8-bit bytes (as the ``email`` package keeps
+    them, surrogates) decoded as the header parser decodes them (UTF-8, else
+    latin-1)."""
+    if isinstance(value, bytes):
+        return _bytes_to_text(value)
+    value = str(value or "")
+    if value.isascii() or not _SURROGATE_RE.search(value):
+        return value
+    return _bytes_to_text(value.encode("utf-8", "surrogateescape"))
+
+
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
+
+
+class _TextHeaders(email.policy.Compat32):
+    """compat32, except that a header value holding raw 8-bit bytes reads as
+    text (:func:`_header_text`) instead of a ``Header`` of unknown-8bit
+    replacement characters: sender names, file names and Content-IDs written
+    in UTF-8 or latin-1 without encoded words decode as the subject does.
+    Writing (``as_bytes``) still uses the raw bytes."""
+
+    def header_fetch_parse(self, name, value):
+        if isinstance(value, str) and _SURROGATE_RE.search(value):
+            return _header_text(value)
+        return super().header_fetch_parse(name, value)
+
+
+_POLICY = _TextHeaders()
+
+
+def _is_text_part(part, ctype: str) -> bool:
+    """A text part a mail client shows inline (not an attachment)."""
+    if ctype not in ("text/html", "text/plain"):
+        return False
+    return part.get_content_disposition() != "attachment" and not part.get_filename()
+
+
+def _preferred(parts) -> object | None:
+    """The part of a multipart/alternative a mail client shows: the last HTML
+    (or multipart, e.g. HTML with its images) part, else the last plain text
+    one; None when there is none of those."""
+    fallback = None
+    for part in reversed(parts):
+        ctype = part.get_content_type()
+        if part.get_content_disposition() == "attachment":
+            continue
+        if ctype == "text/html" or part.get_content_maintype() == "multipart":
+            return part
+        if ctype == "text/plain" and fallback is None:
+            fallback = part
+    return fallback
+
+
+def _report_blocks(part) -> list[list[tuple[str, str]]]:
+    """The field groups of a delivery or read report part, as (name, value)."""
+    payload = part.get_payload()
+    if isinstance(payload, str):  # not parsed as fields: read them here
+        payload = [
+            email.message_from_string(block, policy=_POLICY)
+            for block in re.split(r"\r?\n[ \t]*\r?\n", payload)
+            if block.strip()
+        ]
+    blocks = []
+    for block in payload if isinstance(payload, list) else []:
+        fields = [
+            (_clean(str(name)), " ".join(_header_text(value).split()))
+            for name, value in block.raw_items()
+        ]
+        if fields:
+            blocks.append(fields)
+    return blocks
+
+
+def report_text(part) -> str:
+    """The fields of a delivery or read report part (``email`` compat32
+    message), one per line, a blank line between its groups."""
+    return "\n\n".join(
+        "\n".join(f"{name}: {value}" for name, value in fields)
+        for fields in _report_blocks(part)
+    )
+
+
+def report_part(content: bytes, mimetype: str):
+    """A report part parsed from its content alone (a part read on its own)."""
+    head = f"Content-Type: {mimetype}\r\n\r\n".encode("ascii", "replace")
+    return email.message_from_bytes(head + content, policy=_POLICY)
 
 
 class _Collector:
@@ -117,13 +249,15 @@ class _Collector:
         self.cap = max(0, attachment_cap or 0)
         self.elided = elided or _Elided(b"", "", [])
         self.used = 0
-        self.html: list[str] = []
-        self.plain: list[str] = []
+        self.segments: list[tuple[bool, str]] = []  # (is HTML, text), in order
         self.attachments: list[tuple[str, bytes, str]] = []
         self.omitted: list[tuple[str, int]] = []
+        self.cids: dict[str, int] = {}
         self.problems: list[str] = []
 
-    def walk(self, part, depth: int = 0) -> None:
+    def walk(self, part, depth: int = 0, body: bool = True) -> None:
+        """Collect ``part``; ``body``: its text parts are shown (False for the
+        parts of a multipart/alternative a mail client does not show)."""
         self._note_defects(part)
         if depth > MAX_MIME_DEPTH:
             self.problems.append("MIME nesting too deep")
@@ -131,14 +265,19 @@ class _Collector:
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             self._attach_message(part)
+        elif ctype in REPORT_TYPES:
+            self._report(part, ctype, body)
         elif part.is_multipart():
-            for sub in part.get_payload():
-                self.walk(sub, depth + 1)
+            parts = part.get_payload()
+            shown = _preferred(parts) if ctype == "multipart/alternative" else None
+            for sub in parts:
+                self.walk(sub, depth + 1, body and (shown is None or sub is shown))
         elif part.get_content_maintype() == "multipart":
             # A multipart whose boundary was never found: its text is the body.
-            self.plain.append(_part_text(part, self.elided))
+            if body:
+                self.segments.append((False, _part_text(part, self.elided)))
         else:
-            self._leaf(part, ctype)
+            self._leaf(part, ctype, body)
 
     def _note_defects(self, part) -> None:
         for defect in getattr(part, "defects", ()):
@@ -146,13 +285,11 @@ class _Collector:
             if name not in self.problems:
                 self.problems.append(name)
 
-    def _leaf(self, part, ctype: str) -> None:
-        is_attachment = part.get_content_disposition() == "attachment" or bool(
-            part.get_filename()
-        )
-        if ctype in ("text/html", "text/plain") and not is_attachment:
-            text = _part_text(part, self.elided)
-            (self.html if ctype == "text/html" else self.plain).append(text)
+    def _leaf(self, part, ctype: str, body: bool = True) -> None:
+        if _is_text_part(part, ctype):
+            if body:
+                text = _part_text(part, self.elided)
+                self.segments.append((ctype == "text/html", text))
             return
         name = _filename(part, self._next_index())
         # Measured before decoding: a part the cap has no room for is never
@@ -165,7 +302,28 @@ class _Collector:
         content = part.get_payload(decode=True)
         if content is None:
             content = b""
-        self._add(name, content, ctype)
+        if self._add(name, content, ctype):
+            cid = _clean(_header_text(part.get("content-id", ""))).strip("<>").strip()
+            if cid:
+                self.cids.setdefault(cid, len(self.attachments) - 1)
+
+    def _report(self, part, ctype: str, body: bool) -> None:
+        """A delivery or read report: its fields in the body (recipient,
+        action, status, diagnostic...), the part itself as an attachment."""
+        text = report_text(part)
+        if body and text:
+            self.segments.append((False, text))
+        try:
+            payload = part.get_payload()
+            content = (
+                b"".join(block.as_bytes() for block in payload)
+                if isinstance(payload, list)
+                else str(payload).encode("utf-8", "surrogateescape")
+            )
+        except Exception:  # noqa: BLE001 - damaged fields: keep them as read
+            content = text.encode("utf-8")
+        name = _filename(part, self._next_index()) if part.get_filename() else ""
+        self._add(name or REPORT_TYPES[ctype], content, ctype)
 
     def _attach_message(self, part) -> None:
         payload = part.get_payload()
@@ -177,7 +335,7 @@ class _Collector:
         index = self._next_index()
         name = _filename(part, index) if part.get_filename() else f"attachment-{index}"
         if not name.lower().endswith(".eml"):
-            name += ".eml"
+            name = safe_filename(name + ".eml")
         size = self.elided.restored_size(content)
         if self.used + size > self.cap:
             self.omitted.append((name, size))
@@ -193,17 +351,76 @@ class _Collector:
         """1-based number of the next attachment, kept or omitted."""
         return len(self.attachments) + len(self.omitted) + 1
 
-    def _add(self, name: str, content: bytes, mimetype: str) -> None:
+    def _add(self, name: str, content: bytes, mimetype: str) -> bool:
         if self.used + len(content) > self.cap:
             self.omitted.append((name, len(content)))
-            return
+            return False
         self.used += len(content)
         self.attachments.append((name, content, mimetype))
+        return True
 
-    def body_html(self) -> str:
-        if self.html:
-            return "\n".join(self.html)
-        return "\n".join(filter(None, (text_to_html(text) for text in self.plain)))
+    def body(self) -> tuple[str, bool]:
+        return assemble_body(self.segments)
+
+
+_BODY_RE = re.compile(r"<body\b[^>]*>(.*?)(?:</body\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+_OUTSIDE_BODY_RE = re.compile(
+    r"<head\b.*?(?:</head\s*>|\Z)|<!doctype[^>]*>|</?html\b[^>]*>|<\?xml[^>]*>",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _html_inner(text: str) -> str:
+    """The content of an HTML part's body (the whole part when it has none),
+    to stand beside other parts in one body."""
+    match = _BODY_RE.search(text)
+    return match.group(1) if match else _OUTSIDE_BODY_RE.sub("", text)
+
+
+def assemble_body(segments) -> tuple[str, bool]:
+    """The body of a message from its shown text parts, ``(is HTML, text)`` in
+    order: (HTML, whether it is plain text only, escaped by
+    :func:`text_to_html`). One HTML part is kept as it is; several parts are
+    put one after the other, plain text escaped, HTML parts by their body."""
+    segments = list(segments)
+    if not any(is_html for is_html, _text in segments):
+        return "\n".join(filter(None, (text_to_html(t) for _h, t in segments))), True
+    if len(segments) == 1:
+        return segments[0][1], False
+    parts = (
+        _html_inner(text) if is_html else text_to_html(text)
+        for is_html, text in segments
+    )
+    return "\n".join(part for part in parts if part.strip()), False
+
+
+_TAG_RE = re.compile(
+    r"<(script|style|head|title)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL
+)
+
+
+def content_fingerprint(message: "ParsedMessage", date=None) -> str:
+    """A digest of what ``message`` says: its Date header (``date``, None when
+    it has none), sender, subject, the words of its body and its attachments
+    (names and bytes; those left out by name and size). Two copies of one
+    email (in Inbox and Sent, in two mailboxes, with other Received headers
+    or recipients) have the same fingerprint; two emails sharing a Message-ID
+    but saying different things do not."""
+    digest = hashlib.sha256()
+
+    def add(value: str) -> None:
+        digest.update(value.encode("utf-8", "surrogatepass") + b"\x00")
+
+    add(date.astimezone(datetime.timezone.utc).isoformat() if date else "")
+    add(",".join(message.from_))
+    add(" ".join(message.subject.split()))
+    add(" ".join(html.unescape(_TAG_RE.sub(" ", message.body_html)).split()))
+    for name, content, _mimetype in message.attachments:
+        add(name)
+        add(hashlib.sha256(content).hexdigest())
+    for name, size in message.omitted_attachments:
+        add(f"{name}:{size}")
+    return digest.hexdigest()
 
 
 def _copy_headers(parsed: ParsedMessage, info: HeaderInfo) -> None:
@@ -348,24 +565,31 @@ class _Elided:
 
 
 def display_name(value) -> str:
-    """The display name of a From header value (RFC 2047 words decoded), or ""."""
+    """The display name of a From header value (raw 8-bit text decoded as
+    subjects are, RFC 2047 words decoded), or ""."""
     if not value:
         return ""
     try:
-        decoded = str(email.header.make_header(email.header.decode_header(value)))
-        name = email.utils.getaddresses([decoded])[0][0]
+        name = email.utils.getaddresses([_header_text(value)])[0][0]
+        name = decode_words(name)
     except Exception:  # noqa: BLE001 - a damaged name is no name
         return ""
-    return " ".join(name.replace("\x00", "").split())[:200]
+    return " ".join(_clean(name).split())[:200]
 
 
 def _mime_tree(raw: bytes):
     """``raw`` parsed by the ``email`` package (compat32), base64 runs elided
     while it reads the structure: (message, :class:`_Elided`)."""
     elided_raw, elided = _elide_base64(raw)
-    message = email.message_from_bytes(elided_raw, policy=email.policy.compat32)
+    message = email.message_from_bytes(elided_raw, policy=_POLICY)
     elided.restore_tree(message)
     return message, elided
+
+
+def _header_date(info: HeaderInfo) -> datetime.datetime | None:
+    """The date of the Date header, None when there is none (``info.date`` is
+    then the INTERNALDATE, which differs between copies of one email)."""
+    return None if info.date is info.internaldate else info.date
 
 
 def parse_message(
@@ -390,10 +614,11 @@ def parse_message(
         collector.walk(tree)
     except Exception as exc:  # noqa: BLE001 - keep what the headers gave
         collector.problems.append(f"unreadable MIME: {type(exc).__name__}")
-    parsed.body_html = collector.body_html()
-    parsed.body_is_text = not collector.html
+    parsed.body_html, parsed.body_is_text = collector.body()
     parsed.attachments = collector.attachments
     parsed.omitted_attachments = collector.omitted
+    parsed.inline_cids = collector.cids
+    parsed.fingerprint = content_fingerprint(parsed, _header_date(info))
     mime_error = (
         "damaged MIME structure: " + ", ".join(collector.problems)
         if collector.problems
