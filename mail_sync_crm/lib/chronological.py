@@ -45,6 +45,7 @@ from .sync_engine import (
     _Run,
     _size_chunks,
     _to_record,
+    _untaken,
 )
 from .sync_store import FolderOutcome, Progress
 from .undeliverable import Narrowing, Undeliverable
@@ -204,7 +205,7 @@ def _write(scans, batch_size):
             by_folder[item.folder.name].run.outcome.deferred = True
         items = items[:cap]
     sizes = {id(item): item.header.size for item in items}
-    taken = set()  # the (Message-ID, lead) pairs written by this run
+    taken = set()  # the (Message-ID, fingerprint, lead) written by this run
     chunks = [
         chunk[start : start + batch_size]
         for chunk in _id_chunks(items, sizes, scans[0].run.body_batch_bytes)
@@ -223,16 +224,7 @@ def _write(scans, batch_size):
         ready.sort(
             key=lambda item: (_date_key(item.header), order[item.folder.name], item.uid)
         )
-        written = []
-        for item in ready:
-            item.lead_ids = {
-                lead
-                for lead in item.lead_ids
-                if (item.header.message_id, lead) not in taken
-            }
-            if item.lead_ids:
-                written.append(item)
-                taken |= {(item.header.message_id, lead) for lead in item.lead_ids}
+        written = [item for item in ready if _untaken(item, taken)]
         if written:
             store.record(scans[0].run.folder, written)
         for item in written:

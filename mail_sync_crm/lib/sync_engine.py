@@ -349,7 +349,7 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
     chunks = list(_size_chunks(todo, sizes, run.body_batch_bytes))
     if not chunks:
         bodies_fetched()
-    ready, taken = [], set()  # taken: the (Message-ID, lead) pairs of ``ready``
+    ready, taken = [], set()  # taken: see ``_untaken``
     for number, chunk in enumerate(chunks, start=1):
         bodies, failed = _fetch_bodies(run, [item.uid for item in chunk], sizes)
         if number == len(chunks):
@@ -358,17 +358,11 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
             if item.uid in failed:
                 _hold_back(run, item, failed[item.uid])
                 continue
-            # A copy of a message already ready in this batch (same Message-ID,
-            # another UID) adds nothing; a copy of one that failed still counts.
-            item.lead_ids = {
-                lead
-                for lead in item.lead_ids
-                if (item.header.message_id, lead) not in taken
-            }
-            if not item.lead_ids or not _parse_body(run, item, bodies.get(item.uid)):
+            if not _parse_body(run, item, bodies.get(item.uid)) or not _untaken(
+                item, taken
+            ):
                 continue
             ready.append(item)
-            taken |= {(item.header.message_id, lead) for lead in item.lead_ids}
     if ready:
         # The chatter lists by id: write the batch in the order it was sent.
         ready.sort(key=lambda item: (_date_key(item.header), item.uid))
@@ -376,6 +370,19 @@ def _sync_batch(run, headers, bodies_fetched=lambda: None):
         outcome.recorded += len(ready)
         outcome.uids.extend(item.uid for item in ready)
     return stop_uid
+
+
+def _untaken(item, taken) -> bool:
+    """Drop from ``item`` (parsed) the leads on which this run already writes
+    the same email: a copy of it under another UID (same Message-ID, same
+    content; a copy of one that failed still counts). Another email that
+    reuses the Message-ID (other content) is kept for the store to record.
+    ``taken`` holds the (Message-ID, fingerprint, lead) triples written so
+    far, and gets ``item``'s. Whether any lead is left."""
+    key = (item.header.message_id, item.message.fingerprint)
+    item.lead_ids = {lead for lead in item.lead_ids if (*key, lead) not in taken}
+    taken |= {(*key, lead) for lead in item.lead_ids}
+    return bool(item.lead_ids)
 
 
 def _hold_back(run, item, err):

@@ -14,7 +14,14 @@ class MailSyncMessage(models.Model):
     _order = "date desc, id desc"
     _rec_name = "subject"
 
-    message_id = fields.Char(string="Message-ID", required=True, index=True)
+    message_id = fields.Char(
+        string="Message-ID",
+        required=True,
+        index=True,
+        help="The email's Message-ID; for a second email reusing the Message-ID "
+        "of one already on the lead but saying something else, the Message-ID "
+        "followed by # and the start of its content fingerprint.",
+    )
     folder = fields.Char(required=True)
     uid = fields.Integer(string="UID")
     direction = fields.Selection(
@@ -36,6 +43,15 @@ class MailSyncMessage(models.Model):
     references = fields.Text(
         help="The Message-IDs of the email's conversation, oldest first: the "
         "lead's Emails view threads by them."
+    )
+    content_fingerprint = fields.Char(
+        help="A digest of what the email says (date, sender, subject, text, "
+        "attachments): copies of one email share it, another email reusing its "
+        "Message-ID does not. Empty for rows written before it was kept."
+    )
+    size = fields.Integer(
+        help="The size in bytes of the copy this mailbox holds (RFC822.SIZE): "
+        "when the sync meets it again, the copy it already read."
     )
     introduced = fields.Boolean(
         help="This mailbox created the chatter message (rather than finding it "

@@ -4,7 +4,9 @@
 writes chatter messages, ledger rows and checkpoints."""
 
 import datetime
+import re
 from collections import defaultdict
+from dataclasses import dataclass
 
 import psycopg2.extras
 from markupsafe import Markup
@@ -26,21 +28,27 @@ _LEDGER_INSERT = """
     INSERT INTO mail_sync_message (
         account_id, user_id, company_id, message_id, folder, uid, direction, date,
         subject, lead_id, stage_id, lead_type, mail_message_id, introduced,
-        email_to, email_cc, in_reply_to, "references",
+        email_to, email_cc, in_reply_to, "references", content_fingerprint, size,
         create_uid, create_date, write_uid, write_date)
     SELECT v.account_id, %(user)s, %(company)s, v.message_id, v.folder, v.uid,
            v.direction, v.date, v.subject, v.lead_id, l.stage_id, l.type,
            v.mail_message_id, v.introduced, v.email_to, v.email_cc, v.in_reply_to,
-           v.refs, %(uid)s, %(now)s, %(uid)s, %(now)s
+           v.refs, v.fingerprint, v.size, %(uid)s, %(now)s, %(uid)s, %(now)s
       FROM (VALUES %%s) AS v(account_id, message_id, folder, uid, direction, date,
                              subject, lead_id, mail_message_id, introduced,
-                             email_to, email_cc, in_reply_to, refs)
+                             email_to, email_cc, in_reply_to, refs, fingerprint,
+                             size)
  LEFT JOIN crm_lead l ON l.id = v.lead_id
 """
 _LEDGER_TEMPLATE = (
     "(%(account_id)s, %(message_id)s, %(folder)s, %(uid)s::int, %(direction)s, "
     "%(date)s::timestamp, %(subject)s, %(lead_id)s::int, %(mail_message_id)s::int, "
-    "%(introduced)s::bool, %(email_to)s, %(email_cc)s, %(in_reply_to)s, %(references)s)"
+    "%(introduced)s::bool, %(email_to)s, %(email_cc)s, %(in_reply_to)s, "
+    "%(references)s, %(fingerprint)s, %(size)s::int)"
+)
+# An <img> whose source is an inline part of the email (``cid:<Content-ID>``).
+_CID_SRC = re.compile(
+    r"""(<img\b[^>]*?\bsrc\s*=\s*)(["']?)cid:([^"'\s>]+)\2""", re.IGNORECASE
 )
 
 
@@ -60,6 +68,57 @@ def _sender(header, message):
     if message.from_name:
         return formataddr((message.from_name, header.from_[0]))
     return header.from_[0]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A ledger row of a chatter message already on a lead."""
+
+    account: int
+    key: str  # the row's message_id: the Message-ID, or a variant's key
+    fingerprint: str | None
+    size: int | None
+
+
+def variant_key(message_id, fingerprint):
+    """The ledger key of an email reusing the Message-ID of another one on the
+    same lead but saying something else (the chatter message keeps the real
+    Message-ID)."""
+    return f"{message_id}#{fingerprint[:20]}"
+
+
+def _inline_indexes(message):
+    """The indexes of the attachments ``message``'s HTML body shows inline."""
+    if message.body_is_text or not message.inline_cids:
+        return set()
+    used = {m.group(3).lower() for m in _CID_SRC.finditer(message.body_html or "")}
+    return {i for cid, i in message.inline_cids.items() if cid.lower() in used}
+
+
+def _link_inline_images(body, inline):
+    """``body`` with each ``cid:`` image pointing at its attachment
+    (``/web/image/<id>?access_token=...``, as Odoo's mail gateway does in
+    ``_process_attachments_for_post``); an image whose part was left out keeps
+    its ``cid:`` source."""
+    if not inline or "cid:" not in body.lower():
+        return body
+    by_cid = {cid.lower(): value for cid, value in inline.items()}
+
+    def link(match):
+        found = by_cid.get(match.group(3).lower())
+        if found is None:
+            return match.group(0)
+        attachment, token = found
+        quote = match.group(2) or '"'
+        url = f"/web/image/{attachment}?access_token={token}"
+        return f"{match.group(1)}{quote}{url}{quote}"
+
+    return _CID_SRC.sub(link, body)
+
+
+def _fingerprinted(rows):
+    """Whether a chatter message's ledger rows say what its content is."""
+    return any(row.fingerprint for row in rows)
 
 
 def _format_size(size):
@@ -149,42 +208,82 @@ class MailSyncStore(HeldMessages, SyncStore):
             or (date is not None and date >= self.lead_created[lead])
         }
 
+    def _on_chatter(self, message_ids, lead_ids):
+        """{(Message-ID, lead): {chatter message id: [_Row...]}}: the chatter
+        messages with those Message-IDs on those leads, and the ledger rows of
+        each (none for mail sent from Odoo)."""
+        self.env["mail.sync.message"].flush_model()
+        self.env["mail.message"].flush_model(["message_id", "model", "res_id"])
+        self.env.cr.execute(
+            """SELECT m.message_id, m.res_id, m.id, r.account_id, r.message_id,
+                      r.content_fingerprint, r.size
+                 FROM mail_message m
+            LEFT JOIN mail_sync_message r
+                   ON r.mail_message_id = m.id AND r.lead_id = m.res_id
+                WHERE m.model = 'crm.lead' AND m.message_id = ANY(%s)
+                  AND m.res_id = ANY(%s)
+             ORDER BY m.id, r.id""",
+            [list(message_ids), list(lead_ids)],
+        )
+        found = defaultdict(dict)
+        for (
+            message_id,
+            lead,
+            mail_message,
+            account,
+            key,
+            fp,
+            size,
+        ) in self.env.cr.fetchall():
+            rows = found[(message_id, lead)].setdefault(mail_message, [])
+            if account:
+                rows.append(_Row(account, key, fp, size))
+        return found
+
     def known_pairs(self, folder, candidates):
+        """The pairs whose email needs no reading: this mailbox recorded it
+        from a copy of the same size, or before fingerprints were kept; or it
+        is on the chatter with no fingerprint to compare (sent from Odoo,
+        synced by an earlier version): noted as this mailbox's too. A pair
+        whose chatter messages all have fingerprints, none from a copy this
+        mailbox read, is fetched: ``record`` tells a copy from another email
+        reusing the Message-ID."""
         pairs = {(h.message_id, lead) for h, leads in candidates for lead in leads}
         if not pairs:
             return set()
-        message_ids = list({m for m, _l in pairs})
-        lead_ids = list({lead for _m, lead in pairs})
-        cr = self.env.cr
-        self.env["mail.sync.message"].flush_model()
-        cr.execute(
-            """SELECT message_id, lead_id FROM mail_sync_message
-                WHERE account_id = %s AND message_id = ANY(%s) AND lead_id = ANY(%s)""",
-            [self.account.id, message_ids, lead_ids],
+        on_chatter = self._on_chatter(
+            {m for m, _l in pairs}, {lead for _m, lead in pairs}
         )
-        mine = set(cr.fetchall()) & pairs
-        self.env["mail.message"].flush_model(["message_id", "model", "res_id"])
-        cr.execute(
-            """SELECT message_id, res_id, id FROM mail_message
-                WHERE model = 'crm.lead' AND message_id = ANY(%s) AND res_id = ANY(%s)
-             ORDER BY id""",
-            [message_ids, lead_ids],
-        )
-        on_chatter = {}
-        for message_id, lead, mail_message in cr.fetchall():
-            on_chatter.setdefault((message_id, lead), mail_message)
-        headers = {h.message_id: h for h, _leads in candidates}
-        found = [pair for pair in on_chatter if pair in pairs and pair not in mine]
-        if found:
-            # Already on the chatter (sent from Odoo, or synced by a colleague):
-            # this mailbox has it too, nothing to write on the lead.
-            self._insert_ledger(
-                [
-                    self._ledger_values(folder, headers[m], lead, on_chatter[(m, lead)])
-                    for m, lead in found
-                ]
-            )
-        return mine | set(found)
+        sizes = defaultdict(set)  # Message-ID -> sizes of the candidate copies
+        headers = {}
+        for header, _leads in candidates:
+            sizes[header.message_id].add(header.size)
+            headers.setdefault(header.message_id, header)
+        account = self.account.id
+        settled, notes = set(), []
+        for message_id, lead in pairs:
+            chatter = on_chatter.get((message_id, lead))
+            if not chatter:
+                continue
+            rows = [row for found in chatter.values() for row in found]
+            mine = [row for row in rows if row.account == account]
+            unknown = [m for m, found in chatter.items() if not _fingerprinted(found)]
+            if any(row.fingerprint is None for row in mine) or sizes[message_id] <= {
+                row.size for row in mine
+            }:
+                settled.add((message_id, lead))
+            elif unknown:
+                # Already on the chatter (sent from Odoo, or synced by an
+                # earlier version): this mailbox has it too, nothing to write.
+                settled.add((message_id, lead))
+                if not any(row.key == message_id for row in mine):
+                    notes.append(
+                        self._ledger_values(
+                            folder, headers[message_id], lead, unknown[0]
+                        )
+                    )
+        self._insert_ledger(notes)
+        return settled
 
     def cap_left(self):
         cap = self.account.company_id.mail_sync_daily_cap
@@ -235,10 +334,19 @@ class MailSyncStore(HeldMessages, SyncStore):
         # (the leads' and mailbox's synced counts, their ledger lines).
         self.env.invalidate_all()
 
-    def _ledger_values(self, folder, header, lead, mail_message, introduced=False):
+    def _ledger_values(
+        self,
+        folder,
+        header,
+        lead,
+        mail_message,
+        introduced=False,
+        key=None,
+        fingerprint=None,
+    ):
         return {
             "account_id": self.account.id,
-            "message_id": header.message_id,
+            "message_id": key or header.message_id,
             "folder": folder.name,
             "uid": header.uid,
             "direction": folder.direction,
@@ -252,10 +360,15 @@ class MailSyncStore(HeldMessages, SyncStore):
             "email_cc": ", ".join(header.cc) or None,
             "in_reply_to": (header.in_reply_to or "")[:995] or None,
             "references": " ".join(header.references) or None,
+            "fingerprint": fingerprint or None,
+            "size": header.size or None,
         }
 
-    def _body(self, message):
-        body = Markup(message.body_html or "")
+    def _body(self, message, inline=None):
+        """The chatter body of ``message``; ``inline``: {Content-ID:
+        (attachment id, access token)} of the attachments its ``cid:`` images
+        show, as Odoo's mail gateway links them."""
+        body = Markup(_link_inline_images(message.body_html or "", inline or {}))
         if message.partial_size:
             note = self.env._(
                 "This email (%(size)s) is too large to sync whole: its text and"
@@ -291,12 +404,84 @@ class MailSyncStore(HeldMessages, SyncStore):
         leads = self.env["crm.lead"].sudo().browse(sorted(lead_ids))
         return {lead.id: lead.display_name for lead in leads}
 
+    def _resolve(self, items):
+        """Which (item, lead) pairs ``items`` add to the chatters, each with its
+        ledger key, and the ledger rows noting the others as this mailbox's.
+
+        A pair whose Message-ID is already on the lead is compared by content
+        (``ParsedMessage.fingerprint``): a copy of an email there (another
+        folder's, another mailbox's) adds a ledger row for this mailbox, if it
+        has none; another email reusing the Message-ID is written too, its
+        ledger key the Message-ID and the start of its fingerprint (so the
+        claim on each (key, lead) keeps every email once). A chatter message
+        without fingerprint (sent from Odoo) is taken as the same email."""
+        pairs = [(item, lead) for item in items for lead in sorted(item.lead_ids)]
+        on_chatter = self._on_chatter(
+            {item.header.message_id for item, _lead in pairs},
+            {lead for _item, lead in pairs},
+        )
+        account = self.account.id
+        written, notes = [], []
+        for item, lead in pairs:
+            message_id = item.header.message_id
+            fingerprint = item.message.fingerprint
+            chatter = on_chatter.setdefault((message_id, lead), {})
+            rows = [row for found in chatter.values() for row in found]
+            same = next(
+                (
+                    (mail_message, found)
+                    for mail_message, found in chatter.items()
+                    if not _fingerprinted(found)
+                    or any(row.fingerprint == fingerprint for row in found)
+                ),
+                None,
+            )
+            if same is not None:
+                mail_message, found = same
+                key = next(
+                    (row.key for row in found if row.fingerprint == fingerprint),
+                    message_id,
+                )
+                if isinstance(mail_message, int) and not any(
+                    row.account == account and row.key == key for row in rows
+                ):
+                    notes.append(
+                        self._ledger_values(
+                            item.folder,
+                            item.header,
+                            lead,
+                            mail_message,
+                            key=key,
+                            fingerprint=fingerprint,
+                        )
+                    )
+                    chatter[mail_message].append(
+                        _Row(account, key, fingerprint, item.header.size)
+                    )
+                continue
+            keys = {row.key for row in rows}
+            key = (
+                message_id
+                if message_id not in keys
+                else variant_key(message_id, fingerprint)
+            )
+            # Written in this batch: a later pair compares with it too.
+            chatter[("new", len(written))] = [
+                _Row(account, key, fingerprint, item.header.size)
+            ]
+            written.append((item, lead, key))
+        return written, notes
+
     def record(self, folder, items):
         """One chatter message per (email, lead), with its original date, author,
-        subject, sanitised body, attachments and Message-ID; nobody notified.
-        Written in the order of ``items`` (the chatter lists by id): the engine
-        hands them in date order. An item's own ``folder`` (a run writing
-        several folders at once) overrides ``folder``."""
+        subject, sanitised body (``cid:`` images shown from their attachments),
+        attachments and Message-ID; nobody notified. Written in the order of
+        ``items`` (the chatter lists by id): the engine hands them in date
+        order. An item's own ``folder`` (a run writing several folders at once)
+        overrides ``folder``. A copy of an email already on a lead adds a
+        ledger row only (see ``_resolve``)."""
+        for item in items:
+            item.folder = item.folder or folder
         # sudo: the sync's own writes, in its environment (the cron's, a queue job's, or
         # Sync Now's through addon_sudo: no client context): the email's attachments on
         # the leads it matched by address, as Odoo's mail gateway stores an incoming
@@ -307,33 +492,37 @@ class MailSyncStore(HeldMessages, SyncStore):
         Message = (
             self.env["mail.message"].sudo().with_context(mail_create_nosubscribe=True)
         )
-        pairs = [(item, lead) for item in items for lead in sorted(item.lead_ids)]
+        pairs, notes = self._resolve(items)
+        self._insert_ledger(notes)
         # Every attachment of the batch in one create, in order.
-        attachment_vals, spans = [], []
-        for item, lead in pairs:
+        attachment_vals, spans, tokens = [], [], []
+        for item, lead, _key in pairs:
             start = len(attachment_vals)
-            attachment_vals.extend(
-                {
+            shown = _inline_indexes(item.message)
+            for index, (name, content, mimetype) in enumerate(item.message.attachments):
+                values = {
                     "name": name,
                     "raw": content,
                     "mimetype": mimetype,
                     "res_model": "crm.lead",
                     "res_id": lead,
                 }
-                for name, content, mimetype in item.message.attachments
-            )
+                if index in shown:  # shown in the body: readable by its URL
+                    values["access_token"] = Attachment._generate_access_token()
+                attachment_vals.append(values)
+                tokens.append(values.get("access_token"))
             spans.append((start, len(attachment_vals)))
         attachment_ids = (
             Attachment.create(attachment_vals).ids if attachment_vals else []
         )
-        record_names = self._record_names({lead for _item, lead in pairs})
+        record_names = self._record_names({lead for _item, lead, _key in pairs})
         message_vals, bodies, safe_bodies = [], {}, {}
-        for index, ((item, lead), (start, end)) in enumerate(
+        for index, ((item, lead, _key), (start, end)) in enumerate(
             zip(pairs, spans, strict=True)
         ):
             message = item.message
             header = item.header
-            item_folder = item.folder or folder
+            item_folder = item.folder
             email_from = (
                 self.account.email
                 if item_folder.direction == "out"
@@ -354,7 +543,14 @@ class MailSyncStore(HeldMessages, SyncStore):
             }
             if end > start:
                 vals["attachment_ids"] = [fields.Command.set(attachment_ids[start:end])]
-            body = self._body(message)
+            body = self._body(
+                message,
+                {
+                    cid: (attachment_ids[start + i], tokens[start + i])
+                    for cid, i in message.inline_cids.items()
+                    if start + i < end and tokens[start + i]
+                },
+            )
             if message.body_is_text:
                 safe_bodies[index] = body  # escaped text: nothing to sanitise
             elif _image_dataurl.search(body):
@@ -367,9 +563,15 @@ class MailSyncStore(HeldMessages, SyncStore):
         self._insert_ledger(
             [
                 self._ledger_values(
-                    item.folder or folder, item.header, lead, mail_message.id, True
+                    item.folder,
+                    item.header,
+                    lead,
+                    mail_message.id,
+                    True,
+                    key=key,
+                    fingerprint=item.message.fingerprint,
                 )
-                for (item, lead), mail_message in zip(pairs, created, strict=True)
+                for (item, lead, key), mail_message in zip(pairs, created, strict=True)
             ],
             claim=True,
         )
