@@ -46,33 +46,65 @@ class CrmLead(models.Model):
             every.setdefault(row.message_id, []).append(row)
         return first, every
 
-    def mail_sync_conversation(self):
-        """The lead's synced emails as threads, newest thread first, emails
-        oldest first: what the Emails view shows (plain JSON)."""
+    def _mail_sync_threads(self):
+        """The lead's synced emails as ``conversation.Thread`` s of their first
+        ledger rows (keys), threaded by the subjects the current user may read
+        (the owner's hidden subjects from the vault), and every row by
+        Message-ID, and {message: vault row} readable by the current user."""
         first, every = self._mail_sync_ledger_rows()
+        contents = (
+            self.env["mail.message"]
+            .browse([row.mail_message_id.id for row in first.values()])
+            ._mail_sync_readable_content()
+        )
+        subjects = {
+            row: (
+                contents[row.mail_message_id].ledger_subject
+                if row.mail_message_id in contents
+                else row.subject
+            )
+            or ""
+            for row in first.values()
+        }
         emails = [
             conversation.Email(
                 key=row,
                 message_id=row.message_id,
-                subject=row.subject or "",
+                subject=subjects[row],
                 date=row.date,
                 in_reply_to=row.in_reply_to,
                 references=conversation.split_references(row.references),
             )
             for row in first.values()
         ]
+        return conversation.thread_emails(emails), every, contents, subjects
+
+    def mail_sync_conversation(self):
+        """The lead's synced emails as threads, newest thread first, emails
+        oldest first: what the Emails view shows (plain JSON). Hidden content
+        (``mail.sync.content``) only to whoever may read it."""
+        thread_list, every, contents, subjects = self._mail_sync_threads()
         threads = []
-        for thread in conversation.thread_emails(emails):
+        for thread in thread_list:
             rows = [email.key for email in thread.emails]
+            mine = [r for r in rows if r.introduced and r.user_id == self.env.user]
             threads.append(
                 {
                     "key": thread.first.message_id,
                     "subject": thread.subject or _("(no subject)"),
-                    "reply_subject": conversation.reply_subject(rows[-1].subject),
+                    "reply_subject": conversation.reply_subject(subjects[rows[-1]]),
                     "last_message_id": rows[-1].mail_message_id.id,
+                    # the current user's own emails in it: theirs to make
+                    # private (or share again)
+                    "can_private": bool(mine),
+                    "private": bool(mine) and all(r.private for r in mine),
                     "emails": [
                         self._mail_sync_email_values(
-                            row, every[row.message_id], thread.subject
+                            row,
+                            every[row.message_id],
+                            thread.subject,
+                            contents.get(row.mail_message_id),
+                            subjects[row],
                         )
                         for row in rows
                     ],
@@ -80,10 +112,11 @@ class CrmLead(models.Model):
             )
         return {"lead": self.display_name, "threads": threads}
 
-    def _mail_sync_email_values(self, row, rows, thread_subject):
+    def _mail_sync_email_values(self, row, rows, thread_subject, content, subject):
         # sudo: read-only: the chatter message of one of this lead's ledger rows
-        # (_mail_sync_ledger_rows checked the caller may read the lead), shown as its
-        # chatter shows it.
+        # (_mail_sync_ledger_rows checked the caller may read the lead), shown as
+        # colleagues see it (hidden content comes from ``content``, the vault row
+        # the caller may read, or not at all).
         message = row.mail_message_id.sudo()
         name, address = parseaddr(message.email_from or "")
         if message.author_id:
@@ -91,18 +124,21 @@ class CrmLead(models.Model):
             address = message.author_id.email or address
         else:
             sender = name or address
-        body = str(message.body or "")
+        body = str(content.body or "") if content else str(message.body or "")
         if "data-o-mail-quote" not in body:
             # Odoo's sanitiser marks the quotes of an HTML body; a plain-text
             # body has its "> " lines marked here
             body = conversation.mark_text_quotes(body)
+        attachments = content.attachment_ids if content else message.attachment_ids
         owners = list(dict.fromkeys(r.account_id.user_id.name for r in rows))
         return {
             "id": row.id,
             "message_id": message.id,
-            "subject": row.subject or message.subject or "",
+            "subject": subject
+            or (content.subject if content else message.subject)
+            or "",
             # a subject of its own, not the thread's with "Re:" before it
-            "own_subject": conversation.normalise_subject(row.subject)
+            "own_subject": conversation.normalise_subject(subject)
             != conversation.normalise_subject(thread_subject),
             "date": row.date and row.date.isoformat(sep=" "),
             "direction": row.direction,
@@ -113,11 +149,53 @@ class CrmLead(models.Model):
             "cc": row.email_cc or "",
             "owners": owners,
             "body": body,
+            "hidden": content.level if content else False,
+            "private": bool(content and content.private),
             "attachments": [
                 {"id": a.id, "name": a.name, "mimetype": a.mimetype}
-                for a in message.attachment_ids
+                for a in attachments.sorted("id")
             ],
         }
+
+    def action_mail_sync_private(self, mail_message_id, private=True):
+        """Make the thread of the synced email ``mail_message_id`` private (or,
+        ``private=False``, share it again): the current user's own emails in it,
+        on every lead they are on, show their participants and date only to
+        everyone else; answers synced later join it (``mail.sync.content``)."""
+        self.ensure_one()
+        self.check_access("read")
+        thread_list, _every, _contents, _subjects = self._mail_sync_threads()
+        thread = next(
+            (
+                t
+                for t in thread_list
+                if any(e.key.mail_message_id.id == mail_message_id for e in t.emails)
+            ),
+            None,
+        )
+        if thread is None:
+            raise UserError(_("This email is not on this lead."))
+        message_ids = [email.message_id for email in thread.emails]
+        # sudo: the current user's own ledger rows (user_id is the caller's),
+        # given a flag the caller chooses for their own mail only
+        rows = (
+            self.env["mail.sync.message"]
+            .sudo()
+            .search(
+                [
+                    ("message_id", "in", message_ids),
+                    ("introduced", "=", True),
+                    ("user_id", "=", self.env.uid),
+                ]
+            )
+        )
+        if not rows:
+            raise UserError(
+                _("Only the owner of an email can make its thread private.")
+            )
+        rows.write({"private": bool(private)})
+        self.env["mail.sync.content"]._mail_sync_apply(rows.mail_message_id)
+        return True
 
     def action_mail_sync_reply(self, mail_message_id):
         """Reply to the thread whose last email is ``mail_message_id``: Odoo's
@@ -126,14 +204,19 @@ class CrmLead(models.Model):
         (``_notify_by_email_get_base_mail_values``)."""
         self.ensure_one()
         self.check_access("write")
-        first, _every = self._mail_sync_ledger_rows()
+        thread_list, _every, _contents, subjects = self._mail_sync_threads()
         row = next(
-            (r for r in first.values() if r.mail_message_id.id == mail_message_id),
+            (
+                email.key
+                for thread in thread_list
+                for email in thread.emails
+                if email.key.mail_message_id.id == mail_message_id
+            ),
             None,
         )
         if row is None:
             raise UserError(_("This email is not on this lead."))
-        thread = conversation.strip_prefixes(row.subject or "")
+        thread = conversation.strip_prefixes(subjects[row])
         partners = self.partner_id
         if not partners and self.email_from:
             partners = self._mail_sync_recipient_partners([self.email_from])

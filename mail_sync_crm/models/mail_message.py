@@ -1,18 +1,82 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import models
 
+from odoo.addons.mail.tools.discuss import Store
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
 
+    def unlink(self):
+        # The vault rows go with their message (SQL cascade), their attachments
+        # not: removed here. sudo: the vault of messages being deleted.
+        if self:
+            self.env["mail.sync.content"].sudo().search(
+                [("mail_message_id", "in", self.ids)]
+            ).unlink()
+        return super().unlink()
+
     def _extras_to_store(self, store, format_reply):
         """A synced email tells the chatter, outside its body, which way it went
         and whose mailbox it came from (``mail_sync_label``, shown by
-        ``static/src/chatter/mail_sync_message.js``)."""
+        ``static/src/chatter/mail_sync_message.js``); to whoever may read its
+        hidden content (its owner: ``mail.sync.content``'s record rules), the
+        content replaces what colleagues see."""
         result = super()._extras_to_store(store, format_reply=format_reply)
         for message, label in self._mail_sync_labels().items():
             store.add(message, {"mail_sync_label": label})
+        self._mail_sync_content_to_store(store)
         return result
+
+    def _mail_sync_readable_content(self):
+        """{message: vault row} for the messages whose hidden content the
+        current user may read (never under sudo: a sudo environment is no
+        user's, and a store built in one may be sent to anyone)."""
+        if self.env.su or not self:
+            return {}
+        Content = self.env["mail.sync.content"]
+        if not Content.has_access("read"):
+            return {}
+        rows = Content.search([("mail_message_id", "in", self.ids)])
+        return {self.browse(row.mail_message_id.id): row for row in rows}
+
+    def _mail_sync_mine(self):
+        """The synced emails among these that the current user's mailbox put on
+        the chatter (theirs to make private or share again)."""
+        Ledger = self.env["mail.sync.message"]
+        if self.env.su or not self or not Ledger.has_access("read"):
+            return self.browse()
+        rows = Ledger.search(
+            [
+                ("mail_message_id", "in", self.ids),
+                ("introduced", "=", True),
+                ("user_id", "=", self.env.uid),
+            ]
+        )
+        return self.browse(rows.mail_message_id.ids)
+
+    def _mail_sync_content_to_store(self, store):
+        for message in self._mail_sync_mine():
+            store.add(message, {"mail_sync_mine": True})
+        for message, content in self._mail_sync_readable_content().items():
+            record = self.env[message.model].browse(message.res_id)
+            attachments = content.attachment_ids.sorted("id")
+            store.add(
+                message,
+                {
+                    "body": content.body,
+                    "subject": content.subject,
+                    "attachment_ids": Store.many(attachments),
+                    "mail_sync_hidden": content.level,
+                    "mail_sync_private": content.private,
+                },
+            )
+            for attachment in attachments:
+                # shown as the lead's, as before it moved to the vault
+                store.add(
+                    attachment,
+                    {"thread": Store.one(record, as_thread=True, only_id=True)},
+                )
 
     def _mail_sync_labels(self):
         """{message: "Received · from Sally Sales's mailbox"} for the synced

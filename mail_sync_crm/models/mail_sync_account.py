@@ -10,6 +10,8 @@ Pending, the 48-hour decay) and ``..._smart_mail`` (sending limits)."""
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 
+from ..lib import visibility
+
 FORM_VIEW = "mail_sync_crm.mail_sync_account_view_form"
 
 PROVIDER_PRESETS = {
@@ -37,6 +39,13 @@ PROVIDER_PRESETS = {
         "smtp_allow_self_signed": False,
     },
 }
+# What colleagues see of a mailbox's synced mail (lib/visibility.py), from the
+# most shared to the most private.
+VISIBILITY_LEVELS = [
+    ("full", "Everything"),
+    ("subject", "Subject, participants and date"),
+    ("metadata", "Participants and date only"),
+]
 ENCRYPTIONS = [
     ("ssl", "SSL/TLS"),
     ("starttls", "STARTTLS"),
@@ -82,9 +91,9 @@ DESTINATION_FIELDS = frozenset(
 # the address proof), is written by the addon's own code only, as superuser
 # (``env.su``, which no RPC client reaches). The form shows those read-only,
 # but readonly=True is a UI hint only: this is the guard.
-# - the owner: where and as whom the mailbox connects, the passwords (write-only)
-#   and the sending limits that apply;
-OWNER_FIELDS = frozenset(CREDENTIAL_FIELDS | {"quota_profile"})
+# - the owner: where and as whom the mailbox connects, the passwords (write-only),
+#   the sending limits that apply and what colleagues see of the synced mail;
+OWNER_FIELDS = frozenset(CREDENTIAL_FIELDS | {"quota_profile", "visibility"})
 # - an administrator, on anyone's mailbox: the sending limits only.
 ADMINISTRATOR_FIELDS = frozenset({"quota_profile"})
 # What a new mailbox may say of itself besides the owner's fields: only what
@@ -185,9 +194,42 @@ class MailSyncAccount(models.Model):
         "sent from Odoo leaves through the company's server with Odoo's usual "
         "sender, not through this mailbox.",
     )
+    visibility = fields.Selection(
+        VISIBILITY_LEVELS,
+        string="Colleagues See",
+        required=True,
+        default="full",
+        help="What colleagues (administrators included, unless the company lets "
+        "them read hidden mail) see of the mail this mailbox syncs; you always "
+        "see your own mail in full. A change applies to the mail already synced. "
+        "The company may force a level, or set the most you may share.",
+    )
+    visibility_effective = fields.Selection(
+        VISIBILITY_LEVELS,
+        string="Colleagues Actually See",
+        compute="_compute_visibility_effective",
+        help="Your choice within the company's rules.",
+    )
+    visibility_forced = fields.Boolean(compute="_compute_visibility_effective")
+
     _sql_constraints = [
         ("user_uniq", "UNIQUE(user_id)", "Each user has one synced mailbox."),
     ]
+
+    @api.depends(
+        "visibility",
+        "company_id.mail_sync_visibility",
+        "company_id.mail_sync_visibility_floor",
+    )
+    def _compute_visibility_effective(self):
+        for account in self:
+            company = account.company_id
+            account.visibility_effective = visibility.effective_level(
+                account.visibility,
+                floor=company.mail_sync_visibility_floor,
+                forced=company.mail_sync_visibility,
+            )
+            account.visibility_forced = bool(company.mail_sync_visibility)
 
     # ------------------------------------------------------------------
     # Display
@@ -230,6 +272,9 @@ class MailSyncAccount(models.Model):
                 )
             )
         result = super().write(vals)
+        if "visibility" in vals:
+            # the new level applies to the mail already synced
+            self.env["mail.sync.content"]._mail_sync_apply_mailboxes(self)
         if readdressed:
             # sudo: the proof was of the old address; nothing from vals is written.
             readdressed.sudo().email_proof = False

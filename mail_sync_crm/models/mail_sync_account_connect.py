@@ -408,3 +408,5 @@ class MailSyncAccount(models.Model):
         # heirs take over once these mailboxes' rows are gone.
         mine.exists().unlink()
         heirs.write({"introduced": True})
+        # an email kept for an heir shows what the heir's level lets colleagues see
+        self.env["mail.sync.content"]._mail_sync_apply(heirs.mail_message_id)

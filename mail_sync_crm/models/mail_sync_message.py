@@ -57,6 +57,16 @@ class MailSyncMessage(models.Model):
         help="This mailbox created the chatter message (rather than finding it "
         "already there, e.g. sent from Odoo or synced by a colleague)."
     )
+    private = fields.Boolean(
+        readonly=True,
+        help="The owner made this email's thread private: colleagues see its "
+        "participants and date only.",
+    )
+    content_removed = fields.Boolean(
+        readonly=True,
+        help="Its subject, text and attachments were removed after the company's "
+        "retention period.",
+    )
 
     _sql_constraints = [
         (

@@ -2,6 +2,10 @@
 from odoo import fields, models
 
 from ..lib import addresses
+from .mail_sync_account import VISIBILITY_LEVELS
+
+# The company settings whose change moves content in or out of the vault.
+VISIBILITY_FIELDS = ("mail_sync_visibility", "mail_sync_visibility_floor")
 
 
 class ResCompany(models.Model):
@@ -32,6 +36,28 @@ class ResCompany(models.Model):
         help="Attachments kept per synced email; beyond it the chatter message "
         "says which attachments were left out.",
     )
+    mail_sync_visibility = fields.Selection(
+        VISIBILITY_LEVELS,
+        string="Colleagues See (Forced)",
+        help="What colleagues see of everyone's synced mail, whatever each owner "
+        "chose. Empty: each owner chooses (within the most they may share).",
+    )
+    mail_sync_visibility_floor = fields.Selection(
+        VISIBILITY_LEVELS,
+        string="Most an Owner May Share",
+        help="Owners choose this level or a more private one. Empty: any level.",
+    )
+    mail_sync_admins_read_hidden = fields.Boolean(
+        string="Administrators Read Hidden Mail",
+        help="Administrators read the synced mail hidden from colleagues (by a "
+        "mailbox's level or a private thread). Off: they see what colleagues see.",
+    )
+    mail_sync_retention_months = fields.Integer(
+        string="Synced Mail Retention (Months)",
+        default=0,
+        help="Synced mail older than this is reduced to its participants and date "
+        "for everyone, its owner included (daily). 0: kept.",
+    )
     mail_sync_billable_count = fields.Integer(
         string="Billable Mailboxes",
         compute="_compute_mail_sync_billable_count",
@@ -43,6 +69,11 @@ class ResCompany(models.Model):
             "mail_sync_user_limit_positive",
             "CHECK(mail_sync_user_limit >= 0)",
             "The synced mailboxes limit cannot be negative.",
+        ),
+        (
+            "mail_sync_retention_months_positive",
+            "CHECK(mail_sync_retention_months >= 0)",
+            "The retention of synced mail cannot be negative.",
         ),
         (
             "mail_sync_daily_cap_positive",
@@ -86,6 +117,15 @@ class ResCompany(models.Model):
             # frees places: Pending mailboxes of these companies are promoted
             # (constants).
             self.env["mail.sync.account"].sudo()._promote_pending(self)
+        if any(name in vals for name in VISIBILITY_FIELDS):
+            # sudo: the company's mailboxes, whose levels now apply to the mail
+            # they synced; nothing of vals is written there
+            accounts = (
+                self.env["mail.sync.account"]
+                .sudo()
+                .search([("company_id", "in", self.ids)])
+            )
+            self.env["mail.sync.content"]._mail_sync_apply_mailboxes(accounts)
         return res
 
     def _mail_sync_has_room(self, exclude=None):

@@ -20,6 +20,18 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_billable_count = fields.Integer(
         related="company_id.mail_sync_billable_count"
     )
+    mail_sync_visibility = fields.Selection(
+        related="company_id.mail_sync_visibility", readonly=False
+    )
+    mail_sync_visibility_floor = fields.Selection(
+        related="company_id.mail_sync_visibility_floor", readonly=False
+    )
+    mail_sync_admins_read_hidden = fields.Boolean(
+        related="company_id.mail_sync_admins_read_hidden", readonly=False
+    )
+    mail_sync_retention_months = fields.Integer(
+        related="company_id.mail_sync_retention_months", readonly=False
+    )
 
     # OAuth: Odoo's own client credentials (the same fields as the google_gmail
     # and microsoft_outlook modules declare, so either can be installed beside).

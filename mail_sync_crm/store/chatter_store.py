@@ -575,6 +575,8 @@ class MailSyncStore(HeldMessages, SyncStore):
             ],
             claim=True,
         )
+        # What colleagues may not see moves to the vault, in this transaction.
+        self.env["mail.sync.content"]._mail_sync_protect(self.account, created)
 
     def _write_bodies(self, messages, bodies, safe_bodies):
         """Store ``bodies`` ({index in ``messages``: html}) sanitised once by the
