@@ -108,11 +108,20 @@ class Blocklist:
     validated when stored; a bad legacy row must not stop a sync).
     """
 
-    __slots__ = ("_domains", "_emails")
+    __slots__ = ("_domains", "_emails", "_erased")
 
-    def __init__(self, values: Iterable[str] = (), own_domains: Iterable[str] = ()):
+    def __init__(
+        self,
+        values: Iterable[str] = (),
+        own_domains: Iterable[str] = (),
+        erased: Iterable[str] = (),
+    ):
         self._emails: set[str] = set()
         self._domains: set[str] = set()
+        # Erased addresses (a person whose data was erased on request): blocked,
+        # and no message naming them in any address field is recorded.
+        self._erased: set[str] = {e for e in map(normalize, erased or ()) if e}
+        self._emails |= self._erased
         if isinstance(values, str):
             values = [values]
         if isinstance(own_domains, str):
@@ -140,6 +149,15 @@ class Blocklist:
     def domains(self) -> frozenset[str]:
         """The blocked domains, own domains included (Unicode and punycode)."""
         return frozenset(self._domains)
+
+    @property
+    def erased(self) -> frozenset[str]:
+        """The erased emails: a message naming one is never recorded."""
+        return frozenset(self._erased)
+
+    def names_erased(self, addresses: Iterable[str]) -> bool:
+        """True when one of ``addresses`` (normalised) is an erased email."""
+        return bool(self._erased) and any(a in self._erased for a in addresses)
 
     def blocks(self, address: str | bytes | None) -> bool:
         """True when ``address`` (raw or normalised) is blocked.

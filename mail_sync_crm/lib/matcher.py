@@ -6,8 +6,10 @@ hands each batch of :class:`~.parser.HeaderInfo` to :func:`match`:
 * direction ``"in"`` (Inbox): the sender (From) is matched;
 * direction ``"out"`` (Sent): any recipient (To, Cc, Bcc) is matched.
 
-A blocked address (:meth:`Blocklist.blocks`) never matches; a message matching
-several leads gives one :class:`Match` carrying all of them.
+A blocked address (:meth:`Blocklist.blocks`) never matches; a message naming
+an erased address anywhere (:meth:`Blocklist.names_erased`) is not recorded at
+all; a message matching several leads gives one :class:`Match` carrying all of
+them.
 """
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -64,6 +66,12 @@ class _BlockCache:
         self._blocklist = blocklist
         self._seen: dict[str, bool] = {}
 
+    def names_erased(self, header: HeaderInfo) -> bool:
+        names_erased = getattr(self._blocklist, "names_erased", None)
+        if names_erased is None:
+            return False
+        return names_erased(header.from_ + header.recipients)
+
     def blocks(self, address: str) -> bool:
         if self._blocklist is None:
             return False
@@ -97,7 +105,7 @@ def match(
             if leads and not blocked.blocks(address):
                 lead_ids.update(leads)
                 matched.append(address)
-        if lead_ids:
+        if lead_ids and not blocked.names_erased(header):
             leads = frozenset(lead_ids)
             matches.append(Match(header.uid, header.message_id, leads, tuple(matched)))
     return matches

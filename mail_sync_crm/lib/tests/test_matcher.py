@@ -114,3 +114,20 @@ def test_chunks():
     assert [len(c) for c in chunks(range(4000), 2000)] == [2000, 2000]
     with pytest.raises(ValueError):
         list(chunks([1], 0))
+
+
+def test_a_message_naming_an_erased_address_is_not_recorded():
+    erased = Blocklist(erased=["Carl@Initech.example"])
+    headers = [
+        _header(1, from_=["ann@acme.example"], cc=["carl@initech.example"]),
+        _header(2, from_=["me@x.example"], to=["bob@globex.example"]),
+        _header(3, from_=["me@x.example"], bcc=["carl@initech.example"]),
+        _header(4, from_=["carl@initech.example"]),
+    ]
+    assert [m.uid for m in match(headers[:1], "in", INDEX, erased)] == []
+    assert [m.uid for m in match(headers[1:3], "out", INDEX, erased)] == [2]
+    assert match(headers[3:], "in", INDEX, erased) == []
+    assert erased.blocks("carl@initech.example")
+    assert erased.erased == frozenset({"carl@initech.example"})
+    # without the erasure, the same messages are recorded
+    assert [m.uid for m in match(headers[:1], "in", INDEX, Blocklist())] == [1]
