@@ -3,7 +3,8 @@
 // The lead's Emails view: its synced emails as conversations, newest thread
 // first, each thread's emails in date order, with sender, recipients, direction,
 // whose mailbox recorded it and attachments; quoted text folded; Reply opens
-// Odoo's composer on the lead (models/crm_lead_conversation.py).
+// Odoo's composer on the lead; the owner of emails in a thread makes it private
+// or shares it again (models/crm_lead_conversation.py).
 import { Component, markup, onWillStart, useState } from "@odoo/owl";
 import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
@@ -53,6 +54,25 @@ export class MailSyncConversation extends Component {
 
     ownerLabel(email) {
         return _t("Recorded from %s's mailbox", email.owners.join(", "));
+    }
+
+    /** To the owner: what colleagues see of this email (hidden content). */
+    hiddenLabel(email) {
+        if (email.private) {
+            return _t("Private: colleagues see the participants and date only");
+        }
+        return email.hidden === "subject"
+            ? _t("Colleagues see the subject, participants and date only")
+            : _t("Colleagues see the participants and date only");
+    }
+
+    async togglePrivate(thread) {
+        await this.orm.call("crm.lead", "action_mail_sync_private", [
+            [this.leadId],
+            thread.last_message_id,
+            !thread.private,
+        ]);
+        await this.load();
     }
 
     toggleQuote(email) {
