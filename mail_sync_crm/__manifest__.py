@@ -28,6 +28,8 @@
         "views/res_company_views.xml",
         "views/res_config_settings_views.xml",
         "wizard/mail_sync_disable_wizard_views.xml",
+        "wizard/mail_sync_erase_wizard_views.xml",
+        "views/mail_sync_erasure_views.xml",
         "views/menus.xml",
         "views/ir_mail_server_views.xml",
         "views/mail_mail_views.xml",

@@ -40,6 +40,13 @@ class MailSyncBlocklist(models.Model):
         default=lambda self: self.env.company,
     )
 
+    erased_date = fields.Datetime(
+        string="Erased On",
+        readonly=True,
+        help="An administrator erased everything synced about this address on "
+        "this date: no email naming it is recorded again.",
+    )
+
     _sql_constraints = [
         (
             "value_uniq",
@@ -102,8 +109,10 @@ class MailSyncBlocklist(models.Model):
                 ("company_id", "=", company.id),
                 ("user_id", "in", (False, user.id)),
             ],
-            ["value"],
+            ["value", "erased_date"],
         )
         return blocklist.Blocklist(
-            (e["value"] for e in entries), own_domains=company._mail_sync_own_domains()
+            (e["value"] for e in entries),
+            own_domains=company._mail_sync_own_domains(),
+            erased=(e["value"] for e in entries if e["erased_date"]),
         )
