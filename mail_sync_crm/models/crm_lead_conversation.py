@@ -9,6 +9,8 @@ from email.utils import parseaddr
 from odoo import _, models
 from odoo.exceptions import UserError
 
+from odoo.addons.mail.tools.discuss import Store
+
 from ..lib import conversation
 
 
@@ -161,7 +163,8 @@ class CrmLead(models.Model):
         """Make the thread of the synced email ``mail_message_id`` private (or,
         ``private=False``, share it again): the current user's own emails in it,
         on every lead they are on, show their participants and date only to
-        everyone else; answers synced later join it (``mail.sync.content``)."""
+        everyone else; answers synced later join it (``mail.sync.content``).
+        Returns the mail store's data of those emails on this lead."""
         self.ensure_one()
         self.check_access("read")
         thread_list, _every, _contents, _subjects = self._mail_sync_threads()
@@ -195,7 +198,12 @@ class CrmLead(models.Model):
             )
         rows.write({"private": bool(private)})
         self.env["mail.sync.content"]._mail_sync_apply(rows.mail_message_id)
-        return True
+        # the lead's chatter, already loaded in the owner's browser, is updated
+        # with what it shows now (the Emails view inserts it in the mail store)
+        messages = self.env["mail.message"].browse(
+            rows.filtered(lambda r: r.lead_id == self).mail_message_id.ids
+        )
+        return Store(messages, for_current_user=True).get_result()
 
     def action_mail_sync_reply(self, mail_message_id):
         """Reply to the thread whose last email is ``mail_message_id``: Odoo's

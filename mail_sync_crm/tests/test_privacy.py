@@ -489,6 +489,22 @@ class TestPrivateMail(MailSyncHttpCase):
         self.assertNotIn(LATER_WORD, self.text(self.reads(self.colleague)))
         self.assertIn(LATER_WORD, self.text(self.reads(self.owner)["chatter"]))
 
+    def test_private_thread_in_the_browser(self):
+        self.start_tour(
+            f"/odoo/crm/{self.lead.id}",
+            "mail_sync_crm_private_owner_tour",
+            login=self.owner.login,
+            timeout=180,
+        )
+        self.env.invalidate_all()
+        self.assertIn("Private email", str(self.received.body))
+        self.start_tour(
+            f"/odoo/crm/{self.lead.id}",
+            "mail_sync_crm_private_colleague_tour",
+            login=self.colleague.login,
+            timeout=180,
+        )
+
     # ------------------------------------------------------------------
     # 5. Counts
     # ------------------------------------------------------------------

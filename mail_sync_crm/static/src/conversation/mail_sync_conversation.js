@@ -23,6 +23,7 @@ export class MailSyncConversation extends Component {
 
     setup() {
         this.orm = useService("orm");
+        this.mailStore = useService("mail.store");
         this.actionService = useService("action");
         const action = this.props.action || {};
         this.leadId = action.params?.lead_id || action.context?.active_id;
@@ -67,11 +68,13 @@ export class MailSyncConversation extends Component {
     }
 
     async togglePrivate(thread) {
-        await this.orm.call("crm.lead", "action_mail_sync_private", [
+        const data = await this.orm.call("crm.lead", "action_mail_sync_private", [
             [this.leadId],
             thread.last_message_id,
             !thread.private,
         ]);
+        // the lead's chatter, if already loaded, shows the change too
+        this.mailStore.insert(data, { html: true });
         await this.load();
     }
 
