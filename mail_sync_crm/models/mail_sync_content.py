@@ -167,6 +167,27 @@ class MailSyncContent(models.Model):
             self._mail_sync_rehide(to_change)
         if to_reveal:
             to_reveal._mail_sync_reveal()
+        self._mail_sync_ledger_subjects(messages.ids)
+
+    @api.model
+    def _mail_sync_ledger_subjects(self, message_ids):
+        """The ledger rows of these chatter messages show no subject the chatter
+        hides: rows another mailbox writes for an email already on the chatter
+        (``store/chatter_store.py``, ``_insert_ledger``) are cleared like the
+        rest. One UPDATE, a no-op for mail shown whole."""
+        message_ids = [m for m in message_ids if m]
+        if not message_ids:
+            return
+        self.env["mail.sync.message"].flush_model(["subject"])
+        self.env.cr.execute(
+            """UPDATE mail_sync_message l SET subject = NULL
+                 FROM mail_sync_content c
+                WHERE c.mail_message_id = l.mail_message_id AND c.level = 'metadata'
+                  AND l.mail_message_id = ANY(%s) AND l.subject IS NOT NULL""",
+            [message_ids],
+        )
+        if self.env.cr.rowcount:
+            self.env["mail.sync.message"].invalidate_model(["subject"])
 
     @api.model
     def _mail_sync_apply_mailboxes(self, accounts):

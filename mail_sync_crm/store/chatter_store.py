@@ -330,6 +330,10 @@ class MailSyncStore(HeldMessages, SyncStore):
             template=_LEDGER_TEMPLATE,
             page_size=1000,
         )
+        # no subject the chatter hides in these rows (mail.sync.content)
+        self.env["mail.sync.content"]._mail_sync_ledger_subjects(
+            [row["mail_message_id"] for row in rows]
+        )
         # Rows written behind the ORM's back: nothing cached may miss them
         # (the leads' and mailbox's synced counts, their ledger lines).
         self.env.invalidate_all()

@@ -231,6 +231,22 @@ class TestPrivateMail(MailSyncHttpCase):
                     self.assertIn(word, blob, f"{who} reads the {what}")
                 else:
                     self.assertNotIn(word, blob, f"{who} must not read the {what}")
+        # searches answer ids and counts: what they find is what they may read
+        for key, present, found in (
+            ("body_search", body, self.received.ids),
+            ("subject_search", subject, sorted(self.synced.ids)),
+        ):
+            if key in reads:
+                with self.subTest(who=who, search=key):
+                    if present:
+                        self.assertEqual(sorted(reads[key]), found)
+                    else:
+                        self.assertIn(reads[key], ([], "refused"))
+        if "chatter_search" in reads:
+            with self.subTest(who=who, search="chatter"):
+                result = reads["chatter_search"]
+                count = 0 if result == "refused" else result["count"]
+                self.assertEqual(count, 1 if body else 0)
 
     def assert_participants_and_date(self, reads, who=""):
         """The chatter still shows that the email exists, from whom and when."""
@@ -504,6 +520,40 @@ class TestPrivateMail(MailSyncHttpCase):
             login=self.colleague.login,
             timeout=180,
         )
+
+    def test_an_email_kept_for_a_colleague_on_disconnect_follows_their_level(self):
+        self.set_level("metadata")
+        # the colleague's mailbox holds the same email (the same Message-ID)
+        self.imap.append(
+            self.colleague.login,
+            "INBOX",
+            make_message(
+                f"Alice Martin <{ALICE}>",
+                self.colleague.email,
+                subject=SUBJECT,
+                date=datetime(2026, 3, 1, 9),
+                message_id="<a1@acme.example.com>",
+                text=f"Hello,\n\nThe word is {BODY_WORD}.\n",
+            ),
+        )
+        theirs = self.connected_account(self.colleague)
+        theirs.with_user(self.colleague).visibility = "subject"
+        self.env["mail.sync.account"]._cron_sync()
+        self.assert_sees(self.reads(self.colleague), False, False, False, "colleague")
+        self.account.with_user(self.owner).action_disable(keep_history=False)
+        self.env.invalidate_all()
+        self.assertTrue(self.received.exists(), "kept: the colleague has it too")
+        content = self.env["mail.sync.content"].search(
+            [("mail_message_id", "=", self.received.id)]
+        )
+        self.assertEqual((content.user_id, content.level), (self.colleague, "subject"))
+        chatter = self.chatter_message(self.reads(self.colleague), self.received)
+        self.assertIn(BODY_WORD, chatter["body"], "now the colleague's own mail")
+        former = self.reads(self.owner)
+        self.assertEqual(
+            self.chatter_message(former, self.received)["subject"], SUBJECT
+        )
+        self.assertNotIn(BODY_WORD, self.chatter_message(former, self.received)["body"])
 
     # ------------------------------------------------------------------
     # 5. Counts
