@@ -12,6 +12,7 @@ from odoo.exceptions import UserError
 from odoo.addons.mail.tools.discuss import Store
 
 from ..lib import conversation
+from ..superuser import addon_sudo
 
 
 class CrmLead(models.Model):
@@ -179,18 +180,15 @@ class CrmLead(models.Model):
         if thread is None:
             raise UserError(_("This email is not on this lead."))
         message_ids = [email.message_id for email in thread.emails]
-        # sudo: the current user's own ledger rows (user_id is the caller's),
-        # given a flag the caller chooses for their own mail only
-        rows = (
-            self.env["mail.sync.message"]
-            .sudo()
-            .search(
-                [
-                    ("message_id", "in", message_ids),
-                    ("introduced", "=", True),
-                    ("user_id", "=", self.env.uid),
-                ]
-            )
+        # sudo: the current user's own ledger rows (user_id is the caller's), given a
+        # flag the caller chooses (a bool) for their own mail only; no other value
+        # of the call and none of its context (addon_sudo).
+        rows = addon_sudo(self.env["mail.sync.message"]).search(
+            [
+                ("message_id", "in", message_ids),
+                ("introduced", "=", True),
+                ("user_id", "=", self.env.uid),
+            ]
         )
         if not rows:
             raise UserError(

@@ -3,15 +3,19 @@ from odoo import models
 
 from odoo.addons.mail.tools.discuss import Store
 
+from ..superuser import addon_sudo
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
 
     def unlink(self):
         # The vault rows go with their message (SQL cascade), their attachments
-        # not: removed here. sudo: the vault of messages being deleted.
+        # not: removed here.
         if self:
-            self.env["mail.sync.content"].sudo().search(
+            # sudo: the vault rows (and their attachments) of messages the caller
+            # may delete (mail.message's own unlink checks that below), nothing else.
+            addon_sudo(self.env["mail.sync.content"]).search(
                 [("mail_message_id", "in", self.ids)]
             ).unlink()
         return super().unlink()
@@ -32,6 +36,7 @@ class MailMessage(models.Model):
         """{message: vault row} for the messages whose hidden content the
         current user may read (never under sudo: a sudo environment is no
         user's, and a store built in one may be sent to anyone)."""
+        # sudo: a guard: a superuser environment gets no hidden content at all.
         if self.env.su or not self:
             return {}
         Content = self.env["mail.sync.content"]
@@ -44,6 +49,7 @@ class MailMessage(models.Model):
         """The synced emails among these that the current user's mailbox put on
         the chatter (theirs to make private or share again)."""
         Ledger = self.env["mail.sync.message"]
+        # sudo: a guard: "mine" is a user's, never a superuser environment's.
         if self.env.su or not self or not Ledger.has_access("read"):
             return self.browse()
         rows = Ledger.search(

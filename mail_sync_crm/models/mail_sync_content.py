@@ -17,8 +17,11 @@ and Emails view show the row's content (``mail.message._extras_to_store``,
 Content moves between the message and the vault whenever the level that
 applies to an email changes (``_mail_sync_apply``): the owner's choice, the
 company's rules, a thread made private or shared again, the mailbox that owns
-the email. Retention (``_cron_retention``) removes the content of old synced
-mail for everyone, owner included.
+the email. It moves as superuser with none of the caller's context
+(``addon_sudo``): the caller chooses at most which messages, never what is
+written; the level comes from the ledger and the mailboxes. Retention
+(``_cron_retention``) removes the content of old synced mail for everyone, owner
+included.
 """
 
 import logging
@@ -29,6 +32,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 
 from ..lib import visibility
+from ..superuser import addon_sudo
 from .mail_sync_account_run import _auto_commit
 
 _logger = logging.getLogger(__name__)
@@ -102,16 +106,11 @@ class MailSyncContent(models.Model):
     def _mail_sync_targets(self, messages):
         """{message id: (owner, company, level, private)} for the synced emails
         among ``messages`` (those a mailbox put on the chatter) whose content
-        is still there (retention removes it for good)."""
-        # sudo: the ledger says whose mailbox introduced each message; read to
-        # decide, nothing of it is returned to a client
-        rows = (
-            self.env["mail.sync.message"]
-            .sudo()
-            .search(
-                [("mail_message_id", "in", messages.ids), ("introduced", "=", True)],
-                order="id",
-            )
+        is still there (retention removes it for good). ``messages`` are the
+        superuser's (``_mail_sync_apply``): so is the ledger read here."""
+        rows = messages.env["mail.sync.message"].search(
+            [("mail_message_id", "in", messages.ids), ("introduced", "=", True)],
+            order="id",
         )
         targets = {}
         for row in rows:
@@ -131,19 +130,23 @@ class MailSyncContent(models.Model):
         """Bring the content of these chatter messages where the level that
         applies to each says: on the message (``full``), or in the vault with a
         placeholder on the message. Idempotent."""
-        messages = messages.sudo().exists()
+        # sudo: the addon moves content between these chatter messages and the vault
+        # as their levels say (ledger, mailboxes, company); a caller chooses at most
+        # which messages (its own mail, its company's), nothing that is written, and
+        # none of its context comes along (addon_sudo).
+        messages = addon_sudo(messages).exists()
+        Content = messages.env[self._name]
         for start in range(0, len(messages), BATCH):
-            self._mail_sync_apply_batch(messages[start : start + BATCH])
+            Content._mail_sync_apply_batch(messages[start : start + BATCH])
 
     @api.model
     def _mail_sync_apply_batch(self, messages):
         targets = self._mail_sync_targets(messages)
-        # sudo: the vault rows of these messages, moved by the addon only
         vaults = {
             row.mail_message_id.id: row
-            for row in self.sudo().search([("mail_message_id", "in", messages.ids)])
+            for row in self.search([("mail_message_id", "in", messages.ids)])
         }
-        to_hide, to_reveal, to_change = [], self.sudo().browse(), []
+        to_hide, to_reveal, to_change = [], self.browse(), []
         for message in messages:
             target = targets.get(message.id)
             if target is None:
@@ -194,11 +197,10 @@ class MailSyncContent(models.Model):
         """Apply the levels of ``accounts`` (mailboxes) to the mail they synced."""
         if not accounts:
             return
-        # sudo: the messages these mailboxes introduced, to move their content
-        rows = (
-            self.env["mail.sync.message"]
-            .sudo()
-            .search([("account_id", "in", accounts.ids), ("introduced", "=", True)])
+        # sudo: read-only: the messages these mailboxes introduced (mailboxes whose
+        # owner or company just changed their level), to move their content.
+        rows = addon_sudo(self.env["mail.sync.message"]).search(
+            [("account_id", "in", accounts.ids), ("introduced", "=", True)]
         )
         self._mail_sync_apply(rows.mail_message_id)
 
@@ -295,11 +297,10 @@ class MailSyncContent(models.Model):
     def _mail_sync_hide(self, items):
         """Move the content of each (message, target) of ``items`` to a new
         vault row and leave the placeholder on the message."""
-        messages = self.env["mail.message"].sudo().browse([m.id for m, _t in items])
+        messages = items[0][0].browse([m.id for m, _t in items])
         messages.flush_recordset(["body", "subject", "attachment_ids"])
         ledger_subjects = self._ledger_subjects(messages)
-        # sudo: vault rows are written by the addon only (no client writes them)
-        vaults = self.sudo().create(
+        vaults = self.create(
             [
                 {
                     "mail_message_id": message.id,
@@ -429,18 +430,15 @@ class MailSyncContent(models.Model):
             cutoff = fields.Datetime.now() - timedelta(
                 days=round(30.44 * company.mail_sync_retention_months)
             )
-            # sudo: the company's synced mail older than its retention
-            rows = (
-                self.env["mail.sync.message"]
-                .sudo()
-                .search(
-                    [
-                        ("company_id", "=", company.id),
-                        ("introduced", "=", True),
-                        ("content_removed", "=", False),
-                        ("date", "<", cutoff),
-                    ]
-                )
+            # sudo: the scheduled action's read of the company's synced mail older
+            # than its retention (no client call; the dates are the ledger's).
+            rows = addon_sudo(self.env["mail.sync.message"]).search(
+                [
+                    ("company_id", "=", company.id),
+                    ("introduced", "=", True),
+                    ("content_removed", "=", False),
+                    ("date", "<", cutoff),
+                ]
             )
             for start in range(0, len(rows), BATCH):
                 self._mail_sync_remove_content(
@@ -460,11 +458,15 @@ class MailSyncContent(models.Model):
     def _mail_sync_remove_content(self, messages):
         """Remove the text, subject and attachments of these synced chatter
         messages for good; they keep their participants and date."""
-        messages = messages.sudo().exists()
+        # sudo: the retention's (and only the retention's) removal of these synced
+        # messages' content: the messages are chosen by their date, nothing written
+        # comes from a client (addon_sudo: no caller context).
+        messages = addon_sudo(messages).exists()
         if not messages:
             return
-        # sudo: the vault rows and attachments of these messages, removed
-        self.sudo().search([("mail_message_id", "in", messages.ids)]).unlink()
+        messages.env[self._name].search(
+            [("mail_message_id", "in", messages.ids)]
+        ).unlink()
         messages.attachment_ids.unlink()
         note = Markup('<p class="o_mail_sync_removed"><em>%s</em></p>') % self.env._(
             "The content of this email was removed after the retention period."

@@ -16,6 +16,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..lib import addresses, visibility
+from ..superuser import addon_sudo
 
 
 class MailSyncErasure(models.Model):
@@ -45,18 +46,22 @@ class MailSyncErasure(models.Model):
         address = addresses.normalize(email or "")
         if not address:
             raise UserError(_("%(value)s is not an email address.", value=email or ""))
+        # sudo: an administrator's erasure (checked above) reaches every company's
+        # synced mail; the only value of the request is the normalised address
+        # searched for, and none of its context comes along (addon_sudo).
+        return addon_sudo(self)._erase_everywhere(address, self.env.user)
+
+    @api.model
+    def _erase_everywhere(self, address, erased_by):
+        """``_erase``'s work, as superuser."""
         now = fields.Datetime.now()
-        # sudo: an administrator's erasure reaches every company's synced mail;
-        # the only value from the request is the normalised address searched for
-        Ledger = self.env["mail.sync.message"].sudo().with_context(active_test=False)
+        Ledger = self.env["mail.sync.message"]
         rows = Ledger.browse(self._ledger_rows_naming(address))
         messages = rows.filtered("introduced").mail_message_id
         # every mailbox's rows of the emails removed, and the rows naming it
         rows |= Ledger.search([("mail_message_id", "in", messages.ids)])
-        contents = (
-            self.env["mail.sync.content"]
-            .sudo()
-            .search([("mail_message_id", "in", messages.ids)])
+        contents = self.env["mail.sync.content"].search(
+            [("mail_message_id", "in", messages.ids)]
         )
         attachments = messages.attachment_ids | contents.attachment_ids
         counts = {
@@ -70,8 +75,8 @@ class MailSyncErasure(models.Model):
         rows.exists().unlink()
         counts["other_count"] = self._erase_held_and_logged(address)
         self._blocklist_erased(address, now)
-        return self.sudo().create(
-            {"email": address, "date": now, "user_id": self.env.uid, **counts}
+        return self.create(
+            {"email": address, "date": now, "user_id": erased_by.id, **counts}
         )
 
     @api.model
@@ -130,15 +135,13 @@ class MailSyncErasure(models.Model):
     @api.model
     def _erase_held_and_logged(self, address):
         """Remove the messages held back from ``address`` and the log entries
-        naming it; returns how many."""
-        # sudo: the administrator's erasure, over every mailbox's records
+        naming it; returns how many. Called by ``_erase`` as superuser."""
         held = (
             self.env["mail.sync.failed.message"]
-            .sudo()
             .search([("sender", "ilike", address)])
             .filtered(lambda h: address in addresses.extract_all(h.sender or ""))
         )
-        Log = self.env["mail.sync.log"].sudo()
+        Log = self.env["mail.sync.log"]
         logs = Log.search(
             [
                 "|",
@@ -156,10 +159,10 @@ class MailSyncErasure(models.Model):
     @api.model
     def _blocklist_erased(self, address, date):
         """The address blocklisted company-wide in every company, with the
-        erasure's date (an existing entry gets the date)."""
-        # sudo: the addon writes the erasure's date, which no client sets
-        Blocklist = self.env["mail.sync.blocklist"].sudo()
-        companies = self.env["res.company"].sudo().search([])
+        erasure's date (an existing entry gets the date). Called by ``_erase``
+        as superuser: the date is the erasure's, no client sets it."""
+        Blocklist = self.env["mail.sync.blocklist"]
+        companies = self.env["res.company"].search([])
         existing = Blocklist.search(
             [
                 ("value", "=", address),

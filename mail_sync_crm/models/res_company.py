@@ -2,6 +2,7 @@
 from odoo import fields, models
 
 from ..lib import addresses
+from ..superuser import addon_sudo
 from .mail_sync_account import VISIBILITY_LEVELS
 
 # The company settings whose change moves content in or out of the vault.
@@ -118,12 +119,11 @@ class ResCompany(models.Model):
             # (constants).
             self.env["mail.sync.account"].sudo()._promote_pending(self)
         if any(name in vals for name in VISIBILITY_FIELDS):
-            # sudo: the company's mailboxes, whose levels now apply to the mail
-            # they synced; nothing of vals is written there
-            accounts = (
-                self.env["mail.sync.account"]
-                .sudo()
-                .search([("company_id", "in", self.ids)])
+            # sudo: read-only: the mailboxes of the companies the caller just
+            # changed (a company write it is allowed), whose levels now apply to
+            # the mail they synced; nothing of vals is written there.
+            accounts = addon_sudo(self.env["mail.sync.account"]).search(
+                [("company_id", "in", self.ids)]
             )
             self.env["mail.sync.content"]._mail_sync_apply_mailboxes(accounts)
         return res
