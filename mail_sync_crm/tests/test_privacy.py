@@ -332,6 +332,8 @@ class TestPrivateMail(MailSyncHttpCase):
         self.assert_sees(self.reads(self.colleague), True, True, True, "colleague")
 
     def test_only_the_owner_chooses_the_level(self):
+        self.set_level("subject")
+        self.assertEqual(self.account.visibility, "subject")
         for user in (self.colleague, self.sales_manager, self.admin):
             self.refused(
                 user,
