@@ -57,19 +57,16 @@ class TestPrivateMail(MailSyncHttpCase):
             }
         )
         login = cls.owner.login
-        cls.imap.append(
-            login,
-            "INBOX",
-            make_message(
-                f"Alice Martin <{ALICE}>",
-                cls.owner.email,
-                subject=SUBJECT,
-                date=datetime(2026, 3, 1, 9),
-                message_id="<a1@acme.example.com>",
-                text=f"Hello,\n\nThe word is {BODY_WORD}.\n",
-                attachments=[(FILE_NAME, FILE_BYTES, "text/plain")],
-            ),
+        cls.raw_received = make_message(
+            f"Alice Martin <{ALICE}>",
+            cls.owner.email,
+            subject=SUBJECT,
+            date=datetime(2026, 3, 1, 9),
+            message_id="<a1@acme.example.com>",
+            text=f"Hello,\n\nThe word is {BODY_WORD}.\n",
+            attachments=[(FILE_NAME, FILE_BYTES, "text/plain")],
         )
+        cls.imap.append(login, "INBOX", cls.raw_received)
         cls.imap.append(
             login,
             "Sent",
@@ -469,19 +466,23 @@ class TestPrivateMail(MailSyncHttpCase):
             [self.lead.id],
             self.received.id,
         )
-        later = self.sync_later(in_reply_to="<s2@ourcompany.example.com>")
+        later = self.sync_later(
+            "<a3-private@acme>", in_reply_to="<s2@ourcompany.example.com>"
+        )
         self.assertIn("Private email", str(later.body))
         self.assertNotIn(LATER_WORD, self.text(self.reads(self.colleague)))
         self.assertIn(LATER_WORD, self.text(self.reads(self.owner)["chatter"]))
         # a new thread of the same mailbox is not private
-        other = self.sync_later(subject="Another matter", message_id="<a9@acme>")
+        other = self.sync_later("<a9-other@acme>", subject="Another matter")
         self.assertIn(LATER_WORD, str(other.body))
 
     # ------------------------------------------------------------------
     # 4. The sync writes what colleagues may see, nothing more
     # ------------------------------------------------------------------
-    def sync_later(self, subject=f"Re: {SUBJECT}", message_id="<a3@acme>", **kw):
-        """Alice writes again; the owner's mailbox syncs it; its chatter message."""
+    def sync_later(self, message_id, subject=f"Re: {SUBJECT}", **kw):
+        """Alice writes again; the owner's mailbox syncs it; its chatter message.
+        (The class's IMAP server keeps what a test appends: each test's own
+        Message-ID.)"""
         self.imap.append(
             self.owner.login,
             "INBOX",
@@ -500,7 +501,7 @@ class TestPrivateMail(MailSyncHttpCase):
 
     def test_mail_synced_at_a_hidden_level_is_hidden_from_the_start(self):
         self.set_level("metadata")
-        later = self.sync_later()
+        later = self.sync_later("<a5-hidden@acme>")
         self.assertTrue(later)
         self.assertNotIn(LATER_WORD, str(later.body))
         self.assertFalse(later.subject)
@@ -525,19 +526,8 @@ class TestPrivateMail(MailSyncHttpCase):
 
     def test_an_email_kept_for_a_colleague_on_disconnect_follows_their_level(self):
         self.set_level("metadata")
-        # the colleague's mailbox holds the same email (the same Message-ID)
-        self.imap.append(
-            self.colleague.login,
-            "INBOX",
-            make_message(
-                f"Alice Martin <{ALICE}>",
-                self.colleague.email,
-                subject=SUBJECT,
-                date=datetime(2026, 3, 1, 9),
-                message_id="<a1@acme.example.com>",
-                text=f"Hello,\n\nThe word is {BODY_WORD}.\n",
-            ),
-        )
+        # the colleague's mailbox holds a copy of the same email
+        self.imap.append(self.colleague.login, "INBOX", self.raw_received)
         theirs = self.connected_account(self.colleague)
         theirs.with_user(self.colleague).visibility = "subject"
         self.env["mail.sync.account"]._cron_sync()
