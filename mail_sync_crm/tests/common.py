@@ -8,9 +8,12 @@ from odoo import Command, http
 from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 
 from ..lib import tls
-from ..lib.testing import DovecotServer, SmtpServer
+from ..lib.host_policy import ALLOWED_HOSTS_PARAM
+from ..lib.testing import LOOPBACK, DovecotServer, SmtpServer
 
 PASSWORD = "S3cret-pa55word!"
+# mail_sync_crm.allowed_hosts of every test: the test servers' loopback address.
+TEST_ALLOWED_HOSTS = LOOPBACK
 
 
 def login_password(login):
@@ -32,6 +35,11 @@ class MailSyncSetup:
             cls.addClassCleanup(cls.registry.leave_test_mode)
         cls.imap = started(DovecotServer(), cls.addClassCleanup)
         cls.smtp = started(SmtpServer(), cls.addClassCleanup)
+        # The test servers listen on loopback, which only an administrator may
+        # allow mailboxes to reach (lib/host_policy.py).
+        cls.env["ir.config_parameter"].sudo().set_param(
+            ALLOWED_HOSTS_PARAM, TEST_ALLOWED_HOSTS
+        )
 
         cls.company = cls.env.company
         cls.company.write({"email": "info@ourcompany.example.com"})
