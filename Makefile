@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ODOO_SRC ?= /opt/odoo18
 
-.PHONY: setup run stop test lint bench bench-fleet pot screenshots clean
+.PHONY: setup run stop test lint bench bench-fleet pot screenshots superuser-paths clean
 
 setup:            ## system packages, PostgreSQL, .venv (idempotent)
 	scripts/setup.sh
@@ -51,6 +51,9 @@ pot:              ## regenerate the translation templates from the test database
 	  --i18n-export=.run/mail_sync_crm_queue_job.pot \
 	  --modules=mail_sync_crm_queue_job --stop-after-init --no-http --logfile=/dev/null
 	mv .run/mail_sync_crm_queue_job.pot mail_sync_crm_queue_job/i18n/mail_sync_crm_queue_job.pot
+
+superuser-paths:  ## docs/superuser-paths.rst: every superuser path and its # sudo: reason
+	python3 scripts/superuser_paths.py --output docs/superuser-paths.rst
 
 clean:            ## remove the venvs and run files (databases are kept)
 	rm -rf .venv .venv-py3.* .run

@@ -195,6 +195,7 @@ def setup(env, smtp):
     account.sudo().write(
         {
             "state": "enabled",
+            "email_proof": "login",
             "smtp_cert_fingerprint": tls.normalize_fingerprint(smtp.cert_fingerprint),
         }
     )
@@ -206,20 +207,28 @@ def setup(env, smtp):
 
 
 def make_mails(env, owner, lead, count):
-    return env["mail.mail"].create(
-        [
-            {
-                "subject": f"Proposal {i}",
-                "body_html": BODY,
-                "email_to": CUSTOMER_EMAIL,
-                "email_from": owner.email_formatted,
-                "author_id": owner.partner_id.id,
-                "model": "crm.lead",
-                "res_id": lead.id,
-            }
-            for i in range(count)
-        ]
+    # Created in the owner's session (create_uid): only the owner's own mail
+    # leaves through their mailbox.
+    mails = (
+        env["mail.mail"]
+        .with_user(owner)
+        .sudo()
+        .create(
+            [
+                {
+                    "subject": f"Proposal {i}",
+                    "body_html": BODY,
+                    "email_to": CUSTOMER_EMAIL,
+                    "email_from": owner.email_formatted,
+                    "author_id": owner.partner_id.id,
+                    "model": "crm.lead",
+                    "res_id": lead.id,
+                }
+                for i in range(count)
+            ]
+        )
     )
+    return env["mail.mail"].browse(mails.ids)
 
 
 def cpu_seconds(pid):

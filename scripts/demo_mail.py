@@ -153,6 +153,10 @@ def serve(state_file):
             inbox, sent = _messages(owner, history, noise)
             imap.fill_maildir(login, "INBOX", inbox)
             imap.fill_maildir(login, "Sent", sent)
+        # The demo's SMTP server delivers mail for Sally's and Sam's addresses
+        # to their Inbox, as a provider does: Connect's address confirmation
+        # arrives there.
+        smtp.deliver_to(imap, {SALLY[1]: LOGIN, SAM[1]: SAM_LOGIN})
         threading.Thread(target=_log_smtp, args=(smtp, stopped), daemon=True).start()
         state = {
             "host": imap.host,

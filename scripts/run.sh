@@ -13,6 +13,17 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   echo "Odoo is already running (PID $(cat "$PIDFILE")); 'make stop' ends it." >&2
   exit 1
 fi
+# A demo database made by another checkout, or before a `make clean`, outlives the
+# encryption key of its mailbox passwords (kept under .run/data) and its filestore:
+# its mailboxes could never sign in again. It is demo data: rebuild it.
+DATA_DIR=$(conf_get "$CONF" data_dir)
+if [ "$(module_state "$DB")" = "installed" ] && [ -z "${MAIL_SYNC_CRM_KEY:-}" ] \
+   && [ ! -f "$DATA_DIR/mail_sync_crm/$DB.key" ] \
+   && [ -n "$(psql -XtAq -d "$DB" -c "SELECT value FROM ir_config_parameter WHERE key = 'mail_sync_crm.secret_key_fingerprint'" 2>/dev/null)" ]; then
+  say "the demo database $DB was made with an encryption key this checkout does not have"
+  say "(.run/ was removed, or another checkout made it): rebuilding it with fresh demo data"
+  dropdb "$DB"
+fi
 install_or_update "$CONF" "$DB" .run/dev-install.log
 
 # The demo mail server (real Dovecot + SMTP on loopback) for Sally's mailbox.
@@ -23,7 +34,11 @@ DEMO_PID=$!
 trap 'kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null' EXIT
 for _ in $(seq 1 100); do [ -f "$STATE" ] && break; sleep 0.1; done
 [ -f "$STATE" ] || { cat .run/demo-mail.log >&2; echo "the demo mail server did not start" >&2; exit 1; }
-"$PY" scripts/demo_mail.py connect "$CONF" "$DB" "$STATE" 2>>.run/demo-mail.log
+# Connecting the demo mailboxes: a failure says why on the terminal too.
+if ! "$PY" scripts/demo_mail.py connect "$CONF" "$DB" "$STATE" 2> >(tee -a .run/demo-mail.log >&2); then
+  echo "connecting the demo mailboxes failed (above; full log: .run/demo-mail.log)" >&2
+  exit 1
+fi
 
 cat <<MSG
 

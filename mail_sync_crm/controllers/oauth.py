@@ -80,6 +80,9 @@ class MailSyncOAuthController(http.Controller):
             account = Account.browse(int(account_id)).exists()
         except (TypeError, ValueError):
             return Account
+        # sudo: read-only: the owner of the mailbox whose id the request names, only to
+        # compare it with the current user; anyone else's mailbox is refused, nothing of
+        # it returned.
         if account.sudo().user_id != request.env.user:
             return Account
         return account

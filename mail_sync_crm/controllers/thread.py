@@ -8,7 +8,10 @@ class MailSyncThreadController(ThreadController):
     def _prepare_post_data(self, post_data, thread, **kwargs):
         """ "Send message" on a lead without a contact, by a salesperson who may
         not create contacts: Odoo drops the suggested address and posts to
-        nobody. The lead's own suggested address becomes the recipient."""
+        nobody. The lead's own suggested address becomes the recipient, a new
+        contact made of the lead's own data: the request's
+        ``partner_additional_values`` are ignored (they would reach a superuser
+        ``create``)."""
         post_data = super()._prepare_post_data(post_data, thread, **kwargs)
         user = request.env.user
         if (
@@ -17,9 +20,7 @@ class MailSyncThreadController(ThreadController):
             and user._is_internal()
             and not user.has_group("base.group_partner_manager")
         ):
-            partners = thread._mail_sync_recipient_partners(
-                kwargs["partner_emails"], kwargs.get("partner_additional_values")
-            )
+            partners = thread._mail_sync_recipient_partners(kwargs["partner_emails"])
             post_data["partner_ids"] = list(
                 dict.fromkeys([*post_data.get("partner_ids", []), *partners.ids])
             )

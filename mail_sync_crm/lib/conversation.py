@@ -20,6 +20,7 @@ falling back to the normalised subject (no Odoo import).
 import datetime
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 __all__ = [
     "Email",
@@ -198,15 +199,105 @@ def thread_emails(emails):
     return threads
 
 
+# Elements without an end tag: they never open a level of nesting.
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta"}
+    | {"source", "track", "wbr"}
+)
+
+
+class _Tokens(HTMLParser):
+    """An HTML body as tokens: ``(kind, tag, raw)`` with kind "start", "end",
+    "void" or "text" (entities kept as written). Tags, their attributes and
+    comments are whole tokens: nothing is ever inserted inside one."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=False)
+        self.tokens = []
+
+    def handle_starttag(self, tag, attrs):
+        kind = "void" if tag in _VOID else "start"
+        self.tokens.append((kind, tag, self.get_starttag_text()))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tokens.append(("void", tag, self.get_starttag_text()))
+
+    def handle_endtag(self, tag):
+        self.tokens.append(("void" if tag in _VOID else "end", tag, f"</{tag}>"))
+
+    def handle_data(self, data):
+        self.tokens.append(("text", None, data))
+
+    def handle_entityref(self, name):
+        self.tokens.append(("text", None, f"&{name};"))
+
+    def handle_charref(self, name):
+        self.tokens.append(("text", None, f"&#{name};"))
+
+    def handle_comment(self, data):
+        self.tokens.append(("void", None, f"<!--{data}-->"))
+
+    def handle_decl(self, decl):
+        self.tokens.append(("void", None, f"<!{decl}>"))
+
+    def handle_pi(self, data):
+        self.tokens.append(("void", None, f"<?{data}>"))
+
+    def unknown_decl(self, data):
+        self.tokens.append(("void", None, f"<![{data}]>"))
+
+
+def _lines(body):
+    """``body``'s tokens cut into lines at the line ends of its text (never
+    inside a tag: an attribute value holding a line end stays whole)."""
+    parser = _Tokens()
+    parser.feed(body)
+    parser.close()
+    lines = [[]]
+    for kind, tag, raw in parser.tokens:
+        if kind != "text":
+            lines[-1].append((kind, tag, raw))
+            continue
+        pieces = raw.split("\n")
+        for number, piece in enumerate(pieces):
+            if number:
+                lines.append([])
+            if piece:
+                lines[-1].append((kind, tag, piece))
+    return lines
+
+
+def _raw(line):
+    return "".join(raw for _kind, _tag, raw in line)
+
+
+def _lead(line):
+    """How many tokens open ``line`` before its text: the paragraph's ``<p>``."""
+    return 1 if line and line[0][:2] == ("start", "p") else 0
+
+
 def _quoted(line):
-    return line.removeprefix("<p>").startswith("&gt;")
+    rest = line[_lead(line) :]
+    return bool(rest) and rest[0][0] == "text" and rest[0][2].startswith(("&gt;", ">"))
+
+
+def _balanced(tokens):
+    """Whether a span around ``tokens`` nests: every element opened in them is
+    closed in them, and none opened before is closed."""
+    depth = 0
+    for kind, _tag, _raw in tokens:
+        depth += {"start": 1, "end": -1}.get(kind, 0)
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def mark_text_quotes(body):
     """``body`` (``<p>`` text with ``<br>`` line ends) with each run of quoted
     lines, the attribution line and blank lines just before it, wrapped in a
-    ``<span data-o-mail-quote="1">``."""
-    lines = body.split("\n")
+    ``<span data-o-mail-quote="1">``. The body is read as HTML tokens, so a
+    quote mark is only ever put between two of them."""
+    lines = _lines(body)
     index = 0
     while index < len(lines):
         if not _quoted(lines[index]):
@@ -215,16 +306,29 @@ def mark_text_quotes(body):
         start = index
         while index < len(lines) and _quoted(lines[index]):
             index += 1
-        if start and _ATTRIBUTION.search(lines[start - 1]):
+        if start and _ATTRIBUTION.search(_raw(lines[start - 1])):
             start -= 1
-        while start and lines[start - 1] == "<br>":  # the blank lines before it
+        while start and _raw(lines[start - 1]) == "<br>":  # blank lines before it
             start -= 1
-        first = lines[start]
-        opening = "<p>" if first.startswith("<p>") else ""
-        lines[start] = opening + _QUOTE_OPEN + first[len(opening) :]
-        last = lines[index - 1]
-        if last.endswith("</p>"):
-            lines[index - 1] = last[: -len("</p>")] + "</span></p>"
+        first, last = lines[start], lines[index - 1]
+        begin = _lead(first)
+        closes = bool(last) and last[-1][:2] == ("end", "p")
+        end = len(last) - closes  # the last line's tokens before its </p>
+        if start == index - 1:
+            inner = first[begin:end]
         else:
-            lines[index - 1] = last + "</span>"
-    return "\n".join(lines)
+            inner = [
+                *first[begin:],
+                *[t for line in lines[start + 1 : index - 1] for t in line],
+                *last[:end],
+            ]
+        if not _balanced(inner):
+            continue
+        opening = ("void", None, _QUOTE_OPEN)
+        closing = ("void", None, "</span>")
+        if start == index - 1:
+            lines[start] = [*first[:begin], opening, *inner, closing, *first[end:]]
+        else:
+            lines[start] = [*first[:begin], opening, *first[begin:]]
+            lines[index - 1] = [*last[:end], closing, *last[end:]]
+    return "\n".join(_raw(line) for line in lines)

@@ -298,6 +298,12 @@ class ImapSession:
         self.folder = statuses.get(names[-1]) if names else self.folder
         return statuses
 
+    def search(self, criteria) -> list[int]:
+        """UID SEARCH ``criteria`` in the selected folder (NOOP first, so that
+        mail that arrived since the last command is seen)."""
+        self._call("noop")
+        return list(self._call("search", criteria))
+
     def uids_after(self, last_uid: int) -> list[int]:
         """Sorted UIDs of the selected folder strictly above ``last_uid``
         (all of them for 0)."""

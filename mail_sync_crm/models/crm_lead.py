@@ -3,6 +3,8 @@ from odoo import fields, models
 from odoo.tools import email_normalize
 from odoo.tools.sql import create_index
 
+from ..superuser import addon_sudo, superuser_context
+
 # Exact-address lookups of a sync run (CRM's own index on the column is a
 # trigram one, of no use for equality); dropped by the uninstall hook.
 LEAD_EMAIL_INDEX = "mail_sync_crm_lead_email_normalized_index"
@@ -55,29 +57,47 @@ class CrmLead(models.Model):
         self.ensure_one()
         return self.env["mail.sync.message"]._action_list([("lead_id", "=", self.id)])
 
-    def _mail_sync_recipient_partners(self, emails, additional_values=None):
+    def _mail_sync_recipient_partners(self, emails):
         """The contacts for ``emails`` that this lead itself suggests as
         recipients (its customer's address), found or created for a salesperson
         who may write the lead but not create contacts: Odoo's chatter would
         otherwise drop those addresses and post to nobody. Other addresses are
-        left to Odoo's own rule (contact creators only)."""
+        left to Odoo's own rule (contact creators only).
+
+        A new contact is made of the lead's own data only (Odoo's suggestion:
+        ``create_values`` of ``_message_get_suggested_recipients``); no value a
+        client sends is used, so nothing it chooses reaches the superuser
+        ``create`` below: not the request's values, not its context (Odoo's
+        suggestion reads the contact's salesperson from ``default_user_id``
+        there)."""
         self.ensure_one()
         self.check_access("write")
-        suggested = {
-            email_normalize(recipient.get("email") or "")
-            for recipient in self._message_get_suggested_recipients()
-            if not recipient.get("partner_id")
-        } - {False, ""}
+        lead = self.with_env(self.env(context=superuser_context(self.env.context)))
+        suggested = {}
+        for recipient in lead._message_get_suggested_recipients():
+            email = email_normalize(recipient.get("email") or "")
+            if email and not recipient.get("partner_id"):
+                suggested[email] = recipient.get("create_values") or {}
         wanted = [email for email in emails if email_normalize(email) in suggested]
         if not wanted:
             return self.env["res.partner"]
-        values = {
-            email_normalize(email, strict=False) or email: vals
-            for email, vals in (additional_values or {}).items()
-        }
+        values = {email: _scalar_values(vals) for email, vals in suggested.items()}
         # sudo: creating the lead's own contact, the one recipient the chatter
-        # suggests on a lead the user may write (Odoo's suggestion, not any address)
-        partners = (
-            self.env["res.partner"].sudo()._find_or_create_from_emails(wanted, values)
+        # suggests on a lead the user may write; addresses are filtered to that
+        # suggestion, the values are Odoo's own, computed here from the lead
+        # (scalars only), and the caller's context stays out (addon_sudo).
+        partners = addon_sudo(self.env["res.partner"])._find_or_create_from_emails(
+            wanted, values
         )
         return self.env["res.partner"].browse([p.id for p in partners if p])
+
+
+def _scalar_values(values):
+    """Odoo's suggested contact values without relational commands: a lead's
+    data gives plain values and record ids, never x2many commands (kept out
+    even if another module's suggestion added some)."""
+    return {
+        name: value
+        for name, value in values.items()
+        if not isinstance(value, (list, tuple, dict))
+    }

@@ -29,10 +29,12 @@ class CrmLead(models.Model):
     def _mail_sync_ledger_rows(self):
         """The ledger rows of this lead's synced emails, one per email (the row
         of the mailbox that put it on the chatter first), and every row by
-        Message-ID. sudo: whoever reads the lead reads its chatter, these
-        emails included; the rows add whose mailbox has each email."""
+        Message-ID."""
         self.ensure_one()
         self.check_access("read")
+        # sudo: read-only: the ledger rows of this lead, whose chatter (these emails
+        # included) the caller may read (check_access above); the rows add whose mailbox
+        # has each email.
         rows = (
             self.env["mail.sync.message"]
             .sudo()
@@ -79,6 +81,9 @@ class CrmLead(models.Model):
         return {"lead": self.display_name, "threads": threads}
 
     def _mail_sync_email_values(self, row, rows, thread_subject):
+        # sudo: read-only: the chatter message of one of this lead's ledger rows
+        # (_mail_sync_ledger_rows checked the caller may read the lead), shown as its
+        # chatter shows it.
         message = row.mail_message_id.sudo()
         name, address = parseaddr(message.email_from or "")
         if message.author_id:
@@ -155,13 +160,20 @@ class CrmLead(models.Model):
         """A reply to a synced email continues its thread in the customer's mail
         client: References are that email's References and Message-ID (RFC
         5322), In-Reply-To its Message-ID (Odoo sets only References, from the
-        chatter's latest messages)."""
+        chatter's latest messages). Only a parent on this lead counts: the
+        poster chooses ``parent_id`` (Odoo does not check where it is), and an
+        email synced on another lead must not lend its headers."""
         values = super()._notify_by_email_get_base_mail_values(
             message, additional_values=additional_values
         )
+        # sudo: read-only: the parent of the message being sent, which the poster chose
+        # (parent_id); it counts below only when it is on this very lead.
         parent = message.sudo().parent_id
-        if not parent.message_id or parent.model != self._name:
+        on_this_lead = parent.model == self._name and parent.res_id == self.id
+        if not parent.message_id or not on_this_lead:
             return values
+        # sudo: read-only: the ledger row of that parent, an email of this lead: its
+        # References and In-Reply-To are the headers the reply continues.
         row = (
             self.env["mail.sync.message"]
             .sudo()

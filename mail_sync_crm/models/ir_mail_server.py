@@ -23,12 +23,34 @@ from ..lib import errors, smtp_session
 # Who a personal server belongs to: set by the addon only (as superuser), or an
 # administrator could send as someone else through that person's own mailbox.
 PERSONAL_FIELDS = frozenset({"owner_user_id", "mail_sync_account_id"})
-# Context key: ids of the personal servers the current sending may use.
+# Context key: the personal servers the current sending may use, as an
+# ``_Entitlement`` (see ``allowed_servers_context``).
 ALLOWED_SERVERS = "mail_sync_allowed_server_ids"
 # After every company server: code that takes "the first server" by sequence
 # without Odoo's server choice never lands on a personal one.
 PERSONAL_SEQUENCE = 1000
 MB = 1024 * 1024
+
+
+class _Entitlement(tuple):
+    """Ids of the personal servers a sending may use, as ``mail.mail`` decided
+    from who created each mail. A client's context (RPC ``call_kw``, JSON
+    routes) carries only JSON values (lists, dicts, strings, numbers), never
+    this type: a context value that is not one is ignored, so no request can
+    allow itself someone's personal server."""
+
+    __slots__ = ()
+
+
+def allowed_servers_context(server_ids):
+    """The context that lets a sending use the personal servers ``server_ids``."""
+    return {ALLOWED_SERVERS: _Entitlement(server_ids)}
+
+
+def allowed_server_ids(context):
+    """The personal servers ``context`` allows (only when the addon allowed them)."""
+    value = context.get(ALLOWED_SERVERS)
+    return frozenset(value) if isinstance(value, _Entitlement) else frozenset()
 
 
 class IrMailServer(models.Model):
@@ -70,6 +92,9 @@ class IrMailServer(models.Model):
         return super().write(vals)
 
     def _mail_sync_check_personal_fields(self, vals):
+        # sudo: a guard: only the addon's own superuser code makes a server someone's
+        # (_mail_sync_upsert, values computed from the mailbox); no RPC call or route
+        # runs with env.su (a client's call runs as its user).
         if not self.env.su and set(vals) & PERSONAL_FIELDS:
             raise AccessError(
                 _(
@@ -84,6 +109,8 @@ class IrMailServer(models.Model):
     @api.model
     def _mail_sync_personal_servers(self):
         """The active personal servers (sudo)."""
+        # sudo: read-only: which servers are personal (a fixed domain), for the sending
+        # code to keep everyone's mail but their owner's off them.
         return self.sudo().search([("owner_user_id", "!=", False)])
 
     @api.model
@@ -113,9 +140,14 @@ class IrMailServer(models.Model):
     @api.model
     def _mail_sync_upsert(self, accounts):
         """Create or update the personal server of each of ``accounts``."""
+        # sudo: the personal server of each mailbox whose owner just connected it
+        # (action_connect and _oauth_finish checked the owner): values from
+        # _mail_sync_values(), computed from the mailbox; Odoo's sudo() drops a client
+        # context's default_* keys.
         servers = self.sudo().with_context(active_test=False)
         existing = servers.search([("mail_sync_account_id", "in", accounts.ids)])
         by_account = {server.mail_sync_account_id: server for server in existing}
+        # sudo: read-only: those mailboxes' own settings, for _mail_sync_values().
         for account in accounts.sudo():
             values = self._mail_sync_values(account)
             if account in by_account:
@@ -127,6 +159,8 @@ class IrMailServer(models.Model):
     @api.model
     def _mail_sync_remove(self, accounts):
         """Remove the personal servers of ``accounts``."""
+        # sudo: removing the personal servers of the mailboxes being disconnected
+        # (action_disable checked the owner or an administrator), found by mailbox.
         self.sudo().with_context(active_test=False).search(
             [("mail_sync_account_id", "in", accounts.ids)]
         ).unlink()
@@ -137,14 +171,19 @@ class IrMailServer(models.Model):
         included)."""
         size = (profile.max_size_bytes or 0) / MB
         if self.max_email_size != size:
+            # sudo: the size limit of the mailbox's own profile (the quota figures and
+            # its company's override) on the server about to send the owner's entitled
+            # mail.
             self.sudo().max_email_size = size
 
     def _mail_sync_is_allowed(self):
         """A personal server may be used by its owner, or when the sending code
         allowed it (``mail.mail`` does, for its owner's own mail only)."""
         self.ensure_one()
-        allowed = self.env.context.get(ALLOWED_SERVERS) or ()
-        return self.id in allowed or self.owner_user_id.id == self.env.uid
+        return (
+            self.id in allowed_server_ids(self.env.context)
+            or self.owner_user_id.id == self.env.uid
+        )
 
     def _mail_sync_refusal(self):
         """Why this personal server may not carry the mail being sent."""
@@ -162,6 +201,9 @@ class IrMailServer(models.Model):
         ``smtplib.SMTP`` to this personal server, with the mailbox's own
         settings. Raises a classified ``MailSyncError``."""
         self.ensure_one()
+        # sudo: the mailbox of this personal server, whose own settings open its
+        # session; callers: connect() after _mail_sync_is_allowed(), and the sending of
+        # its owner's entitled mail (mail_mail._mail_sync_send).
         account = self.sudo().mail_sync_account_id
         # A missing or undecryptable password raises its own MailSyncError.
         settings = account._smtp_settings()
@@ -176,8 +218,10 @@ class IrMailServer(models.Model):
         servers only: nobody else's mail ever goes through a personal server,
         not even as the last-resort fallback."""
         if mail_servers is None:
+            # sudo: read-only: every server, as Odoo's own _find_mail_server searches;
+            # the personal ones the sending code did not allow are dropped below.
             mail_servers = self.sudo().search([], order="sequence")
-        allowed = set(self.env.context.get(ALLOWED_SERVERS) or ())
+        allowed = allowed_server_ids(self.env.context)
         mail_servers = mail_servers.filtered(
             lambda server: not server.owner_user_id or server.id in allowed
         )
@@ -199,8 +243,14 @@ class IrMailServer(models.Model):
     ):
         """Personal servers connect with their mailbox's settings: encrypted
         password, pinned certificate, timeout; and only when allowed."""
+        # sudo: connect() is public (RPC): mail_server_id may be a caller's. The server
+        # is read only to see whose it is; a personal one connects only when
+        # _mail_sync_is_allowed() (its owner, or an entitlement no client can carry).
         server = self.sudo().browse(mail_server_id) if mail_server_id else None
-        if server is None and not host and self.env.context.get(ALLOWED_SERVERS):
+        if server is None and not host and allowed_server_ids(self.env.context):
+            # sudo: read-only: Odoo's choice among the servers the context's entitlement
+            # allows (an _Entitlement, made by the addon's sending code only, never a
+            # client's value).
             server, smtp_from = self.sudo()._find_mail_server(smtp_from)
         if not server or not server.owner_user_id:
             return super().connect(

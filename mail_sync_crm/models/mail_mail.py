@@ -1,9 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Smart Mail: a user's own mail leaves through their own SMTP server.
 
-Routing: a mail is its owner's when its author is the owner's partner AND its
-From normalises to the owner's address (a colleague sending from the owner's
-lead, with a template rendering the owner's address, is not the owner).
+Routing: a mail is its owner's when the owner created it (``create_uid``, set
+by the ORM from the session's user: no client value), its author is the
+owner's partner, its From normalises to the owner's address and that address
+is proven (``mail.sync.account.email_proof``). Mail that claims to be the
+owner's (``author_id``/``email_from`` of a colleague, from anyone, administrators
+included) leaves through Odoo's company server exactly as Odoo would send it.
 ``_split_by_mail_configuration`` groups the mails per author entitlement and
 lets Odoo's server choice consider each owner's personal server for the
 owner's mails only; everything else is chosen exactly as by Odoo.
@@ -24,12 +27,13 @@ from datetime import timedelta
 import pytz
 
 from odoo import _, fields, models, tools
+from odoo.exceptions import AccessError
 from odoo.tools.misc import format_datetime
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..lib import errors, smart_mail
-from .ir_mail_server import ALLOWED_SERVERS
+from .ir_mail_server import allowed_servers_context
 
 _logger = logging.getLogger(__name__)
 
@@ -38,33 +42,87 @@ SENDING_STATES = ("enabled", "error", "connection")
 # A mailbox that could not be reached is tried again after this delay.
 RETRY_OFFLINE = timedelta(minutes=5)
 QUEUE_CRON = "mail.ir_cron_mail_scheduler_action"
+# What a mail says and where it goes. A mail that a mailbox owner created for
+# their own server is changed by nobody else (an administrator editing the
+# queue would otherwise send their own words through the owner's login).
+CONTENT_FIELDS = frozenset(
+    {
+        "author_id",
+        "email_from",
+        "reply_to",
+        "email_to",
+        "email_cc",
+        "recipient_ids",
+        "partner_ids",
+        "subject",
+        "body",
+        "body_html",
+        "attachment_ids",
+        "headers",
+        "references",
+        "mail_server_id",
+        "model",
+        "res_id",
+    }
+)
 
 
 class MailMail(models.Model):
     _inherit = "mail.mail"
 
+    def write(self, vals):
+        # sudo: a guard: a client's change of what a mail says is checked (no RPC call
+        # or route runs with env.su: a client's call runs as its user); superuser writes
+        # are Odoo's own mail code and the addon's sending (state and failure fields).
+        if not self.env.su and CONTENT_FIELDS & set(vals):
+            self._mail_sync_check_content_change()
+        return super().write(vals)
+
+    def _mail_sync_check_content_change(self):
+        """Refuse a change of what a mailbox owner's own mail says to anyone
+        but that owner (the addon's own writes run as superuser)."""
+        owners = self.env["ir.mail_server"]._mail_sync_personal_servers().owner_user_id
+        # sudo: reading who created the mails being changed; nothing is written.
+        for mail in self.sudo():
+            if mail.create_uid in owners and mail.create_uid != self.env.user:
+                raise AccessError(
+                    _(
+                        "This email was written by %(owner)s to leave through their "
+                        "own mailbox: only they can change it.",
+                        owner=mail.create_uid.name,
+                    )
+                )
+
     # ------------------------------------------------------------------
     # Routing
     # ------------------------------------------------------------------
     def _mail_sync_entitlements(self, servers):
-        """mail id -> the personal server (among ``servers``) its author owns
-        and may send it through."""
+        """mail id -> the personal server (among ``servers``) its creator owns
+        and may send it through: the creator is the owner, the author is the
+        owner's partner and the From is the owner's proven address."""
         owners = {}
         for server in servers:
-            if server.mail_sync_account_id.state in SENDING_STATES:
+            account = server.mail_sync_account_id
+            if account.state in SENDING_STATES and account.email_proof:
                 address = tools.email_normalize(server.from_filter)
-                owners[server.owner_user_id.partner_id.id] = (server, address)
+                owners[server.owner_user_id.id] = (server, address)
         entitled = {}
         if not owners:
             return entitled
         # Mass mailings (mass_mailing installed) keep Odoo's own server choice:
         # a campaign is not mail its author writes from their mailbox.
         campaign = "mailing_id" in self._fields
+        # sudo: reading who created each mail (the queue runs as another user);
+        # nothing here is written.
         for mail in self.sudo():
             if campaign and mail.mailing_id:
                 continue
-            owner = owners.get(mail.author_id.id)
-            if owner and tools.email_normalize(mail.email_from) == owner[1]:
+            owner = owners.get(mail.create_uid.id)
+            if (
+                owner
+                and mail.author_id == owner[0].owner_user_id.partner_id
+                and tools.email_normalize(mail.email_from) == owner[1]
+            ):
                 entitled[mail.id] = owner[0]
         return entitled
 
@@ -84,7 +142,7 @@ class MailMail(models.Model):
             parts[server.id if server else False].append(mail_id)
         for server_id, mail_ids in parts.items():
             mails = self.browse(mail_ids).with_context(
-                **{ALLOWED_SERVERS: [server_id] if server_id else []}
+                **allowed_servers_context([server_id] if server_id else [])
             )
             yield from super(MailMail, mails)._split_by_mail_configuration()
 
@@ -126,6 +184,10 @@ class MailMail(models.Model):
     def _mail_sync_refuse_forced(self, servers, entitled, raise_exception=False):
         """Fail the mails forced (``mail_server_id``) onto a personal server
         that is not their author's own: they are not sent anywhere else."""
+        # sudo: the mails being sent (Odoo's queue or notifications, or administrators,
+        # the only callers of send() with mail.mail access); the refusal written below
+        # is computed here (state, the server's own name and owner), nothing of the
+        # mail.
         refused = self.sudo().filtered(
             lambda mail: (
                 mail.state == "outgoing"
@@ -159,11 +221,15 @@ class MailMail(models.Model):
     ):
         """Send these mails (one group of ``_split_by_mail_configuration``)
         through ``server``, the personal server of their author."""
+        # sudo: the mailbox of the personal server these mails are entitled to
+        # (_mail_sync_entitlements: created by its owner, authored and From as them).
         account = server.sudo().mail_sync_account_id
         if account.state not in ("enabled", "error"):
             # Connection (two days of errors): no longer tried, until reconnected.
             self._mail_sync_wait(self._mail_sync_reason_stopped(account))
             return
+        # sudo: the send ledger (administrators only read it): whom these mails already
+        # reached, and the SMTP transactions this process makes for them.
         events = self.env["mail.sync.send.event"].sudo()
         session = self._mail_sync_session(account, server)
         server._mail_sync_follow_size_limit(session.profile)
@@ -296,6 +362,8 @@ class MailMail(models.Model):
                 time=format_datetime(self.env, retry_at, tz=account.user_id.tz),
             )
         self._mail_sync_wait(reason, retry_at)
+        # sudo: this mail's email notifications (by its id) back to ready, constants
+        # only: the mail waits in Odoo's queue.
         self.env["mail.notification"].sudo().search(
             [
                 ("mail_mail_id", "=", self.id),
@@ -334,6 +402,8 @@ class MailMail(models.Model):
         """Run the mail queue when deferred mails may go (it runs hourly)."""
         cron = self.env.ref(QUEUE_CRON, raise_if_not_found=False)
         if cron and moments:
+            # sudo: Odoo's mail queue runs at moments computed here (the governor's
+            # windows, fixed retry delays), no value of a mail or a client.
             cron.sudo()._trigger(sorted(moments))
 
 

@@ -76,35 +76,20 @@ DESTINATION_FIELDS = frozenset(
         "smtp_same_credentials",
     }
 )
-# Fields only the addon's own code writes (as superuser, ``env.su``, which no RPC
-# client can reach): the owner, the company, the status and its dates, pinned
-# certificates, folders and checkpoints, errors, the encrypted secrets. The form
-# shows them read-only, but readonly=True is a UI hint only: this is the guard.
-ADDON_FIELDS = frozenset(
-    {
-        "user_id",
-        "company_id",
-        "state",
-        "connected_date",
-        "pending_date",
-        "first_error_date",
-        "last_sync_date",
-        "last_attempt_date",
-        "next_attempt_date",
-        "auth_failure_count",
-        "last_error",
-        "imap_cert_fingerprint",
-        "smtp_cert_fingerprint",
-        "inbox_folder",
-        "sent_folder",
-        "folder_ids",
-        "log_ids",
-        "imap_secret",
-        "smtp_secret",
-        "oauth_notice",
-        "oauth_notice_level",
-    }
-)
+# The fields a client may write, and nothing else: every other field of the
+# mailbox, present or added later (owner, company, status and dates, pinned
+# certificates, folders, checkpoints, rounds, errors, the encrypted secrets,
+# the address proof), is written by the addon's own code only, as superuser
+# (``env.su``, which no RPC client reaches). The form shows those read-only,
+# but readonly=True is a UI hint only: this is the guard.
+# - the owner: where and as whom the mailbox connects, the passwords (write-only)
+#   and the sending limits that apply;
+OWNER_FIELDS = frozenset(CREDENTIAL_FIELDS | {"quota_profile"})
+# - an administrator, on anyone's mailbox: the sending limits only.
+ADMINISTRATOR_FIELDS = frozenset({"quota_profile"})
+# What a new mailbox may say of itself besides the owner's fields: only what
+# the addon sets anyway (its creator, the current company, Not Connected).
+CREATE_DEFAULTS = ("user_id", "company_id", "state")
 
 
 class MailSyncAccount(models.Model):
@@ -185,6 +170,21 @@ class MailSyncAccount(models.Model):
         string="Same Username and Password for SMTP", default=True
     )
     smtp_login = fields.Char(string="SMTP Username")
+    email_proof = fields.Selection(
+        [
+            ("login", "It is the mailbox's username"),
+            ("oauth", "Confirmed by the provider's sign-in"),
+            ("round_trip", "Confirmation email received"),
+        ],
+        string="Address Confirmed",
+        readonly=True,
+        copy=False,
+        help="How Mail Sync knows the address is this mailbox's: it is the IMAP "
+        "username, the provider confirmed it at sign-in, or a confirmation email "
+        "sent to it through this mailbox arrived in its Inbox. Until then, mail "
+        "sent from Odoo leaves through the company's server with Odoo's usual "
+        "sender, not through this mailbox.",
+    )
     _sql_constraints = [
         ("user_uniq", "UNIQUE(user_id)", "Each user has one synced mailbox."),
     ]
@@ -204,19 +204,35 @@ class MailSyncAccount(models.Model):
     def create(self, vals_list):
         prepared = []
         for vals in vals_list:
+            # sudo: a guard: a client's new mailbox goes through the allow-list; no RPC
+            # call or route runs with env.su (a client's call runs as its user), and the
+            # addon creates no mailbox as superuser.
             if not self.env.su:
                 vals = self._check_create_values(vals)
             prepared.append({**PROVIDER_PRESETS.get(vals.get("provider"), {}), **vals})
         return super().create(prepared)
 
     def write(self, vals):
+        # sudo: a guard: every write goes through the allow-list but the addon's own
+        # superuser writes (docs/superuser-paths.rst, values computed by the addon); no
+        # RPC call or route runs with env.su (a client's call runs as its user).
         if not self.env.su:
-            self._check_addon_fields(vals)
-            if set(vals) & CREDENTIAL_FIELDS:
-                self._check_owner()
+            self._check_client_fields(vals)
         moved = set(vals) & DESTINATION_FIELDS
         before = {a.id: a._secret_destinations() for a in self} if moved else None
+        readdressed = self.browse()
+        if "email" in vals:
+            readdressed = self.filtered(
+                lambda a: (
+                    a.email_proof
+                    and (a.email or "").strip().lower()
+                    != (vals["email"] or "").strip().lower()
+                )
+            )
         result = super().write(vals)
+        if readdressed:
+            # sudo: the proof was of the old address; nothing from vals is written.
+            readdressed.sudo().email_proof = False
         if moved:
             self._erase_moved_secrets(before, vals)
         return result
@@ -235,23 +251,34 @@ class MailSyncAccount(models.Model):
             "company_id": self.env.company.id,
             "state": "draft",
         }
-        self._check_addon_fields(
-            {
-                name: value
-                for name, value in vals.items()
-                if value and value != allowed.get(name)
-            }
+        self._refuse_addon_fields(
+            name
+            for name, value in vals.items()
+            if name not in OWNER_FIELDS
+            and not (name in CREATE_DEFAULTS and value in (False, allowed[name]))
         )
         return {**vals, "user_id": self.env.uid, "company_id": self.env.company.id}
 
-    def _check_addon_fields(self, vals):
-        refused = sorted(set(vals) & ADDON_FIELDS)
+    def _check_client_fields(self, vals):
+        """A client (anyone but the addon's own code) writes only the fields of
+        its allow-list: the owner ``OWNER_FIELDS`` of their own mailbox, an
+        administrator ``ADMINISTRATOR_FIELDS`` of any."""
+        self._refuse_addon_fields(name for name in vals if name not in OWNER_FIELDS)
+        if set(vals) - ADMINISTRATOR_FIELDS:
+            self._check_owner()
+        elif vals:
+            self._check_owner_or_admin()
+
+    def _refuse_addon_fields(self, names):
+        refused = sorted(set(names))
         if refused:
             raise AccessError(
                 _(
                     "Only Mail Sync itself sets these fields of a mailbox: %(fields)s.",
                     fields=", ".join(
                         self._fields[name].get_description(self.env)["string"]
+                        if name in self._fields
+                        else name
                         for name in refused
                     ),
                 )

@@ -9,11 +9,13 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..lib import errors, host_policy, imap_session, smtp_session
+from ..lib import address_proof, errors, host_policy, imap_session, smtp_session
 from ..lib.deadline import Deadline
 
 _logger = logging.getLogger(__name__)
 
+# How long Connect watches the Inbox for the address confirmation (seconds).
+PROOF_SECONDS_PARAM = "mail_sync_crm.address_proof_seconds"
 CONNECT_TIMEOUT_PARAM = "mail_sync_crm.connect_timeout_seconds"
 DEFAULT_CONNECT_SECONDS = 10.0
 
@@ -84,6 +86,8 @@ class MailSyncAccount(models.Model):
         connection of a mailbox, whatever starts it, is made with the settings
         below, which carry this policy; the sessions check it before each
         connection (``lib.host_policy``)."""
+        # sudo: read-only: a system parameter of a fixed name, which only
+        # administrators write.
         setting = (
             self.env["ir.config_parameter"]
             .sudo()
@@ -151,8 +155,11 @@ class MailSyncAccount(models.Model):
             missing.append(_("SMTP server"))
         # An OAuth mailbox signs in with its tokens (mail_sync_account_oauth.py).
         passwords = not self._mail_sync_uses_oauth()
+        # sudo: read-only: whether a password is stored for the mailbox its owner
+        # connects (action_connect checked the owner); nothing of the secret leaves.
         if passwords and not self.sudo().imap_secret:
             missing.append(_("IMAP password"))
+        # sudo: read-only: likewise, the SMTP password.
         if passwords and not self.smtp_same_credentials and not self.sudo().smtp_secret:
             missing.append(_("SMTP password"))
         if missing:
@@ -204,6 +211,7 @@ class MailSyncAccount(models.Model):
         """How long Connect may take, IMAP and SMTP together (system parameter
         ``mail_sync_crm.connect_timeout_seconds``): far less than a sync's
         turn, for a person waits, holding one of Odoo's HTTP workers."""
+        # sudo: read-only: a system parameter of a fixed name.
         value = (
             self.env["ir.config_parameter"].sudo().get_param(CONNECT_TIMEOUT_PARAM, "")
         )
@@ -229,6 +237,9 @@ class MailSyncAccount(models.Model):
             dataclasses.replace(smtp, timeout=min(smtp.timeout, seconds)), deadline
         )
         vals = {
+            "email_proof": self._prove_address(
+                imap, smtp, found.fingerprint, smtp_found.fingerprint
+            ),
             "inbox_folder": found.inbox,
             "sent_folder": found.sent,
             "imap_cert_fingerprint": found.fingerprint
@@ -253,9 +264,91 @@ class MailSyncAccount(models.Model):
                 vals["connected_date"] = fields.Datetime.now()
         else:
             vals.update(state="pending", pending_date=fields.Datetime.now())
+        # sudo: the addon's own fields of a mailbox its owner connects (callers
+        # action_connect and _oauth_finish checked the owner): vals computed above from
+        # the owner's own servers' answers and the company's limit, nothing else.
         self.sudo().write(vals)
         self._after_connect()
         self._on_enabled()
+
+    def _prove_address(self, imap, smtp, imap_fingerprint, smtp_fingerprint):
+        """How the mailbox's address is proven to be its own (``email_proof``),
+        False when it is not: mail sent from Odoo then keeps Odoo's usual
+        sender (``mail_mail.py``) and the form says why (Confirm Address)."""
+        if self._mail_sync_uses_oauth():
+            return "oauth"  # the provider confirmed the address (oauth.check_account)
+        if address_proof.same_address(imap.login, self.email):
+            return "login"
+        if self.email_proof == "round_trip":
+            return "round_trip"  # erased when the address changes (write)
+        # sudo: read-only: a system parameter of a fixed name.
+        seconds = float(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(PROOF_SECONDS_PARAM, address_proof.WAIT_SECONDS)
+        )
+        try:
+            arrived = address_proof.prove_by_round_trip(
+                imap,
+                smtp,
+                self.email.strip(),
+                imap_fingerprint=imap_fingerprint,
+                smtp_fingerprint=smtp_fingerprint,
+                wait_seconds=seconds,
+            )
+        except errors.MailSyncError as err:
+            # IMAP and SMTP were tested a moment ago: a failure here leaves the
+            # address unconfirmed (the form offers Confirm Address), no more.
+            _logger.info(
+                "mail_sync_crm: mailbox %s: address not confirmed (%s)",
+                self.id,
+                err.code,
+            )
+            arrived = False
+        return "round_trip" if arrived else False
+
+    def action_confirm_address(self):
+        """Send a new confirmation email and watch the Inbox for it again."""
+        self.ensure_one()
+        self._check_owner()
+        if self.state not in ("enabled", "error", "pending"):
+            raise UserError(_("Connect the mailbox first."))
+        imap = self._imap_settings()
+        smtp = self._smtp_settings()
+        proof = self._prove_address(
+            imap, smtp, imap.pinned_fingerprint, smtp.pinned_fingerprint
+        )
+        # sudo: email_proof is the addon's field; its value comes from the
+        # round trip just made, not from the caller.
+        self.sudo().email_proof = proof
+        if not proof:
+            return self._notification(
+                _("Address not confirmed"),
+                _(
+                    "The confirmation email sent to %(address)s did not arrive in "
+                    "this mailbox's Inbox. Check that this mailbox receives the "
+                    "mail sent to that address, or use its username as address.",
+                    address=self.email,
+                ),
+                "warning",
+            )
+        return self._notification(
+            _("Address confirmed"),
+            _("Mail you send from Odoo now leaves through your mailbox."),
+            "success",
+        )
+
+    def _notification(self, title, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title,
+                "message": message,
+                "type": kind,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def _connected_message(self):
         """(title, message) telling the owner their mailbox is connected."""
@@ -313,8 +406,14 @@ class MailSyncAccount(models.Model):
             self._remove_synced_history()
         companies = self.company_id
         self._before_disconnect()
+        # sudo: disconnecting mailboxes whose owner or an administrator asked for it
+        # (_check_owner_or_admin above): their folders go. keep_history, the caller's
+        # choice, only says whether their synced history goes too.
         self.sudo().folder_ids.unlink()
+        # sudo: the constants of _disconnected_values() on those mailboxes.
         self.sudo().write(self._disconnected_values())
+        # sudo: Pending mailboxes of those mailboxes' companies take the freed places
+        # (constants).
         self.sudo()._promote_pending(companies)
         return True
 
@@ -333,6 +432,7 @@ class MailSyncAccount(models.Model):
             "inbox_folder": False,
             "sent_folder": False,
             "connected_date": False,
+            "email_proof": False,
             "pending_date": False,
             "first_error_date": False,
             "last_error": False,
@@ -345,6 +445,9 @@ class MailSyncAccount(models.Model):
         """Remove every chatter message these mailboxes introduced, unless another
         mailbox that still syncs recorded it too (it then becomes that mailbox's);
         mail that was on the chatter anyway (sent from Odoo) stays."""
+        # sudo: the ledger of the mailboxes being disconnected (action_disable checked
+        # the owner or an administrator): their rows go, with the chatter messages they
+        # introduced that no mailbox still syncing recorded too.
         Ledger = self.env["mail.sync.message"].sudo()
         mine = Ledger.search([("account_id", "in", self.ids)])
         messages = mine.filtered("introduced").mail_message_id

@@ -119,7 +119,9 @@ class MailSyncAccount(models.Model):
         cron = self.env.ref("mail_sync_crm.ir_cron_mail_sync", raise_if_not_found=False)
         if not cron:
             return DEFAULT_ROUND_SECONDS
+        # sudo: read-only: the interval of the addon's own scheduled action (by xmlid).
         unit = ROUND_UNITS.get(cron.sudo().interval_type, DEFAULT_ROUND_SECONDS)
+        # sudo: read-only: likewise.
         return max(cron.sudo().interval_number, 1) * unit
 
     @api.model
@@ -159,6 +161,7 @@ class MailSyncAccount(models.Model):
     @api.model
     def _pool_size(self):
         """IMAP connections at once of a run (``lib.fleet_poll.pool_size``)."""
+        # sudo: read-only: a system parameter of a fixed name.
         return fleet_poll.pool_size(
             self.env["ir.config_parameter"].sudo().get_param(POOL_PARAM)
         )

@@ -198,6 +198,9 @@ class MailSyncAccount(models.Model):
             try:
                 # A snapshot taken after the lock was granted, not before.
                 cr.commit()  # pylint: disable=invalid-commit
+                # sudo: making and recording the key: a random key, its fingerprint in a
+                # system parameter, the key file; values computed here, none from the
+                # caller.
                 fresh = self.with_env(self.env(cr=cr, su=True))
                 key = fresh._ensure_secret_key_locked()
                 cr.commit()  # pylint: disable=invalid-commit

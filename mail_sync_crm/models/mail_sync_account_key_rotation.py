@@ -45,6 +45,8 @@ class MailSyncAccount(models.Model):
         Returns a dict: ``key`` (the new key), ``fingerprint``, ``reencrypted``
         and ``forgotten`` (numbers of secrets), ``key_file`` (None when the key
         is set by the operator)."""
+        # sudo: a guard: only server code run as superuser (odoo-bin shell) rotates the
+        # key; the method is private (no RPC), its arguments are the operator's.
         if not self.env.su:
             raise AccessError(
                 self.env._(

@@ -61,6 +61,8 @@ class MailSyncAccount(models.Model):
             account.oauth_ready = bool(name) and self._oauth_configured(name)
 
     def _compute_oauth_connected(self):
+        # sudo: read-only: whether each of these mailboxes has a token row (a bool
+        # leaves; no one may read the tokens model).
         rows = (
             self.env["mail.sync.oauth.token"]
             .sudo()
@@ -84,6 +86,9 @@ class MailSyncAccount(models.Model):
             )
         result = super().write(vals)
         if moved:
+            # sudo: erasing the tokens of the mailboxes whose address or provider this
+            # write changed (super().write() above allowed the caller to), found by
+            # mailbox.
             self.env["mail.sync.oauth.token"].sudo().search(
                 [("account_id", "in", moved.ids)]
             ).unlink()
@@ -95,6 +100,8 @@ class MailSyncAccount(models.Model):
         return bool(self.id) and bool(self._oauth_token_row())
 
     def _oauth_token_row(self):
+        # sudo: the token row of this mailbox (by its id), for the addon's own sign-in,
+        # refresh and revocation; never returned to a client.
         return (
             self.env["mail.sync.oauth.token"]
             .sudo()
@@ -106,12 +113,15 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     @api.model
     def _oauth_configured(self, name):
+        # sudo: read-only: system parameters of fixed names (the provider's client id
+        # and secret).
         get_param = self.env["ir.config_parameter"].sudo().get_param
         return all((get_param(param) or "").strip() for param in CLIENT_PARAMS[name])
 
     @api.model
     def _oauth_redirect_uri(self):
         """The one redirect URI to register at Google and Microsoft."""
+        # sudo: read-only: the system parameter web.base.url.
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url") or ""
         return base.rstrip("/") + CALLBACK_PATH
 
@@ -119,6 +129,8 @@ class MailSyncAccount(models.Model):
     def _oauth_client(self, name):
         """The lib's OAuth client of provider ``name`` (raises
         ``OAuthNotConfigured``)."""
+        # sudo: read-only: system parameters of fixed names (the provider's client id,
+        # secret and URLs).
         return oauth.client_from_params(
             name,
             self.env["ir.config_parameter"].sudo().get_param,
@@ -131,6 +143,7 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         if not self.oauth_provider:
             return None
+        # sudo: read-only: system parameters of fixed names (the provider's URLs).
         get_param = self.env["ir.config_parameter"].sudo().get_param
         return provider_from_params(self.oauth_provider, get_param)
 
@@ -177,6 +190,8 @@ class MailSyncAccount(models.Model):
             raise errors.MailSyncError("oauth_state_invalid", "not an OAuth provider")
         client = self._oauth_client(name)
         nonce = secrets.token_urlsafe(16)
+        # sudo: the database secret signs values computed here: the current user, this
+        # mailbox (its owner: _check_owner() above), its provider, a random nonce.
         state = hash_sign(
             self.sudo().env,
             STATE_SCOPE,
@@ -184,6 +199,7 @@ class MailSyncAccount(models.Model):
             expiration=STATE_LIFETIME,
         )
         request = client.authorization_request(state, login_hint=self.email)
+        # sudo: clearing the notice of the owner's own mailbox (_check_owner() above).
         self.sudo().write({"oauth_notice": False, "oauth_notice_level": False})
         return request.url, nonce, request.code_verifier
 
@@ -192,6 +208,9 @@ class MailSyncAccount(models.Model):
         """The values of a state this database signed and that has not
         expired, else None."""
         try:
+            # sudo: read-only: the database secret checks the state the request brings;
+            # its values count only when this database signed them, and the callback
+            # then checks the user and the mailbox.
             values = verify_hash_signed(self.sudo().env, STATE_SCOPE, state or "")
         except (ValueError, TypeError, UnicodeError):
             return None
@@ -234,6 +253,10 @@ class MailSyncAccount(models.Model):
         )
 
     def _oauth_notify(self, text, level):
+        # sudo: the notice of the owner's own mailbox (callers: the OAuth routes on
+        # _own_account(), _oauth_finish and action_dismiss_oauth_notice after
+        # _check_owner()); text is the addon's own (a catalogue message and hint, or the
+        # connected message).
         self.sudo().write({"oauth_notice": text, "oauth_notice_level": level})
 
     def action_dismiss_oauth_notice(self):

@@ -47,6 +47,8 @@ class MailSyncAccount(models.Model):
             row.write(values)
         else:
             row.create(values)
+        # sudo: the passwords of the mailbox its owner just signed in with OAuth go
+        # (_oauth_finish checked the owner); constants.
         self.sudo().write({"imap_secret": False, "smtp_secret": False})
 
     def _mail_sync_credentials(self, login, field, side, host, port):
@@ -168,6 +170,8 @@ class MailSyncAccount(models.Model):
         reencrypted, forgotten = super()._reencrypt_secrets(
             old_key, new_key, forget_undecryptable
         )
+        # sudo: key rotation (superuser only: _rotate_secret_key's guard): every token
+        # row re-encrypted with the new key, nothing else changed.
         rows = self.env["mail.sync.oauth.token"].sudo().search([])
         if rows:
             self.env.cr.execute(

@@ -30,6 +30,7 @@ from odoo.tools import config
 
 from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
 from ..store import claims
+from ..superuser import addon_sudo
 
 _logger = logging.getLogger(__name__)
 
@@ -86,7 +87,10 @@ class MailSyncAccount(models.Model):
         # sees what is committed (the form is saved before its buttons run).
         self.env.flush_all()
         with self.env.registry.cursor() as cr:
-            account = self.with_env(self.env(cr=cr)).sudo()
+            # sudo: Sync Now of a mailbox the caller owns or administers
+            # (_check_owner_or_admin above): the sync writes what the mailbox's own
+            # server holds, with no key of the caller's context (addon_sudo).
+            account = addon_sudo(self.with_env(self.env(cr=cr)))
             outcome = account._claim_and_sync(reset_backoff=by_owner)
             notification = account._sync_now_notification(outcome)
         self.env.invalidate_all()
@@ -209,6 +213,7 @@ class MailSyncAccount(models.Model):
     def _due_mailboxes(self, now):
         """The mailboxes a scheduled run takes, in its order: connected, not
         backing off at ``now``, tried longest ago first."""
+        # sudo: read-only: the scheduled run's mailboxes (a fixed domain).
         return self.sudo().search(
             [
                 ("state", "in", ("enabled", "error")),
@@ -221,6 +226,7 @@ class MailSyncAccount(models.Model):
 
     @api.model
     def _cron_budget_seconds(self):
+        # sudo: read-only: a system parameter of a fixed name.
         configured = self.env["ir.config_parameter"].sudo().get_param(BUDGET_PARAM)
         return scheduling.run_budget_seconds(configured, _cron_time_limit())
 

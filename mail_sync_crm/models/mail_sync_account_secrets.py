@@ -48,6 +48,7 @@ class MailSyncAccount(models.Model):
                 account._store_secret("smtp_secret", account.smtp_password)
 
     def _compute_password_set(self):
+        # sudo: read-only: whether each secret is set (a bool leaves, never the secret).
         for account, sudo in zip(self, self.sudo(), strict=True):
             account.imap_password_set = bool(sudo.imap_secret)
             account.smtp_password_set = bool(sudo.smtp_secret)
@@ -66,6 +67,9 @@ class MailSyncAccount(models.Model):
                     "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
                 )
             ) from err
+        # sudo: the password the owner typed (the inverse of
+        # imap_password/smtp_password, fields that create() and write() allow the owner
+        # only), stored encrypted in the secret field the inverse names.
         self.sudo().write({field: crypto.encrypt(key, plaintext)})
 
     def _read_secret(self, field, side=None):
@@ -73,6 +77,8 @@ class MailSyncAccount(models.Model):
         MailSyncError (``secret_key_unavailable`` / ``secret_key_mismatch``)
         when it cannot be decrypted: a key problem, never a wrong password."""
         self.ensure_one()
+        # sudo: read-only: this mailbox's stored secret, decrypted for its own IMAP and
+        # SMTP sessions (_password); never returned to a client.
         token = self.sudo()[field]
         if not token:
             return ""
@@ -135,5 +141,7 @@ class MailSyncAccount(models.Model):
                 for field, destinations in after.items()
                 if field not in typed and destinations - before[account.id][field]
             }
+            # sudo: erasing (False) the secrets whose destination this write moved
+            # (write() allowed it to the caller); nothing of vals is stored.
             if erase and any(account.sudo()[field] for field in erase):
                 account.sudo().write(erase)

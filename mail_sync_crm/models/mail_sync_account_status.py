@@ -63,7 +63,8 @@ class MailSyncAccount(models.Model):
     def _compute_log_count(self):
         """``log_count``: the entries that still tell something is wrong (see
         ``_current_log_domain``); ``log_total``: the whole log."""
-        # sudo: counting the log of mailboxes the user may read
+        # sudo: read-only: counts of the log entries of these mailboxes, which the
+        # user may read (self).
         Log = self.env["mail.sync.log"].sudo()
         totals = dict(
             Log._read_group(
@@ -114,6 +115,8 @@ class MailSyncAccount(models.Model):
     def _record_success(self):
         """A sync or send worked: clear the error run."""
         for account in self.filtered(lambda a: a.state == "error"):
+            # sudo: the status of a mailbox whose sync or send just worked: constants
+            # and the log's last id.
             account.sudo().write(
                 {
                     "state": "enabled",
@@ -131,6 +134,8 @@ class MailSyncAccount(models.Model):
                 vals["state"] = "error"
             if not account.first_error_date:
                 vals["first_error_date"] = fields.Datetime.now()
+            # sudo: the status of a mailbox whose sync or send failed: vals computed
+            # here (the catalogue's message for err, Error, the time).
             account.sudo().write(vals)
             account._log_error(err)
 
@@ -141,6 +146,8 @@ class MailSyncAccount(models.Model):
         for account in self:
             if err.code in scheduling.BACKOFF_CODES:
                 failures = account.auth_failure_count + 1
+                # sudo: the login backoff, computed here (one more refusal,
+                # lib.scheduling's delays).
                 account.sudo().write(
                     {
                         "auth_failure_count": failures,
@@ -156,6 +163,8 @@ class MailSyncAccount(models.Model):
         pressed Sync Now)."""
         waiting = self.filtered(lambda a: a.auth_failure_count or a.next_attempt_date)
         if waiting:
+            # sudo: constants: the backoff ends (a sync worked, the owner reconnected or
+            # pressed Sync Now).
             waiting.sudo().write({"auth_failure_count": 0, "next_attempt_date": False})
 
     def _describe(self, err):
@@ -185,13 +194,19 @@ class MailSyncAccount(models.Model):
             "mail_sync_crm: mailbox %s: %s (%s)", self.id, err.code, err.detail
         )
         if not persist:
+            # sudo: the log entry of this mailbox (no one else writes the log): vals
+            # computed above from err (code, side, catalogue message and hint, and as
+            # text the server's own words, for an OAuth callback the error it carries);
+            # Odoo's sudo() drops a client context's default_* keys.
             return self.env["mail.sync.log"].sudo().create(vals)
         with self.env.registry.cursor() as cr:
             cr.execute("SELECT 1 FROM mail_sync_account WHERE id = %s", [self.id])
             committed = bool(cr.fetchone())
             if committed:
+                # sudo: the same entry, through a cursor of its own.
                 self.env(cr=cr)["mail.sync.log"].sudo().create(vals)
         if not committed:
+            # sudo: the same entry, in the current transaction.
             return self.env["mail.sync.log"].sudo().create(vals)
         self.invalidate_recordset(["log_ids", "log_count", "log_total"])
         return True
@@ -228,6 +243,8 @@ class MailSyncAccount(models.Model):
         """Error for 48 hours -> Connection: no longer tried, not billed; the owner
         is told. Freed places go to Pending mailboxes."""
         limit = fields.Datetime.now() - CONNECTION_DECAY
+        # sudo: the status cron: mailboxes in Error for 48 hours (a fixed domain) go to
+        # Connection and their owners are told; constants.
         decayed = self.sudo().search(
             [("state", "=", "error"), ("first_error_date", "<=", limit)]
         )
@@ -245,5 +262,7 @@ class MailSyncAccount(models.Model):
                 subtype_xmlid="mail.mt_comment",
             )
         if decayed:
+            # sudo: the freed places go to the Pending mailboxes of those companies
+            # (constants).
             self.sudo()._promote_pending(decayed.company_id)
         return decayed

@@ -86,6 +86,9 @@ class MailSyncAccount(models.Model):
     def _ensure_folders(self):
         """Track the Inbox and Sent folders found at connect."""
         self.ensure_one()
+        # sudo: the folders of a mailbox just enabled (connected by its owner, or
+        # promoted by the addon): the names its own IMAP server gave at Connect,
+        # direction constants; Odoo's sudo() drops a client context's default_* keys.
         Folder = self.env["mail.sync.folder"].sudo()
         for name, direction in ((self.inbox_folder, "in"), (self.sent_folder, "out")):
             if name and not self.folder_ids.filtered(lambda f, n=name: f.name == n):
@@ -97,6 +100,7 @@ class MailSyncAccount(models.Model):
         """How long one mailbox's turn may last (system parameter
         ``mail_sync_crm.turn_seconds``), cut short where the scheduled run must
         end before Odoo's time limit (context ``mail_sync_turn_cap``)."""
+        # sudo: read-only: a system parameter of a fixed name.
         value = (
             self.env["ir.config_parameter"]
             .sudo()

@@ -1,8 +1,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 from ..lib import blocklist
+
+# The fields a client writes (whose entry it is: the record rules decide);
+# every other field is computed by the addon.
+CLIENT_FIELDS = frozenset({"value", "user_id", "company_id"})
 
 
 class MailSyncBlocklist(models.Model):
@@ -65,16 +69,34 @@ class MailSyncBlocklist(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            self._check_client_fields(vals)
         return super().create([self._canonical(dict(vals)) for vals in vals_list])
 
     def write(self, vals):
+        self._check_client_fields(vals)
         return super().write(self._canonical(dict(vals)))
+
+    def _check_client_fields(self, vals):
+        # sudo: a guard: a client writes CLIENT_FIELDS only (no RPC call or route runs
+        # with env.su); the addon's superuser code only reads entries (_blocklist_for).
+        refused = sorted(set(vals) - CLIENT_FIELDS) if not self.env.su else []
+        if refused:
+            raise AccessError(
+                _(
+                    "Only Mail Sync itself sets these fields of a blocklist entry: "
+                    "%(fields)s.",
+                    fields=", ".join(refused),
+                )
+            )
 
     @api.model
     def _blocklist_for(self, user, company):
         """The compiled blocklist of ``user``'s mailbox in ``company``: company-wide
         entries, the user's own, and the company's own domain when its setting is
         on."""
+        # sudo: read-only: the blocklist values of the synced mailbox's own user and
+        # company (the sync passes them), company-wide entries included.
         entries = self.sudo().search_read(
             [
                 ("company_id", "=", company.id),

@@ -58,7 +58,9 @@ class MailSyncConnectAttempt(models.Model):
     @staticmethod
     def _take_attempt(cr, user_id, now):
         """Under a lock per user: whether ``user_id`` may connect now, and if
-        so the attempt is recorded."""
+        so the attempt is recorded. (SQL, past the table's access rules, which
+        give it to nobody: the values are the current user's id and the
+        server's clock, nothing a caller chooses.)"""
         cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, user_id])
         cr.execute(
             "SELECT count(*) FROM mail_sync_connect_attempt"

@@ -50,6 +50,9 @@ class MailSyncFolder(models.Model):
         return super().unlink()
 
     def _check_addon_only(self):
+        # sudo: a guard: no client creates, changes or removes a folder (a client's
+        # call runs as its user, never with env.su); the addon's own superuser code
+        # does (_ensure_folders, the sync's checkpoints, disconnect).
         if not self.env.su:
             raise AccessError(
                 _("Only Mail Sync itself changes the synced folders of a mailbox.")

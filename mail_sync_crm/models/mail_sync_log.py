@@ -50,6 +50,8 @@ class MailSyncLog(models.Model):
     @api.depends("failed_message_id.state")
     def _compute_can_retry(self):
         for log in self:
+            # sudo: read-only: the state of this entry's skipped message, set by the
+            # sync only (nobody else writes the log).
             log.can_retry = log.failed_message_id.sudo().state == "skipped"
 
     def action_retry_message(self):
@@ -57,10 +59,13 @@ class MailSyncLog(models.Model):
         now works); one more failure skips it again with a new entry."""
         self.ensure_one()
         self.account_id._check_owner_or_admin()
+        # sudo: the skipped message of this entry (set by the sync only) of a mailbox
+        # the caller owns or administers (checked above); written below: constants.
         failed = self.failed_message_id.sudo()
         if failed.state != "skipped":
             raise UserError(self.env._("This message is no longer skipped."))
         failed.write({"state": "retry", "attempts": MAX_ATTEMPTS - 1})
+        # sudo: the addon's scheduled sync runs sooner; no value is passed.
         self.env.ref("mail_sync_crm.ir_cron_mail_sync").sudo()._trigger()
         return {
             "type": "ir.actions.client",
@@ -81,4 +86,5 @@ class MailSyncLog(models.Model):
     def _gc_old_entries(self):
         """Entries older than 30 days go."""
         limit = fields.Datetime.now() - LOG_RETENTION
+        # sudo: the autovacuum: entries older than 30 days (a fixed domain).
         self.sudo().search([("create_date", "<", limit)]).unlink()

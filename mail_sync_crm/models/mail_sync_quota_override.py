@@ -77,6 +77,8 @@ class MailSyncQuotaOverride(models.Model):
     @api.model
     def _apply(self, company, profile):
         """``profile`` with ``company``'s override applied, if it has one."""
+        # sudo: read-only: the sending limits the mailbox's own company set for its
+        # profile.
         override = self.sudo().search(
             [("company_id", "=", company.id), ("profile", "=", profile.key)], limit=1
         )

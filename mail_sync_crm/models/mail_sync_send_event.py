@@ -62,6 +62,7 @@ class MailSyncSendEvent(models.Model):
     @api.autovacuum
     def _gc_send_events(self):
         limit = fields.Datetime.now() - KEEP_EVENTS
+        # sudo: the autovacuum: events older than kept (a fixed domain).
         self.sudo().search([("date", "<", limit)]).unlink()
 
     # ------------------------------------------------------------------
@@ -70,6 +71,9 @@ class MailSyncSendEvent(models.Model):
     @api.model
     def _usage(self, account, now):
         """What ``account`` sent in the 24 hours before ``now``."""
+        # sudo: read-only: dates and counts of what this mailbox sent in 24 hours, for
+        # its governor or its own form (callers pass the mailbox being sent through or
+        # shown to a reader of it).
         events = self.sudo().search_fetch(
             [("account_id", "=", account.id), ("date", ">", now - quota.DAY)],
             ["date", "recipient_count"],
@@ -128,6 +132,8 @@ class MailSyncSendEvent(models.Model):
         """Persist the SMTP transactions (``smart_mail.SentBatch``) of ``account``."""
         if not batches:
             return self.browse()
+        # sudo: the SMTP transactions this process just made for the mailbox's entitled
+        # mail (smart_mail.SentBatch): every field set here, from the session.
         return self.sudo().create(
             [
                 {
@@ -148,6 +154,8 @@ class MailSyncSendEvent(models.Model):
         delivered = defaultdict(set)
         if not mail_ids:
             return delivered
+        # sudo: read-only: the addresses earlier attempts delivered these mails to (the
+        # mails being sent).
         events = self.sudo().search_fetch(
             [("mail_id", "in", list(mail_ids))], ["mail_id", "recipients"]
         )

@@ -56,6 +56,7 @@ class ResCompany(models.Model):
         return max(0, self.mail_sync_attachment_cap) * 1024 * 1024
 
     def _compute_mail_sync_billable_count(self):
+        # sudo: read-only: counts of these companies' billable mailboxes.
         counts = dict(
             self.env["mail.sync.account"]
             .sudo()
@@ -81,6 +82,9 @@ class ResCompany(models.Model):
     def write(self, vals):
         res = super().write(vals)
         if "mail_sync_user_limit" in vals:
+            # sudo: the limit the caller just wrote (a company write it is allowed)
+            # frees places: Pending mailboxes of these companies are promoted
+            # (constants).
             self.env["mail.sync.account"].sudo()._promote_pending(self)
         return res
 
@@ -96,5 +100,6 @@ class ResCompany(models.Model):
         domain = [("company_id", "=", self.id), ("state", "in", ("enabled", "error"))]
         if exclude:
             domain.append(("id", "not in", exclude.ids))
+        # sudo: read-only: a count of the company's billable mailboxes.
         used = self.env["mail.sync.account"].sudo().search_count(domain)
         return used < self.mail_sync_user_limit

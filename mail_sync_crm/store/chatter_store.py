@@ -286,6 +286,8 @@ class MailSyncStore(HeldMessages, SyncStore):
     def _record_names(self, lead_ids):
         """What mail.message's create would compute one lead at a time (the
         document's display name, as superuser), read in batches."""
+        # sudo: read-only: the display names of the leads this email matched (in the
+        # mailbox's company, by address), stored as mail.message's own create would.
         leads = self.env["crm.lead"].sudo().browse(sorted(lead_ids))
         return {lead.id: lead.display_name for lead in leads}
 
@@ -295,7 +297,13 @@ class MailSyncStore(HeldMessages, SyncStore):
         Written in the order of ``items`` (the chatter lists by id): the engine
         hands them in date order. An item's own ``folder`` (a run writing
         several folders at once) overrides ``folder``."""
+        # sudo: the sync's own writes, in its environment (the cron's, a queue job's, or
+        # Sync Now's through addon_sudo: no client context): the email's attachments on
+        # the leads it matched by address, as Odoo's mail gateway stores an incoming
+        # email's (ir.attachment's own mimetype checks).
         Attachment = self.env["ir.attachment"].sudo()
+        # sudo: one chatter message per lead the email matched: headers, author and body
+        # built here from the mailbox's own mail (the body sanitised), nobody notified.
         Message = (
             self.env["mail.message"].sudo().with_context(mail_create_nosubscribe=True)
         )

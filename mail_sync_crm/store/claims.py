@@ -98,6 +98,8 @@ def ensure_claim_index(env):
                     WHERE mail_message_id = %s""",
                 [kept, old],
             )
+        # sudo: install or update: the chatter messages the ledger shows were synced
+        # twice (ids from its own rows above); each pair keeps its first message.
         env["mail.message"].sudo().browse(sorted(copies)).unlink()
         _logger.info(
             "mail_sync_crm: removed %s chatter messages synced twice", len(copies)

@@ -23,6 +23,8 @@ class HeldMessages:
 
     def _failed_messages(self, folder, uidvalidity):
         record = self.account.folder_ids.filtered(lambda f: f.name == folder.name)
+        # sudo: the failed-message rows of this mailbox's folder (the sync's own), to
+        # count retries and drop stale ones.
         found = (
             self.env["mail.sync.failed.message"]
             .sudo()

@@ -24,3 +24,7 @@ from . import test_host_policy
 from . import test_oauth_flow
 from . import test_oauth_tokens
 from . import test_oauth_processes
+from . import test_conversation
+from . import test_fleet_processes
+from . import test_security
+from . import test_superuser_context

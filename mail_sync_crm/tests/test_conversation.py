@@ -24,6 +24,10 @@ class TestConversation(MailSyncHttpCase):
         # A fresh mail server per test: mailbox contents do not leak between tests.
         self.mail = started(DovecotServer(), self.addCleanup)
         self.mail.add_user(self.salesman.login, PASSWORD)
+        # Mail for the salesperson's address is delivered to this server (the
+        # address confirmation of Connect arrives there).
+        self.smtp.deliver_to(self.mail, {self.salesman.email: self.salesman.login})
+        self.addCleanup(self.smtp.deliver_to, self.imap, self.smtp_mailboxes)
         self.lead = self.env["crm.lead"].create(
             {
                 "name": "Acme robots",

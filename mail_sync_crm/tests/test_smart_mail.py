@@ -90,7 +90,8 @@ class TestSmartMail(MailSyncCase):
 
     def make_mail(self, user, email_to=CUSTOMER, **values):
         """An outgoing mail written by ``user`` on the lead, from their address
-        unless ``email_from`` says otherwise."""
+        unless ``email_from`` says otherwise: created in ``user``'s session (its
+        ``create_uid``), as Odoo creates the mail of a message they post."""
         vals = {
             "subject": "Our proposal",
             "body_html": "<p>Please find our proposal.</p>",
@@ -101,7 +102,8 @@ class TestSmartMail(MailSyncCase):
             "res_id": self.lead.id,
         }
         vals.update(values)
-        return self.env["mail.mail"].create(vals)
+        mail = self.env["mail.mail"].with_user(user).sudo().create(vals)
+        return self.env["mail.mail"].browse(mail.ids)
 
     def send(self, mails):
         with self.live():

@@ -50,6 +50,9 @@ class MailSyncAccount(models.Model):
         """A job: sync this mailbox, as one turn of the scheduled run that
         enqueued it at ``due_before``. Returns what happened, shown on the job."""
         self.ensure_one()
+        # sudo: a job (a private method queue_job runs, enqueued by the scheduled sync):
+        # the mailbox that run chose, synced as its turn; the context is the job's own
+        # and a turn cap computed here.
         account = self.sudo().with_context(mail_sync_turn_cap=_job_turn_cap())
         outcome = account._claim_and_sync(
             due_before=due_before, long_run=process_tuning.long_run

@@ -187,6 +187,7 @@ class _Handler:
             rcpt_options=list(envelope.rcpt_options),
         )
         number = self.owner._store(received)
+        self.owner._deliver(received)
         return f"250 2.0.0 OK queued as {number:06d}"
 
 
@@ -252,6 +253,7 @@ class SmtpServer(TestServer):
         self._drop_connections = False
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        self._delivery = None  # (DovecotServer, {address: login}), see deliver_to
 
     # -- life cycle -----------------------------------------------------------
 
@@ -409,6 +411,23 @@ class SmtpServer(TestServer):
             self.messages.append(received)
             self._arrived.notify_all()
         return number
+
+    def deliver_to(self, dovecot, mailboxes):
+        """Deliver what arrives for the addresses of ``mailboxes`` (address ->
+        Dovecot login) into that login's Inbox on ``dovecot``, as the provider's
+        own delivery does; None stops delivering."""
+        self._delivery = (
+            (dovecot, {k.lower(): v for k, v in mailboxes.items()}) if dovecot else None
+        )
+
+    def _deliver(self, received):
+        if not self._delivery:
+            return
+        dovecot, mailboxes = self._delivery
+        for rcpt in received.rcpt_tos:
+            login = mailboxes.get((rcpt or "").strip("<>").lower())
+            if login:
+                dovecot.fill_maildir(login, "INBOX", [received.data], flags="")
 
     def wait_for(self, n, timeout=5):
         """Wait until at least `n` messages arrived; returns the message list.

@@ -136,3 +136,27 @@ def test_quoted_lines_of_a_text_body_are_marked():
         '<p><span data-o-mail-quote="1">&gt; only</span></p>'
     )
     assert mark_text_quotes("<p>No quote</p>") == "<p>No quote</p>"
+
+
+def test_a_quote_mark_never_lands_inside_a_tag():
+    # A synced HTML body whose attribute value holds a line starting with "> ":
+    # the mark goes around text only, the attribute stays as it came.
+    body = (
+        '<p><a title="x\n&gt; not a quote" href="https://a.example">link</a>'
+        "<br>\n&gt; quoted</p>"
+    )
+    marked = mark_text_quotes(body)
+    assert 'title="x\n&gt; not a quote"' in marked
+    assert marked.count("data-o-mail-quote") == 1
+    assert marked.endswith('<span data-o-mail-quote="1">&gt; quoted</span></p>')
+
+
+def test_a_quote_that_would_cross_an_element_is_left_unmarked():
+    # "&gt; quoted</b>" closes an element opened before the quote: a span
+    # around the run would cross it, so the run stays as it is
+    body = "<p><b>bold<br>\n&gt; quoted</b> tail<br>\n&gt; second</p>"
+    assert mark_text_quotes(body) == body
+    body = "<p><b>bold</b><br>\n&gt; quoted</p>"
+    assert mark_text_quotes(body) == (
+        '<p><b>bold</b><br>\n<span data-o-mail-quote="1">&gt; quoted</span></p>'
+    )
