@@ -56,7 +56,11 @@ def set_params(env, auth):
 
     params = env["ir.config_parameter"].sudo()
     old = {}
-    values = {"web.base.url": "http://127.0.0.1:8069"}
+    values = {
+        "web.base.url": "http://127.0.0.1:8069",
+        # the bench's servers are on loopback, which an administrator allows
+        "mail_sync_crm.allowed_hosts": "127.0.0.1",
+    }
     for provider, (id_param, secret_param) in CLIENT_PARAMS.items():
         values[id_param] = auth.client_id
         values[secret_param] = auth.client_secret

@@ -589,11 +589,21 @@ def create_leads(env, user, n):
     return cr.fetchone()
 
 
+def allow_loopback(env):
+    """mail_sync_crm.allowed_hosts = 127.0.0.1: mailboxes may reach the bench's
+    servers on loopback (refused otherwise: lib/host_policy.py)."""
+    env["ir.config_parameter"].sudo().set_param(
+        "mail_sync_crm.allowed_hosts", "127.0.0.1"
+    )
+
+
 def connect_mailbox(
     env, user, proxy_port, smtp, email=OWNER[1], login=LOGIN, password=PASSWORD
 ):
     """``user`` connects their mailbox (``login`` on the IMAP server behind
-    ``proxy_port``, sending through ``smtp``) as they would from its form."""
+    ``proxy_port``, sending through ``smtp``) as they would from its form; the
+    bench servers are on loopback, which an administrator allows first."""
+    allow_loopback(env)
     values = {
         "provider": "custom",
         "email": email,
@@ -852,7 +862,11 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
     from odoo import SUPERUSER_ID, api
 
     from odoo.addons.mail_sync_crm.lib.imap_session import ImapSettings
-    from odoo.addons.mail_sync_crm.lib.testing import bench_floor, make_corpus
+    from odoo.addons.mail_sync_crm.lib.testing import (
+        LOOPBACK_POLICY,
+        bench_floor,
+        make_corpus,
+    )
 
     say = out
     registry = open_registry()
@@ -885,10 +899,24 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
             f" {len(matched_ids)} matching, in {fill['seconds']:.1f} s"
         )
         direct = ImapSettings(
-            dovecot.host, dovecot.ssl_port, "ssl", True, None, LOGIN, PASSWORD
+            dovecot.host,
+            dovecot.ssl_port,
+            "ssl",
+            True,
+            None,
+            LOGIN,
+            PASSWORD,
+            host_policy=LOOPBACK_POLICY,
         )
         proxied = ImapSettings(
-            "127.0.0.1", proxy.port, "ssl", True, None, LOGIN, PASSWORD
+            "127.0.0.1",
+            proxy.port,
+            "ssl",
+            True,
+            None,
+            LOGIN,
+            PASSWORD,
+            host_policy=LOOPBACK_POLICY,
         )
         results["measured_rtt_ms"] = round(measure_rtt(proxied) * 1000, 1)
         say(f"[bench] proxy round trip: {results['measured_rtt_ms']} ms")

@@ -182,7 +182,12 @@ def serve(state_file):
 
 def _connect_mailbox(env, user, address, login, password, state):
     """Connect ``user``'s mailbox to the demo server (as the user, tested for
-    real) and run one sync."""
+    real) and run one sync. The demo server is on loopback, which only an
+    administrator may allow mailboxes to reach (system parameter
+    mail_sync_crm.allowed_hosts)."""
+    env["ir.config_parameter"].sudo().set_param(
+        "mail_sync_crm.allowed_hosts", state["host"]
+    )
     Account = env["mail.sync.account"].with_user(user)
     account = Account.search([("user_id", "=", user.id)])
     if account.state != "draft" and account:

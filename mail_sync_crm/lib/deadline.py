@@ -23,12 +23,15 @@ DEFAULT_TURN_SECONDS = 180
 
 
 class Deadline:
-    """``seconds`` from now (``clock``: ``time.monotonic``)."""
+    """``seconds`` from now (``clock``: ``time.monotonic``); when it passes,
+    the error is ``code`` (a sync's turn: ``sync_deadline``; Connect's
+    shorter deadline: ``timeout``)."""
 
-    def __init__(self, seconds: float, clock=time.monotonic):
+    def __init__(self, seconds: float, clock=time.monotonic, code="sync_deadline"):
         self.seconds = seconds
         self.clock = clock
         self.end = clock() + seconds
+        self.code = code
 
     def remaining(self) -> float:
         return max(0.0, self.end - self.clock())
@@ -39,8 +42,10 @@ class Deadline:
 
     def error(self, side="imap", host="", port=None) -> errors.MailSyncError:
         return errors.MailSyncError(
-            "sync_deadline",
-            f"the mailbox's turn ended after {self.seconds:g} s",
+            self.code,
+            f"the mailbox's turn ended after {self.seconds:g} s"
+            if self.code == "sync_deadline"
+            else f"no answer within {self.seconds:g} s",
             side=side,
             host=host,
             port=port,

@@ -70,6 +70,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
             " firewall does not block connections from this Odoo server."
         ),
     ),
+    "host_not_allowed": (
+        _lt(
+            "Connecting to %(server)s is not allowed: it is not a public internet"
+            " address (loopback, private network, link-local or cloud metadata"
+            " addresses are refused)."
+        ),
+        _lt(
+            "Check the host name. If this mail server really is on your own"
+            " network, ask an administrator to allow it: Settings > CRM > Mail"
+            " Sync > Mail servers on private networks (the system parameter"
+            " mail_sync_crm.allowed_hosts: its address range, such as"
+            " 10.1.2.0/24, or its host name)."
+        ),
+    ),
     "timeout": (
         _lt("No answer in time from %(server)s."),
         _lt(

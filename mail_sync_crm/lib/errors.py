@@ -3,7 +3,8 @@
 * :class:`MailSyncError` is the one exception the rest of the addon handles; it
   carries a ``code`` (a key of :data:`CATALOGUE`), the ``side`` ("imap",
   "smtp" or None), the server ``host``/``port``, a technical ``detail`` (never
-  a password) and optional ``params`` for the message.
+  a password), optional ``params`` for the message, and ``before_login``
+  (the sessions set it: the detail may be a stranger's words, not stored).
 * :func:`classify` maps any real exception (socket, ssl, imaplib/imapclient,
   smtplib) to a :class:`MailSyncError`.
 * :data:`.error_catalogue.CATALOGUE` (a data module of its own) holds the
@@ -70,6 +71,10 @@ class MailSyncError(Exception):
         self.host = host or ""
         self.port = port
         self.params = dict(params or {})
+        # Raised before the session's login succeeded: ``detail`` may hold
+        # what any program listening on that port said (a banner, a greeting),
+        # so only the code, message and hint are stored or shown.
+        self.before_login = False
         super().__init__(self.code, self.detail)
 
     def __str__(self) -> str:

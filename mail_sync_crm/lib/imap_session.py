@@ -24,7 +24,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from . import errors, tls
+from . import errors, host_policy, tls
 from .deadline import Deadline, Watchdog, connect_within
 from .parser import HEADER_FIELDS, HeaderInfo, parse_headers
 
@@ -117,7 +117,11 @@ class ImapSession:
 
     With a ``deadline`` (:class:`.deadline.Deadline`), every connection the
     session opens is shut down when it passes, whatever the server is doing,
-    and any failure from then on is ``sync_deadline``."""
+    and any failure from then on is the deadline's (``sync_deadline``).
+
+    Each connection goes to an address the settings' ``host_policy`` checked
+    just before (``lib.host_policy``); a failure before the login succeeded
+    is marked ``before_login`` (its detail may be any program's banner)."""
 
     def __init__(self, settings: ImapSettings, deadline: Deadline | None = None):
         self.settings = settings
@@ -127,13 +131,21 @@ class ImapSession:
         self.deadline = deadline
         self._watchdog = None
 
-    def _fail(self, exc):
+    def _fail(self, exc, before_login=False):
         s = self.settings
         if self.deadline is not None and self.deadline.expired:
-            return self.deadline.error(host=s.host, port=s.port)
-        return errors.classify(
-            exc, side="imap", host=s.host, port=s.port, secrets=s.secrets, auth=s.auth
-        )
+            err = self.deadline.error(host=s.host, port=s.port)
+        else:
+            err = errors.classify(
+                exc,
+                side="imap",
+                host=s.host,
+                port=s.port,
+                secrets=s.secrets,
+                auth=s.auth,
+            )
+        err.before_login = err.before_login or before_login
+        return err
 
     def _watch(self, client):
         """(Re-)arm the deadline on ``client``'s current socket."""
@@ -142,24 +154,33 @@ class ImapSession:
         if self.deadline is not None:
             self._watchdog = Watchdog(self.deadline, client.socket())
 
+    def _connect(self, context):
+        """A client connected to an address of the host that the settings'
+        host policy checked just now (TLS still verifies the host name)."""
+        s = self.settings
+        cls = client_class()
+        return host_policy.connect_in_turn(
+            s.host_policy.check(s.host, s.port, side="imap"),
+            lambda address: cls(
+                address,
+                port=s.port,
+                ssl=s.encryption == "ssl",
+                ssl_context=context,
+                timeout=s.timeout,
+            ),
+        )
+
     def open(self):
         s = self.settings
-        context = _tls_context(s.allow_self_signed)
+        context = host_policy.named_context(_tls_context(s.allow_self_signed), s.host)
         try:
-            cls = client_class()
             client = connect_within(
                 self.deadline,
-                lambda: cls(
-                    s.host,
-                    port=s.port,
-                    ssl=s.encryption == "ssl",
-                    ssl_context=context,
-                    timeout=s.timeout,
-                ),
+                lambda: self._connect(context),
                 lambda late: late.shutdown(),
             )
         except Exception as exc:
-            raise self._fail(exc) from exc
+            raise self._fail(exc, before_login=True) from exc
         self.client = client
         self._watch(client)
         with contextlib.suppress(OSError, AttributeError):
@@ -189,7 +210,7 @@ class ImapSession:
                 client.plain_login(s.login, s.password)
         except Exception as exc:
             self.close()
-            raise self._fail(exc) from exc
+            raise self._fail(exc, before_login=True) from exc
         return self
 
     def close(self):
@@ -467,9 +488,9 @@ def client_class():
     return _stock_client_class()
 
 
-def check_imap(settings: ImapSettings) -> ImapCheck:
+def check_imap(settings: ImapSettings, deadline: Deadline | None = None) -> ImapCheck:
     """Connect for real: TLS (pinned when self-signed), login, and find the Inbox and
-    Sent folders that will be synced."""
-    with ImapSession(settings) as session:
+    Sent folders that will be synced, all before ``deadline`` when given."""
+    with ImapSession(settings, deadline=deadline) as session:
         inbox, sent, folders = session.discover_folders()
         return ImapCheck(session.fingerprint, inbox, sent, [f[2] for f in folders])

@@ -7,7 +7,8 @@ import contextlib
 import smtplib
 from dataclasses import dataclass
 
-from . import errors, tls
+from . import errors, host_policy, tls
+from .deadline import Deadline, Watchdog, connect_within
 
 EHLO_NAME = "localhost"
 
@@ -47,25 +48,46 @@ def xoauth2_login(conn: smtplib.SMTP, user: str, access_token: str):
     return conn.auth("XOAUTH2", answer, initial_response_ok=True)
 
 
-def open_smtp(settings: SmtpSettings):
-    """A connected, encrypted and authenticated ``smtplib.SMTP`` and the certificate
-    fingerprint it presented. Raises a classified ``MailSyncError``."""
+def _connect(settings: SmtpSettings, context):
+    """An ``smtplib.SMTP`` (or ``SMTP_SSL``) connected to an address of the
+    host that the settings' host policy checked just now; ``context`` gives
+    TLS the host name (``host_policy.named_context``)."""
     s = settings
-    context = tls.make_context(s.allow_self_signed)
-    conn = None
-    try:
-        if s.encryption == "ssl":
-            conn = smtplib.SMTP_SSL(
-                s.host,
+    addresses = s.host_policy.check(s.host, s.port, side="smtp")
+    if s.encryption == "ssl":
+        return host_policy.connect_in_turn(
+            addresses,
+            lambda address: smtplib.SMTP_SSL(
+                address,
                 s.port,
                 local_hostname=EHLO_NAME,
                 timeout=s.timeout,
                 context=context,
-            )
-        else:
-            conn = smtplib.SMTP(
-                s.host, s.port, local_hostname=EHLO_NAME, timeout=s.timeout
-            )
+            ),
+        )
+    return host_policy.connect_in_turn(
+        addresses,
+        lambda address: smtplib.SMTP(
+            address, s.port, local_hostname=EHLO_NAME, timeout=s.timeout
+        ),
+    )
+
+
+def _close(conn):
+    with contextlib.suppress(Exception):
+        conn.close()
+
+
+def _open(settings: SmtpSettings, deadline: Deadline | None):
+    """(connection, certificate fingerprint, watchdog or None): see
+    :func:`open_smtp`."""
+    s = settings
+    context = host_policy.named_context(tls.make_context(s.allow_self_signed), s.host)
+    conn = watchdog = None
+    try:
+        conn = connect_within(deadline, lambda: _connect(s, context), _close)
+        if deadline is not None:
+            watchdog = Watchdog(deadline, conn.sock)
         conn.ehlo()
         if s.encryption == "starttls":
             if not conn.has_extn("starttls"):
@@ -73,6 +95,9 @@ def open_smtp(settings: SmtpSettings):
                     "starttls_unsupported", side="smtp", detail="no STARTTLS in EHLO"
                 )
             conn.starttls(context=context)
+            if watchdog is not None:  # the TLS socket took the plain one's place
+                watchdog.cancel()
+                watchdog = Watchdog(deadline, conn.sock)
             conn.ehlo()
         seen = None
         if s.encryption != "none":
@@ -83,18 +108,43 @@ def open_smtp(settings: SmtpSettings):
             xoauth2_login(conn, s.login, s.access_token)
         elif s.login:
             login(conn, s.login, s.password)
-        return conn, seen
+        return conn, seen, watchdog
     except Exception as exc:
+        if watchdog is not None:
+            watchdog.cancel()
         if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-        raise errors.classify(
-            exc, side="smtp", host=s.host, port=s.port, secrets=s.secrets, auth=s.auth
-        ) from exc
+            _close(conn)
+        if deadline is not None and deadline.expired:
+            err = deadline.error(side="smtp", host=s.host, port=s.port)
+        else:
+            err = errors.classify(
+                exc,
+                side="smtp",
+                host=s.host,
+                port=s.port,
+                secrets=s.secrets,
+                auth=s.auth,
+            )
+        # Nothing the server said before the login succeeded is kept.
+        err.before_login = True
+        raise err from exc
 
 
-def check_smtp(settings: SmtpSettings) -> SmtpCheck:
-    conn, seen = open_smtp(settings)
+def open_smtp(settings: SmtpSettings):
+    """A connected, encrypted and authenticated ``smtplib.SMTP`` and the certificate
+    fingerprint it presented. Raises a classified ``MailSyncError``.
+
+    It connects to an address of the host that ``settings.host_policy``
+    checked just before (``lib.host_policy``); any failure here comes before
+    the login succeeded and is marked ``before_login``."""
+    conn, seen, _watchdog = _open(settings, None)
+    return conn, seen
+
+
+def check_smtp(settings: SmtpSettings, deadline: Deadline | None = None) -> SmtpCheck:
+    """Connect, encrypt and log in for real, then QUIT; with a ``deadline``,
+    the connection is shut down when it passes, whatever the server does."""
+    conn, seen, watchdog = _open(settings, deadline)
     try:
         return SmtpCheck(seen, dict(conn.esmtp_features))
     finally:
@@ -102,3 +152,5 @@ def check_smtp(settings: SmtpSettings) -> SmtpCheck:
             conn.quit()
         except Exception:  # noqa: BLE001
             conn.close()
+        if watchdog is not None:
+            watchdog.cancel()

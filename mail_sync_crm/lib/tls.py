@@ -10,6 +10,7 @@ import ssl
 from dataclasses import dataclass, field
 
 from . import errors
+from .host_policy import PUBLIC_ONLY, HostPolicy
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -21,6 +22,10 @@ class ServerSettings:
     With an ``access_token`` (OAuth 2.0, see ``lib.oauth``) the session signs
     in with SASL XOAUTH2 as ``login`` (the mailbox address) instead of the
     password.
+
+    ``host_policy`` (``lib.host_policy``) is checked before every connection
+    the session opens, and the session connects to the address it checked;
+    by default only public addresses are allowed.
     """
 
     host: str
@@ -32,6 +37,7 @@ class ServerSettings:
     password: str = field(default="", repr=False)
     timeout: float = DEFAULT_TIMEOUT
     access_token: str | None = field(default=None, repr=False)
+    host_policy: HostPolicy = PUBLIC_ONLY
 
     @property
     def secrets(self) -> tuple:

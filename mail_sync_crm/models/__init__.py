@@ -7,6 +7,7 @@ from . import mail_sync_account_secrets
 from . import mail_sync_account_key
 from . import mail_sync_account_key_rotation
 from . import mail_sync_account_connect
+from . import mail_sync_connect_attempt
 from . import mail_sync_account_oauth
 from . import mail_sync_account_oauth_tokens
 from . import mail_sync_oauth_token

@@ -1,17 +1,38 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it."""
+"""Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it; the
+host policy and the settings every connection of a mailbox is made with."""
 
+import dataclasses
+import functools
 import logging
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..lib import address_proof, errors, imap_session, smtp_session
+from ..lib import address_proof, errors, host_policy, imap_session, smtp_session
+from ..lib.deadline import Deadline
 
 _logger = logging.getLogger(__name__)
 
 # How long Connect watches the Inbox for the address confirmation (seconds).
 PROOF_SECONDS_PARAM = "mail_sync_crm.address_proof_seconds"
+CONNECT_TIMEOUT_PARAM = "mail_sync_crm.connect_timeout_seconds"
+DEFAULT_CONNECT_SECONDS = 10.0
+
+
+@functools.lru_cache(maxsize=8)
+def _host_policy(setting):
+    """The policy of the system parameter's text, said once in the log when
+    it holds entries that are neither an address range nor a host name."""
+    policy = host_policy.HostPolicy.parse(setting)
+    if policy.invalid:
+        _logger.warning(
+            "mail_sync_crm: %s: ignored %s (neither an address, an address range"
+            " nor a host name)",
+            host_policy.ALLOWED_HOSTS_PARAM,
+            ", ".join(policy.invalid),
+        )
+    return policy
 
 
 class MailSyncConnectError(UserError):
@@ -58,6 +79,22 @@ class MailSyncAccount(models.Model):
         for account in self:
             account.is_owner = account.user_id == self.env.user
 
+    @api.model
+    def _mail_sync_host_policy(self):
+        """The hosts a mailbox may connect to besides public addresses (system
+        parameter ``mail_sync_crm.allowed_hosts``): every IMAP and SMTP
+        connection of a mailbox, whatever starts it, is made with the settings
+        below, which carry this policy; the sessions check it before each
+        connection (``lib.host_policy``)."""
+        # sudo: read-only: a system parameter of a fixed name, which only
+        # administrators write.
+        setting = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(host_policy.ALLOWED_HOSTS_PARAM, "")
+        )
+        return _host_policy((setting or "").strip())
+
     def _imap_settings(self):
         """The IMAP settings with the password (or access token) in clear;
         raises a MailSyncError when none is stored or it cannot be decrypted."""
@@ -69,6 +106,7 @@ class MailSyncAccount(models.Model):
             encryption=self.imap_encryption,
             allow_self_signed=self.imap_allow_self_signed,
             pinned_fingerprint=self.imap_cert_fingerprint or None,
+            host_policy=self._mail_sync_host_policy(),
             **self._mail_sync_credentials(
                 (self.imap_login or self.email or "").strip(),
                 "imap_secret",
@@ -89,6 +127,7 @@ class MailSyncAccount(models.Model):
             encryption=self.smtp_encryption,
             allow_self_signed=self.smtp_allow_self_signed,
             pinned_fingerprint=self.smtp_cert_fingerprint or None,
+            host_policy=self._mail_sync_host_policy(),
             **self._mail_sync_credentials(
                 self._mail_sync_smtp_login(), field, "smtp", host, self.smtp_port
             ),
@@ -143,6 +182,7 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner()
         self._check_ready_to_connect()
+        self.env["mail.sync.connect.attempt"]._mail_sync_count_attempt(self.env.user)
         try:
             self._test_and_enable()
         except errors.MailSyncError as err:
@@ -166,14 +206,36 @@ class MailSyncAccount(models.Model):
             },
         }
 
+    @api.model
+    def _connect_seconds(self):
+        """How long Connect may take, IMAP and SMTP together (system parameter
+        ``mail_sync_crm.connect_timeout_seconds``): far less than a sync's
+        turn, for a person waits, holding one of Odoo's HTTP workers."""
+        # sudo: read-only: a system parameter of a fixed name.
+        value = (
+            self.env["ir.config_parameter"].sudo().get_param(CONNECT_TIMEOUT_PARAM, "")
+        )
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = 0
+        return seconds if seconds > 0 else DEFAULT_CONNECT_SECONDS
+
     def _test_and_enable(self):
-        """Test IMAP and SMTP for real (raises a MailSyncError), then Enabled, or
-        Pending on the company's limit; the historical sync starts."""
+        """Test IMAP and SMTP for real (raises a MailSyncError) within Connect's
+        deadline, then Enabled, or Pending on the company's limit; the
+        historical sync starts."""
         self.ensure_one()
+        seconds = self._connect_seconds()
+        deadline = Deadline(seconds, code="timeout")
         imap = self._imap_settings()
         smtp = self._smtp_settings()
-        found = imap_session.check_imap(imap)
-        smtp_found = smtp_session.check_smtp(smtp)
+        found = imap_session.check_imap(
+            dataclasses.replace(imap, timeout=min(imap.timeout, seconds)), deadline
+        )
+        smtp_found = smtp_session.check_smtp(
+            dataclasses.replace(smtp, timeout=min(smtp.timeout, seconds)), deadline
+        )
         vals = {
             "email_proof": self._prove_address(
                 imap, smtp, found.fingerprint, smtp_found.fingerprint

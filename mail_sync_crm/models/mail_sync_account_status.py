@@ -185,7 +185,10 @@ class MailSyncAccount(models.Model):
             "side": err.side or False,
             "message": message,
             "hint": hint,
-            "detail": err.detail,
+            # Before a login succeeded, whatever listens on that port may have
+            # answered (an SSH banner, a web server): only the catalogue's
+            # words are stored, never the server's (the server log has them).
+            "detail": False if err.before_login else err.detail,
         }
         _logger.info(
             "mail_sync_crm: mailbox %s: %s (%s)", self.id, err.code, err.detail

@@ -32,6 +32,12 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_retention_months = fields.Integer(
         related="company_id.mail_sync_retention_months", readonly=False
     )
+    mail_sync_allowed_hosts = fields.Char(
+        string="Allowed Mail Servers",
+        config_parameter="mail_sync_crm.allowed_hosts",
+        help="Address ranges (CIDR) or host names, comma-separated, that mailboxes "
+        "may connect to besides public addresses (empty: public addresses only).",
+    )
 
     # OAuth: Odoo's own client credentials (the same fields as the google_gmail
     # and microsoft_outlook modules declare, so either can be installed beside).

@@ -20,6 +20,7 @@ from . import test_synced_chatter
 from . import test_send_without_contact
 from . import test_mailbox_screens
 from . import test_connect_dialog
+from . import test_host_policy
 from . import test_oauth_flow
 from . import test_oauth_tokens
 from . import test_oauth_processes

@@ -8,10 +8,13 @@ from odoo import Command, http
 from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 
 from ..lib import tls
-from ..lib.testing import DovecotServer, SmtpServer
+from ..lib.host_policy import ALLOWED_HOSTS_PARAM
+from ..lib.testing import LOOPBACK, DovecotServer, SmtpServer
 from ..models.mail_sync_account_connect import PROOF_SECONDS_PARAM
 
 PASSWORD = "S3cret-pa55word!"
+# mail_sync_crm.allowed_hosts of every test: the test servers' loopback address.
+TEST_ALLOWED_HOSTS = LOOPBACK
 
 
 def login_password(login):
@@ -33,6 +36,11 @@ class MailSyncSetup:
             cls.addClassCleanup(cls.registry.leave_test_mode)
         cls.imap = started(DovecotServer(), cls.addClassCleanup)
         cls.smtp = started(SmtpServer(), cls.addClassCleanup)
+        # The test servers listen on loopback, which only an administrator may
+        # allow mailboxes to reach (lib/host_policy.py).
+        cls.env["ir.config_parameter"].sudo().set_param(
+            ALLOWED_HOSTS_PARAM, TEST_ALLOWED_HOSTS
+        )
         # The SMTP server delivers to ``cls.imap`` at once (``_user``); tests on
         # servers of their own get no delivery: Connect's address confirmation
         # looks once, without waiting (lib/address_proof.py).

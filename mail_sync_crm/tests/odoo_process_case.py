@@ -166,6 +166,9 @@ class OdooProcessCase(BaseCase):
 
     def setUp(self):
         super().setUp()
+        # Each test's Connect presses count afresh (Connect's rate limit per
+        # user: the class's tests share the database and its users).
+        self.db.sql("DELETE FROM mail_sync_connect_attempt")
         self.workdir = tempfile.mkdtemp(prefix="mail-sync-odoo-")
         self.addCleanup(shutil.rmtree, self.workdir, True)
         self.conf = os.path.join(self.workdir, "etc", "odoo.conf")

@@ -10,6 +10,9 @@ import uuid
 
 from odoo.tools import config
 
+from ..lib.host_policy import ALLOWED_HOSTS_PARAM
+from ..lib.testing import LOOPBACK
+
 
 def _pg_env():
     env = dict(os.environ)
@@ -26,7 +29,8 @@ def _pg_env():
 
 class ThrowawayDatabase:
     """A copy of the committed state of ``source`` (pg_dump reads a snapshot,
-    so tests may hold transactions on it meanwhile), dropped by :meth:`drop`."""
+    so tests may hold transactions on it meanwhile), dropped by :meth:`drop`;
+    its mailboxes may reach the loopback test servers."""
 
     def __init__(self, source):
         self.source = source
@@ -52,6 +56,14 @@ class ThrowawayDatabase:
                     check=True,
                     env={**env, "PGOPTIONS": "-c synchronous_commit=off"},
                 )
+            # The tests' mail servers listen on loopback, which only an
+            # administrator may allow mailboxes to reach (lib/host_policy.py).
+            self.sql(
+                "INSERT INTO ir_config_parameter (key, value) VALUES (:'p1', :'p2')"
+                " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                ALLOWED_HOSTS_PARAM,
+                LOOPBACK,
+            )
         except BaseException:
             self.drop()
             raise

@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..lib.host_policy import ALLOWED_HOSTS_PARAM
 from ..lib.testing import DovecotServer, SmtpServer
-from .common import PASSWORD, started, warm_http_statics
+from .common import PASSWORD, TEST_ALLOWED_HOSTS, started, warm_http_statics
 
 
 @tagged("post_install", "-at_install")
@@ -11,6 +12,9 @@ class TestUi(HttpCase):
     def setUpClass(cls):
         super().setUpClass()
         warm_http_statics()
+        cls.env["ir.config_parameter"].sudo().set_param(
+            ALLOWED_HOSTS_PARAM, TEST_ALLOWED_HOSTS
+        )
         cls.imap = started(DovecotServer(), cls.addClassCleanup)
         cls.smtp = started(SmtpServer(), cls.addClassCleanup)
         cls.user = new_test_user(

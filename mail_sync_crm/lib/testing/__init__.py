@@ -4,6 +4,7 @@ Plain Python, no Odoo import: usable from pytest and from Odoo tests
 (``odoo.addons.mail_sync_crm.lib.testing``).
 """
 
+from ._common import LOOPBACK, LOOPBACK_POLICY
 from .balancer import RoundRobinBalancer
 from .dovecot import DovecotError, DovecotServer
 from .faults import damage_message, repair_message
@@ -14,12 +15,17 @@ from .factory import (
     malformed_messages,
     parse_address,
 )
+from .listeners import SSH_BANNER, BannerPort, SilentPort, TlsNamePort
 from .oauth_server import OAuthServer, RecordedRequest
 from .proxy import LatencyProxy
 from .smtp_server import STAGES, ReceivedMessage, SmtpServer
 
 __all__ = [
+    "LOOPBACK",
+    "LOOPBACK_POLICY",
+    "SSH_BANNER",
     "STAGES",
+    "BannerPort",
     "CorpusMessage",
     "DovecotError",
     "DovecotServer",
@@ -28,7 +34,9 @@ __all__ = [
     "ReceivedMessage",
     "RecordedRequest",
     "RoundRobinBalancer",
+    "SilentPort",
     "SmtpServer",
+    "TlsNamePort",
     "damage_message",
     "make_corpus",
     "make_message",

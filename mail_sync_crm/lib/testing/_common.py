@@ -9,8 +9,13 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
+from ..host_policy import HostPolicy
+
 SHM = "/dev/shm"
 LOOPBACK = "127.0.0.1"
+# The host policy of sessions to the test servers (an administrator's
+# mail_sync_crm.allowed_hosts = 127.0.0.1): loopback is refused otherwise.
+LOOPBACK_POLICY = HostPolicy.parse(LOOPBACK)
 
 
 def make_workdir(prefix):

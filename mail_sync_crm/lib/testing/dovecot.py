@@ -27,7 +27,7 @@ import time
 import uuid
 from urllib.parse import quote
 
-from ._common import LOOPBACK, free_port, process_group, tail
+from ._common import LOOPBACK, LOOPBACK_POLICY, free_port, process_group, tail
 from ._server import TestServer
 
 __all__ = ["DovecotError", "DovecotServer"]
@@ -326,8 +326,9 @@ class DovecotServer(TestServer):
 
     def client_settings(self, login, **overrides):
         """The ``lib.tls.ServerSettings`` a client of ``login`` uses: the plain
-        port, no encryption, the user's password; ``overrides`` change any
-        field (e.g. ``port=self.ssl_port, encryption="ssl"``)."""
+        port, no encryption, the user's password, loopback allowed;
+        ``overrides`` change any field (e.g. ``port=self.ssl_port,
+        encryption="ssl"``)."""
         from ..tls import ServerSettings
 
         values = {
@@ -336,6 +337,7 @@ class DovecotServer(TestServer):
             "encryption": "none",
             "login": login,
             "password": self.users[login],
+            "host_policy": LOOPBACK_POLICY,
         }
         values.update(overrides)
         return ServerSettings(**values)

@@ -4,7 +4,7 @@ Inbox on the IMAP server."""
 
 import pytest
 from lib import address_proof
-from lib.testing import DovecotServer
+from lib.testing import LOOPBACK_POLICY, DovecotServer
 
 ADDRESS = "alice@example.com"
 
@@ -17,6 +17,7 @@ def settings(dovecot, smtp_server):
         encryption="none",
         login="alice",
         password="secret",
+        host_policy=LOOPBACK_POLICY,
     )
     return imap, smtp
 

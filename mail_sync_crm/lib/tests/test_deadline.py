@@ -7,7 +7,7 @@ import pytest
 from lib import errors, sync_engine
 from lib.deadline import Deadline
 from lib.imap_session import ImapSession, ImapSettings
-from lib.testing import LatencyProxy, make_message
+from lib.testing import LOOPBACK_POLICY, LatencyProxy, make_message
 from test_sync_engine import ALICE, ME, MemoryStore, run
 
 DRIP = 0.3  # seconds per byte: no read ever times out, nothing gets anywhere
@@ -27,6 +27,7 @@ def _settings(proxy):
         encryption="none",
         login="alice",
         password="secret",
+        host_policy=LOOPBACK_POLICY,
     )
 
 

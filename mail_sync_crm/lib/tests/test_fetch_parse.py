@@ -7,7 +7,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 from lib.imap_fast import parse_fetch
 from lib.imap_session import HEADER_ITEM, ImapSession, ImapSettings
-from lib.testing import make_corpus, make_message
+from lib.testing import LOOPBACK_POLICY, make_corpus, make_message
 
 HEADER_KEY = HEADER_ITEM.replace(".PEEK", "").encode()
 
@@ -98,7 +98,12 @@ def test_real_server_answers_match_imapclient(dovecot):
     dovecot.fill_maildir("alice", "INBOX", ((c.raw, c.date) for c in corpus))
     dovecot.append("alice", "INBOX", make_message("a@example.com", "b@example.com"))
     settings = ImapSettings(
-        dovecot.host, dovecot.port, "none", login="alice", password="secret"
+        dovecot.host,
+        dovecot.port,
+        "none",
+        login="alice",
+        password="secret",
+        host_policy=LOOPBACK_POLICY,
     )
     with ImapSession(settings) as session:
         client = session.client
@@ -135,7 +140,12 @@ def test_simple_answers_do_not_need_imapclients_parser(name, monkeypatch):
 
 def _session(dovecot):
     settings = ImapSettings(
-        dovecot.host, dovecot.port, "none", login="alice", password="secret"
+        dovecot.host,
+        dovecot.port,
+        "none",
+        login="alice",
+        password="secret",
+        host_policy=LOOPBACK_POLICY,
     )
     return ImapSession(settings)
 

@@ -13,7 +13,7 @@ from lib.imap_session import (
     ImapSession,
     ImapSettings,
 )
-from lib.testing import make_corpus, make_message
+from lib.testing import LOOPBACK_POLICY, make_corpus, make_message
 
 # On the verified versions test_imap_fast asserts that the fast reader is enabled.
 needs_fast_reader = pytest.mark.skipif(
@@ -45,6 +45,7 @@ def _settings(dovecot, encryption="none"):
         password="secret",
         allow_self_signed=True,
         timeout=10,
+        host_policy=LOOPBACK_POLICY,
     )
 
 

@@ -11,6 +11,7 @@ import imapclient
 import pytest
 from lib import imap_fast, imap_session
 from lib.imap_session import FAST_READER_SWITCH, ImapSession, ImapSettings
+from lib.testing import LOOPBACK_POLICY
 from packaging.requirements import Requirement
 
 LIB = pathlib.Path(imap_fast.__file__).parent
@@ -152,6 +153,7 @@ def test_every_instance_name_exists_on_a_live_connection(dovecot, encryption):
         login="alice",
         password="secret",
         allow_self_signed=True,
+        host_policy=LOOPBACK_POLICY,
     )
     with ImapSession(settings) as session:
         client = session.client

@@ -15,7 +15,13 @@ from lib.imap_session import (
     ImapSettings,
 )
 from lib.message_parser import parse_message
-from lib.testing import LatencyProxy, make_corpus, make_message, malformed_messages
+from lib.testing import (
+    LOOPBACK_POLICY,
+    LatencyProxy,
+    make_corpus,
+    make_message,
+    malformed_messages,
+)
 from lib.testing.bench_floor import naive_fetch, transfer_floor
 
 UTC = datetime.timezone.utc
@@ -30,6 +36,7 @@ def _settings(server, port=None, **overrides):
         "login": "alice",
         "password": "secret",
         "timeout": 10,
+        "host_policy": LOOPBACK_POLICY,
     }
     values.update(overrides)
     return ImapSettings(**values)
@@ -368,6 +375,7 @@ def test_capabilities_from_the_greeting_or_asked_for(greeting, asked, monkeypatc
         login="alice",
         password="secret",
         timeout=5,
+        host_policy=LOOPBACK_POLICY,
     )
     try:
         with ImapSession(settings) as session:

@@ -13,7 +13,7 @@ from lib.imap_session import ImapSession, check_imap
 from lib.oauth_providers import get_provider
 from lib.smart_mail import GovernedSession, Interrupted
 from lib.smtp_session import check_smtp, open_smtp
-from lib.testing import make_message
+from lib.testing import LOOPBACK_POLICY, make_message
 from lib.tls import ServerSettings
 from test_sync_engine import MemoryStore
 
@@ -45,6 +45,7 @@ def settings(mail_server, access_token, login=ALICE, **changes):
         "login": login,
         "access_token": access_token,
         "timeout": 10,
+        "host_policy": LOOPBACK_POLICY,
     }
     values.update(changes)
     return ServerSettings(**values)
@@ -108,6 +109,7 @@ def test_imap_xoauth2_login_and_a_real_sync(oauth_server, oauth_dovecot):
         allow_self_signed=True,
         login="bob",
         password="secret",
+        host_policy=LOOPBACK_POLICY,
     )
     assert check_imap(bob).inbox == "INBOX"
 

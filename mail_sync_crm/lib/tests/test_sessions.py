@@ -4,6 +4,7 @@ import pytest
 from lib import errors, tls
 from lib.imap_session import check_imap
 from lib.smtp_session import check_smtp
+from lib.testing import LOOPBACK_POLICY
 from lib.tls import ServerSettings
 
 UTF8_PASSWORD = "pässwörd-çé"
@@ -18,6 +19,7 @@ def settings(server, **kw):
         "allow_self_signed": True,
         "login": "alice",
         "password": "secret",
+        "host_policy": LOOPBACK_POLICY,
     }
     values.update(kw)
     return ServerSettings(**values)

@@ -12,6 +12,7 @@ import pytest
 from lib import quota
 from lib.smart_mail import GovernedSession, Interrupted, LiveUsage
 from lib.smtp_session import SmtpSettings, open_smtp
+from lib.testing import LOOPBACK_POLICY
 
 NOW = datetime(2024, 5, 14, 14, 0)
 CUSTOM = quota.PROFILES["custom"]
@@ -36,6 +37,7 @@ def session(server, profile=CUSTOM, usage=None, clock=lambda: NOW, **kwargs):
         login="alice",
         password="secret",
         timeout=10,
+        host_policy=LOOPBACK_POLICY,
     )
     return GovernedSession(
         lambda: open_smtp(settings)[0], profile, usage, clock=clock, **kwargs
