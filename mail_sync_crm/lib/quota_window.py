@@ -166,8 +166,9 @@ def usage_summary(
     parts = []
     if profile.emails_per_day or not profile.recipients_per_day:
         limit = profile.emails_per_day
+        noun = "email" if emails == 1 and not limit else "emails"
         parts.append(
-            f"{emails:,} / {limit:,} emails" if limit else f"{emails:,} emails"
+            f"{emails:,} / {limit:,} emails" if limit else f"{emails:,} {noun}"
         )
     if profile.recipients_per_day:
         parts.append(f"{recipients:,} / {profile.recipients_per_day:,} recipients")

@@ -8,9 +8,9 @@ cron and Sync Now: claims, lock, budget, order), ``..._status`` (errors, backoff
 Pending, the 48-hour decay) and ``..._smart_mail`` (sending limits)."""
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..lib import visibility
+from ..lib import errors, visibility
 
 FORM_VIEW = "mail_sync_crm.mail_sync_account_view_form"
 
@@ -85,6 +85,21 @@ DESTINATION_FIELDS = frozenset(
         "smtp_same_credentials",
     }
 )
+# A connected mailbox keeps its working connection until a change of these is
+# tested (``_write_tested``): where and as whom it connects, the passwords.
+RETESTED_FIELDS = DESTINATION_FIELDS | {
+    "provider",
+    "imap_password",
+    "smtp_password",
+    "imap_allow_self_signed",
+    "smtp_allow_self_signed",
+}
+CONNECTED_STATES = ("enabled", "error", "pending", "connection")
+# Context key of the write inside ``_write_tested`` (the value is a marker no
+# client's JSON can carry).
+TESTED_WRITE = "mail_sync_tested_write"
+_TESTING = object()
+
 # The fields a client may write, and nothing else: every other field of the
 # mailbox, present or added later (owner, company, status and dates, pinned
 # certificates, folders, checkpoints, rounds, errors, the encrypted secrets,
@@ -260,6 +275,12 @@ class MailSyncAccount(models.Model):
         # RPC call or route runs with env.su (a client's call runs as its user).
         if not self.env.su:
             self._check_client_fields(vals)
+            # Switching to a preset writes the servers it shows (the form shows
+            # them read-only and so does not send them).
+            vals = {**PROVIDER_PRESETS.get(vals.get("provider"), {}), **vals}
+            retest = self._connected_settings_changed(vals)
+            if retest and self.env.context.get(TESTED_WRITE) is not _TESTING:
+                return self._write_tested(vals, retest)
         moved = set(vals) & DESTINATION_FIELDS
         before = {a.id: a._secret_destinations() for a in self} if moved else None
         readdressed = self.browse()
@@ -281,6 +302,48 @@ class MailSyncAccount(models.Model):
         if moved:
             self._erase_moved_secrets(before, vals)
         return result
+
+    def _connected_settings_changed(self, vals):
+        """The connected mailboxes among these whose connection ``vals``
+        changes (where or as whom they connect, or a password typed)."""
+        if not set(vals) & RETESTED_FIELDS:
+            return self.browse()
+
+        def changes(account):
+            for name in set(vals) & RETESTED_FIELDS:
+                if name in ("imap_password", "smtp_password"):
+                    if vals[name]:
+                        return True
+                    continue
+                field = self._fields[name]
+                if field.convert_to_write(account[name], account) != vals[name]:
+                    return True
+            return False
+
+        return self.filtered(lambda a: a.state in CONNECTED_STATES and changes(a))
+
+    def _write_tested(self, vals, connected):
+        """Write ``vals`` (every override of ``write`` included), test the new
+        connection of each of ``connected`` (IMAP and SMTP for real, as Connect
+        does) and keep the change only when it works: a failure leaves the
+        working settings and password in place, logs what failed and says so."""
+        testing = self.with_context(**{TESTED_WRITE: _TESTING})
+        others = self - connected
+        if others:
+            testing.browse(others.ids).write(vals)
+        for account in testing.browse(connected.ids):
+            self.env["mail.sync.connect.attempt"]._mail_sync_count_attempt(
+                self.env.user
+            )
+            try:
+                with self.env.cr.savepoint():
+                    account.write(vals)
+                    account._check_ready_to_connect()
+                    account._test_and_enable()
+            except (errors.MailSyncError, UserError) as err:
+                self.env.invalidate_all()
+                account._refuse_untested_change(err)
+        return True
 
     @api.model
     def _check_create_values(self, vals):
@@ -331,9 +394,57 @@ class MailSyncAccount(models.Model):
 
     @api.onchange("provider")
     def _onchange_provider(self):
+        """A preset shows its servers (and writes them: ``write``); the custom
+        servers it replaces come back when Custom is chosen again before
+        saving, and the switch says so."""
         preset = PROVIDER_PRESETS.get(self.provider)
+        origin = self._origin
+        custom = {
+            name: origin[name]
+            for name in PROVIDER_PRESETS["gmail"]
+            if origin.provider == "custom"
+        }
         if preset:
+            replaced = [
+                host
+                for host in (custom.get("imap_host"), custom.get("smtp_host"))
+                if host and host not in (preset["imap_host"], preset["smtp_host"])
+            ]
             self.update(preset)
+            if replaced:
+                return {
+                    "warning": {
+                        "title": _("Your custom servers are replaced"),
+                        "message": _(
+                            "%(provider)s's servers replace %(servers)s. Choose "
+                            "Custom again before saving to keep yours.",
+                            provider=dict(
+                                self._fields["provider"]._description_selection(
+                                    self.env
+                                )
+                            )[self.provider],
+                            servers=", ".join(replaced),
+                        ),
+                    }
+                }
+        elif self.provider == "custom" and custom:
+            self.update(custom)
+        return None
+
+    @api.constrains("imap_port", "smtp_port")
+    def _check_ports(self):
+        for account in self:
+            for name in ("imap_port", "smtp_port"):
+                if not 1 <= (account[name] or 0) <= 65535:
+                    raise ValidationError(
+                        _(
+                            "%(field)s must be a port number from 1 to 65535 (for "
+                            "example 993 for IMAP over SSL, 465 or 587 for SMTP).",
+                            field=self._fields[name].get_description(self.env)[
+                                "string"
+                            ],
+                        )
+                    )
 
     @api.onchange("email")
     def _onchange_email(self):

@@ -206,6 +206,27 @@ class MailSyncAccount(models.Model):
             },
         }
 
+    def _refuse_untested_change(self, err):
+        """A change of where or as whom this connected mailbox connects did not
+        work (``err``: a MailSyncError, or the UserError naming what is
+        missing): nothing of it was saved. Log it and say so."""
+        if isinstance(err, errors.MailSyncError):
+            self._log_error(err, persist=True)
+            message, hint = self._describe(err)
+            title = self._connect_error_title(err)
+        else:
+            message, hint = err.args[0], _("Fill it in and save again.")
+            title = self.env._("Connecting failed")
+        raise MailSyncConnectError(
+            self.env._(
+                "Not saved: %(message)s\n\nHow to fix it: %(hint)s\n\nYour mailbox "
+                "keeps the settings that work until new ones do.",
+                message=message,
+                hint=hint,
+            ),
+            title,
+        ) from err
+
     @api.model
     def _connect_seconds(self):
         """How long Connect may take, IMAP and SMTP together (system parameter

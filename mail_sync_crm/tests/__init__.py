@@ -31,3 +31,4 @@ from . import test_superuser_context
 from . import test_mime_corpus
 from . import test_privacy
 from . import test_erasure
+from . import test_settings_changes

@@ -444,3 +444,14 @@ def test_quota_retry_at():
     assert quota_retry_at(550, "5.1.1 No such user", NOW) is None
     aware = quota_retry_at(*gmail_daily, NOW.replace(tzinfo=UTC))
     assert aware == datetime(2024, 5, 14, 15, 0, tzinfo=UTC)
+
+
+def test_usage_summary_counts_one_email_in_the_singular():
+    usage = Usage(every_minute(YESTERDAY_1405, 1))
+    assert usage_summary(PROFILES["custom"], usage, NOW)["line"].startswith(
+        "1 email today"
+    )
+    usage = Usage(every_minute(YESTERDAY_1405, 2))
+    assert usage_summary(PROFILES["custom"], usage, NOW)["line"].startswith(
+        "2 emails today"
+    )
