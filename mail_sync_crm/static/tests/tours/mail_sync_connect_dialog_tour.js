@@ -34,7 +34,8 @@ registry.category("web_tour.tours").add("mail_sync_crm_connect_dialog_tour", {
 });
 
 // A mailbox in Error shows "Errors 1"; after a Test & Reconnect that works, the
-// form reloads with "Errors 0" (the old entry stays in its log).
+// form reloads with no error count, an "Error Log" button instead (the old
+// entry stays in its log).
 registry.category("web_tour.tours").add("mail_sync_crm_reconnect_errors_tour", {
     steps: () => [
         {
@@ -51,12 +52,12 @@ registry.category("web_tour.tours").add("mail_sync_crm_reconnect_errors_tour", {
             trigger: ".o_notification:contains(Mailbox connected)",
         },
         {
-            content: "The Errors button no longer counts the old error",
-            trigger: `.o_form_view button[name=action_open_logs] .o_stat_value:contains("0")`,
+            content: "No error count any more: the button says Error Log",
+            trigger: `.o_form_view button[name=action_open_logs]:visible:contains("Error Log")`,
         },
         {
-            content: "and its log keeps it",
-            trigger: ".o_form_view button[name=action_open_logs]",
+            content: "and its log keeps the old error",
+            trigger: ".o_form_view button[name=action_open_logs]:visible:contains('Error Log')",
             run: "click",
         },
         {
