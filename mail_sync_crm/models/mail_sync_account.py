@@ -94,7 +94,8 @@ RETESTED_FIELDS = DESTINATION_FIELDS | {
     "imap_allow_self_signed",
     "smtp_allow_self_signed",
 }
-CONNECTED_STATES = ("enabled", "error", "pending", "connection")
+# (Connection: two days of errors, no longer tried: nothing works to keep.)
+CONNECTED_STATES = ("enabled", "error", "pending")
 # Context key of the write inside ``_write_tested`` (the value is a marker no
 # client's JSON can carry).
 TESTED_WRITE = "mail_sync_tested_write"

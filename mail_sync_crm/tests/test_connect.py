@@ -95,11 +95,22 @@ class TestConnect(MailSyncCase):
         with DovecotServer() as impostor:
             impostor.add_user("salesman", PASSWORD)
             # A new port erases the stored password: the owner types it again.
-            account.write({"imap_port": impostor.ssl_port, "imap_password": PASSWORD})
-            error = self._connect_error(account)
+            # The change is tried before it is saved: the impostor's certificate
+            # is refused there, and nothing of the change is kept.
+            # (no assertRaises: Odoo's rolls back what the block wrote, the
+            # log entry Mail Sync keeps through a cursor of its own included)
+            try:
+                account.write(
+                    {"imap_port": impostor.ssl_port, "imap_password": PASSWORD}
+                )
+            except UserError as caught:
+                error = str(caught)
+            else:
+                self.fail("the change was saved")
         self.assertIn("certificate", error.lower())
         self.assertEqual(account.log_ids.code, "cert_changed")
         self.assertEqual(account.imap_cert_fingerprint, pinned, "the pin is kept")
+        self.assertNotEqual(account.imap_port, impostor.ssl_port, "nothing saved")
 
     def test_gmail_preset(self):
         account = (

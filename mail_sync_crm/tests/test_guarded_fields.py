@@ -245,23 +245,16 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
                 "imap_port": evil.port,
                 "imap_encryption": "none",
             }
-            self.rpc(owner, "mail.sync.account", "write", mailbox, evil_imap)
-            error = self.refused(owner, "mail.sync.account", "action_connect", mailbox)
-            self.assertIn("IMAP password", error)
-            # Back to the real IMAP server (password typed), then SMTP elsewhere:
-            # with "same credentials" the IMAP password would go there.
-            self.rpc(
-                owner,
-                "mail.sync.account",
-                "write",
-                mailbox,
-                {
-                    "imap_port": self.imap.ssl_port,
-                    "imap_encryption": "ssl",
-                    "imap_password": PASSWORD,
-                },
+            # A connected mailbox's change is tried before it is saved: without
+            # the password typed again, it is refused before any connection.
+            error = self.refused(
+                owner, "mail.sync.account", "write", mailbox, evil_imap
             )
-            self.rpc(
+            self.assertIn("Not saved", error)
+            self.assertIn("IMAP password", error)
+            # SMTP elsewhere: with "same credentials" the IMAP password would go
+            # there; refused the same way.
+            error = self.refused(
                 owner,
                 "mail.sync.account",
                 "write",
@@ -272,13 +265,18 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
                     "smtp_encryption": "none",
                 },
             )
-            [read] = self.rpc(
-                owner, "mail.sync.account", "read", mailbox, ["imap_password_set"]
-            )
-            self.assertFalse(read["imap_password_set"])
-            error = self.refused(owner, "mail.sync.account", "action_connect", mailbox)
             self.assertIn("IMAP password", error)
+            [read] = self.rpc(
+                owner,
+                "mail.sync.account",
+                "read",
+                mailbox,
+                ["imap_password_set", "imap_host", "smtp_port"],
+            )
+            self.assertTrue(read["imap_password_set"], "the working one stays")
+            self.assertEqual(read["smtp_port"], self.own.smtp_port)
             self.assertEqual(evil_smtp.auth_attempts, [])
+            self.assertEqual(logged_logins(evil, 0), 0)
             # The owner types it for the new servers: now it goes there, as the
             # owner chose; the server's log shows that login, and only that one.
             self.rpc(
@@ -289,5 +287,7 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
                 {**evil_imap, "imap_password": PASSWORD},
             )
             self.rpc(owner, "mail.sync.account", "action_connect", mailbox)
-            self.assertEqual(logged_logins(evil, 1), 1, evil.log_tail())
-            self.assertEqual(evil_smtp.auth_attempts, [("salesman", True)])
+            # typed again, it goes there: once when the change is tried before
+            # it is saved, once more for Connect
+            self.assertEqual(logged_logins(evil, 2), 2, evil.log_tail())
+            self.assertEqual(evil_smtp.auth_attempts, [("salesman", True)] * 2)
