@@ -324,3 +324,18 @@ class MailSyncAccount(models.Model):
         else:
             action["context"] = {"default_email": self.env.user.email or False}
         return action
+
+    def _notification(self, message, kind, title=None, sticky=None):
+        """Odoo's notification of what a button did (``kind``: success, info,
+        warning or danger; sticky when it failed), then the view reloads."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title or _("Mail Sync"),
+                "message": message,
+                "type": kind,
+                "sticky": kind == "danger" if sticky is None else sticky,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

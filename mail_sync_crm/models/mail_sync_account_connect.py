@@ -140,6 +140,7 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner()
         self._check_ready_to_connect()
+        reconnecting = self.state in ("enabled", "error")
         try:
             self._test_and_enable()
         except errors.MailSyncError as err:
@@ -151,17 +152,10 @@ class MailSyncAccount(models.Model):
                 ),
                 self._connect_error_title(err),
             ) from err
-        title, message = self._connected_message()
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": "success" if self.state == "enabled" else "warning",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        title, message = self._connected_message(reconnecting)
+        return self._notification(
+            message, "success" if self.state == "enabled" else "warning", title=title
+        )
 
     def _test_and_enable(self):
         """Test IMAP and SMTP for real (raises a MailSyncError), then Enabled, or
@@ -254,7 +248,6 @@ class MailSyncAccount(models.Model):
         self.sudo().email_proof = proof
         if not proof:
             return self._notification(
-                _("Address not confirmed"),
                 _(
                     "The confirmation email sent to %(address)s did not arrive in "
                     "this mailbox's Inbox. Check that this mailbox receives the "
@@ -262,27 +255,17 @@ class MailSyncAccount(models.Model):
                     address=self.email,
                 ),
                 "warning",
+                title=_("Address not confirmed"),
             )
         return self._notification(
-            _("Address confirmed"),
             _("Mail you send from Odoo now leaves through your mailbox."),
             "success",
+            title=_("Address confirmed"),
         )
 
-    def _notification(self, title, message, kind):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": kind,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
-
-    def _connected_message(self):
-        """(title, message) telling the owner their mailbox is connected."""
+    def _connected_message(self, reconnecting=False):
+        """(title, message) telling the owner their mailbox is connected
+        (``reconnecting``: it was already, Test & Reconnect)."""
         if self.state == "pending":
             title = _("Mailbox pending")
             message = _(
@@ -291,6 +274,12 @@ class MailSyncAccount(models.Model):
                 "administrator raises the limit or someone disconnects.",
                 company=self.company_id.name,
                 limit=self.company_id.mail_sync_user_limit,
+            )
+        elif reconnecting:
+            title = _("Mailbox reconnected")
+            message = _(
+                "IMAP and SMTP work with these settings; syncing goes on from where "
+                "it was."
             )
         else:
             title = _("Mailbox connected")

@@ -85,14 +85,18 @@ class MailSyncAccount(models.Model):
         # own, not in this request's (whose snapshot is older than the lock). It
         # sees what is committed (the form is saved before its buttons run).
         self.env.flush_all()
+        before = self.sudo().synced_count
         with self.env.registry.cursor() as cr:
             account = self.with_env(self.env(cr=cr)).sudo()
             outcome = account._claim_and_sync(reset_backoff=by_owner)
-            notification = account._sync_now_notification(outcome)
+            account.invalidate_recordset(["synced_count"])
+            notification = account._sync_now_notification(outcome, before)
         self.env.invalidate_all()
         return notification
 
-    def _sync_now_notification(self, outcome):
+    def _sync_now_notification(self, outcome, before=0):
+        """What Sync Now says: ``outcome`` of the sync, ``before`` the
+        mailbox's Emails Recorded before it (the new ones are the difference)."""
         if isinstance(outcome, errors.MailSyncError):
             message, hint = self._describe(outcome)
             return self._notification(
@@ -118,23 +122,21 @@ class MailSyncAccount(models.Model):
                 _("This mailbox is no longer connected: nothing was synced."),
                 "warning",
             )
-        return self._notification(
-            _("Synced: %(count)s emails recorded in all.", count=self.synced_count),
-            "success",
-        )
-
-    def _notification(self, message, kind, title=None):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title or _("Mail Sync"),
-                "message": message,
-                "type": kind,
-                "sticky": kind == "danger",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        total = self.synced_count
+        new = max(0, total - before)
+        if not new:
+            message = _(
+                "Synced: no new email (%(total)s recorded in all).", total=total
+            )
+        elif new == 1:
+            message = _("Synced: 1 new email recorded (%(total)s in all).", total=total)
+        else:
+            message = _(
+                "Synced: %(count)s new emails recorded (%(total)s in all).",
+                count=new,
+                total=total,
+            )
+        return self._notification(message, "success")
 
     # ------------------------------------------------------------------
     # The scheduled run
