@@ -223,12 +223,26 @@ class MailSyncAccount(models.Model):
                     != (vals["email"] or "").strip().lower()
                 )
             )
+        moved_state = (
+            self.filtered(lambda a: a.state != vals["state"])
+            if "state" in vals
+            else self.browse()
+        )
         result = super().write(vals)
+        if moved_state:
+            # the owners' open pages update their top-bar badge
+            moved_state.user_id._mail_sync_notify_top_bar()
         if readdressed:
             # sudo: the proof was of the old address; nothing from vals is written.
             readdressed.sudo().email_proof = False
         if moved:
             self._erase_moved_secrets(before, vals)
+        return result
+
+    def unlink(self):
+        owners = self.user_id
+        result = super().unlink()
+        owners._mail_sync_notify_top_bar()
         return result
 
     @api.model
