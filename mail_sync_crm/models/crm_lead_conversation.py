@@ -7,8 +7,8 @@ import ast
 from email.utils import parseaddr
 
 from odoo import _, models
-from odoo.exceptions import UserError
 
+from ..exceptions import MailSyncUserError
 from ..lib import conversation
 
 
@@ -127,7 +127,10 @@ class CrmLead(models.Model):
             None,
         )
         if row is None:
-            raise UserError(_("This email is not on this lead."))
+            raise MailSyncUserError(
+                _("This email is not on this lead."), _("Email not found")
+            )
+
         thread = conversation.strip_prefixes(row.subject or "")
         partners = self.partner_id
         if not partners and self.email_from:

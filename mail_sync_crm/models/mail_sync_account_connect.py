@@ -4,8 +4,8 @@
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 
+from ..exceptions import MailSyncUserError
 from ..lib import address_proof, errors, imap_session, smtp_session
 
 _logger = logging.getLogger(__name__)
@@ -14,14 +14,10 @@ _logger = logging.getLogger(__name__)
 PROOF_SECONDS_PARAM = "mail_sync_crm.address_proof_seconds"
 
 
-class MailSyncConnectError(UserError):
-    """Connect failed: the dialog is titled after the failing side (``title``,
-    sent to the web client in the error's context; Odoo titles a plain
-    UserError "Invalid Operation"). See static/src/errors/."""
-
-    def __init__(self, message, title):
-        super().__init__(message)
-        self.context = {"mail_sync_title": title}
+class MailSyncConnectError(MailSyncUserError):
+    """Connect failed: the dialog is titled after the failing side (``title``)
+    and closing it reloads the form (the new Error Log entry). See
+    static/src/errors/."""
 
 
 class MailSyncAccount(models.Model):
@@ -121,8 +117,9 @@ class MailSyncAccount(models.Model):
         if passwords and not self.smtp_same_credentials and not self.sudo().smtp_secret:
             missing.append(_("SMTP password"))
         if missing:
-            raise UserError(
-                _("Fill in before connecting: %(fields)s", fields=", ".join(missing))
+            raise MailSyncUserError(
+                _("Fill in before connecting: %(fields)s", fields=", ".join(missing)),
+                _("Settings missing"),
             )
 
     def _connect_error_title(self, err):
@@ -237,7 +234,9 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner()
         if self.state not in ("enabled", "error", "pending"):
-            raise UserError(_("Connect the mailbox first."))
+            raise MailSyncUserError(
+                _("Connect the mailbox first."), _("Mailbox not connected")
+            )
         imap = self._imap_settings()
         smtp = self._smtp_settings()
         proof = self._prove_address(

@@ -25,9 +25,9 @@ import logging
 import threading
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 from odoo.tools import config
 
+from ..exceptions import MailSyncUserError
 from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
 from ..store import claims
 
@@ -72,7 +72,10 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner_or_admin()
         if self.state not in ("enabled", "error"):
-            raise UserError(_("Only a connected mailbox (Enabled or Error) syncs."))
+            raise MailSyncUserError(
+                _("Only a connected mailbox (Enabled or Error) syncs."),
+                _("Mailbox not connected"),
+            )
         by_owner = self.user_id == self.env.user
         if not self.sync_historical_done:
             if by_owner:
