@@ -1,5 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import models
+from odoo import api, models
+
+from ..lib import conversation
 
 
 class MailMessage(models.Model):
@@ -48,3 +50,36 @@ class MailMessage(models.Model):
                     "Received · synced from %(owner)s's mailbox", owner=owner
                 )
         return labels
+
+    @api.model
+    def _mail_sync_mark_text_quotes(self):
+        """Mark the quoted lines of the synced emails recorded before the
+        sync marked them (``store/chatter_store.py``), so that the chatter
+        folds them as it folds any quote; returns how many changed. Only
+        spans are added: the text stays as it was."""
+        subtype = self.env.ref(
+            "mail_sync_crm.mt_synced_email", raise_if_not_found=False
+        )
+        if not subtype:
+            return 0
+        self.env["mail.message"].flush_model(["body", "subtype_id"])
+        self.env.cr.execute(
+            """SELECT id, body FROM mail_message
+                WHERE subtype_id = %s AND body LIKE %s
+                  AND body NOT LIKE %s""",
+            [subtype.id, "%&gt;%", "%data-o-mail-quote%"],
+        )
+        rows = [
+            (message_id, marked)
+            for message_id, body in self.env.cr.fetchall()
+            if (marked := conversation.mark_text_quotes(body)) != body
+        ]
+        if rows:
+            self.env.cr.execute_values(
+                """UPDATE mail_message m SET body = v.body
+                     FROM (VALUES %s) AS v(id, body) WHERE m.id = v.id""",
+                rows,
+                template="(%s::int, %s::text)",
+            )
+            self.env["mail.message"].invalidate_model(["body"])
+        return len(rows)
