@@ -32,6 +32,8 @@
         "views/menus.xml",
         "views/ir_mail_server_views.xml",
         "views/mail_mail_views.xml",
+        "views/mail_compose_message_views.xml",
+
         "views/mail_sync_quota_override_views.xml",
     ],
     "assets": {
