@@ -12,7 +12,9 @@ class ResCompany(models.Model):
         default=0,
         help="Maximum number of mailboxes this company syncs (Enabled + Error). "
         "0 means unlimited. A mailbox connected beyond the limit waits as Pending "
-        "until the limit is raised or someone disconnects.",
+        "until the limit is raised or someone disconnects; lowering the limit "
+        "below the mailboxes in use moves the most recently connected ones to "
+        "Pending.",
     )
     mail_sync_block_own_domain = fields.Boolean(
         string="Block Own Domain",
@@ -81,7 +83,9 @@ class ResCompany(models.Model):
     def write(self, vals):
         res = super().write(vals)
         if "mail_sync_user_limit" in vals:
-            self.env["mail.sync.account"].sudo()._promote_pending(self)
+            accounts = self.env["mail.sync.account"].sudo()
+            accounts._demote_over_limit(self)
+            accounts._promote_pending(self)
         return res
 
     def _mail_sync_has_room(self, exclude=None):

@@ -59,3 +59,30 @@ class ResConfigSettings(models.TransientModel):
                 (settings.microsoft_outlook_client_identifier or "").strip()
                 and (settings.microsoft_outlook_client_secret or "").strip()
             )
+
+    @api.onchange("mail_sync_user_limit")
+    def _onchange_mail_sync_user_limit(self):
+        """Say, before saving, which mailboxes a lower limit moves to Pending."""
+        company = self.company_id
+        surplus = self.env["mail.sync.account"]._over_limit(
+            company, self.mail_sync_user_limit
+        )
+        if not surplus:
+            return None
+        return {
+            "warning": {
+                "title": self.env._("Mailboxes over the limit"),
+                "message": self.env._(
+                    "%(company)s syncs %(used)s mailboxes. With a limit of "
+                    "%(limit)s, the %(count)s most recently connected stop "
+                    "syncing when you save and wait as Pending: %(names)s. Their "
+                    "owners are told; they start again on their own when the "
+                    "limit is raised or someone disconnects.",
+                    company=company.name,
+                    used=company.mail_sync_billable_count,
+                    limit=self.mail_sync_user_limit,
+                    count=len(surplus),
+                    names=", ".join(surplus.mapped("display_name")),
+                ),
+            }
+        }
