@@ -43,6 +43,11 @@
             "mail_sync_crm/static/src/errors/*",
             "mail_sync_crm/static/src/conversation/*",
         ],
+        # Odoo loads its graph view when first used: so does the report's.
+        "web.assets_backend_lazy": [
+            "mail_sync_crm/static/src/report/*",
+        ],
+
         "web.assets_tests": [
             "mail_sync_crm/static/tests/tours/*.js",
         ],

@@ -14,7 +14,14 @@ class MailSyncMessage(models.Model):
     _order = "date desc, id desc"
     _rec_name = "subject"
 
-    message_id = fields.Char(string="Message-ID", required=True, index=True)
+    message_id = fields.Char(
+        string="Message-ID",
+        required=True,
+        index=True,
+        # the report's "Emails": each email once per cell (a ledger line is one
+        # per email, lead and mailbox)
+        aggregator="count_distinct",
+    )
     folder = fields.Char(required=True)
     uid = fields.Integer(string="UID")
     direction = fields.Selection(
