@@ -42,7 +42,9 @@
             "mail_sync_crm/static/src/chatter/*",
             "mail_sync_crm/static/src/errors/*",
             "mail_sync_crm/static/src/conversation/*",
+            "mail_sync_crm/static/src/settings/*",
         ],
+
         # Odoo loads its graph view when first used: so does the report's.
         "web.assets_backend_lazy": [
             "mail_sync_crm/static/src/report/*",
