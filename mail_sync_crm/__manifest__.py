@@ -4,7 +4,6 @@
     "summary": "Sync each salesperson's own mailbox (Gmail, Microsoft, IMAP+SMTP) "
     "into the Life of the Lead, and send their CRM mail through their own server",
     "version": "18.0.1.2.0",
-
     "category": "Sales/CRM",
     "website": "https://github.com/mail-sync-crm/mail_sync_crm",
     "author": "mail_sync_crm developers",
@@ -33,7 +32,6 @@
         "views/ir_mail_server_views.xml",
         "views/mail_mail_views.xml",
         "views/mail_compose_message_views.xml",
-
         "views/mail_sync_quota_override_views.xml",
     ],
     "assets": {
@@ -43,13 +41,12 @@
             "mail_sync_crm/static/src/errors/*",
             "mail_sync_crm/static/src/conversation/*",
             "mail_sync_crm/static/src/settings/*",
+            "mail_sync_crm/static/src/bus/*",
         ],
-
         # Odoo loads its graph view when first used: so does the report's.
         "web.assets_backend_lazy": [
             "mail_sync_crm/static/src/report/*",
         ],
-
         "web.assets_tests": [
             "mail_sync_crm/static/tests/tours/*.js",
         ],
