@@ -26,3 +26,5 @@ from . import test_oauth_processes
 from . import test_conversation
 from . import test_fleet_processes
 from . import test_security
+from . import test_first_hour
+from . import test_first_hour_ui
