@@ -2,8 +2,8 @@
 """Mailbox passwords: write-only for every role, stored encrypted."""
 
 from odoo import fields, models
+from odoo.exceptions import UserError
 
-from ..exceptions import MailSyncUserError
 from ..lib import crypto, errors, secret_key
 
 
@@ -61,11 +61,10 @@ class MailSyncAccount(models.Model):
             key = self._secret_key_for_storing()
         except errors.MailSyncError as err:
             message, hint = self._describe(err)
-            raise MailSyncUserError(
+            raise UserError(
                 self.env._(
                     "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
-                ),
-                self.env._("Password not stored"),
+                )
             ) from err
         self.sudo().write({field: crypto.encrypt(key, plaintext)})
 
