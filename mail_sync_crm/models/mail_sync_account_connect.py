@@ -275,7 +275,7 @@ class MailSyncAccount(models.Model):
                 limit=self.company_id.mail_sync_user_limit,
             )
         elif reconnecting:
-            title = _("Mailbox reconnected")
+            title = _("Mailbox connected")
             message = _(
                 "IMAP and SMTP work with these settings; syncing goes on from where "
                 "it was."

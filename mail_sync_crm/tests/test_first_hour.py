@@ -94,8 +94,9 @@ class TestFirstHour(SyncCase):
         )
         params = mine.action_connect()["params"]
         self.assertEqual(
-            (params["title"], params["type"]), ("Mailbox reconnected", "success")
+            (params["title"], params["type"]), ("Mailbox connected", "success")
         )
+        self.assertIn("syncing goes on from where it was", params["message"])
         # Confirm Address said its title as its type (two helpers of one name)
         params = mine.action_confirm_address()["params"]
         self.assertEqual(
