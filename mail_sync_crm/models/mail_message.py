@@ -1,5 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, models
+from markupsafe import Markup
+
+from odoo import models
 from odoo.osv import expression
 
 from ..lib import conversation
@@ -102,7 +104,17 @@ class MailMessage(models.Model):
         ``static/src/chatter/mail_sync_message.js``)."""
         result = super()._extras_to_store(store, format_reply=format_reply)
         for message, label in self._mail_sync_labels().items():
-            store.add(message, {"mail_sync_label": label})
+            values = {"mail_sync_label": label}
+            body = str(message.body or "")
+            if "data-o-mail-quote" not in body:
+                # Odoo's chatter folds what its sanitiser marked as quoted
+                # (``data-o-mail-quote``, "Read More"); it never sees the "> "
+                # lines of plain text: they are marked for the chatter here,
+                # as for the Emails view, the stored body left as it is.
+                marked = conversation.mark_text_quotes(body)
+                if marked != body:
+                    values["body"] = Markup(marked)
+            store.add(message, values)
         return result
 
     def _mail_sync_labels(self):
@@ -139,36 +151,3 @@ class MailMessage(models.Model):
                     "Received · synced from %(owner)s's mailbox", owner=owner
                 )
         return labels
-
-    @api.model
-    def _mail_sync_mark_text_quotes(self):
-        """Mark the quoted lines of the synced emails recorded before the
-        sync marked them (``store/chatter_store.py``), so that the chatter
-        folds them as it folds any quote; returns how many changed. Only
-        spans are added: the text stays as it was."""
-        subtype = self.env.ref(
-            "mail_sync_crm.mt_synced_email", raise_if_not_found=False
-        )
-        if not subtype:
-            return 0
-        self.env["mail.message"].flush_model(["body", "subtype_id"])
-        self.env.cr.execute(
-            """SELECT id, body FROM mail_message
-                WHERE subtype_id = %s AND body LIKE %s
-                  AND body NOT LIKE %s""",
-            [subtype.id, "%&gt;%", "%data-o-mail-quote%"],
-        )
-        rows = [
-            (message_id, marked)
-            for message_id, body in self.env.cr.fetchall()
-            if (marked := conversation.mark_text_quotes(body)) != body
-        ]
-        if rows:
-            self.env.cr.execute_values(
-                """UPDATE mail_message m SET body = v.body
-                     FROM (VALUES %s) AS v(id, body) WHERE m.id = v.id""",
-                rows,
-                template="(%s::int, %s::text)",
-            )
-            self.env["mail.message"].invalidate_model(["body"])
-        return len(rows)

@@ -15,7 +15,6 @@ from odoo.tools.mail import formataddr
 
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
-from ..lib import conversation
 from ..lib.sync_store import SyncStore
 from . import claims
 from .held_messages import HeldMessages
@@ -256,14 +255,7 @@ class MailSyncStore(HeldMessages, SyncStore):
         }
 
     def _body(self, message):
-        text = message.body_html or ""
-        if message.body_is_text:
-            # Odoo's chatter folds what its sanitiser marks as quoted
-            # (``data-o-mail-quote``, "Read More"); the sanitiser does not see
-            # the "> " lines of plain text, so they are marked here: the text
-            # is stored as it was, with the quotes wrapped in a marked span.
-            text = conversation.mark_text_quotes(text)
-        body = Markup(text)
+        body = Markup(message.body_html or "")
         if message.partial_size:
             note = self.env._(
                 "This email (%(size)s) is too large to sync whole: its text and"

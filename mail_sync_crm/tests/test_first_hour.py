@@ -7,10 +7,10 @@ import re
 from datetime import datetime, timedelta
 from unittest.mock import patch
 
-from markupsafe import Markup
-
 from odoo import fields
 from odoo.tests import Form, tagged
+
+from odoo.addons.mail.tools.discuss import Store
 
 from ..exceptions import MailSyncUserError
 from ..lib.testing import make_message
@@ -152,28 +152,21 @@ class TestFirstHour(SyncCase):
         )
         self.mailbox(self.salesman)
         self.env["mail.sync.account"]._cron_sync()
-        body = str(self.synced(self.lead).body)
-        self.assertIn('<span data-o-mail-quote="1">', body)
-        self.assertIn("We do, how many?", body)
-        self.assertNotIn("Forty", body[body.index("data-o-mail-quote") :])
-        unmarked = re.sub(r'<span data-o-mail-quote="1">|</span>', "", body)
-        self.assertEqual(
-            unmarked,
+        message = self.synced(self.lead)
+        stored = (
             "<p>Forty, please.<br>\n<br>\nOn Monday, Sally wrote:<br>\n"
-            "&gt; We do, how many?<br>\n&gt; Sally</p>",
-            "the stored text is otherwise as it was",
+            "&gt; We do, how many?<br>\n&gt; Sally</p>"
         )
-
-    def test_emails_recorded_before_get_their_quotes_marked(self):
-        message = self.lead.message_post(
-            body=Markup("<p>Yes.<br>\n&gt; Do you?</p>"),
-            subtype_id=self.subtype.id,
-            message_type="email",
+        self.assertEqual(str(message.body), stored, "stored as it was")
+        data = Store(message, for_current_user=True).get_result()
+        [shown] = [m["body"] for m in data["mail.message"] if m["id"] == message.id]
+        self.assertIn('<span data-o-mail-quote="1">', shown)
+        self.assertNotIn("Forty", shown[shown.index("data-o-mail-quote") :])
+        self.assertEqual(
+            re.sub(r'<span data-o-mail-quote="1">|</span>', "", shown),
+            stored,
+            "the chatter shows the same text, the quote marked",
         )
-        self.assertNotIn("data-o-mail-quote", str(message.body))
-        self.assertEqual(self.env["mail.message"]._mail_sync_mark_text_quotes(), 1)
-        self.assertIn('<span data-o-mail-quote="1">&gt; Do you?</span>', message.body)
-        self.assertEqual(self.env["mail.message"]._mail_sync_mark_text_quotes(), 0)
 
     # 5 ----------------------------------------------------------------------
     def test_a_leads_chatter_pages_in_date_order(self):
