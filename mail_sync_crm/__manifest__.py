@@ -33,6 +33,7 @@
         "views/menus.xml",
         "views/ir_mail_server_views.xml",
         "views/mail_mail_views.xml",
+        "views/mail_compose_message_views.xml",
         "views/mail_sync_quota_override_views.xml",
     ],
     "assets": {
@@ -41,6 +42,12 @@
             "mail_sync_crm/static/src/chatter/*",
             "mail_sync_crm/static/src/errors/*",
             "mail_sync_crm/static/src/conversation/*",
+            "mail_sync_crm/static/src/settings/*",
+            "mail_sync_crm/static/src/bus/*",
+        ],
+        # Odoo loads its graph view when first used: so does the report's.
+        "web.assets_backend_lazy": [
+            "mail_sync_crm/static/src/report/*",
         ],
         "web.assets_tests": [
             "mail_sync_crm/static/tests/tours/*.js",

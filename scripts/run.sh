@@ -44,9 +44,11 @@ cat <<MSG
 
   Odoo 18 with mail_sync_crm: http://localhost:$PORT/web/login   (database $DB)
     administrator: admin / admin
-    salesperson:   sally / sally   (demo leads and opportunities are hers; her
-                   mailbox is connected to a local demo mail server: open
-                   "Acme Corp" to see its synced emails)
+    salespeople:   sally / sally   (most demo leads and opportunities are hers;
+                                    open "Acme Corp" to see its synced emails)
+                   sam / sam       (his: "Wayne Logistics"; as sally, "Umbrella"
+                                    names him as First Contact By)
+                   Both mailboxes are connected to a local demo mail server.
   Log: $ROOT/.run/dev.log      Stop: Ctrl-C or 'make stop'
 
 MSG

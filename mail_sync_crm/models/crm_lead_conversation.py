@@ -6,11 +6,15 @@ Odoo's composer so that the mail that leaves continues the thread."""
 import ast
 from email.utils import parseaddr
 
+from markupsafe import Markup
+
 from odoo import _, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_datetime
 
 from odoo.addons.mail.tools.discuss import Store
 
+from ..exceptions import MailSyncUserError
 from ..lib import conversation
 from ..superuser import addon_sudo
 
@@ -221,8 +225,14 @@ class CrmLead(models.Model):
             None,
         )
         if row is None:
-            raise UserError(_("This email is not on this lead."))
+            raise MailSyncUserError(
+                _("This email is not on this lead."), _("Email not found")
+            )
         thread = conversation.strip_prefixes(subjects[row])
+        # sudo: read-only: the email being replied to, a row of this lead's own
+        # ledger found above among those the caller may see; its body is what
+        # the chatter shows them (hidden content stays in the vault).
+        original = row.mail_message_id.sudo()
         partners = self.partner_id
         if not partners and self.email_from:
             partners = self._mail_sync_recipient_partners([self.email_from])
@@ -242,8 +252,29 @@ class CrmLead(models.Model):
                 "default_partner_ids": partners.ids,
                 "default_subtype_xmlid": "mail.mt_comment",
                 "default_message_type": "comment",
+                "default_body": self._mail_sync_quoted(original),
+                # the composer says from which address and server it leaves
+                "mail_sync_show_route": True,
             },
         }
+
+    def _mail_sync_quoted(self, message):
+        """The body a reply starts with: a blank line to write on, then the
+        original email quoted as mail clients quote it ("On <date>, <sender>
+        wrote:" above it), marked as a quote for Odoo's folding."""
+        name, address = parseaddr(message.email_from or "")
+        sender = message.author_id.name or name or address
+        if address and sender != address:
+            sender = f"{sender} <{address}>"
+        attribution = _(
+            "On %(date)s, %(sender)s wrote:",
+            date=format_datetime(self.env, message.date, dt_format="medium"),
+            sender=sender or _("Unknown sender"),
+        )
+        return Markup(
+            '<p><br></p><p data-o-mail-quote="1">%s</p>'
+            '<blockquote data-o-mail-quote="1">%s</blockquote>'
+        ) % (attribution, message.body or "")
 
     def _notify_by_email_get_base_mail_values(self, message, additional_values=None):
         """A reply to a synced email continues its thread in the customer's mail

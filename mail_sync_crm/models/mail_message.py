@@ -1,9 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from markupsafe import Markup
+
 from odoo import models
+from odoo.osv import expression
 
 from odoo.addons.mail.tools.discuss import Store
 
+from ..lib import conversation
 from ..superuser import addon_sudo
+
+# A chatter in date order (context ``mail_sync_date_order``): newest first.
+DATE_ORDER = "date DESC, id DESC"
 
 
 class MailMessage(models.Model):
@@ -20,6 +27,91 @@ class MailMessage(models.Model):
             ).unlink()
         return super().unlink()
 
+    def _message_fetch(
+        self, domain, search_term=None, before=None, after=None, around=None, limit=30
+    ):
+        """Odoo pages a chatter by id; with context ``mail_sync_date_order``
+        (a lead's chatter, ``controllers/thread.py``) it pages by (date, id),
+        ``before``/``after``/``around`` naming the message the page starts
+        from. With ``mail_sync_date_order="new"``, ``after`` is the last
+        message the page knows: every message written since, in date order."""
+        order = self.env.context.get("mail_sync_date_order")
+        if not order:
+            return super()._message_fetch(
+                domain,
+                search_term=search_term,
+                before=before,
+                after=after,
+                around=around,
+                limit=limit,
+            )
+        result = {}
+        if search_term:
+            # as Odoo's own _message_fetch searches
+            term = search_term.replace(" ", "%")
+            # sudo: the attachments of the messages being read
+            attachments = (
+                self.env["ir.attachment"].sudo()._search([("name", "ilike", term)])
+            )
+            domain = expression.AND(
+                [
+                    domain,
+                    expression.OR(
+                        [
+                            [("attachment_ids", "in", attachments)],
+                            [("body", "ilike", term)],
+                            [("subject", "ilike", term)],
+                            [("subtype_id.description", "ilike", term)],
+                        ]
+                    ),
+                    [("message_type", "not in", ["user_notification", "notification"])],
+                ]
+            )
+            result["count"] = self.search_count(domain)
+        if around is not None:
+            older = self.search(
+                expression.AND([domain, self._mail_sync_date_domain("<=", around)]),
+                limit=limit // 2,
+                order=DATE_ORDER,
+            )
+            newer = self.search(
+                expression.AND([domain, self._mail_sync_date_domain(">", around)]),
+                limit=limit // 2,
+                order="date ASC, id ASC",
+            )
+            return {**result, "messages": newer[::-1] + older}
+        if after and order == "new":
+            domain = expression.AND([domain, [("id", ">", after)]])
+        elif after:
+            newer = self.search(
+                expression.AND([domain, self._mail_sync_date_domain(">", after)]),
+                limit=limit,
+                order="date ASC, id ASC",
+            )
+            return {**result, "messages": newer[::-1]}
+        if before:
+            domain = expression.AND([domain, self._mail_sync_date_domain("<", before)])
+        return {
+            **result,
+            "messages": self.search(domain, limit=limit, order=DATE_ORDER),
+        }
+
+    def _mail_sync_date_domain(self, operator, message_id):
+        """The messages before (``<``, ``<=``) or after (``>``) the message
+        ``message_id`` in date order (then id)."""
+        # the message as its reader may see it (a message they may not read
+        # bounds the page by id, as Odoo's own paging does)
+        date = self.search([("id", "=", int(message_id))], limit=1).date
+        if not date:
+            return [("id", operator, message_id)]
+        strict = operator.rstrip("=")
+        return expression.OR(
+            [
+                [("date", strict, date)],
+                [("date", "=", date), ("id", operator, message_id)],
+            ]
+        )
+
     def _extras_to_store(self, store, format_reply):
         """A synced email tells the chatter, outside its body, which way it went
         and whose mailbox it came from (``mail_sync_label``, shown by
@@ -28,7 +120,17 @@ class MailMessage(models.Model):
         content replaces what colleagues see."""
         result = super()._extras_to_store(store, format_reply=format_reply)
         for message, label in self._mail_sync_labels().items():
-            store.add(message, {"mail_sync_label": label})
+            values = {"mail_sync_label": label}
+            body = str(message.body or "")
+            if "data-o-mail-quote" not in body:
+                # Odoo's chatter folds what its sanitiser marked as quoted
+                # (``data-o-mail-quote``, "Read More"); it never sees the "> "
+                # lines of plain text: they are marked for the chatter here,
+                # as for the Emails view, the stored body left as it is.
+                marked = conversation.mark_text_quotes(body)
+                if marked != body:
+                    values["body"] = Markup(marked)
+            store.add(message, values)
         self._mail_sync_content_to_store(store)
         return result
 

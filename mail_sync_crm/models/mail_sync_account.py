@@ -293,10 +293,18 @@ class MailSyncAccount(models.Model):
                     != (vals["email"] or "").strip().lower()
                 )
             )
+        moved_state = (
+            self.filtered(lambda a: a.state != vals["state"])
+            if "state" in vals
+            else self.browse()
+        )
         result = super().write(vals)
         if "visibility" in vals:
             # the new level applies to the mail already synced
             self.env["mail.sync.content"]._mail_sync_apply_mailboxes(self)
+        if moved_state:
+            # the owners' open pages update their top-bar badge
+            moved_state.user_id._mail_sync_notify_top_bar()
         if readdressed:
             # sudo: the proof was of the old address; nothing from vals is written.
             readdressed.sudo().email_proof = False
@@ -345,6 +353,12 @@ class MailSyncAccount(models.Model):
                 self.env.invalidate_all()
                 account._refuse_untested_change(err)
         return True
+
+    def unlink(self):
+        owners = self.user_id
+        result = super().unlink()
+        owners._mail_sync_notify_top_bar()
+        return result
 
     @api.model
     def _check_create_values(self, vals):
@@ -487,3 +501,18 @@ class MailSyncAccount(models.Model):
         else:
             action["context"] = {"default_email": self.env.user.email or False}
         return action
+
+    def _notification(self, message, kind, title=None, sticky=None):
+        """Odoo's notification of what a button did (``kind``: success, info,
+        warning or danger; sticky when it failed), then the view reloads."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title or _("Mail Sync"),
+                "message": message,
+                "type": kind,
+                "sticky": kind == "danger" if sticky is None else sticky,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

@@ -7,8 +7,8 @@ import functools
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 
+from ..exceptions import MailSyncUserError
 from ..lib import address_proof, errors, host_policy, imap_session, smtp_session
 from ..lib.deadline import Deadline
 
@@ -35,14 +35,10 @@ def _host_policy(setting):
     return policy
 
 
-class MailSyncConnectError(UserError):
-    """Connect failed: the dialog is titled after the failing side (``title``,
-    sent to the web client in the error's context; Odoo titles a plain
-    UserError "Invalid Operation"). See static/src/errors/."""
-
-    def __init__(self, message, title):
-        super().__init__(message)
-        self.context = {"mail_sync_title": title}
+class MailSyncConnectError(MailSyncUserError):
+    """Connect failed: the dialog is titled after the failing side (``title``)
+    and closing it reloads the form (the new Error Log entry). See
+    static/src/errors/."""
 
 
 class MailSyncAccount(models.Model):
@@ -163,8 +159,9 @@ class MailSyncAccount(models.Model):
         if passwords and not self.smtp_same_credentials and not self.sudo().smtp_secret:
             missing.append(_("SMTP password"))
         if missing:
-            raise UserError(
-                _("Fill in before connecting: %(fields)s", fields=", ".join(missing))
+            raise MailSyncUserError(
+                _("Fill in before connecting: %(fields)s", fields=", ".join(missing)),
+                _("Settings missing"),
             )
 
     def _connect_error_title(self, err):
@@ -183,6 +180,7 @@ class MailSyncAccount(models.Model):
         self._check_owner()
         self._check_ready_to_connect()
         self.env["mail.sync.connect.attempt"]._mail_sync_count_attempt(self.env.user)
+        reconnecting = self.state in ("enabled", "error")
         try:
             self._test_and_enable()
         except errors.MailSyncError as err:
@@ -194,17 +192,10 @@ class MailSyncAccount(models.Model):
                 ),
                 self._connect_error_title(err),
             ) from err
-        title, message = self._connected_message()
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": "success" if self.state == "enabled" else "warning",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        title, message = self._connected_message(reconnecting)
+        return self._notification(
+            message, "success" if self.state == "enabled" else "warning", title=title
+        )
 
     def _refuse_untested_change(self, err):
         """A change of where or as whom this connected mailbox connects did not
@@ -333,7 +324,9 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner()
         if self.state not in ("enabled", "error", "pending"):
-            raise UserError(_("Connect the mailbox first."))
+            raise MailSyncUserError(
+                _("Connect the mailbox first."), _("Mailbox not connected")
+            )
         imap = self._imap_settings()
         smtp = self._smtp_settings()
         proof = self._prove_address(
@@ -344,7 +337,6 @@ class MailSyncAccount(models.Model):
         self.sudo().email_proof = proof
         if not proof:
             return self._notification(
-                _("Address not confirmed"),
                 _(
                     "The confirmation email sent to %(address)s did not arrive in "
                     "this mailbox's Inbox. Check that this mailbox receives the "
@@ -352,27 +344,17 @@ class MailSyncAccount(models.Model):
                     address=self.email,
                 ),
                 "warning",
+                title=_("Address not confirmed"),
             )
         return self._notification(
-            _("Address confirmed"),
             _("Mail you send from Odoo now leaves through your mailbox."),
             "success",
+            title=_("Address confirmed"),
         )
 
-    def _notification(self, title, message, kind):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": kind,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
-
-    def _connected_message(self):
-        """(title, message) telling the owner their mailbox is connected."""
+    def _connected_message(self, reconnecting=False):
+        """(title, message) telling the owner their mailbox is connected
+        (``reconnecting``: it was already, Test & Reconnect)."""
         if self.state == "pending":
             title = _("Mailbox pending")
             message = _(
@@ -381,6 +363,12 @@ class MailSyncAccount(models.Model):
                 "administrator raises the limit or someone disconnects.",
                 company=self.company_id.name,
                 limit=self.company_id.mail_sync_user_limit,
+            )
+        elif reconnecting:
+            title = _("Mailbox connected")
+            message = _(
+                "IMAP and SMTP work with these settings; syncing goes on from where "
+                "it was."
             )
         else:
             title = _("Mailbox connected")

@@ -19,9 +19,9 @@ import secrets
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 from odoo.tools.misc import hash_sign, verify_hash_signed
 
+from ..exceptions import MailSyncUserError
 from ..lib import errors, oauth
 from ..lib.oauth_providers import CLIENT_PARAMS, PROVIDERS, provider_from_params
 
@@ -161,17 +161,19 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner()
         if not self.oauth_provider:
-            raise UserError(
-                _("Only Gmail and Microsoft mailboxes sign in with their provider.")
+            raise MailSyncUserError(
+                _("Only Gmail and Microsoft mailboxes sign in with their provider."),
+                _("Sign-in not available"),
             )
         if not self.oauth_ready:
-            raise UserError(
+            raise MailSyncUserError(
                 _(
                     "Connecting with %(provider)s is not set up yet. Ask your Odoo "
                     "administrator to enter the %(provider)s client ID and secret "
                     "in Settings > CRM > Mail Sync.",
                     provider=self._oauth_label(),
-                )
+                ),
+                _("Sign-in not set up"),
             )
         return {
             "type": "ir.actions.act_url",

@@ -25,9 +25,9 @@ import logging
 import threading
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
 from odoo.tools import config
 
+from ..exceptions import MailSyncUserError
 from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
 from ..store import claims
 from ..superuser import addon_sudo
@@ -73,7 +73,10 @@ class MailSyncAccount(models.Model):
         self.ensure_one()
         self._check_owner_or_admin()
         if self.state not in ("enabled", "error"):
-            raise UserError(_("Only a connected mailbox (Enabled or Error) syncs."))
+            raise MailSyncUserError(
+                _("Only a connected mailbox (Enabled or Error) syncs."),
+                _("Mailbox not connected"),
+            )
         by_owner = self.user_id == self.env.user
         if not self.sync_historical_done:
             if by_owner:
@@ -86,17 +89,23 @@ class MailSyncAccount(models.Model):
         # own, not in this request's (whose snapshot is older than the lock). It
         # sees what is committed (the form is saved before its buttons run).
         self.env.flush_all()
+        # sudo: read-only: the count of the mailbox the caller owns or administers
+        # (checked above), to say how many emails this run added.
+        before = self.sudo().synced_count
         with self.env.registry.cursor() as cr:
             # sudo: Sync Now of a mailbox the caller owns or administers
             # (_check_owner_or_admin above): the sync writes what the mailbox's own
             # server holds, with no key of the caller's context (addon_sudo).
             account = addon_sudo(self.with_env(self.env(cr=cr)))
             outcome = account._claim_and_sync(reset_backoff=by_owner)
-            notification = account._sync_now_notification(outcome)
+            account.invalidate_recordset(["synced_count"])
+            notification = account._sync_now_notification(outcome, before)
         self.env.invalidate_all()
         return notification
 
-    def _sync_now_notification(self, outcome):
+    def _sync_now_notification(self, outcome, before=0):
+        """What Sync Now says: ``outcome`` of the sync, ``before`` the
+        mailbox's Emails Recorded before it (the new ones are the difference)."""
         if isinstance(outcome, errors.MailSyncError):
             message, hint = self._describe(outcome)
             return self._notification(
@@ -122,23 +131,21 @@ class MailSyncAccount(models.Model):
                 _("This mailbox is no longer connected: nothing was synced."),
                 "warning",
             )
-        return self._notification(
-            _("Synced: %(count)s emails recorded in all.", count=self.synced_count),
-            "success",
-        )
-
-    def _notification(self, message, kind, title=None):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title or _("Mail Sync"),
-                "message": message,
-                "type": kind,
-                "sticky": kind == "danger",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        total = self.synced_count
+        new = max(0, total - before)
+        if not new:
+            message = _(
+                "Synced: no new email (%(total)s recorded in all).", total=total
+            )
+        elif new == 1:
+            message = _("Synced: 1 new email recorded (%(total)s in all).", total=total)
+        else:
+            message = _(
+                "Synced: %(count)s new emails recorded (%(total)s in all).",
+                count=new,
+                total=total,
+            )
+        return self._notification(message, "success")
 
     # ------------------------------------------------------------------
     # The scheduled run

@@ -239,6 +239,50 @@ class MailSyncAccount(models.Model):
         return promoted
 
     @api.model
+    def _over_limit(self, company, limit):
+        """The mailboxes of ``company`` that a limit of ``limit`` leaves no
+        place for: its billable mailboxes past the limit, the most recently
+        connected first (those connected first keep syncing)."""
+        if not limit:
+            return self.browse()
+        # sudo: read-only: the company's billable mailboxes (the limit an
+        # administrator just wrote decides which go Pending; constants here).
+        billable = self.sudo().search(
+            [("company_id", "=", company.id), ("state", "in", ("enabled", "error"))],
+            order="connected_date desc nulls last, id desc",
+        )
+        return billable[: max(0, len(billable) - limit)]
+
+    def _demote_over_limit(self, companies):
+        """A limit lowered below the mailboxes in use: the mailboxes over it,
+        the most recently connected first, stop syncing and wait as Pending
+        (promoted again, longest waiting first, by ``_promote_pending``); each
+        owner is told on the mailbox, by notification."""
+        demoted = self.browse()
+        for company in companies:
+            surplus = self._over_limit(company, company.mail_sync_user_limit)
+            if not surplus:
+                continue
+            surplus.write({"state": "pending", "pending_date": fields.Datetime.now()})
+            for account in surplus:
+                account.message_post(
+                    body=_(
+                        "Mail Sync paused %(email)s: %(company)s now syncs at most "
+                        "%(limit)s mailboxes, and this one was among the most "
+                        "recently connected. It is Pending and starts syncing "
+                        "again on its own when an administrator raises the limit "
+                        "or someone disconnects; nothing is lost meanwhile.",
+                        email=account.email,
+                        company=company.name,
+                        limit=company.mail_sync_user_limit,
+                    ),
+                    partner_ids=account.user_id.partner_id.ids,
+                    subtype_xmlid="mail.mt_comment",
+                )
+            demoted |= surplus
+        return demoted
+
+    @api.model
     def _cron_update_status(self):
         """Error for 48 hours -> Connection: no longer tried, not billed; the owner
         is told. Freed places go to Pending mailboxes."""

@@ -33,9 +33,8 @@ class MailSyncAccount(models.Model):
         compute="_compute_synced_count",
         string="Emails Recorded",
         help="Distinct emails this mailbox put on chatters (an email on a lead and "
-        "its opportunity counts once). The report Personal Emails by Stage "
-        "counts one line per email and lead instead, including emails that "
-        "were already on the chatter.",
+        "its opportunity counts once): the total of Emails in Personal Emails by "
+        "Stage on this mailbox's recorded emails (the button opens it).",
     )
     synced_lead_count = fields.Integer(
         compute="_compute_synced_count", string="Leads Reached"
@@ -75,10 +74,25 @@ class MailSyncAccount(models.Model):
             account.synced_lead_count = leads
 
     def action_open_synced_emails(self):
+        """Personal Emails by Stage on the emails this mailbox put on chatters:
+        its total of "Emails" is the mailbox's Emails Recorded."""
         self.ensure_one()
-        return self.env["mail.sync.message"]._action_list(
-            [("account_id", "=", self.id)]
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mail_sync_crm.mail_sync_message_action_report"
         )
+        action.update(
+            name=self.env._("Emails Recorded: %(mailbox)s", mailbox=self.display_name),
+            domain=[("account_id", "=", self.id), ("introduced", "=", True)],
+            view_mode="pivot,graph,list,form",
+            views=[
+                (False, "pivot"),
+                (False, "graph"),
+                (False, "list"),
+                (False, "form"),
+            ],
+            context={"create": False},
+        )
+        return action
 
     # ------------------------------------------------------------------
     # Running a sync

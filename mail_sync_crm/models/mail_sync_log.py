@@ -2,8 +2,8 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
 
+from ..exceptions import MailSyncUserError
 from ..lib.undeliverable import MAX_ATTEMPTS
 
 LOG_RETENTION = timedelta(days=30)
@@ -63,7 +63,10 @@ class MailSyncLog(models.Model):
         # the caller owns or administers (checked above); written below: constants.
         failed = self.failed_message_id.sudo()
         if failed.state != "skipped":
-            raise UserError(self.env._("This message is no longer skipped."))
+            raise MailSyncUserError(
+                self.env._("This message is no longer skipped."),
+                self.env._("Nothing to retry"),
+            )
         failed.write({"state": "retry", "attempts": MAX_ATTEMPTS - 1})
         # sudo: the addon's scheduled sync runs sooner; no value is passed.
         self.env.ref("mail_sync_crm.ir_cron_mail_sync").sudo()._trigger()

@@ -21,6 +21,9 @@ class MailSyncMessage(models.Model):
         help="The email's Message-ID; for a second email reusing the Message-ID "
         "of one already on the lead but saying something else, the Message-ID "
         "followed by # and the start of its content fingerprint.",
+        # the report's "Emails": each email once per cell (a ledger line is one
+        # per email, lead and mailbox)
+        aggregator="count_distinct",
     )
     folder = fields.Char(required=True)
     uid = fields.Integer(string="UID")

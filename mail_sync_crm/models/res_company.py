@@ -17,7 +17,9 @@ class ResCompany(models.Model):
         default=0,
         help="Maximum number of mailboxes this company syncs (Enabled + Error). "
         "0 means unlimited. A mailbox connected beyond the limit waits as Pending "
-        "until the limit is raised or someone disconnects.",
+        "until the limit is raised or someone disconnects; lowering the limit "
+        "below the mailboxes in use moves the most recently connected ones to "
+        "Pending.",
     )
     mail_sync_block_own_domain = fields.Boolean(
         string="Block Own Domain",
@@ -115,9 +117,11 @@ class ResCompany(models.Model):
         res = super().write(vals)
         if "mail_sync_user_limit" in vals:
             # sudo: the limit the caller just wrote (a company write it is allowed)
-            # frees places: Pending mailboxes of these companies are promoted
-            # (constants).
-            self.env["mail.sync.account"].sudo()._promote_pending(self)
+            # moves mailboxes over it to Pending and frees places for Pending ones
+            # of these companies (constants).
+            accounts = self.env["mail.sync.account"].sudo()
+            accounts._demote_over_limit(self)
+            accounts._promote_pending(self)
         if any(name in vals for name in VISIBILITY_FIELDS):
             # sudo: read-only: the mailboxes of the companies the caller just
             # changed (a company write it is allowed), whose levels now apply to

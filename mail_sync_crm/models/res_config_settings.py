@@ -1,5 +1,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from datetime import timedelta
+
 from odoo import api, fields, models
+from odoo.tools.misc import format_datetime
+
+from ..lib import errors, fleet_poll, secret_key
+
+# mail_sync_account_fleet.POOL_PARAM (importing that module here would declare
+# its class before the model it extends)
+POOL_PARAM = "mail_sync_crm.poll_pool_size"
 
 
 class ResConfigSettings(models.TransientModel):
@@ -38,6 +47,24 @@ class ResConfigSettings(models.TransientModel):
         help="Address ranges (CIDR) or host names, comma-separated, that mailboxes "
         "may connect to besides public addresses (empty: public addresses only).",
     )
+    mail_sync_poll_pool_size = fields.Integer(
+        string="IMAP Connections per Run",
+        config_parameter=POOL_PARAM,
+        default=fleet_poll.DEFAULT_POOL_SIZE,
+        help="How many mailboxes a scheduled sync checks for news at once, one "
+        "IMAP connection each (1 to 64; 0 means the default, 16).",
+    )
+    mail_sync_key_ok = fields.Boolean(compute="_compute_mail_sync_key")
+    mail_sync_key_status = fields.Char(
+        string="Encryption Key", compute="_compute_mail_sync_key"
+    )
+    mail_sync_key_fingerprint = fields.Char(
+        string="Key Fingerprint", compute="_compute_mail_sync_key"
+    )
+    mail_sync_health = fields.Char(
+        string="Mail Sync Status", compute="_compute_mail_sync_health"
+    )
+    mail_sync_health_ok = fields.Boolean(compute="_compute_mail_sync_health")
 
     # OAuth: Odoo's own client credentials (the same fields as the google_gmail
     # and microsoft_outlook modules declare, so either can be installed beside).
@@ -77,3 +104,135 @@ class ResConfigSettings(models.TransientModel):
                 (settings.microsoft_outlook_client_identifier or "").strip()
                 and (settings.microsoft_outlook_client_secret or "").strip()
             )
+
+    @api.depends("company_id")
+    def _compute_mail_sync_key(self):
+        """Where this server finds the key of the mailbox passwords and its
+        fingerprint (never the key), or what is wrong with it."""
+        # sudo: read-only: where the key is found and its fingerprint (never the
+        # key) for the settings page of an administrator; no value of theirs.
+        Account = self.env["mail.sync.account"].sudo()
+        ok, fingerprint = False, False
+        try:
+            key, source = Account._secret_key_found()
+        except errors.MailSyncError as err:
+            message, hint = Account._describe(err)
+            status = self.env._("%(message)s %(hint)s", message=message, hint=hint)
+        else:
+            stored = Account._secret_key_fingerprint_stored()
+            if key is None:
+                ok = True
+                status = self.env._(
+                    "No key yet: made at the first password stored, as %(path)s",
+                    path=Account._secret_key_path(),
+                )
+            else:
+                fingerprint = secret_key.fingerprint(key)
+                ok = not stored or stored == fingerprint
+                status = (
+                    self.env._("In use: %(origin)s", origin=source)
+                    if ok
+                    else self.env._(
+                        "Wrong key: the %(origin)s is not the key the stored "
+                        "passwords were made with (fingerprint %(stored)s)",
+                        origin=source,
+                        stored=stored,
+                    )
+                )
+        for settings in self:
+            settings.mail_sync_key_ok = ok
+            settings.mail_sync_key_status = status
+            settings.mail_sync_key_fingerprint = fingerprint
+
+    @api.depends("company_id")
+    def _compute_mail_sync_health(self):
+        """One line: the scheduled sync's last and next run, the company's
+        mailboxes by status and the errors of the last 24 hours."""
+        cron = self.env.ref("mail_sync_crm.ir_cron_mail_sync", raise_if_not_found=False)
+        # sudo: read-only: the scheduled action's dates, the counts of mailboxes
+        # by status and of the day's errors of the settings' company.
+        cron = cron.sudo() if cron else cron
+        # sudo: read-only: the same counts.
+        Account = self.env["mail.sync.account"].sudo()
+        labels = dict(Account._fields["state"]._description_selection(self.env))
+        for settings in self:
+            company = settings.company_id
+            counts = dict(
+                Account._read_group(
+                    [("company_id", "=", company.id), ("state", "!=", "draft")],
+                    ["state"],
+                    ["__count"],
+                )
+            )
+            # sudo: read-only: a count of the company's log entries of the day.
+            errors_day = (
+                self.env["mail.sync.log"]
+                .sudo()
+                .search_count(
+                    [
+                        ("account_id.company_id", "=", company.id),
+                        (
+                            "create_date",
+                            ">=",
+                            fields.Datetime.now() - timedelta(days=1),
+                        ),
+                    ]
+                )
+            )
+            if not cron or not cron.active:
+                runs = self.env._("Scheduled sync disabled")
+            elif cron.lastcall:
+                runs = self.env._(
+                    "Last scheduled sync %(last)s, next %(next)s",
+                    last=format_datetime(self.env, cron.lastcall, dt_format="short"),
+                    next=format_datetime(self.env, cron.nextcall, dt_format="short"),
+                )
+            else:
+                runs = self.env._(
+                    "Scheduled sync not run yet, first at %(next)s",
+                    next=format_datetime(self.env, cron.nextcall, dt_format="short"),
+                )
+            mailboxes = ", ".join(
+                f"{counts[state]} {labels[state]}"
+                for state in ("enabled", "error", "pending", "connection")
+                if counts.get(state)
+            ) or self.env._("no mailbox connected")
+            settings.mail_sync_health = self.env._(
+                "%(runs)s · %(mailboxes)s · %(errors)s errors in the last 24 hours",
+                runs=runs,
+                mailboxes=mailboxes,
+                errors=errors_day,
+            )
+            settings.mail_sync_health_ok = bool(
+                cron
+                and cron.active
+                and not counts.get("error")
+                and not counts.get("connection")
+            )
+
+    @api.onchange("mail_sync_user_limit")
+    def _onchange_mail_sync_user_limit(self):
+        """Say, before saving, which mailboxes a lower limit moves to Pending."""
+        company = self.company_id
+        surplus = self.env["mail.sync.account"]._over_limit(
+            company, self.mail_sync_user_limit
+        )
+        if not surplus:
+            return None
+        return {
+            "warning": {
+                "title": self.env._("Mailboxes over the limit"),
+                "message": self.env._(
+                    "%(company)s syncs %(used)s mailboxes. With a limit of "
+                    "%(limit)s, the %(count)s most recently connected stop "
+                    "syncing when you save and wait as Pending: %(names)s. Their "
+                    "owners are told; they start again on their own when the "
+                    "limit is raised or someone disconnects.",
+                    company=company.name,
+                    used=company.mail_sync_billable_count,
+                    limit=self.mail_sync_user_limit,
+                    count=len(surplus),
+                    names=", ".join(surplus.mapped("display_name")),
+                ),
+            }
+        }

@@ -42,15 +42,46 @@ class ResUsers(models.Model):
 
     @api.model
     def _mail_sync_top_bar_state(self):
-        """What the top bar tells the current user about their mailbox: "none"
-        (no mailbox, or not connected), "pending", "error", "connection", or
-        "enabled" (syncing: nothing to say)."""
-        account = self.env["mail.sync.account"].search(
-            [("user_id", "=", self.env.uid)], limit=1
+        """What the top bar tells the current user about their mailbox (see
+        :meth:`_mail_sync_top_bar_state_of`)."""
+        return self._mail_sync_top_bar_state_of(self.env.user)
+
+    @api.model
+    def _mail_sync_top_bar_state_of(self, user):
+        """What the top bar tells ``user`` about their mailbox: "pending",
+        "error" or "connection" for a mailbox they connected; "none" (the
+        "Your Mail Sync is not configured" nudge) for a salesperson without a
+        connected mailbox; "enabled" (syncing: nothing to say) otherwise.
+
+        The nudge goes to those whose mail Mail Sync is for: users with CRM
+        access (Sales: User: Own Documents Only or more) who are not Settings
+        administrators. An administrator sets Mail Sync up for the others and
+        connects a mailbox of their own only if they want one (My Mail Sync);
+        a user without CRM access has no leads to sync mail with."""
+        # sudo: the status of the user's own mailbox, read for the top bar of
+        # that user (the bus notification is sent by whoever changed it).
+        account = (
+            self.env["mail.sync.account"]
+            .sudo()
+            .search([("user_id", "=", user.id)], limit=1)
         )
-        if not account or account.state == "draft":
+        if account and account.state != "draft":
+            return account.state
+        if user.has_group("sales_team.group_sale_salesman") and not user.has_group(
+            "base.group_system"
+        ):
             return "none"
-        return account.state
+        return "enabled"
+
+    def _mail_sync_notify_top_bar(self):
+        """Tell each of these users' open pages their top-bar state (the
+        badge of ``static/src/systray`` changes without a reload)."""
+        for user in self:
+            self.env["bus.bus"]._sendone(
+                user.partner_id,
+                "mail_sync_crm/top_bar",
+                {"state": self._mail_sync_top_bar_state_of(user)},
+            )
 
     @api.model
     def _mail_sync_configured(self):

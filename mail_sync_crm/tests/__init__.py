@@ -32,3 +32,5 @@ from . import test_mime_corpus
 from . import test_privacy
 from . import test_erasure
 from . import test_settings_changes
+from . import test_first_hour
+from . import test_first_hour_ui

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import _, fields, models
 
 
 class MailSyncDisableWizard(models.TransientModel):
@@ -19,6 +19,26 @@ class MailSyncDisableWizard(models.TransientModel):
     )
 
     def action_confirm(self):
+        """Disconnect, then say what became of the mailbox and its emails."""
         self.ensure_one()
-        self.account_id.action_disable(keep_history=self.history == "keep")
-        return {"type": "ir.actions.client", "tag": "soft_reload"}
+        account = self.account_id
+        keep = self.history == "keep"
+        account.action_disable(keep_history=keep)
+        if account.user_id == self.env.user:
+            title = _("Mailbox disconnected")
+            what = _("%(email)s no longer syncs.", email=account.email)
+        else:
+            title = _("%(owner)s's mailbox disconnected", owner=account.user_id.name)
+            what = _(
+                "%(email)s no longer syncs; %(owner)s can connect it again.",
+                email=account.email,
+                owner=account.user_id.name,
+            )
+        if keep:
+            history = _("The emails it recorded stay on the leads.")
+        else:
+            history = _(
+                "The emails it recorded were removed from the leads, except those "
+                "another connected mailbox has too."
+            )
+        return account._notification(f"{what} {history}", "success", title=title)

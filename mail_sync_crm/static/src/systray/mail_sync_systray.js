@@ -1,6 +1,6 @@
 /** @odoo-module **/
 // License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-import { Component } from "@odoo/owl";
+import { Component, reactive, useState } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
@@ -36,14 +36,40 @@ export const MAIL_SYNC_TOP_BAR_STATES = {
     },
 };
 
+/**
+ * The user's top-bar state, from the session at page load, then from the bus:
+ * the server sends ``mail_sync_crm/top_bar`` to the owner's partner whenever
+ * their mailbox changes status (Connect, Disconnect, an error in the scheduled
+ * sync, the company's limit), so every open page updates its badge without a
+ * reload. "enabled" (or an unknown state) shows nothing.
+ */
+export const mailSyncTopBarService = {
+    dependencies: ["bus_service"],
+    start(env, { bus_service }) {
+        const topBar = reactive({ state: session.mail_sync_state || "enabled" });
+        bus_service.subscribe("mail_sync_crm/top_bar", ({ state }) => {
+            topBar.state = state;
+        });
+        return topBar;
+    },
+};
+
 export class MailSyncSystray extends Component {
     static template = "mail_sync_crm.MailSyncSystray";
     static props = {};
 
     setup() {
         this.action = useService("action");
-        this.state = session.mail_sync_state || "none";
-        this.info = MAIL_SYNC_TOP_BAR_STATES[this.state] || MAIL_SYNC_TOP_BAR_STATES.none;
+        this.topBar = useState(useService("mail_sync_crm.top_bar"));
+    }
+
+    get state() {
+        return this.topBar.state;
+    }
+
+    /** What the badge says, or undefined when there is nothing to say. */
+    get info() {
+        return MAIL_SYNC_TOP_BAR_STATES[this.state];
     }
 
     onClick() {
@@ -51,7 +77,9 @@ export class MailSyncSystray extends Component {
     }
 }
 
-if (session.mail_sync_state && session.mail_sync_state in MAIL_SYNC_TOP_BAR_STATES) {
+// Internal users only (the session has no state for others).
+if (session.mail_sync_state) {
+    registry.category("services").add("mail_sync_crm.top_bar", mailSyncTopBarService);
     registry.category("systray").add(
         "mail_sync_crm.MailSyncSystray",
         { Component: MailSyncSystray },
