@@ -23,7 +23,7 @@ class TestSettingsChanges(MailSyncHttpCase):
         account = self.account.sudo()
         return account.imap_secret, account.imap_port, account.imap_host
 
-    def write(self, values):
+    def rpc_write(self, values):
         return self.rpc(
             self.salesman, "mail.sync.account", "write", [self.account.id], values
         )
@@ -75,7 +75,7 @@ class TestSettingsChanges(MailSyncHttpCase):
                 self.assertEqual(self.account.state, "enabled")
 
     def test_a_change_that_works_is_saved_and_tested(self):
-        self.write(
+        self.rpc_write(
             {
                 "imap_port": self.imap.port,
                 "imap_encryption": "starttls",
@@ -90,7 +90,7 @@ class TestSettingsChanges(MailSyncHttpCase):
 
     def test_what_is_not_the_connection_saves_without_a_test(self):
         connections = self.smtp.connection_count
-        self.write({"quota_profile": "gmail"})
+        self.rpc_write({"quota_profile": "gmail"})
         self.assertEqual(self.smtp.connection_count, connections)
 
     def test_ports_are_port_numbers(self):
