@@ -23,6 +23,9 @@ say "lint: vermin (nothing newer than Python 3.10 needed)"
   --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
 
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
+# Odoo's -u updates a module and those depending on it, not its dependencies: the
+# glue's database updates mail_sync_crm first (its new models get their tables).
+install_or_update "$CONF" "$QUEUE_JOB_DB" .run/test-install-queue-job.log --without-demo=all
 install_or_update_module mail_sync_crm_queue_job "$CONF" "$QUEUE_JOB_DB" \
   .run/test-install-queue-job.log --without-demo=all
 
