@@ -387,6 +387,87 @@ class TestHostileColleague(MailSyncHttpCase):
         # What is not the mail's content stays the administrator's to manage.
         self.rpc(self.admin, "mail.mail", "write", [mail.id], {"scheduled_date": False})
 
+    def test_context_defaults_set_no_field_only_mail_sync_sets(self):
+        """Odoo fills the fields a create leaves out from the context's
+        default_<field> keys, which the client chooses."""
+        self.sign_in(self.attacker)
+        box = self.call_kw(
+            "mail.sync.account",
+            "create",
+            [self.connect_values(self.attacker, email=self.victim.email)],
+            context={
+                "default_state": "enabled",
+                "default_email_proof": "round_trip",
+                "default_user_id": self.victim.id,
+                "default_company_id": self.company_2.id,
+                "default_connected_date": "2020-01-01 00:00:00",
+                "default_imap_cert_fingerprint": "ab" * 32,
+                "default_sync_round": 9,
+            },
+        )
+        box = self.env["mail.sync.account"].browse(box)
+        self.assertEqual(box.state, "draft")
+        self.assertFalse(box.email_proof)
+        self.assertEqual(box.user_id, self.attacker)
+        self.assertEqual(box.company_id, self.company)
+        self.assertFalse(box.connected_date)
+        self.assertFalse(box.imap_cert_fingerprint)
+        self.assertFalse(box.sync_round)
+        # Connected, the colleague's address is still not proven: her mail
+        # address leaves through nobody's mailbox.
+        self.call_kw("mail.sync.account", "action_connect", [[box.id]])
+        self.env.invalidate_all()
+        self.assertEqual(box.state, "enabled")
+        self.assertFalse(box.email_proof)
+        self.smtp.clear_messages()
+        self.call_kw(
+            "crm.lead",
+            "message_post",
+            [[self.own_lead.id]],
+            {
+                "body": "From her address, through my login",
+                "email_from": self.victim.email_formatted,
+                "author_id": self.attacker.partner_id.id,
+                "partner_ids": self.customer.ids,
+                "message_type": "comment",
+                "subtype_xmlid": "mail.mt_comment",
+            },
+        )
+        with self.live():
+            self.env["mail.mail"].sudo().process_email_queue()
+        self.assertEqual(self.smtp.messages, [], "nothing through any mailbox")
+        # A blocklist entry gets no erasure date; an administrator's server is
+        # nobody's personal server.
+        entry = self.call_kw(
+            "mail.sync.blocklist",
+            "create",
+            [{"value": "someone@acme.example.com", "user_id": self.attacker.id}],
+            context={"default_erased_date": "2024-01-01 00:00:00"},
+        )
+        self.assertFalse(self.env["mail.sync.blocklist"].browse(entry).erased_date)
+        self.sign_in(self.admin)
+        server = self.call_kw(
+            "ir.mail_server",
+            "create",
+            [{"name": "Admin's", "smtp_host": "smtp.example.com"}],
+            context={
+                "default_owner_user_id": self.victim.id,
+                "default_mail_sync_account_id": self.victim_box.id,
+            },
+        )
+        server = self.env["ir.mail_server"].browse(server)
+        self.assertFalse(server.owner_user_id)
+        self.assertFalse(server.mail_sync_account_id)
+        # The defaults of the owner's own fields still fill her new mailbox
+        # (the "My Mail Sync" form gives default_email).
+        self.sign_in(self.sales_manager)
+        values = self.connect_values(self.sales_manager)
+        address = values.pop("email")
+        own = self.call_kw(
+            "mail.sync.account", "create", [values], context={"default_email": address}
+        )
+        self.assertEqual(self.env["mail.sync.account"].browse(own).email, address)
+
     def test_a_mailbox_status_is_read_within_its_company_only(self):
         def status(reader):
             return self.rpc(
