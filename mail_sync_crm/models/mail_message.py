@@ -1,13 +1,52 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import models
+from odoo import SUPERUSER_ID, models
 
 from odoo.addons.mail.tools.discuss import Store
 
 from ..superuser import addon_sudo
 
+# What an email says, kept on its message: a ``mail.mail`` takes its subject,
+# author, From, Reply-To, attachments and server from its ``mail.message``
+# (``_inherits``), so a change of these is a change of the mail.
+MAIL_CONTENT_FIELDS = frozenset(
+    {
+        "author_id",
+        "email_from",
+        "reply_to",
+        "subject",
+        "body",
+        "attachment_ids",
+        "mail_server_id",
+    }
+)
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
+
+    def write(self, vals):
+        # sudo: a guard, on the real user behind any sudo() too: Odoo's own routes
+        # write messages as superuser for their author or an administrator
+        # (/mail/message/update_content); only Odoo's scheduled actions
+        # (SUPERUSER_ID) are not someone who could change another's mail.
+        if MAIL_CONTENT_FIELDS & set(vals) and self.env.uid != SUPERUSER_ID:
+            self._mail_sync_check_owner_mail()
+        return super().write(vals)
+
+    def _mail_sync_check_owner_mail(self):
+        """Refuse a change of what these messages' emails say when one of them
+        is a mailbox owner's own mail (Smart Mail: it leaves through their
+        server, with their login) and the writer is not that owner: a colleague
+        who may write the lead (or is a recipient), an administrator."""
+        if not self.ids:
+            return
+        # sudo: read-only: the emails of these messages, only to see who created
+        # them (mail.mail's own guard decides); nothing is written.
+        mails = (
+            self.env["mail.mail"].sudo().search([("mail_message_id", "in", self.ids)])
+        )
+        if mails:
+            self.env["mail.mail"].browse(mails.ids)._mail_sync_check_content_change()
 
     def unlink(self):
         # The vault rows go with their message (SQL cascade), their attachments

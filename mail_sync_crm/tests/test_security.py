@@ -4,6 +4,7 @@ would: over real HTTP (JSON-RPC ``/web/dataset/call_kw``, ``/mail/message/post``
 and XML-RPC against Odoo's running server, with real SMTP and IMAP servers
 whose logs say who signed in and what was sent."""
 
+import base64
 import contextlib
 from unittest.mock import patch
 
@@ -386,6 +387,124 @@ class TestHostileColleague(MailSyncHttpCase):
         self.assertEqual(mail.email_to, CUSTOMER)
         # What is not the mail's content stays the administrator's to manage.
         self.rpc(self.admin, "mail.mail", "write", [mail.id], {"scheduled_date": False})
+
+    def queued_mail_of_the_victim(self):
+        """The victim writes from a lead that the attacker may write too (no
+        salesperson), to the customer and to the attacker, with an attachment;
+        the mail waits in the queue (a deferral by the governor keeps it there
+        for hours). Returns (message id, attachment id)."""
+        shared = self.env["crm.lead"].create(
+            {"name": "Unassigned lead", "email_from": CUSTOMER, "user_id": False}
+        )
+        self.sign_in(self.victim)
+        attachment = self.call_kw(
+            "ir.attachment",
+            "create",
+            [
+                {
+                    "name": "offer.txt",
+                    "datas": base64.b64encode(b"Her offer: 100 EUR").decode(),
+                    "res_model": "crm.lead",
+                    "res_id": shared.id,
+                }
+            ],
+        )
+        message = self.call_kw(
+            "crm.lead",
+            "message_post",
+            [[shared.id]],
+            {
+                "body": "Please find our offer attached",
+                "subject": "Our offer",
+                "attachment_ids": [attachment],
+                "partner_ids": [self.customer.id, self.attacker.partner_id.id],
+                "message_type": "comment",
+                "subtype_xmlid": "mail.mt_comment",
+            },
+            context={"mail_notify_force_send": False},
+        )
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message)])
+        self.assertTrue(mails)
+        self.assertEqual(mails.create_uid, self.victim)
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"})
+        return message, attachment
+
+    def test_nobody_but_the_owner_changes_her_queued_mail_through_its_message(self):
+        message, attachment = self.queued_mail_of_the_victim()
+        planted = self.rpc(
+            self.attacker,
+            "ir.attachment",
+            "create",
+            {
+                "name": "new-bank-details.txt",
+                "datas": base64.b64encode(b"Pay to the attacker").decode(),
+            },
+        )
+        # A salesperson who may write the lead (and is a recipient): through the
+        # message the mail takes its subject, Reply-To and attachments from, and
+        # through the attachment itself.
+        for values in (
+            {"subject": "URGENT: new bank details"},
+            {"reply_to": "attacker@evil.example.com"},
+            {"attachment_ids": [[int(Command.LINK), planted]]},
+            {"author_id": self.attacker.partner_id.id},
+        ):
+            with self.subTest(values=values):
+                error = self.refused(
+                    self.attacker, "mail.message", "write", [message], values
+                )
+                self.assertIn("only they can change it", error)
+        error = self.refused(
+            self.attacker,
+            "ir.attachment",
+            "write",
+            [attachment],
+            {"datas": base64.b64encode(b"Pay to the attacker").decode()},
+        )
+        self.assertIn("only they can change it", error)
+        # An administrator: the message, another message under the mail, and
+        # the chatter's own Edit (which writes as superuser for administrators).
+        error = self.refused(
+            self.admin, "mail.message", "write", [message], {"subject": "Admin's"}
+        )
+        self.assertIn("only they can change it", error)
+        other = self.env["mail.message"].create(
+            {"subject": "The administrator's words", "body": "<p>x</p>"}
+        )
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message)])
+        error = self.refused(
+            self.admin,
+            "mail.mail",
+            "write",
+            mail[:1].ids,
+            {"mail_message_id": other.id},
+        )
+        self.assertIn("only they can change it", error)
+        self.sign_in(self.admin)
+        with self.assertRaises(Exception):  # noqa: B017 - AccessError over JSON-RPC
+            self.make_jsonrpc_request(
+                "/mail/message/update_content",
+                {
+                    "message_id": message,
+                    "body": "The administrator's words",
+                    "attachment_ids": [],
+                },
+            )
+        # The owner still edits her own mail; a colleague still changes what is
+        # no one's own mail.
+        self.rpc(self.victim, "mail.message", "write", [message], {"body": "<p>ok</p>"})
+        self.rpc(
+            self.attacker, "ir.attachment", "write", [planted], {"name": "mine.txt"}
+        )
+        with self.live():
+            self.env["mail.mail"].sudo().process_email_queue()
+        sent = self.sent_as(self.smtp, self.victim.login)
+        self.assertTrue(sent, "her mail left through her mailbox")
+        for received in sent:
+            self.assertEqual(received.message["Subject"], "Our offer")
+            self.assertNotIn(b"attacker", received.data.lower())
+            names = [p.get_filename() for p in received.message.iter_attachments()]
+            self.assertEqual(names, ["offer.txt"])
 
     def test_context_defaults_set_no_field_only_mail_sync_sets(self):
         """Odoo fills the fields a create leaves out from the context's
