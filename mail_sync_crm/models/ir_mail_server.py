@@ -240,6 +240,20 @@ class IrMailServer(models.Model):
         )
         return super()._find_mail_server(email_from, mail_servers=mail_servers)
 
+    # Not for RPC: Odoo's connect() and send_email() are public methods that
+    # connect to the host and port given as arguments, with no access check: any
+    # internal user's call_kw made Odoo connect anywhere (loopback services, the
+    # private network, the metadata service), past the host policy of mail
+    # servers (``lib/host_policy.py``), telling closed, silent and talking ports
+    # apart. No client has a use for them (neither result is JSON): Odoo's own
+    # code and the addon's call them in Python, as before; the Test Connection
+    # button is test_smtp_connection().
+    @api.private
+    @api.model
+    def send_email(self, message, *args, **kwargs):
+        return super().send_email(message, *args, **kwargs)
+
+    @api.private
     def connect(
         self,
         host=None,

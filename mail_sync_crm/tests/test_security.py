@@ -6,6 +6,7 @@ whose logs say who signed in and what was sent."""
 
 import base64
 import contextlib
+import socket
 from unittest.mock import patch
 
 from odoo import Command, modules
@@ -586,6 +587,29 @@ class TestHostileColleague(MailSyncHttpCase):
             "mail.sync.account", "create", [values], context={"default_email": address}
         )
         self.assertEqual(self.env["mail.sync.account"].browse(own).email, address)
+
+    def test_no_rpc_client_makes_odoo_connect_anywhere(self):
+        """Odoo's ir.mail_server.connect() and send_email() connect to the host
+        and port of their arguments: over RPC, a salesperson's port scanner."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        self.sign_in(self.attacker)
+        for method, args, kwargs in (
+            ("connect", [[]], {"host": "127.0.0.1", "port": port}),
+            (
+                "send_email",
+                [{"From": BUYER}],
+                {"smtp_server": "127.0.0.1", "smtp_port": port},
+            ),
+        ):
+            with self.subTest(method=method), self.live():
+                with self.assertRaises(Exception) as caught:
+                    self.call_kw("ir.mail_server", method, args, kwargs)
+                self.assertIn("AccessError", str(caught.exception))
+        with self.assertRaises(TimeoutError):
+            listener.accept()
 
     def test_a_mailbox_status_is_read_within_its_company_only(self):
         def status(reader):
