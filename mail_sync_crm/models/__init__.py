@@ -27,6 +27,7 @@ from . import crm_lead
 from . import crm_lead_conversation
 from . import res_partner
 from . import mail_message
+from . import ir_attachment
 from . import ir_http
 from . import mail_sync_quota_override
 from . import mail_sync_send_event

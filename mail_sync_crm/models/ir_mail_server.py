@@ -18,6 +18,7 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
+from ..client_context import client_defaults
 from ..lib import errors, smtp_session
 
 # Who a personal server belongs to: set by the addon only (as superuser), or an
@@ -85,7 +86,19 @@ class IrMailServer(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._mail_sync_check_personal_fields(vals)
-        return super().create(vals_list)
+        servers = self
+        # sudo: a guard: a client's context makes no server someone's either (its
+        # default_owner_user_id / default_mail_sync_account_id are dropped); the
+        # addon's own _mail_sync_upsert runs as superuser.
+        if not self.env.su:
+            servers = self.with_env(
+                self.env(
+                    context=client_defaults(
+                        self.env.context, lambda name: name not in PERSONAL_FIELDS
+                    )
+                )
+            )
+        return super(IrMailServer, servers).create(vals_list)
 
     def write(self, vals):
         self._mail_sync_check_personal_fields(vals)
@@ -227,6 +240,20 @@ class IrMailServer(models.Model):
         )
         return super()._find_mail_server(email_from, mail_servers=mail_servers)
 
+    # Not for RPC: Odoo's connect() and send_email() are public methods that
+    # connect to the host and port given as arguments, with no access check: any
+    # internal user's call_kw made Odoo connect anywhere (loopback services, the
+    # private network, the metadata service), past the host policy of mail
+    # servers (``lib/host_policy.py``), telling closed, silent and talking ports
+    # apart. No client has a use for them (neither result is JSON): Odoo's own
+    # code and the addon's call them in Python, as before; the Test Connection
+    # button is test_smtp_connection().
+    @api.private
+    @api.model
+    def send_email(self, message, *args, **kwargs):
+        return super().send_email(message, *args, **kwargs)
+
+    @api.private
     def connect(
         self,
         host=None,

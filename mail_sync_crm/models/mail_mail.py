@@ -63,6 +63,9 @@ CONTENT_FIELDS = frozenset(
         "mail_server_id",
         "model",
         "res_id",
+        # the message it is the email of (subject, author, From, attachments):
+        # another one would be another mail
+        "mail_message_id",
     }
 )
 

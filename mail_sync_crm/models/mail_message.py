@@ -1,7 +1,8 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from markupsafe import Markup
 
-from odoo import models
+from odoo import SUPERUSER_ID, models
+from odoo.exceptions import AccessError
 from odoo.osv import expression
 
 from odoo.addons.mail.tools.discuss import Store
@@ -12,11 +13,90 @@ from ..superuser import addon_sudo
 # A chatter in date order (context ``mail_sync_date_order``): newest first.
 DATE_ORDER = "date DESC, id DESC"
 
+# What an email says, kept on its message: a ``mail.mail`` takes its subject,
+# author, From, Reply-To, attachments and server from its ``mail.message``
+# (``_inherits``), so a change of these is a change of the mail.
+MAIL_CONTENT_FIELDS = frozenset(
+    {
+        "author_id",
+        "email_from",
+        "reply_to",
+        "subject",
+        "body",
+        "attachment_ids",
+        "mail_server_id",
+    }
+)
+
+# A synced email is a mailbox's record of what was exchanged (the ledger,
+# ``mail.sync.message``, points at it): what it says, who wrote it to whom and
+# when, and where it is. Only Mail Sync changes or removes it (as superuser: the
+# vault, the erasure, a disconnect that removes the history); in stock Odoo any
+# user who may write a lead may rewrite or delete its messages over RPC.
+SYNCED_FIELDS = MAIL_CONTENT_FIELDS | {
+    "model",
+    "res_id",
+    "message_id",
+    "date",
+    "partner_ids",
+    "message_type",
+    "subtype_id",
+}
+
 
 class MailMessage(models.Model):
     _inherit = "mail.message"
 
+    def write(self, vals):
+        # sudo: a guard: a client's change of a synced email is refused (a client's
+        # call runs as its user, never with env.su); Odoo's own superuser writes (a
+        # merge of leads moves and renames their messages) go through.
+        if not self.env.su and SYNCED_FIELDS & set(vals):
+            self._mail_sync_check_synced()
+        # sudo: a guard, on the real user behind any sudo() too: Odoo's own routes
+        # write messages as superuser for their author or an administrator
+        # (/mail/message/update_content); only Odoo's scheduled actions
+        # (SUPERUSER_ID) are not someone who could change another's mail.
+        if MAIL_CONTENT_FIELDS & set(vals) and self.env.uid != SUPERUSER_ID:
+            self._mail_sync_check_owner_mail()
+        return super().write(vals)
+
+    def _mail_sync_check_synced(self):
+        """Refuse a client's change or removal of synced emails."""
+        if not self.ids:
+            return
+        # sudo: read-only: whether any of these messages is a synced email (the
+        # ledger, which the caller may not read); nothing leaves but the refusal.
+        Ledger = self.env["mail.sync.message"].sudo()
+        if Ledger.search_count([("mail_message_id", "in", self.ids)], limit=1):
+            raise AccessError(
+                self.env._(
+                    "A synced email is the record of what was exchanged: only Mail "
+                    "Sync changes or removes it (an administrator erases everything "
+                    "synced about an address under CRM > Configuration > Mail Sync)."
+                )
+            )
+
+    def _mail_sync_check_owner_mail(self):
+        """Refuse a change of what these messages' emails say when one of them
+        is a mailbox owner's own mail (Smart Mail: it leaves through their
+        server, with their login) and the writer is not that owner: a colleague
+        who may write the lead (or is a recipient), an administrator."""
+        if not self.ids:
+            return
+        # sudo: read-only: the emails of these messages, only to see who created
+        # them (mail.mail's own guard decides); nothing is written.
+        mails = (
+            self.env["mail.mail"].sudo().search([("mail_message_id", "in", self.ids)])
+        )
+        if mails:
+            self.env["mail.mail"].browse(mails.ids)._mail_sync_check_content_change()
+
     def unlink(self):
+        # sudo: a guard: a client removes no synced email (a lead's own removal,
+        # the erasure and a disconnect remove theirs as superuser).
+        if not self.env.su:
+            self._mail_sync_check_synced()
         # The vault rows go with their message (SQL cascade), their attachments
         # not: removed here.
         if self:

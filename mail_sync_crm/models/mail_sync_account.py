@@ -10,6 +10,7 @@ Pending, the 48-hour decay) and ``..._smart_mail`` (sending limits)."""
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
+from ..client_context import client_defaults
 from ..lib import errors, visibility
 
 FORM_VIEW = "mail_sync_crm.mail_sync_account_view_form"
@@ -260,15 +261,24 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     @api.model_create_multi
     def create(self, vals_list):
+        accounts = self
+        # sudo: a guard: a client's new mailbox goes through the allow-list, the
+        # context's default_<field> values too; no RPC call or route runs with env.su
+        # (a client's call runs as its user), and the addon creates no mailbox as
+        # superuser.
+        client = not self.env.su
+        if client:
+            accounts = self.with_env(
+                self.env(
+                    context=client_defaults(self.env.context, OWNER_FIELDS.__contains__)
+                )
+            )
         prepared = []
         for vals in vals_list:
-            # sudo: a guard: a client's new mailbox goes through the allow-list; no RPC
-            # call or route runs with env.su (a client's call runs as its user), and the
-            # addon creates no mailbox as superuser.
-            if not self.env.su:
+            if client:
                 vals = self._check_create_values(vals)
             prepared.append({**PROVIDER_PRESETS.get(vals.get("provider"), {}), **vals})
-        return super().create(prepared)
+        return super(MailSyncAccount, accounts).create(prepared)
 
     def write(self, vals):
         # sudo: a guard: every write goes through the allow-list but the addon's own

@@ -2,6 +2,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
+from ..client_context import client_defaults
 from ..lib import blocklist
 
 # The fields a client writes (whose entry it is: the record rules decide);
@@ -78,7 +79,20 @@ class MailSyncBlocklist(models.Model):
     def create(self, vals_list):
         for vals in vals_list:
             self._check_client_fields(vals)
-        return super().create([self._canonical(dict(vals)) for vals in vals_list])
+        entries = self
+        # sudo: a guard: a client's context gives defaults of CLIENT_FIELDS only
+        # (erased_date is the erasure's, as superuser).
+        if not self.env.su:
+            entries = self.with_env(
+                self.env(
+                    context=client_defaults(
+                        self.env.context, CLIENT_FIELDS.__contains__
+                    )
+                )
+            )
+        return super(MailSyncBlocklist, entries).create(
+            [self._canonical(dict(vals)) for vals in vals_list]
+        )
 
     def write(self, vals):
         self._check_client_fields(vals)

@@ -292,6 +292,50 @@ class TestPrivateMail(MailSyncHttpCase):
             )
         self.assert_sees(self.reads(self.portal), False, False, False, who="portal")
 
+    def test_a_colleague_who_writes_the_lead_changes_no_synced_email(self):
+        """The lead is the colleague's: stock Odoo lets him rewrite or delete its
+        messages and their attachments over RPC. The owner's synced email is
+        the record of what was exchanged, whatever its level."""
+        for level in ("full", "subject"):
+            self.set_level(level)
+            for values in (
+                {"body": "<p>I never said that</p>"},
+                {"subject": "Rewritten"},
+                {"email_from": "someone.else@acme.example.com"},
+                {"res_id": self.lead.id + 1000},
+                {"date": "2020-01-01 00:00:00"},
+            ):
+                with self.subTest(level=level, values=values), self.attempt():
+                    error = self.refused(
+                        self.colleague,
+                        "mail.message",
+                        "write",
+                        self.received.ids,
+                        values,
+                    )
+                    self.assertIn("only Mail Sync changes or removes it", error)
+            with self.subTest(level=level, unlink=True), self.attempt():
+                self.refused(self.colleague, "mail.message", "unlink", self.synced.ids)
+        # At full level its attachment is the lead's, the colleague's to write
+        # in stock Odoo: not this one.
+        self.set_level("full")
+        for method, args in (
+            (
+                "write",
+                [self.attachment.ids, {"datas": base64.b64encode(b"x").decode()}],
+            ),
+            ("unlink", [self.attachment.ids]),
+        ):
+            with self.subTest(attachment=method), self.attempt():
+                self.refused(self.colleague, "ir.attachment", method, *args)
+        self.env.invalidate_all()
+        self.assertEqual(str(self.received.body), self.original_body)
+        self.assertEqual(self.received.subject, SUBJECT)
+        self.assertEqual(self.attachment.raw, FILE_BYTES)
+        # What is the colleague's own stays his: a note he wrote on his lead.
+        note = self.lead.with_user(self.colleague).message_post(body="My note")
+        self.rpc(self.colleague, "mail.message", "unlink", note.ids)
+
     def test_the_owner_reads_their_own_mail_in_full_at_every_level(self):
         for level in ("subject", "metadata"):
             self.set_level(level)

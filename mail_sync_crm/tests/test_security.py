@@ -4,7 +4,9 @@ would: over real HTTP (JSON-RPC ``/web/dataset/call_kw``, ``/mail/message/post``
 and XML-RPC against Odoo's running server, with real SMTP and IMAP servers
 whose logs say who signed in and what was sent."""
 
+import base64
 import contextlib
+import socket
 from unittest.mock import patch
 
 from odoo import Command, modules
@@ -386,6 +388,228 @@ class TestHostileColleague(MailSyncHttpCase):
         self.assertEqual(mail.email_to, CUSTOMER)
         # What is not the mail's content stays the administrator's to manage.
         self.rpc(self.admin, "mail.mail", "write", [mail.id], {"scheduled_date": False})
+
+    def queued_mail_of_the_victim(self):
+        """The victim writes from a lead that the attacker may write too (no
+        salesperson), to the customer and to the attacker, with an attachment;
+        the mail waits in the queue (a deferral by the governor keeps it there
+        for hours). Returns (message id, attachment id)."""
+        shared = self.env["crm.lead"].create(
+            {"name": "Unassigned lead", "email_from": CUSTOMER, "user_id": False}
+        )
+        self.sign_in(self.victim)
+        attachment = self.call_kw(
+            "ir.attachment",
+            "create",
+            [
+                {
+                    "name": "offer.txt",
+                    "datas": base64.b64encode(b"Her offer: 100 EUR").decode(),
+                    "res_model": "crm.lead",
+                    "res_id": shared.id,
+                }
+            ],
+        )
+        message = self.call_kw(
+            "crm.lead",
+            "message_post",
+            [[shared.id]],
+            {
+                "body": "Please find our offer attached",
+                "subject": "Our offer",
+                "attachment_ids": [attachment],
+                "partner_ids": [self.customer.id, self.attacker.partner_id.id],
+                "message_type": "comment",
+                "subtype_xmlid": "mail.mt_comment",
+            },
+            context={"mail_notify_force_send": False},
+        )
+        mails = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message)])
+        self.assertTrue(mails)
+        self.assertEqual(mails.create_uid, self.victim)
+        self.assertEqual(set(mails.mapped("state")), {"outgoing"})
+        return message, attachment
+
+    def test_nobody_but_the_owner_changes_her_queued_mail_through_its_message(self):
+        message, attachment = self.queued_mail_of_the_victim()
+        planted = self.rpc(
+            self.attacker,
+            "ir.attachment",
+            "create",
+            {
+                "name": "new-bank-details.txt",
+                "datas": base64.b64encode(b"Pay to the attacker").decode(),
+            },
+        )
+        # A salesperson who may write the lead (and is a recipient): through the
+        # message the mail takes its subject, Reply-To and attachments from, and
+        # through the attachment itself.
+        for values in (
+            {"subject": "URGENT: new bank details"},
+            {"reply_to": "attacker@evil.example.com"},
+            {"attachment_ids": [[int(Command.LINK), planted]]},
+            {"author_id": self.attacker.partner_id.id},
+        ):
+            with self.subTest(values=values):
+                error = self.refused(
+                    self.attacker, "mail.message", "write", [message], values
+                )
+                self.assertIn("only they can change it", error)
+        error = self.refused(
+            self.attacker,
+            "ir.attachment",
+            "write",
+            [attachment],
+            {"datas": base64.b64encode(b"Pay to the attacker").decode()},
+        )
+        self.assertIn("only they can change it", error)
+        # An administrator: the message, another message under the mail, and
+        # the chatter's own Edit (which writes as superuser for administrators).
+        error = self.refused(
+            self.admin, "mail.message", "write", [message], {"subject": "Admin's"}
+        )
+        self.assertIn("only they can change it", error)
+        other = self.env["mail.message"].create(
+            {"subject": "The administrator's words", "body": "<p>x</p>"}
+        )
+        mail = self.env["mail.mail"].sudo().search([("mail_message_id", "=", message)])
+        error = self.refused(
+            self.admin,
+            "mail.mail",
+            "write",
+            mail[:1].ids,
+            {"mail_message_id": other.id},
+        )
+        self.assertIn("only they can change it", error)
+        self.sign_in(self.admin)
+        with self.assertRaises(Exception):  # noqa: B017 - AccessError over JSON-RPC
+            self.make_jsonrpc_request(
+                "/mail/message/update_content",
+                {
+                    "message_id": message,
+                    "body": "The administrator's words",
+                    "attachment_ids": [],
+                },
+            )
+        # The owner still edits her own mail; a colleague still changes what is
+        # no one's own mail.
+        self.rpc(self.victim, "mail.message", "write", [message], {"body": "<p>ok</p>"})
+        self.rpc(
+            self.attacker, "ir.attachment", "write", [planted], {"name": "mine.txt"}
+        )
+        with self.live():
+            self.env["mail.mail"].sudo().process_email_queue()
+        sent = self.sent_as(self.smtp, self.victim.login)
+        self.assertTrue(sent, "her mail left through her mailbox")
+        for received in sent:
+            self.assertEqual(received.message["Subject"], "Our offer")
+            self.assertNotIn(b"attacker", received.data.lower())
+            names = [p.get_filename() for p in received.message.iter_attachments()]
+            self.assertEqual(names, ["offer.txt"])
+
+    def test_context_defaults_set_no_field_only_mail_sync_sets(self):
+        """Odoo fills the fields a create leaves out from the context's
+        default_<field> keys, which the client chooses."""
+        self.sign_in(self.attacker)
+        box = self.call_kw(
+            "mail.sync.account",
+            "create",
+            [self.connect_values(self.attacker, email=self.victim.email)],
+            context={
+                "default_state": "enabled",
+                "default_email_proof": "round_trip",
+                "default_user_id": self.victim.id,
+                "default_company_id": self.company_2.id,
+                "default_connected_date": "2020-01-01 00:00:00",
+                "default_imap_cert_fingerprint": "ab" * 32,
+                "default_sync_round": 9,
+            },
+        )
+        box = self.env["mail.sync.account"].browse(box)
+        self.assertEqual(box.state, "draft")
+        self.assertFalse(box.email_proof)
+        self.assertEqual(box.user_id, self.attacker)
+        self.assertEqual(box.company_id, self.company)
+        self.assertFalse(box.connected_date)
+        self.assertFalse(box.imap_cert_fingerprint)
+        self.assertFalse(box.sync_round)
+        # Connected, the colleague's address is still not proven: her mail
+        # address leaves through nobody's mailbox.
+        self.call_kw("mail.sync.account", "action_connect", [[box.id]])
+        self.env.invalidate_all()
+        self.assertEqual(box.state, "enabled")
+        self.assertFalse(box.email_proof)
+        self.smtp.clear_messages()
+        self.call_kw(
+            "crm.lead",
+            "message_post",
+            [[self.own_lead.id]],
+            {
+                "body": "From her address, through my login",
+                "email_from": self.victim.email_formatted,
+                "author_id": self.attacker.partner_id.id,
+                "partner_ids": self.customer.ids,
+                "message_type": "comment",
+                "subtype_xmlid": "mail.mt_comment",
+            },
+        )
+        with self.live():
+            self.env["mail.mail"].sudo().process_email_queue()
+        self.assertEqual(self.smtp.messages, [], "nothing through any mailbox")
+        # A blocklist entry gets no erasure date; an administrator's server is
+        # nobody's personal server.
+        entry = self.call_kw(
+            "mail.sync.blocklist",
+            "create",
+            [{"value": "someone@acme.example.com", "user_id": self.attacker.id}],
+            context={"default_erased_date": "2024-01-01 00:00:00"},
+        )
+        self.assertFalse(self.env["mail.sync.blocklist"].browse(entry).erased_date)
+        self.sign_in(self.admin)
+        server = self.call_kw(
+            "ir.mail_server",
+            "create",
+            [{"name": "Admin's", "smtp_host": "smtp.example.com"}],
+            context={
+                "default_owner_user_id": self.victim.id,
+                "default_mail_sync_account_id": self.victim_box.id,
+            },
+        )
+        server = self.env["ir.mail_server"].browse(server)
+        self.assertFalse(server.owner_user_id)
+        self.assertFalse(server.mail_sync_account_id)
+        # The defaults of the owner's own fields still fill her new mailbox
+        # (the "My Mail Sync" form gives default_email).
+        self.sign_in(self.sales_manager)
+        values = self.connect_values(self.sales_manager)
+        address = values.pop("email")
+        own = self.call_kw(
+            "mail.sync.account", "create", [values], context={"default_email": address}
+        )
+        self.assertEqual(self.env["mail.sync.account"].browse(own).email, address)
+
+    def test_no_rpc_client_makes_odoo_connect_anywhere(self):
+        """Odoo's ir.mail_server.connect() and send_email() connect to the host
+        and port of their arguments: over RPC, a salesperson's port scanner."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        listener.settimeout(0.5)
+        port = listener.getsockname()[1]
+        self.sign_in(self.attacker)
+        for method, args, kwargs in (
+            ("connect", [[]], {"host": "127.0.0.1", "port": port}),
+            (
+                "send_email",
+                [{"From": BUYER}],
+                {"smtp_server": "127.0.0.1", "smtp_port": port},
+            ),
+        ):
+            with self.subTest(method=method), self.live():
+                with self.assertRaises(Exception) as caught:
+                    self.call_kw("ir.mail_server", method, args, kwargs)
+                self.assertIn("AccessError", str(caught.exception))
+        with self.assertRaises(TimeoutError):
+            listener.accept()
 
     def test_a_mailbox_status_is_read_within_its_company_only(self):
         def status(reader):
