@@ -11,10 +11,6 @@ of this process (the HTTP server's threads included) and stops any that would
 leave the machine: no test sends a packet past loopback, whatever the code
 under test does."""
 
-import contextlib
-import ipaddress
-import socket
-import sys
 import time
 from datetime import datetime, timedelta
 
@@ -24,6 +20,7 @@ from odoo.tests import tagged
 from ..lib.errors import MailSyncError
 from ..lib.host_policy import ALLOWED_HOSTS_PARAM
 from ..lib.testing import SSH_BANNER, BannerPort, SilentPort
+from ..lib.testing.network_guard import watching
 from ..models.mail_sync_account_connect import (
     CONNECT_TIMEOUT_PARAM,
     DEFAULT_CONNECT_SECONDS,
@@ -34,51 +31,7 @@ from .schedule_common import ScheduledSyncCase, frozen_at
 
 NOT_ALLOWED = "is not allowed"
 TOO_MANY = "Too many connection attempts"
-LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
 REFUSED_HOSTS = ("127.0.0.1", "10.0.0.1", "169.254.169.254", "metadata.google.internal")
-
-
-def _loopback(address):
-    try:
-        return ipaddress.ip_address(address.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-class _Network:
-    """Every outgoing connection (address, port) and name lookup of this
-    process while ``seen`` is a list; past loopback, refused on the spot.
-    (Audit hooks cannot be removed: installed once, idle between tests.)"""
-
-    seen = None
-
-    @classmethod
-    def hook(cls, event, args):
-        if cls.seen is None:
-            return
-        if event == "socket.connect" and isinstance(args[1], tuple):
-            address, port = args[1][:2]
-            cls.seen.append(("connect", address, port))
-            if not _loopback(address):
-                raise ConnectionRefusedError(f"test: no traffic to {address}")
-        elif event == "socket.getaddrinfo":
-            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-            cls.seen.append(("lookup", name, args[1]))
-            if name not in LOOPBACK_NAMES:
-                raise socket.gaierror(socket.EAI_NONAME, f"test: no lookup of {name}")
-
-
-sys.addaudithook(_Network.hook)
-
-
-@contextlib.contextmanager
-def watching():
-    seen = []
-    _Network.seen = seen
-    try:
-        yield seen
-    finally:
-        _Network.seen = None
 
 
 def reached(seen, hosts=(), ports=()):

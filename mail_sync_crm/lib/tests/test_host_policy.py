@@ -12,7 +12,6 @@ import doctest
 import ipaddress
 import socket
 import ssl
-import sys
 import time
 
 import pytest
@@ -27,45 +26,13 @@ from lib.testing import (
     SilentPort,
     TlsNamePort,
 )
-
-LOOPBACK_NAMES = {"127.0.0.1", "::1", "localhost"}
-
-
-class _Network:
-    """Every outgoing connection and name lookup of this process while a
-    test watches (audit hooks cannot be removed: installed once, active
-    while ``seen`` is a list). A connection to anything but loopback, or a
-    lookup of a name other than a loopback one, is refused on the spot."""
-
-    seen = None
-
-    @classmethod
-    def hook(cls, event, args):
-        if cls.seen is None:
-            return
-        if event == "socket.connect" and isinstance(args[1], tuple):
-            address = args[1][0]
-            cls.seen.append(("connect", address, args[1][1]))
-            if host_policy._kind(host_policy._address(address)) != "loopback":
-                raise ConnectionRefusedError(f"test: no traffic to {address}")
-        elif event == "socket.getaddrinfo":
-            name = args[0].decode() if isinstance(args[0], bytes) else args[0]
-            cls.seen.append(("lookup", name, args[1]))
-            if name not in LOOPBACK_NAMES:
-                raise socket.gaierror(socket.EAI_NONAME, f"test: no lookup of {name}")
-
-
-sys.addaudithook(_Network.hook)
+from lib.testing.network_guard import watching
 
 
 @pytest.fixture
 def network():
-    seen = []
-    _Network.seen = seen
-    try:
+    with watching() as seen:
         yield seen
-    finally:
-        _Network.seen = None
 
 
 def connects(seen, port=None):
