@@ -114,3 +114,24 @@ def connect_within(deadline: Deadline | None, connect, close):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["client"]
+
+
+def session_error(exc, side, settings, deadline=None, before_login=False):
+    """The ``MailSyncError`` an IMAP or SMTP session reports for ``exc``: the
+    deadline's own once it has passed (whatever the socket said then), else
+    ``exc`` classified for ``settings`` (its secrets redacted); with
+    ``before_login``, marked as said before a login succeeded (no server text
+    is kept)."""
+    if deadline is not None and deadline.expired:
+        err = deadline.error(side=side, host=settings.host, port=settings.port)
+    else:
+        err = errors.classify(
+            exc,
+            side=side,
+            host=settings.host,
+            port=settings.port,
+            secrets=settings.secrets,
+            auth=settings.auth,
+        )
+    err.before_login = err.before_login or before_login
+    return err

@@ -25,7 +25,7 @@ import socket
 from dataclasses import dataclass
 
 from . import errors, host_policy, tls
-from .deadline import Deadline, Watchdog, connect_within
+from .deadline import Deadline, Watchdog, connect_within, session_error
 from .parser import HEADER_FIELDS, HeaderInfo, parse_headers
 
 _logger = logging.getLogger(__name__)
@@ -132,20 +132,7 @@ class ImapSession:
         self._watchdog = None
 
     def _fail(self, exc, before_login=False):
-        s = self.settings
-        if self.deadline is not None and self.deadline.expired:
-            err = self.deadline.error(host=s.host, port=s.port)
-        else:
-            err = errors.classify(
-                exc,
-                side="imap",
-                host=s.host,
-                port=s.port,
-                secrets=s.secrets,
-                auth=s.auth,
-            )
-        err.before_login = err.before_login or before_login
-        return err
+        return session_error(exc, "imap", self.settings, self.deadline, before_login)
 
     def _watch(self, client):
         """(Re-)arm the deadline on ``client``'s current socket."""

@@ -8,7 +8,7 @@ import smtplib
 from dataclasses import dataclass
 
 from . import errors, host_policy, tls
-from .deadline import Deadline, Watchdog, connect_within
+from .deadline import Deadline, Watchdog, connect_within, session_error
 
 EHLO_NAME = "localhost"
 
@@ -114,20 +114,8 @@ def _open(settings: SmtpSettings, deadline: Deadline | None):
             watchdog.cancel()
         if conn is not None:
             _close(conn)
-        if deadline is not None and deadline.expired:
-            err = deadline.error(side="smtp", host=s.host, port=s.port)
-        else:
-            err = errors.classify(
-                exc,
-                side="smtp",
-                host=s.host,
-                port=s.port,
-                secrets=s.secrets,
-                auth=s.auth,
-            )
         # Nothing the server said before the login succeeded is kept.
-        err.before_login = True
-        raise err from exc
+        raise session_error(exc, "smtp", s, deadline, before_login=True) from exc
 
 
 def open_smtp(settings: SmtpSettings):
