@@ -19,6 +19,30 @@ from ..lib import conversation
 from ..superuser import addon_sudo
 
 
+class _SentFromOdoo:
+    """An email written on the lead in Odoo and sent (the chatter's Send
+    message, a Reply), shown in its thread at once, before any sync finds its
+    copy in a Sent folder. The copy a sync records later has the same
+    Message-ID (Odoo sends the message's own): from then on the ledger row
+    stands for it, one entry, never two. Reads like a ledger row."""
+
+    introduced = False
+    private = False
+    direction = "out"
+    email_cc = ""
+    references = None
+
+    def __init__(self, message):
+        self.mail_message_id = message
+        self.id = f"odoo-{message.id}"
+        self.message_id = message.message_id
+        self.date = message.date
+        self.subject = message.subject or ""
+        self.in_reply_to = message.parent_id.message_id or None
+        self.email_to = ", ".join(p.email_formatted for p in message.partner_ids)
+        self.user_id = message.create_uid
+
+
 class CrmLead(models.Model):
     _inherit = "crm.lead"
 
@@ -59,6 +83,9 @@ class CrmLead(models.Model):
         (the owner's hidden subjects from the vault), and every row by
         Message-ID, and {message: vault row} readable by the current user."""
         first, every = self._mail_sync_ledger_rows()
+        for message in self._mail_sync_sent_from_odoo(set(first)):
+            first[message.message_id] = _SentFromOdoo(message)
+            every[message.message_id] = []
         contents = (
             self.env["mail.message"]
             .browse([row.mail_message_id.id for row in first.values()])
@@ -85,6 +112,25 @@ class CrmLead(models.Model):
             for row in first.values()
         ]
         return conversation.thread_emails(emails), every, contents, subjects
+
+    def _mail_sync_sent_from_odoo(self, recorded):
+        """The emails written on this lead in Odoo and sent to someone (a
+        comment with recipients), whose Message-ID no sync has recorded yet
+        (``recorded``), oldest first. Read as the caller may read them."""
+        comment = self.env.ref("mail.mt_comment")
+        messages = self.env["mail.message"].search(
+            [
+                ("model", "=", self._name),
+                ("res_id", "=", self.id),
+                ("message_type", "=", "comment"),
+                ("subtype_id", "=", comment.id),
+                ("partner_ids", "!=", False),
+            ],
+            order="date, id",
+        )
+        return messages.filtered(
+            lambda m: m.message_id and m.message_id not in recorded
+        )
 
     def mail_sync_conversation(self):
         """The lead's synced emails as threads, newest thread first, emails
@@ -149,7 +195,10 @@ class CrmLead(models.Model):
             != conversation.normalise_subject(thread_subject),
             "date": row.date and row.date.isoformat(sep=" "),
             "direction": row.direction,
-            "direction_label": dict(row._fields["direction"].selection)[row.direction],
+            "direction_label": _("Sent from Odoo")
+            if isinstance(row, _SentFromOdoo)
+            else dict(row._fields["direction"].selection)[row.direction],
+            "from_odoo": isinstance(row, _SentFromOdoo),
             "sender": sender or _("Unknown sender"),
             "sender_email": address,
             "to": row.email_to or "",

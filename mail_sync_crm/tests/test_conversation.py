@@ -158,6 +158,50 @@ class TestConversation(MailSyncHttpCase):
         )
         self.assertEqual(received.rcpt_tos, [ALICE])
 
+    def test_a_reply_shows_in_its_thread_at_once_and_once_after_the_sync(self):
+        lead = self.lead.with_user(self.salesman)
+        last = lead.mail_sync_conversation()["threads"][0]["last_message_id"]
+        action = lead.action_mail_sync_reply(last)
+        composer = Form(
+            self.env["mail.compose.message"]
+            .with_user(self.salesman)
+            .with_context(**action["context"])
+        )
+        composer.body = "<p>Forty it is.</p>"
+        self.smtp.clear_messages()
+        with self.live():
+            composer.save().action_send_mail()
+        [received] = self.smtp.messages
+        sent_id = received.message["Message-ID"]
+
+        def entries(data):
+            return [
+                email
+                for thread in data["threads"]
+                for email in thread["emails"]
+                if "Forty it is" in email["body"]
+            ]
+
+        # at once, in the thread it answers, as sent from Odoo
+        data = lead.mail_sync_conversation()
+        [email] = entries(data)
+        self.assertEqual(email["direction_label"], "Sent from Odoo")
+        self.assertIn(email, data["threads"][0]["emails"], "in the thread of Robots?")
+        # the provider files the sent mail in Sent; the sync finds it: one
+        # entry still, now the mailbox's record of it
+        self.mail.append(self.salesman.login, "Sent", received.data)
+        self.env["mail.sync.account"]._cron_sync()
+        [email] = entries(lead.mail_sync_conversation())
+        self.assertFalse(email["from_odoo"])
+        self.assertEqual(email["direction"], "out")
+        rows = self.env["mail.sync.message"].search([("lead_id", "=", self.lead.id)])
+        self.assertEqual(len(rows.filtered(lambda r: r.message_id == sent_id)), 1)
+        self.assertEqual(
+            self.env["mail.message"].search_count([("message_id", "=", sent_id)]),
+            1,
+            "one chatter entry",
+        )
+
     def test_emails_view_in_the_browser(self):
         self.start_tour(
             f"/odoo/crm/{self.lead.id}",

@@ -54,6 +54,9 @@ export class MailSyncConversation extends Component {
     }
 
     ownerLabel(email) {
+        if (email.from_odoo) {
+            return _t("Sent from Odoo (its copy in Sent, once synced, is this same email)");
+        }
         return _t("Recorded from %s's mailbox", email.owners.join(", "));
     }
 
