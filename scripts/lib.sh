@@ -30,3 +30,13 @@ install_or_update_module() {
     return 1
   fi
 }
+# db_outlived_its_key CONF DB: whether DB has mail_sync_crm installed and stored
+# secrets (a key fingerprint) while neither the key file under CONF's data_dir
+# nor MAIL_SYNC_CRM_KEY is there: its mailboxes could never sign in again.
+db_outlived_its_key() {
+  local data_dir
+  data_dir=$(conf_get "$1" data_dir)
+  [ "$(module_state "$2")" = "installed" ] && [ -z "${MAIL_SYNC_CRM_KEY:-}" ] \
+    && [ ! -f "$data_dir/mail_sync_crm/$2.key" ] \
+    && [ -n "$(psql -XtAq -d "$2" -c "SELECT value FROM ir_config_parameter WHERE key = 'mail_sync_crm.secret_key_fingerprint'" 2>/dev/null)" ]
+}

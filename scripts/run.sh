@@ -16,10 +16,7 @@ fi
 # A demo database made by another checkout, or before a `make clean`, outlives the
 # encryption key of its mailbox passwords (kept under .run/data) and its filestore:
 # its mailboxes could never sign in again. It is demo data: rebuild it.
-DATA_DIR=$(conf_get "$CONF" data_dir)
-if [ "$(module_state "$DB")" = "installed" ] && [ -z "${MAIL_SYNC_CRM_KEY:-}" ] \
-   && [ ! -f "$DATA_DIR/mail_sync_crm/$DB.key" ] \
-   && [ -n "$(psql -XtAq -d "$DB" -c "SELECT value FROM ir_config_parameter WHERE key = 'mail_sync_crm.secret_key_fingerprint'" 2>/dev/null)" ]; then
+if db_outlived_its_key "$CONF" "$DB"; then
   say "the demo database $DB was made with an encryption key this checkout does not have"
   say "(.run/ was removed, or another checkout made it): rebuilding it with fresh demo data"
   dropdb "$DB"
