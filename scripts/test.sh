@@ -22,6 +22,15 @@ say "lint: vermin (nothing newer than Python 3.10 needed)"
 .venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
   --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
 
+# The test databases outlive a clone (and its .run/data): one whose stored test
+# secrets were made with a key this clone does not have is rebuilt (as make run
+# does with the demo database), or every test storing a password would fail.
+for db in "$DB" "$QUEUE_JOB_DB"; do
+  if db_outlived_its_key "$CONF" "$db"; then
+    say "the test database $db was made with an encryption key this clone does not have: rebuilding it"
+    dropdb "$db"
+  fi
+done
 install_or_update "$CONF" "$DB" .run/test-install.log --without-demo=all
 # Odoo's -u updates a module and those depending on it, not its dependencies: the
 # glue's database updates mail_sync_crm first (its new models get their tables).
