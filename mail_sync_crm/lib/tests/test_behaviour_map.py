@@ -1,4 +1,4 @@
-"""README.rst's behaviour map stays true: every file it names exists, and every
+"""docs/architecture.rst's behaviour map stays true: every file it names exists, and every
 function, class or constant it names next to a file is defined in that file."""
 
 import pathlib
@@ -15,7 +15,7 @@ NAME = re.compile(r"``([\w.]+)``")
 
 def _map_section():
     """The text of the "Behaviour map" section, up to the next top-level title."""
-    text = (ROOT / "README.rst").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "architecture.rst").read_text(encoding="utf-8")
     start = text.index("\nBehaviour map\n=============\n") + 1
     following = re.compile(r"^[^\n]+\n=+\n", re.MULTILINE)
     end = following.search(text, start + len("Behaviour map\n=============\n"))
@@ -57,13 +57,13 @@ def _file(path):
 @pytest.mark.parametrize(("path", "name"), _entries())
 def test_every_file_and_name_of_the_map_exists(path, name):
     file = _file(path)
-    assert file.is_file(), f"README names {path}, which does not exist"
+    assert file.is_file(), f"docs/architecture.rst names {path}, which does not exist"
     text = file.read_text(encoding="utf-8")
     assert _defines(text, file.suffix, name), f"{path} defines no {name}"
 
 
 def test_a_glue_module_path_is_its_own():
-    assert _file("models/mail_sync_account_run.py").is_file()
+    assert _file("models/mail_sync_account.py").is_file()
     glue = _file("mail_sync_crm_queue_job/models/mail_sync_account.py")
     assert glue == ROOT / "mail_sync_crm_queue_job/models/mail_sync_account.py"
     assert glue.is_file()
