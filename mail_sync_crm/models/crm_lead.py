@@ -53,10 +53,6 @@ class CrmLead(models.Model):
             lead.mail_sync_count = count
             lead.mail_sync_first_user_id = user
 
-    def action_view_synced_emails(self):
-        self.ensure_one()
-        return self.env["mail.sync.message"]._action_list([("lead_id", "=", self.id)])
-
     def _mail_sync_recipient_partners(self, emails):
         """The contacts for ``emails`` that this lead itself suggests as
         recipients (its customer's address), found or created for a salesperson
