@@ -41,14 +41,15 @@ import subprocess
 import sys
 import time
 
+from bench.addon_lib import import_lib
+from bench.mailboxes import allow_loopback, connect_mailbox
+from bench.odoo_db import RESULTS_DIR, configure_odoo, install
+from bench.proxy import Proxy
+from bench.report import out, write_json
+from bench.timers import CallTimes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from bench_odoo import ROOT, configure_odoo, install
-from bench_sync import Proxy, _import_lib, allow_loopback, connect_mailbox
-
 DB = "mail_sync_bench_fleet"
-RESULTS_DIR = os.path.join(ROOT, "bench-results")
 ODOO_LOG = "/tmp/bench-fleet-odoo.log"
 INSTALL_LOG = "/tmp/bench-fleet-install.log"
 PASSWORD = "Fl33t-pa55word!"
@@ -59,11 +60,6 @@ TARGETS = {  # seconds, one process (issue 13)
     "new_share": 45.0,
 }
 TWO_PROCESS_SHARE = 0.6
-
-
-def out(text=""):
-    sys.stdout.write(f"{text}\n")
-    sys.stdout.flush()
 
 
 def login(n):
@@ -172,7 +168,7 @@ def connect_all(env, n_mailboxes, proxy_port, smtp):
         env.cr.commit()
 
 
-class Phases:
+class Phases(CallTimes):
     """Where a run's time goes: the wall time of its phases (the check for
     news, the choice of what to sync, the syncs), the time the syncs waited
     for the reads done ahead, and the checks' own time (in the pool)."""
@@ -182,38 +178,14 @@ class Phases:
     def __init__(self, env):
         from odoo.addons.mail_sync_crm.lib import fleet_poll, history_prefetch
 
-        self.owners = [
-            (type(env["mail.sync.account"]), name) for name in self.PHASES
-        ] + [
-            (history_prefetch.Lookahead, "take"),
-            (fleet_poll, "check_mailbox"),
-            (history_prefetch, "prefetch"),
-        ]
-        self.seconds = dict.fromkeys([name for _owner, name in self.owners], 0.0)
-        self.calls = dict.fromkeys(self.seconds, 0)
-        self.originals = []
-
-    def __enter__(self):
-        for owner, name in self.owners:
-            original = getattr(owner, name)
-            self.originals.append((owner, name, original))
-            setattr(owner, name, self._timed(name, original))
-        return self
-
-    def __exit__(self, *exc_info):
-        for owner, name, original in self.originals:
-            setattr(owner, name, original)
-
-    def _timed(self, name, original):
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.perf_counter() - started
-                self.calls[name] += 1
-
-        return timed
+        super().__init__(
+            [(type(env["mail.sync.account"]), name) for name in self.PHASES]
+            + [
+                (history_prefetch.Lookahead, "take"),
+                (fleet_poll, "check_mailbox"),
+                (history_prefetch, "prefetch"),
+            ]
+        )
 
     def summary(self):
         s, n = self.seconds, self.calls
@@ -279,52 +251,16 @@ def synced_pairs(env):
 
 # -- two processes -----------------------------------------------------------------
 
-WORKER = """
-import json, os, sys, time
-sys.path.insert(0, {here!r})
-from bench_odoo import configure_odoo
-configure_odoo({db!r}, {log!r})
-import odoo
-from odoo import SUPERUSER_ID, api
-from odoo.tools import config
-config["limit_time_real_cron"] = 0
-registry = odoo.modules.registry.Registry({db!r})
-Account = registry["mail.sync.account"]
-tried, synced = [], []
-checked = Account._checked
-claim = Account._claim_and_sync
-def spy_checked(self, results, *args):
-    tried.extend(r.key for r in results if not r.news or r.error)
-    return checked(self, results, *args)
-def spy_claim(self, *args, **kwargs):
-    outcome = claim(self, *args, **kwargs)
-    if outcome not in ("busy", "not_due"):
-        synced.append(self.id)
-    return outcome
-Account._checked = spy_checked
-Account._claim_and_sync = spy_claim
-while time.time() < {start!r}:
-    time.sleep(0.005)
-started = time.perf_counter()
-with registry.cursor() as cr:
-    api.Environment(cr, SUPERUSER_ID, {{}})["mail.sync.account"]._cron_sync()
-print(json.dumps({{"seconds": time.perf_counter() - started,
-                  "tried": tried, "synced": synced}}), flush=True)
-"""
-
 
 def two_processes(n=2):
     start = time.time() + 8  # both loaded by then
+    # bench/fleet_worker.py, with scripts/ on its path
+    path = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [HERE, path]))}
+    command = [sys.executable, "-m", "bench.fleet_worker"]
+    command += ["--database", DB, "--log", ODOO_LOG, "--start", repr(start)]
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                WORKER.format(here=HERE, db=DB, log=ODOO_LOG, start=start),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         for _ in range(n)
     ]
     out = []
@@ -354,7 +290,7 @@ def top(profile_path, limit=12):
 
 
 def run(args):
-    lib = _import_lib()
+    lib = import_lib()
     results = {"mailboxes": args.mailboxes, "messages": args.messages, "rtt": args.rtt}
     results["load_before"] = [round(value, 1) for value in os.getloadavg()]
     context = multiprocessing.get_context("spawn")
@@ -426,8 +362,7 @@ def run(args):
         results["states"] = state_counts(env)
         results["load_after"] = [round(value, 1) for value in os.getloadavg()]
         results["proxy"] = proxy.stats()
-    with open(os.path.join(RESULTS_DIR, "fleet.json"), "w") as handle:
-        json.dump(results, handle, indent=2)
+    write_json(os.path.join(RESULTS_DIR, "fleet.json"), results, indent=2)
     print_table(results)
     if args.profile:
         for name in ("first-run", "idle-poll", "new-share"):

@@ -33,7 +33,7 @@ import sys
 import time
 import uuid
 
-import bench_odoo
+from bench import odoo_db
 
 ODOO_LOG = "/tmp/bench-oauth-odoo.log"
 INSTALL_LOG = "/tmp/bench-oauth-install.log"
@@ -44,11 +44,11 @@ CUSTOMER = "ceo@prospect-bench.example"
 
 
 def install(database):
-    bench_odoo.install(database, INSTALL_LOG)
+    odoo_db.install(database, INSTALL_LOG)
 
 
 def configure_odoo(database):
-    bench_odoo.configure_odoo(database, ODOO_LOG)
+    odoo_db.configure_odoo(database, ODOO_LOG)
 
 
 def set_params(env, auth):

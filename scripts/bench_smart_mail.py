@@ -42,16 +42,14 @@ the two variants.
 
 import argparse
 import gc
-import multiprocessing
 import os
 import statistics
 import sys
 import time
 
-import bench_odoo
+from bench import odoo_db
+from bench.smtp import RemoteSmtp
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ADDON_DIR = os.path.join(ROOT, "mail_sync_crm")
 ODOO_LOG = "/tmp/bench-smart-mail-odoo.log"
 INSTALL_LOG = "/tmp/bench-smart-mail-install.log"
 
@@ -72,61 +70,12 @@ NON_BINDING = {
 }
 
 
-class RemoteSmtp:
-    """``lib.testing.SmtpServer`` in a child process (started before Odoo is
-    imported), with the attributes this script reads."""
-
-    def __init__(self):
-        context = multiprocessing.get_context("fork")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child,), daemon=True)
-        self._process.start()
-        self.host, self.ssl_port, self.cert_fingerprint = self._conn.recv()
-
-    def _ask(self, command):
-        self._conn.send(command)
-        return self._conn.recv()
-
-    @property
-    def received(self):
-        return self._ask("received")
-
-    @property
-    def connection_count(self):
-        return self._ask("connections")
-
-    def clear_messages(self):
-        self._ask("clear")
-
-    def stop(self):
-        if self._process.is_alive():
-            self._conn.send("stop")
-            self._process.join(10)
-
-
-def _serve(conn):
-    sys.path.insert(0, ADDON_DIR)
-    from lib.testing import SmtpServer  # the addon's lib, without Odoo
-
-    with SmtpServer() as smtp:
-        smtp.add_user(LOGIN, PASSWORD)
-        conn.send((smtp.host, smtp.ssl_port, smtp.cert_fingerprint))
-        while (command := conn.recv()) != "stop":
-            if command == "received":
-                conn.send(len(smtp.messages))
-            elif command == "connections":
-                conn.send(smtp.connection_count)
-            elif command == "clear":
-                smtp.clear_messages()
-                conn.send(True)
-
-
 def install(database):
-    bench_odoo.install(database, INSTALL_LOG)
+    odoo_db.install(database, INSTALL_LOG)
 
 
 def configure_odoo(database):
-    bench_odoo.configure_odoo(database, ODOO_LOG)
+    odoo_db.configure_odoo(database, ODOO_LOG)
 
 
 def setup(env, smtp):
@@ -280,7 +229,7 @@ def main():
 
     if not args.skip_install:
         install(args.database)
-    smtp = RemoteSmtp()
+    smtp = RemoteSmtp(LOGIN, PASSWORD)
     try:
         return measure(args, smtp)
     finally:

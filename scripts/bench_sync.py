@@ -52,29 +52,25 @@ import argparse
 import concurrent.futures
 import contextlib
 import datetime
-import functools
 import gc
-import json
 import multiprocessing
 import os
 import re
 import statistics
-import subprocess
 import sys
-import threading
 import time
-from collections import Counter, defaultdict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ADDON_DIR = os.path.join(ROOT, "mail_sync_crm")
-CONF = os.path.join(ROOT, ".run", "test.conf")
+from bench import corpus, crm_data, odoo_db, report
+from bench.mailboxes import connect_mailbox, written_records
+from bench.proxy import Proxy, measure_rtt
+from bench.timers import GcTimer, Timings, memory_kb, reset_peak_memory
+
 DB = "mail_sync_bench"
-RESULTS_DIR = os.path.join(ROOT, "bench-results")
-RESULTS_FILE = os.path.join(RESULTS_DIR, "sync.json")
+RESULTS_FILE = os.path.join(odoo_db.RESULTS_DIR, "sync.json")
 ODOO_LOG = "/tmp/bench-odoo.log"
 INSTALL_LOG = "/tmp/bench-install.log"
 PROFILES = tuple(
-    os.path.join(RESULTS_DIR, f"sync-{name}.prof")
+    os.path.join(odoo_db.RESULTS_DIR, f"sync-{name}.prof")
     for name in ("historical", "incremental-idle", "incremental-new", "idle-after-new")
 )
 
@@ -82,11 +78,6 @@ LOGIN = "bench_sales"
 PASSWORD = "B3nch-pa55word!"
 OWNER = ("Sam Seller", "sam.seller@bench-sales.example")
 LEAD_MARKER = "mail_sync_bench"  # crm_lead.referred of the leads this script made
-MATCH_RATIO = 0.05
-LEAD_CORRESPONDENTS = 2000  # leads that appear in the mailbox
-OTHER_CORRESPONDENTS = 3000  # addresses that are no lead
-CORPUS_CHUNK = 10_000
-CORPUS_START = datetime.datetime(2022, 1, 1, tzinfo=datetime.timezone.utc)
 NEW_MESSAGES = 100
 INCREMENTAL_RUNS = 5
 MAILDIR_SETTLE_SECONDS = 5
@@ -99,275 +90,10 @@ TARGETS = {
     "incremental_new_seconds": 1.0,
 }
 
-_FIRST = ("anna", "ben", "chloe", "daniel", "eva", "franz", "greta", "hugo", "ines")
-_LAST = ("dupont", "muller", "smith", "garcia", "rossi", "nowak", "jansen", "silva")
+out = report.out
 
 
-# -- the synthetic population (deterministic; shared with the child processes) ----
-
-
-def lead_contact(i):
-    first, last = _FIRST[i % len(_FIRST)], _LAST[(i // len(_FIRST)) % len(_LAST)]
-    name = f"{first.capitalize()} {last.capitalize()}"
-    return name, f"{first}.{last}.{i}@prospect{i % 487}.example"
-
-
-def other_contact(i):
-    first, last = _FIRST[i % len(_FIRST)], _LAST[(i // len(_FIRST)) % len(_LAST)]
-    name = f"{first.capitalize()} {last.capitalize()}"
-    return name, f"{first}{i}@vendor{i % 211}.example"
-
-
-def lead_correspondents(n_leads):
-    step = max(1, n_leads // LEAD_CORRESPONDENTS)
-    return [lead_contact(i) for i in range(0, n_leads, step)][:LEAD_CORRESPONDENTS]
-
-
-def _import_lib():
-    """The addon's ``lib`` package as a top-level package (child processes, no Odoo)."""
-    if ADDON_DIR not in sys.path:
-        sys.path.insert(0, ADDON_DIR)
-    import lib.parser
-    import lib.testing
-
-    return lib
-
-
-def _make_messages(lib, n, n_match, n_leads, seed, start, span_days, html_ratio=0.0):
-    """``n`` messages (``n_match`` of them with leads), oldest first, and the
-    number of (message, lead) pairs a sync must record for them."""
-    leads = lead_correspondents(n_leads)
-    lead_addresses = {address for _name, address in leads}
-    others = [other_contact(i) for i in range(OTHER_CORRESPONDENTS)]
-    common = {
-        "owner": OWNER,
-        "start": start,
-        "span_days": span_days,
-        "html_ratio": html_ratio,
-    }
-    matching = lib.testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
-    rest = lib.testing.make_corpus(
-        n - n_match, seed=seed + 1, contacts=others, **common
-    )
-    pairs = 0
-    matched_ids = []
-    for message in matching:
-        header = lib.parser.parse_headers(message.raw)
-        candidates = header.from_ if message.folder == "INBOX" else header.recipients
-        found = lead_addresses.intersection(candidates)
-        pairs += len(found)
-        if found:
-            matched_ids.append(message.message_id)
-    corpus = sorted(matching + rest, key=lambda message: message.date)
-    return corpus, pairs, matched_ids
-
-
-def fill_mailbox(
-    dovecot_dir, n_messages, n_leads, html_ratio=0.0, seed=1, start=CORPUS_START
-):
-    """Child process: generate the corpus in chunks and write it into the Maildir of
-    the Dovecot living in ``dovecot_dir`` (started by the parent). Returns counts."""
-    lib = _import_lib()
-    server = lib.testing.DovecotServer()
-    # Only the Maildir writer is used here: it needs the directory and the user.
-    server.dir = dovecot_dir
-    server.users = {LOGIN: PASSWORD}
-    started = time.perf_counter()
-    folders, pairs, size, matched_ids = Counter(), 0, 0, []
-    chunks = max(1, -(-n_messages // CORPUS_CHUNK))
-    span = 3 * 365 / chunks
-    for k in range(chunks):
-        n = min(CORPUS_CHUNK, n_messages - k * CORPUS_CHUNK)
-        n_match = round((k * CORPUS_CHUNK + n) * MATCH_RATIO) - round(
-            k * CORPUS_CHUNK * MATCH_RATIO
-        )
-        corpus, chunk_pairs, chunk_ids = _make_messages(
-            lib,
-            n,
-            n_match,
-            n_leads,
-            seed * 1000 + 2 * k,
-            start + datetime.timedelta(days=k * span),
-            span,
-            html_ratio,
-        )
-        pairs += chunk_pairs
-        matched_ids.extend(chunk_ids)
-        for folder in ("INBOX", "Sent"):
-            items = [(m.raw, m.date) for m in corpus if m.folder == folder]
-            server.fill_maildir(LOGIN, folder, items)
-            folders[folder] += len(items)
-            size += sum(len(raw) for raw, _date in items)
-    return {
-        "seconds": time.perf_counter() - started,
-        "folders": dict(folders),
-        "bytes": size,
-        "pairs": pairs,
-        "matched_message_ids": matched_ids,
-    }
-
-
-def proxy_process(host, port, delay, conn):
-    """Child process: a LatencyProxy to host:port; answers "stats" and "stop"."""
-    lib = _import_lib()
-    with lib.testing.LatencyProxy(host, port, delay=delay) as proxy:
-        conn.send(proxy.port)
-        while True:
-            command = conn.recv()
-            conn.send((proxy.bytes_up, proxy.bytes_down, proxy.connection_count))
-            if command == "stop":
-                return
-
-
-class Proxy:
-    """A LatencyProxy in a child process (its event loop must not share our GIL)."""
-
-    def __init__(self, context, host, port, delay):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(
-            target=proxy_process, args=(host, port, delay, child), daemon=True
-        )
-        self.process.start()
-        if not self.conn.poll(30):
-            raise RuntimeError("the latency proxy did not start")
-        self.port = self.conn.recv()
-
-    def stats(self):
-        self.conn.send("stats")
-        up, down, connections = self.conn.recv()
-        return {"bytes_up": up, "bytes_down": down, "connections": connections}
-
-    def stop(self):
-        if self.process.is_alive():
-            with contextlib.suppress(OSError, EOFError):
-                self.conn.send("stop")
-                self.conn.recv()
-            self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-
-
-# -- measuring -------------------------------------------------------------------
-
-
-def memory_kb():
-    """(VmRSS, VmHWM) of this process in KiB."""
-    values = {}
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values["VmRSS"], values["VmHWM"]
-
-
-def reset_peak_memory():
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False when not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-class GcTimer:
-    """Time spent in the cyclic garbage collector, per generation."""
-
-    def __init__(self):
-        self.seconds = Counter()
-        self.collections = Counter()
-        self.full_by_thread = Counter()
-        self._started = None
-
-    def __enter__(self):
-        gc.callbacks.append(self._callback)
-        return self
-
-    def __exit__(self, *exc_info):
-        gc.callbacks.remove(self._callback)
-
-    def _callback(self, phase, info):
-        if phase == "start":
-            self._started = time.perf_counter()
-        elif self._started is not None:
-            generation = info["generation"]
-            self.seconds[generation] += time.perf_counter() - self._started
-            self.collections[generation] += 1
-            if generation == 2:
-                self.full_by_thread[threading.current_thread().name] += 1
-            self._started = None
-
-
-class InstrumentationGone(RuntimeError):
-    """A function the benchmark times (or replaces) no longer exists where it
-    looks for it: the product changed; update the benchmark, never skip."""
-
-    def __init__(self, owner, name):
-        where = getattr(owner, "__qualname__", None) or owner
-        super().__init__(
-            f"bench_sync: {where}.{name} is gone; the benchmark must be updated "
-            "to instrument what replaced it"
-        )
-
-
-class Timings:
-    """Exclusive wall and CPU time per category of the wrapped functions (a nested
-    wrapped call is charged to its own category, not to its caller's). Calls made
-    by other threads than the main one (the sync's header prefetch) are charged
-    to "[background] <category>": they overlap the main thread's work."""
-
-    def __init__(self):
-        self.wall = defaultdict(float)
-        self.cpu = defaultdict(float)
-        self.calls = Counter()
-        self._local = threading.local()
-        self._patches = []
-
-    def _wrap(self, category, func):
-        timings = self
-        background = "[background] " + category
-
-        @functools.wraps(func)
-        def timed(*args, **kwargs):
-            stack = getattr(timings._local, "stack", None)
-            if stack is None:
-                stack = timings._local.stack = []
-            children = [0.0, 0.0]
-            stack.append(children)
-            wall, cpu = time.perf_counter(), time.thread_time()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                wall = time.perf_counter() - wall
-                cpu = time.thread_time() - cpu
-                stack.pop()
-                name = (
-                    category
-                    if threading.current_thread() is threading.main_thread()
-                    else background
-                )
-                timings.wall[name] += wall - children[0]
-                timings.cpu[name] += cpu - children[1]
-                timings.calls[name] += 1
-                if stack:
-                    stack[-1][0] += wall
-                    stack[-1][1] += cpu
-
-        return timed
-
-    def patch(self, owner, name, category):
-        original = owner.__dict__.get(name)
-        if original is None:
-            raise InstrumentationGone(owner, name)
-        self._patches.append((owner, name, original))
-        setattr(owner, name, self._wrap(category, original))
-
-    def restore(self):
-        while self._patches:
-            owner, name, original = self._patches.pop()
-            setattr(owner, name, original)
+# -- what the historical sync is made of ------------------------------------------
 
 
 def instrument(timings):
@@ -407,257 +133,6 @@ def instrument(timings):
     timings.patch(odoo_fields, "html_sanitize", "odoo: sanitising bodies")
 
 
-def measure_rtt(settings, n=10):
-    """Median seconds of a NOOP round trip through ``settings``' host/port."""
-    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSession
-
-    times = []
-    with ImapSession(settings) as session:
-        for _i in range(n):
-            started = time.perf_counter()
-            session.client.noop()
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-# -- Odoo set-up ------------------------------------------------------------------
-
-
-def install_database():
-    command = (
-        "source scripts/lib.sh; "
-        f"install_or_update .run/test.conf {DB} {INSTALL_LOG} --without-demo=all"
-    )
-    env = {**os.environ, "ODOO_SRC": os.environ.get("ODOO_SRC", "/opt/odoo18")}
-    return subprocess.Popen(
-        ["bash", "-c", command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def configure_odoo():
-    """Odoo's configuration and logging (to ODOO_LOG), and its addons path."""
-    from odoo.modules.module import initialize_sys_path
-    from odoo.tools import config
-
-    config.parse_config(
-        ["-c", CONF, "-d", DB, f"--logfile={ODOO_LOG}", "--log-level=info"],
-        setup_logging=True,
-    )
-    initialize_sys_path()
-
-
-def open_registry():
-    import odoo
-
-    return odoo.modules.registry.Registry(DB)
-
-
-def delete_synced_chatter(env):
-    """Delete the chatter messages and attachments synced onto the bench leads,
-    the attachments' files too: the next sync must write new files, as a first
-    sync does (with the old files still there, Odoo compares each attachment
-    with its old copy, block by block, before reusing it)."""
-    cr = env.cr
-    cr.execute(
-        """DELETE FROM mail_message m USING crm_lead l
-            WHERE m.model = 'crm.lead' AND m.res_id = l.id AND l.referred = %s""",
-        [LEAD_MARKER],
-    )
-    cr.execute(
-        """DELETE FROM ir_attachment a USING crm_lead l
-            WHERE a.res_model = 'crm.lead' AND a.res_id = l.id AND l.referred = %s
-        RETURNING a.store_fname""",
-        [LEAD_MARKER],
-    )
-    names = {name for (name,) in cr.fetchall() if name}
-    if names:
-        cr.execute(
-            "SELECT store_fname FROM ir_attachment WHERE store_fname = ANY(%s)",
-            [list(names)],
-        )
-        names -= {name for (name,) in cr.fetchall()}  # still used elsewhere
-    Attachment = env["ir.attachment"]
-    for name in names:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(Attachment._full_path(name))
-
-
-def vacuum(registry, *tables):
-    """VACUUM ANALYZE ``tables`` (outside a transaction, as VACUUM must be)."""
-    from odoo.tools import SQL
-
-    with registry.cursor() as cr:
-        cr._cnx.autocommit = True
-        try:
-            cr.execute(
-                SQL(
-                    "VACUUM ANALYZE %s",
-                    SQL(", ").join(SQL.identifier(table) for table in tables),
-                )
-            )
-        finally:
-            cr._cnx.autocommit = False
-
-
-def reset_bench_data(env):
-    """Remove what a previous run left: mailboxes (their folders, ledger and log
-    cascade), synced chatter messages and attachments, the bench leads."""
-    cr = env.cr
-    cr.execute("SELECT id FROM mail_sync_account")
-    if cr.fetchall():
-        cr.execute("DELETE FROM mail_sync_account")
-    delete_synced_chatter(env)
-    cr.execute("DELETE FROM crm_lead WHERE referred = %s", [LEAD_MARKER])
-    env.invalidate_all()
-
-
-def bench_user(env):
-    from odoo import Command
-
-    user = (
-        env["res.users"].with_context(active_test=False).search([("login", "=", LOGIN)])
-    )
-    if not user:
-        groups = env.ref("base.group_user") | env.ref("sales_team.group_sale_salesman")
-        user = env["res.users"].create(
-            {
-                "name": OWNER[0],
-                "login": LOGIN,
-                "email": OWNER[1],
-                "groups_id": [Command.set(groups.ids)],
-            }
-        )
-    user.active = True
-    return user
-
-
-def create_leads(env, user, n):
-    """``n`` leads with distinct addresses: one created by the ORM as a template, the
-    others copied from its row in one INSERT with their own name, email_from and the
-    stored fields Odoo computes from it (email_normalized, email_domain_criterion)."""
-    from odoo.tools import email_normalize
-
-    from odoo.addons.iap.tools import iap_tools
-
-    template = (
-        env["crm.lead"]
-        .with_user(user)
-        .create({"name": "Template", "type": "lead", "email_from": "t@t.example"})
-    )
-    template.sudo().referred = LEAD_MARKER
-    env.flush_all()
-    cr = env.cr
-    cr.execute(
-        """SELECT column_name FROM information_schema.columns
-            WHERE table_name = 'crm_lead' AND column_name NOT IN
-                  ('id', 'name', 'email_from', 'email_normalized',
-                   'email_domain_criterion')"""
-    )
-    columns = [row[0] for row in cr.fetchall()]
-    names, emails, normalized, domains = [], [], [], []
-    for i in range(n):
-        name, address = lead_contact(i)
-        email_from = f"{name} <{address}>"
-        names.append(f"{name} – opportunity {i}")
-        emails.append(email_from)
-        normalized.append(email_normalize(email_from, strict=False))
-        domains.append(iap_tools.mail_prepare_for_domain_search(email_from))
-    assert len(set(normalized)) == n, "lead addresses must be distinct"
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    template_columns = ", ".join(f't."{c}"' for c in columns)
-    cr.execute(
-        f"""INSERT INTO crm_lead (name, email_from, email_normalized,
-                                  email_domain_criterion, {column_list})
-            SELECT v.name, v.email, v.normalized, v.domain, {template_columns}
-              FROM crm_lead t,
-                   unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[])
-                     AS v(name, email, normalized, domain)
-             WHERE t.id = %s""",
-        [names, emails, normalized, domains, template.id],
-    )
-    template.sudo().unlink()
-    cr.execute(
-        "SELECT count(*), count(DISTINCT email_normalized) FROM crm_lead"
-        " WHERE referred = %s",
-        [LEAD_MARKER],
-    )
-    return cr.fetchone()
-
-
-def allow_loopback(env):
-    """mail_sync_crm.allowed_hosts = 127.0.0.1: mailboxes may reach the bench's
-    servers on loopback (refused otherwise: lib/host_policy.py)."""
-    env["ir.config_parameter"].sudo().set_param(
-        "mail_sync_crm.allowed_hosts", "127.0.0.1"
-    )
-
-
-def connect_mailbox(
-    env, user, proxy_port, smtp, email=OWNER[1], login=LOGIN, password=PASSWORD
-):
-    """``user`` connects their mailbox (``login`` on the IMAP server behind
-    ``proxy_port``, sending through ``smtp``) as they would from its form; the
-    bench servers are on loopback, which an administrator allows first."""
-    allow_loopback(env)
-    values = {
-        "provider": "custom",
-        "email": email,
-        "imap_host": "127.0.0.1",
-        "imap_port": proxy_port,
-        "imap_encryption": "ssl",
-        "imap_allow_self_signed": True,
-        "imap_login": login,
-        "imap_password": password,
-        "smtp_host": smtp.host,
-        "smtp_port": smtp.ssl_port,
-        "smtp_encryption": "ssl",
-        "smtp_allow_self_signed": True,
-        "smtp_same_credentials": True,
-    }
-    # No mail is delivered to the benchmark's mailboxes: Connect's address
-    # confirmation (lib/address_proof.py) is sent and looked for once.
-    env["ir.config_parameter"].sudo().set_param(
-        "mail_sync_crm.address_proof_seconds", "0"
-    )
-    account = env["mail.sync.account"].with_user(user).create(values)
-    account.action_connect()
-    return account.sudo()
-
-
-def written_records(env, account):
-    cr = env.cr
-    cr.execute(
-        """SELECT count(*), count(DISTINCT mail_message_id), count(DISTINCT lead_id)
-             FROM mail_sync_message WHERE account_id = %s AND introduced""",
-        [account.id],
-    )
-    ledger, messages, leads = cr.fetchone()
-    cr.execute(
-        """SELECT count(*), coalesce(sum(file_size), 0) FROM ir_attachment
-            WHERE id IN (SELECT r.attachment_id
-                           FROM message_attachment_rel r
-                           JOIN mail_sync_message s
-                             ON s.mail_message_id = r.message_id
-                          WHERE s.account_id = %s)""",
-        [account.id],
-    )
-    attachments, attachment_bytes = cr.fetchone()
-    cr.execute("SELECT count(*) FROM mail_sync_log WHERE account_id = %s", [account.id])
-    return {
-        "ledger_rows": ledger,
-        "chatter_messages": messages,
-        "leads_with_mail": leads,
-        "attachments": attachments,
-        "attachment_bytes": attachment_bytes,
-        "log_entries": cr.fetchone()[0],
-    }
-
-
 def timed_sync(account, profile=None):
     """Seconds of one ``_sync_mailbox`` as the cron runs it (committing, process
     tuned for long runs); with ``profile`` (a path),
@@ -691,7 +166,7 @@ def reset_synced_history(env, account):
     from odoo.addons.mail_sync_crm.lib import parser
 
     cr = env.cr
-    delete_synced_chatter(env)
+    crm_data.delete_synced_chatter(env, LEAD_MARKER)
     cr.execute("DELETE FROM mail_sync_message WHERE account_id = %s", [account.id])
     cr.execute(
         """UPDATE mail_sync_folder
@@ -701,7 +176,7 @@ def reset_synced_history(env, account):
         [account.id],
     )
     cr.commit()  # pylint: disable=invalid-commit  # the bench set-up
-    vacuum(env.registry, "mail_message", "ir_attachment", "mail_sync_message")
+    odoo_db.vacuum(env.registry, "mail_message", "ir_attachment", "mail_sync_message")
     env.invalidate_all()
     parser._addresses.cache_clear()  # as cold as in the first run
     gc.collect()
@@ -827,7 +302,7 @@ def run(args, context, install):
             "proxy_delay_one_way": args.rtt / 2,
             "naive_messages": args.naive,
             "html_ratio": args.html_ratio,
-            "match_ratio": MATCH_RATIO,
+            "match_ratio": corpus.MATCH_RATIO,
             "cpus": os.cpu_count(),
         },
         "targets": TARGETS,
@@ -841,7 +316,14 @@ def run(args, context, install):
         smtp.start()
         smtp.add_user(LOGIN, PASSWORD)
         filling = pool.submit(
-            fill_mailbox, dovecot.dir, args.messages, args.leads, args.html_ratio
+            corpus.fill_mailbox,
+            dovecot.dir,
+            LOGIN,
+            PASSWORD,
+            OWNER,
+            args.messages,
+            args.leads,
+            args.html_ratio,
         )
         proxy = Proxy(context, dovecot.host, dovecot.ssl_port, args.rtt / 2)
         if install is not None:
@@ -869,20 +351,22 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
     )
 
     say = out
-    registry = open_registry()
+    registry = odoo_db.open_registry(DB)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         say(f"[bench] resetting {DB} and creating {args.leads} leads")
         t = time.perf_counter()
-        reset_bench_data(env)
-        user = bench_user(env)
+        crm_data.reset_bench_data(env, LEAD_MARKER)
+        user = crm_data.bench_user(env, LOGIN, *OWNER)
         env.company.email = "office@bench-corp.example"
-        lead_rows, distinct = create_leads(env, user, args.leads)
+        lead_rows, distinct = crm_data.create_leads(env, user, args.leads, LEAD_MARKER)
         cr.commit()  # pylint: disable=invalid-commit  # the bench set-up
         # Vacuumed, with planner statistics, as a database that has lived with its
         # leads is (autovacuum would get there on its own, possibly in the middle
         # of the first measured sync).
-        vacuum(registry, "crm_lead", "res_partner", "mail_message", "ir_attachment")
+        odoo_db.vacuum(
+            registry, "crm_lead", "res_partner", "mail_message", "ir_attachment"
+        )
         results["setup"] = {
             "leads": lead_rows,
             "distinct_lead_emails": distinct,
@@ -922,7 +406,9 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
         say(f"[bench] proxy round trip: {results['measured_rtt_ms']} ms")
 
         t = time.perf_counter()
-        account = connect_mailbox(env, user, proxy.port, smtp)
+        account = connect_mailbox(
+            env, user, proxy.port, smtp, OWNER[1], LOGIN, PASSWORD
+        )
         cr.commit()  # pylint: disable=invalid-commit  # the connected mailbox
         results["connect_seconds"] = round(time.perf_counter() - t, 3)
         if account.state != "enabled":
@@ -993,7 +479,7 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
             NEW_MESSAGES - 5,
             seed=99,
             owner=OWNER,
-            contacts=[other_contact(i) for i in range(50)],
+            contacts=[corpus.other_contact(i) for i in range(50)],
             start=datetime.datetime.now(datetime.timezone.utc)
             - datetime.timedelta(hours=2),
             span_days=0.05,
@@ -1001,7 +487,7 @@ def _run(args, results, dovecot, smtp, proxy, filling, started):
             5,
             seed=98,
             owner=OWNER,
-            contacts=lead_correspondents(args.leads)[:20],
+            contacts=corpus.lead_correspondents(args.leads)[:20],
             start=datetime.datetime.now(datetime.timezone.utc)
             - datetime.timedelta(hours=1),
             span_days=0.02,
@@ -1052,15 +538,7 @@ def verdicts(results):
         "incremental_idle_seconds": results["incremental_idle"]["median_seconds"],
         "incremental_new_seconds": results["incremental_new"]["seconds"],
     }
-    return {
-        key: {"measured": value, "target": TARGETS[key], "met": value <= TARGETS[key]}
-        for key, value in measured.items()
-    }
-
-
-def out(text=""):
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    return report.verdicts(measured, TARGETS)
 
 
 def _rows(results):
@@ -1162,16 +640,8 @@ def _rows(results):
 
 
 def print_table(results):
-    rows = _rows(results)
-    width = max(len(label) for label, _value in rows)
-    out()
-    for label, value in rows:
-        out(f"{label:<{width}}  {value}")
-    out()
-    out("targets:")
-    for key, verdict in results["verdicts"].items():
-        mark = "ok  " if verdict["met"] else "MISS"
-        out(f"  {mark} {key}: {verdict['measured']} (target <= {verdict['target']})")
+    report.print_rows(_rows(results))
+    report.print_verdicts(results["verdicts"])
     out(f"\ntotal {results['total_seconds']} s; JSON in {RESULTS_FILE}")
 
 
@@ -1209,14 +679,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     context = multiprocessing.get_context("spawn")
     if args.profile:
-        os.makedirs(RESULTS_DIR, exist_ok=True)
-    install = None if args.skip_install else install_database()
-    configure_odoo()
+        os.makedirs(odoo_db.RESULTS_DIR, exist_ok=True)
+    install = None if args.skip_install else odoo_db.start_install(DB, INSTALL_LOG)
+    odoo_db.configure_odoo(DB, ODOO_LOG, log_level="info")
     results = run(args, context, install)
     results["verdicts"] = verdicts(results)
-    os.makedirs(RESULTS_DIR, exist_ok=True)
-    with open(RESULTS_FILE, "w") as fh:
-        json.dump(results, fh, indent=1)
+    report.write_json(RESULTS_FILE, results)
     print_table(results)
     missed = not all(v["met"] for v in results["verdicts"].values())
     return 1 if args.check and missed else 0

@@ -1,0 +1,18 @@
+"""What the benchmarks share (``scripts/bench_*.py`` are the benchmarks themselves,
+one entry script each; none imports another's code, all import from here):
+
+* ``odoo_db``: installing the addon in a benchmark's database, Odoo's
+  configuration in the benchmark's process, the registry, VACUUM;
+* ``addon_lib``: the addon's ``lib`` without Odoo, for child processes;
+* ``proxy``: the latency proxy in a child process, and its measured round trip;
+* ``smtp``: an SMTP server in a child process;
+* ``corpus``: the synthetic population and the mailbox filled with its messages;
+* ``crm_data``: the benchmark's salesperson and leads in the database, and
+  removing what a previous run synced onto them;
+* ``mailboxes``: a salesperson connecting a mailbox to the benchmark's servers,
+  the records a mailbox's syncs wrote;
+* ``timers``: memory peaks, garbage collector time, time per wrapped function;
+* ``report``: printing, result tables, targets and the JSON results;
+* ``fleet_worker``: the second Odoo process of ``bench_fleet.py`` (a program,
+  run with ``python -m bench.fleet_worker``).
+"""

@@ -1,0 +1,61 @@
+"""The second Odoo process of ``bench_fleet.py``: one scheduled sync run
+(``_cron_sync()``) started at an agreed time, printing as its last line, in
+JSON, its wall time, the mailboxes it tried and those it synced.
+
+Run by the benchmark as ``python -m bench.fleet_worker --database DB --log LOG
+--start EPOCH`` with ``scripts/`` on ``PYTHONPATH``.
+"""
+
+import argparse
+import json
+import time
+
+from .odoo_db import configure_odoo
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--log", required=True)
+    parser.add_argument("--start", type=float, required=True, help="time.time()")
+    args = parser.parse_args(argv)
+    configure_odoo(args.database, args.log)
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+    from odoo.tools import config
+
+    config["limit_time_real_cron"] = 0
+    registry = odoo.modules.registry.Registry(args.database)
+    Account = registry["mail.sync.account"]
+    tried, synced = [], []
+    checked = Account._checked
+    claim = Account._claim_and_sync
+
+    def spy_checked(self, results, *args):
+        tried.extend(r.key for r in results if not r.news or r.error)
+        return checked(self, results, *args)
+
+    def spy_claim(self, *args, **kwargs):
+        outcome = claim(self, *args, **kwargs)
+        if outcome not in ("busy", "not_due"):
+            synced.append(self.id)
+        return outcome
+
+    Account._checked = spy_checked
+    Account._claim_and_sync = spy_claim
+    while time.time() < args.start:
+        time.sleep(0.005)
+    started = time.perf_counter()
+    with registry.cursor() as cr:
+        api.Environment(cr, SUPERUSER_ID, {})["mail.sync.account"]._cron_sync()
+    result = {
+        "seconds": time.perf_counter() - started,
+        "tried": tried,
+        "synced": synced,
+    }
+    print(json.dumps(result), flush=True)  # pylint: disable=print-used
+
+
+if __name__ == "__main__":
+    main()
