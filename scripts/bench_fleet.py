@@ -41,12 +41,12 @@ import subprocess
 import sys
 import time
 
-from bench.addon_lib import import_lib
-from bench.mailboxes import allow_loopback, connect_mailbox
-from bench.odoo_db import RESULTS_DIR, configure_odoo, install
-from bench.proxy import Proxy
-from bench.report import out, write_json
-from bench.timers import CallTimes
+from benchkit.addon_lib import import_lib
+from benchkit.mailboxes import allow_loopback, connect_mailbox
+from benchkit.odoo_db import RESULTS_DIR, configure_odoo, install
+from benchkit.proxy import Proxy
+from benchkit.report import out, write_json
+from benchkit.timers import CallTimes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DB = "mail_sync_bench_fleet"
@@ -254,10 +254,10 @@ def synced_pairs(env):
 
 def two_processes(n=2):
     start = time.time() + 8  # both loaded by then
-    # bench/fleet_worker.py, with scripts/ on its path
+    # benchkit/fleet_worker.py, with scripts/ on its path
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [HERE, path]))}
-    command = [sys.executable, "-m", "bench.fleet_worker"]
+    command = [sys.executable, "-m", "benchkit.fleet_worker"]
     command += ["--database", DB, "--log", ODOO_LOG, "--start", repr(start)]
     procs = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)

@@ -33,7 +33,7 @@ import sys
 import time
 import uuid
 
-from bench import odoo_db
+from benchkit import odoo_db
 
 ODOO_LOG = "/tmp/bench-oauth-odoo.log"
 INSTALL_LOG = "/tmp/bench-oauth-install.log"

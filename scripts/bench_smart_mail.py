@@ -47,8 +47,8 @@ import statistics
 import sys
 import time
 
-from bench import odoo_db
-from bench.smtp import RemoteSmtp
+from benchkit import odoo_db
+from benchkit.smtp import RemoteSmtp
 
 ODOO_LOG = "/tmp/bench-smart-mail-odoo.log"
 INSTALL_LOG = "/tmp/bench-smart-mail-install.log"

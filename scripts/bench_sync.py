@@ -60,10 +60,10 @@ import statistics
 import sys
 import time
 
-from bench import corpus, crm_data, odoo_db, report
-from bench.mailboxes import connect_mailbox, written_records
-from bench.proxy import Proxy, measure_rtt
-from bench.timers import GcTimer, Timings, memory_kb, reset_peak_memory
+from benchkit import corpus, crm_data, odoo_db, report
+from benchkit.mailboxes import connect_mailbox, written_records
+from benchkit.proxy import Proxy, measure_rtt
+from benchkit.timers import GcTimer, Timings, memory_kb, reset_peak_memory
 
 DB = "mail_sync_bench"
 RESULTS_FILE = os.path.join(odoo_db.RESULTS_DIR, "sync.json")

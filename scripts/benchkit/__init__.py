@@ -1,5 +1,8 @@
-"""What the benchmarks share (``scripts/bench_*.py`` are the benchmarks themselves,
-one entry script each; none imports another's code, all import from here):
+"""What the benchmarks share. The benchmarks themselves are entry scripts
+(``scripts/bench_sync.py``, ``bench_fleet.py``, ``bench_smart_mail.py``,
+``bench_oauth.py``; ``scripts/bench.py``, ``make bench``, runs bench_sync and
+bench_smart_mail); none imports another's code, each imports what it shares
+from here:
 
 * ``odoo_db``: installing the addon in a benchmark's database, Odoo's
   configuration in the benchmark's process, the registry, VACUUM;
@@ -14,5 +17,5 @@ one entry script each; none imports another's code, all import from here):
 * ``timers``: memory peaks, garbage collector time, time per wrapped function;
 * ``report``: printing, result tables, targets and the JSON results;
 * ``fleet_worker``: the second Odoo process of ``bench_fleet.py`` (a program,
-  run with ``python -m bench.fleet_worker``).
+  run with ``python -m benchkit.fleet_worker``).
 """

@@ -2,7 +2,7 @@
 (``_cron_sync()``) started at an agreed time, printing as its last line, in
 JSON, its wall time, the mailboxes it tried and those it synced.
 
-Run by the benchmark as ``python -m bench.fleet_worker --database DB --log LOG
+Run by the benchmark as ``python -m benchkit.fleet_worker --database DB --log LOG
 --start EPOCH`` with ``scripts/`` on ``PYTHONPATH``.
 """
 
