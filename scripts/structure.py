@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""A picture of the addons' structure, generated from the code so it stays true.
+"""A picture of the code's structure, generated from the code so it stays true.
 
 Usage (from the repository root; ``make structure`` writes the "after" page)::
 
     python3 scripts/structure.py [--rev REV] [--output docs/structure.md]
 
-Reads the files of ``mail_sync_crm`` and ``mail_sync_crm_queue_job``, from the
-working tree (tracked and untracked files, not the ignored ones) or, with
+Reads the code (every top folder holding Python: ``mail_sync_crm``,
+``mail_sync_crm_queue_job``, ``scripts``, and any other), from the working tree
+(tracked and untracked files, not the ignored ones) or, with
 ``--rev``, from a git revision (``git archive``), and writes a Markdown page:
 
 * the packages (a directory of Python files; ``lib/`` counts one level deeper, so
   each of its sub-packages is a package of its own) with their files and lines;
 * the imports between those packages, as a Mermaid graph (GitHub draws it) and as
-  a table, two-way pairs marked; imports are read with ``ast``, relative ones
+  a table, two-way pairs marked; the modules that import each other; the private
+  names a module takes from another; imports are read with ``ast``, relative ones
   resolved against the importing file, absolute ones (``odoo.addons.<addon>...``,
   ``<addon>...``, or ``lib...`` as the lib tests import it) against the tree;
 * each Odoo model (``_name``, or ``_inherit`` without a new ``_name``) and the
@@ -20,8 +22,9 @@ working tree (tracked and untracked files, not the ignored ones) or, with
 * every Python file with its line count and the models it holds, and the other
   folders (views, data, static, ...) as counts.
 
-``docs/structure-before.md`` was made once with ``--rev 04f7f1d`` (the code before
-the redesign of issue #17); ``docs/structure.md`` is the working tree, and
+``docs/structure-before.md`` was made once, with ``--rev 04f7f1d --output
+docs/structure-before.md`` (the code before the redesign of issue #17);
+``docs/structure.md`` is the working tree, and
 ``mail_sync_crm/lib/tests/test_structure.py`` fails when it differs from what this
 prints now. Standard library and git only, Python 3.10+.
 """
@@ -38,7 +41,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-ADDONS = ("mail_sync_crm", "mail_sync_crm_queue_job")
+ADDON = "mail_sync_crm"
+# Top folders that are no code: never read (this page is written there).
+NOT_CODE = ("docs",)
 DOC = "docs/structure.md"
 BEFORE_DOC = "docs/structure-before.md"
 # Where a package is one level deeper than its top folder.
@@ -51,42 +56,48 @@ DEEP = ("lib",)
 def _wanted(path):
     parts = path.split("/")
     return (
-        parts[0] in ADDONS
+        len(parts) > 1
+        and not parts[0].startswith(".")
+        and parts[0] not in NOT_CODE
         and "__pycache__" not in parts
         and not path.endswith((".pyc", ".pyo"))
     )
 
 
+def _code_only(files):
+    """The files of the top folders that hold Python: the addons, the scripts,
+    and wherever a package may move (a test harness of its own, say)."""
+    tops = {path.split("/")[0] for path in files if path.endswith(".py")}
+    return {path: data for path, data in files.items() if path.split("/")[0] in tops}
+
+
 def read_worktree(root=ROOT):
-    """The addons' files as they are on disk: git's tracked and untracked files
+    """The code's files as they are on disk: git's tracked and untracked files
     (not the ignored ones); a plain walk when ``root`` is no git tree."""
     try:
         listed = subprocess.run(
             ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others"]
-            + ["--exclude-standard", "--", *ADDONS],
+            + ["--exclude-standard"],
             check=True,
             capture_output=True,
         ).stdout.decode()
         paths = sorted({p for p in listed.split("\0") if p})
     except (OSError, subprocess.CalledProcessError):
         paths = sorted(
-            p.relative_to(root).as_posix()
-            for addon in ADDONS
-            for p in (root / addon).rglob("*")
-            if p.is_file()
+            p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
         )
     files = {}
     for path in paths:
         full = root / path
         if _wanted(path) and full.is_file():
             files[path] = full.read_bytes()
-    return files
+    return _code_only(files)
 
 
 def read_revision(rev, root=ROOT):
-    """The addons' files at a git revision."""
+    """The code's files at a git revision."""
     archive = subprocess.run(
-        ["git", "-C", str(root), "archive", "--format=tar", rev, "--", *ADDONS],
+        ["git", "-C", str(root), "archive", "--format=tar", rev],
         check=True,
         capture_output=True,
     ).stdout
@@ -95,7 +106,7 @@ def read_revision(rev, root=ROOT):
         for member in tar.getmembers():
             if member.isfile() and _wanted(member.name):
                 files[member.name] = tar.extractfile(member).read()
-    return files
+    return _code_only(files)
 
 
 # ----------------------------------------------------------------------
@@ -132,7 +143,9 @@ def _module_file(files, dotted):
 
 
 def _resolve(files, importer, module, names, level):
-    """The files of the tree an import statement reaches (a list)."""
+    """The files of the tree an import statement reaches: one per name (None
+    for a name not in the tree), or one for a plain ``import``; [] when the
+    module is not in the tree."""
     if level:
         package = posixpath.dirname(importer).split("/")
         if level > 1:
@@ -151,22 +164,52 @@ def _resolve(files, importer, module, names, level):
             continue
         if not names:
             return [base_file]
-        # ``from pkg import module`` reaches the module, else pkg itself.
-        return [member or base_file for member in members if member or base_file]
+        # ``from pkg import module`` reaches the module, else pkg itself (None
+        # where neither is in the tree).
+        return [member or base_file for member in members]
     return []
 
 
-def imports_of(files, path, tree):
-    """The files of the tree ``path`` imports (with repeats, one per name)."""
+def imported_names(files, path, tree):
+    """[(file reached, name or None)] of each import of ``path`` into the tree:
+    one per name of a ``from ... import``, None for a plain ``import``."""
     reached = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                reached += _resolve(files, path, alias.name, [], 0)
+                reached += [(t, None) for t in _resolve(files, path, alias.name, [], 0)]
         elif isinstance(node, ast.ImportFrom):
             names = [alias.name for alias in node.names if alias.name != "*"]
-            reached += _resolve(files, path, node.module or "", names, node.level)
-    return reached
+            targets = _resolve(files, path, node.module or "", names, node.level)
+            if names and targets:
+                reached += list(zip(targets, names, strict=True))
+            else:
+                reached += [(t, None) for t in targets]
+    return [(target, name) for target, name in reached if target]
+
+
+def imports_of(files, path, tree):
+    """The files of the tree ``path`` imports (with repeats, one per name)."""
+    return [target for target, _name in imported_names(files, path, tree)]
+
+
+def _is_test(path):
+    parts = path.split("/")
+    return "tests" in parts or parts[-1].startswith(("test_", "conftest"))
+
+
+def _is_private(name, target, path):
+    """A private name (``_x``, not ``__x__``) that ``path`` takes from another
+    module: from a sibling, not from a package's own ``__init__``."""
+    return (
+        bool(name)
+        and name.startswith("_")
+        and not name.startswith("__")
+        and target != path
+        # ``from . import _module`` takes a module, not a name from one.
+        and posixpath.basename(target) != f"{name}.py"
+        and not target.endswith(f"/{name}/__init__.py")
+    )
 
 
 def _strings(value):
@@ -207,6 +250,7 @@ class Structure:
     packages: dict = field(default_factory=dict)  # package -> [python paths]
     edges: Counter = field(default_factory=Counter)  # (from, to) -> imports
     module_edges: set = field(default_factory=set)  # (file, file imported)
+    private: list = field(default_factory=list)  # (file, file, private name)
     models: dict = field(default_factory=lambda: defaultdict(list))
     file_models: dict = field(default_factory=lambda: defaultdict(list))
 
@@ -237,7 +281,9 @@ def analyse(files):
             tree = ast.parse(files[path].decode("utf-8"), filename=path)
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
-        for target in imports_of(files, path, tree):
+        for target, name in imported_names(files, path, tree):
+            if _is_private(name, target, path) and not _is_test(path):
+                result.private.append((path, target, name))
             if _registers(path, target):
                 continue
             if target != path:
@@ -260,9 +306,9 @@ def _node_id(package):
 
 def _short(package):
     addon, _sep, rest = package.partition("/")
-    if addon == ADDONS[0]:
+    if addon == ADDON:
         return rest or "(addon root)"
-    return f"{addon}/{rest}" if rest else f"{addon} (root)"
+    return f"{addon}/{rest}"
 
 
 def _count(n):
@@ -274,14 +320,15 @@ def render(structure, source):
     files = structure.files
     py_lines = {p: files[p] or 0 for pkg in structure.packages.values() for p in pkg}
     out = [
-        "# The structure of the addons",
+        "# The structure of the code",
         "",
         (
             f"Generated by `scripts/structure.py` from {source}: do not edit. "
             "`make structure` writes `docs/structure.md` from the working tree;"
             " `docs/structure-before.md` is the code before the redesign of issue #17"
             " (`--rev 04f7f1d`). A package is a folder of Python files; `lib/`"
-            " counts one level deeper. Names without an addon are in `mail_sync_crm/`."
+            " counts one level deeper. Packages named without their top folder are"
+            " in `mail_sync_crm/`."
         ),
         "",
         (
@@ -336,6 +383,20 @@ def render(structure, source):
     ]
     out += [f"- `{a}` and `{b}`" for a, b in pairs]
     out += [""] if pairs else []
+
+    out += [
+        "Private names (`_x`) a module outside the tests takes from another:"
+        + ("" if structure.private else " none."),
+        "",
+    ]
+    taken = defaultdict(list)
+    for path, target, name in structure.private:
+        taken[(path, target)].append(name)
+    out += [
+        f"- `{path}` from `{target}`: " + ", ".join(f"`{n}`" for n in sorted(names))
+        for (path, target), names in sorted(taken.items())
+    ]
+    out += [""] if taken else []
 
     out += [
         "## Models and their files",

@@ -149,3 +149,30 @@ def test_the_page_shows_other_folders_by_count():
     page = structure.render(structure.analyse(files), "a sample")
     assert "| `mail_sync_crm/views` | 1 | 2 |" in page
     assert "| `mail_sync_crm/static` | 1 | 0 |" in page
+
+
+def test_private_names_taken_from_another_module():
+    files = _tree(
+        {
+            "mail_sync_crm/lib/__init__.py": "",
+            "mail_sync_crm/lib/engine.py": "_run = 1\nRun = 2\n",
+            "mail_sync_crm/lib/_grants.py": "",
+            "mail_sync_crm/lib/order.py": """
+                from .engine import Run, _run
+                from . import _grants
+                from .missing import _nowhere
+                from os import _exit
+            """,
+            "mail_sync_crm/lib/tests/test_engine.py": "from lib.engine import _run\n",
+            "scripts/bench_fleet.py": "from bench_sync import _import_lib\n",
+            "scripts/bench_sync.py": "def _import_lib():\n    pass\n",
+        }
+    )
+    found = structure.analyse(files)
+    assert found.private == [
+        ("mail_sync_crm/lib/order.py", "mail_sync_crm/lib/engine.py", "_run"),
+        ("scripts/bench_fleet.py", "scripts/bench_sync.py", "_import_lib"),
+    ], "a private module, a name from outside the tree and the tests do not count"
+    page = structure.render(found, "a sample")
+    assert "- `mail_sync_crm/lib/order.py` from `mail_sync_crm/lib/engine.py`:" in page
+    assert "| scripts/ | — |  |" in page
