@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ODOO_SRC ?= /opt/odoo18
 
-.PHONY: setup run stop test lint bench bench-fleet pot screenshots superuser-paths clean
+.PHONY: setup run stop test lint bench bench-fleet pot screenshots superuser-paths structure clean
 
 setup:            ## system packages, PostgreSQL, .venv (idempotent)
 	scripts/setup.sh
@@ -26,11 +26,11 @@ lint:             ## ruff, pylint-odoo and vermin (code runs on Python 3.10) onl
 	.venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
 	  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
 
-bench:            ## benchmarks (figures in README.rst)
+bench:            ## benchmarks (figures in docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/bench.py
 
-bench-fleet:      ## the scheduled sync over 1,000 small mailboxes (~25 min; README.rst)
+bench-fleet:      ## the scheduled sync over 1,000 small mailboxes (~25 min; docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/bench_fleet.py
 
@@ -54,6 +54,9 @@ pot:              ## regenerate the translation templates from the test database
 
 superuser-paths:  ## docs/superuser-paths.rst: every superuser path and its # sudo: reason
 	python3 scripts/superuser_paths.py --output docs/superuser-paths.rst
+
+structure:        ## docs/structure.md: packages, files, imports and models, from the code
+	python3 scripts/structure.py --output docs/structure.md
 
 clean:            ## remove the venvs and run files (databases are kept)
 	rm -rf .venv .venv-py3.* .run
