@@ -180,7 +180,8 @@ class Phases:
     PHASES = ("_poll_for_news", "_to_sync", "_sync_each", "_claim_and_sync")
 
     def __init__(self, env):
-        from odoo.addons.mail_sync_crm.lib import fleet_poll, history_prefetch
+        from odoo.addons.mail_sync_crm.lib.imap import news as fleet_poll
+        from odoo.addons.mail_sync_crm.lib.imap import read_ahead as history_prefetch
 
         self.owners = [
             (type(env["mail.sync.account"]), name) for name in self.PHASES

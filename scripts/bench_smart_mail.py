@@ -106,7 +106,7 @@ class RemoteSmtp:
 
 def _serve(conn):
     sys.path.insert(0, ADDON_DIR)
-    from lib.testing import SmtpServer  # the addon's lib, without Odoo
+    from mail_sync_testing import SmtpServer  # the addon's lib, without Odoo
 
     with SmtpServer() as smtp:
         smtp.add_user(LOGIN, PASSWORD)
@@ -133,7 +133,7 @@ def setup(env, smtp):
     """The owner, their enabled mailbox and personal server, the company server."""
     from odoo import Command
 
-    from odoo.addons.mail_sync_crm.lib import tls
+    from odoo.addons.mail_sync_crm.lib.net import tls
 
     env["ir.mail_server"].search([]).write({"active": False})
     # The bench's SMTP server is on loopback, which an administrator allows.

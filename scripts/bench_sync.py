@@ -127,8 +127,7 @@ def _import_lib():
     """The addon's ``lib`` package as a top-level package (child processes, no Odoo)."""
     if ADDON_DIR not in sys.path:
         sys.path.insert(0, ADDON_DIR)
-    import lib.parser
-    import lib.testing
+    import lib.message.headers
 
     return lib
 
@@ -152,7 +151,7 @@ def _make_messages(lib, n, n_match, n_leads, seed, start, span_days, html_ratio=
     pairs = 0
     matched_ids = []
     for message in matching:
-        header = lib.parser.parse_headers(message.raw)
+        header = lib.message.headers.parse_headers(message.raw)
         candidates = header.from_ if message.folder == "INBOX" else header.recipients
         found = lead_addresses.intersection(candidates)
         pairs += len(found)
@@ -375,12 +374,10 @@ def instrument(timings):
     from odoo import fields as odoo_fields
     from odoo import sql_db
 
-    from odoo.addons.mail_sync_crm.lib import (
-        imap_session,
-        matcher,
-        message_parser,
-        sync_engine,
-    )
+    from odoo.addons.mail_sync_crm.lib.imap import session as imap_session
+    from odoo.addons.mail_sync_crm.lib.message import full_message as message_parser
+    from odoo.addons.mail_sync_crm.lib.sync import engine as sync_engine
+    from odoo.addons.mail_sync_crm.lib.sync import matcher
     from odoo.addons.mail_sync_crm.store import chatter_store
 
     session = imap_session.ImapSession
@@ -409,7 +406,7 @@ def instrument(timings):
 
 def measure_rtt(settings, n=10):
     """Median seconds of a NOOP round trip through ``settings``' host/port."""
-    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSession
+    from odoo.addons.mail_sync_crm.lib.imap.session import ImapSession
 
     times = []
     with ImapSession(settings) as session:
@@ -591,7 +588,7 @@ def create_leads(env, user, n):
 
 def allow_loopback(env):
     """mail_sync_crm.allowed_hosts = 127.0.0.1: mailboxes may reach the bench's
-    servers on loopback (refused otherwise: lib/host_policy.py)."""
+    servers on loopback (refused otherwise: lib/net/host_policy.py)."""
     env["ir.config_parameter"].sudo().set_param(
         "mail_sync_crm.allowed_hosts", "127.0.0.1"
     )
@@ -620,7 +617,7 @@ def connect_mailbox(
         "smtp_same_credentials": True,
     }
     # No mail is delivered to the benchmark's mailboxes: Connect's address
-    # confirmation (lib/address_proof.py) is sent and looked for once.
+    # confirmation (lib/sending/address_proof.py) is sent and looked for once.
     env["ir.config_parameter"].sudo().set_param(
         "mail_sync_crm.address_proof_seconds", "0"
     )
@@ -670,7 +667,7 @@ def timed_sync(account, profile=None):
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    from odoo.addons.mail_sync_crm.lib import process_tuning
+    from odoo.addons.mail_sync_crm.lib.sync import process_tuning
 
     ok = account._sync_mailbox(auto_commit=True, long_run=process_tuning.long_run)
     seconds = time.perf_counter() - started
@@ -688,7 +685,7 @@ def timed_sync(account, profile=None):
 def reset_synced_history(env, account):
     """Undo a historical sync (chatter messages, attachments, ledger, folder
     checkpoints) so that the next one starts from scratch, as after connect."""
-    from odoo.addons.mail_sync_crm.lib import parser
+    from odoo.addons.mail_sync_crm.lib.message import headers as parser
 
     cr = env.cr
     delete_synced_chatter(env)
@@ -776,7 +773,7 @@ def historical(env, account, args, profile=True):
 def plain_imapclient():
     """ImapSession with stock imapclient (its own FETCH parser, public API only),
     as the brief's "plain imapclient" floor and Odoo fetchmail's way use it."""
-    from odoo.addons.mail_sync_crm.lib.imap_session import FAST_READER_SWITCH
+    from odoo.addons.mail_sync_crm.lib.imap.session import FAST_READER_SWITCH
 
     before = os.environ.get(FAST_READER_SWITCH)
     os.environ[FAST_READER_SWITCH] = "0"
@@ -790,7 +787,7 @@ def plain_imapclient():
 
 
 def measure_floor(proxy, settings, folders, predicate):
-    from odoo.addons.mail_sync_crm.lib.testing import bench_floor
+    from mail_sync_testing import bench_floor
 
     before = proxy.stats()
     with GcTimer() as gc_timer:
@@ -814,7 +811,7 @@ def floor_predicate(matched_ids):
 
 
 def run(args, context, install):
-    from odoo.addons.mail_sync_crm.lib.testing import DovecotServer, SmtpServer
+    from mail_sync_testing import DovecotServer, SmtpServer
 
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -861,8 +858,9 @@ def run(args, context, install):
 def _run(args, results, dovecot, smtp, proxy, filling, started):
     from odoo import SUPERUSER_ID, api
 
-    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSettings
-    from odoo.addons.mail_sync_crm.lib.testing import (
+    from odoo.addons.mail_sync_crm.lib.net.settings import ImapSettings
+
+    from mail_sync_testing import (
         LOOPBACK_POLICY,
         bench_floor,
         make_corpus,

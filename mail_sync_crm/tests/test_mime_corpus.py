@@ -16,8 +16,9 @@ import re
 from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 
-from ..lib.parser import parse_headers
-from ..lib.testing import mime_corpus
+from mail_sync_testing import mime_corpus
+
+from ..lib.message.headers import parse_headers
 from .common import MailSyncHttpCase
 
 _logger = logging.getLogger(__name__)

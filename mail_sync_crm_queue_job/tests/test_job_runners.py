@@ -24,12 +24,13 @@ import urllib.request
 
 from odoo.tests import tagged
 
-from odoo.addons.mail_sync_crm.lib.testing import RoundRobinBalancer, make_message
 from odoo.addons.mail_sync_crm.tests.odoo_process_case import (
     ODOO_BIN,
     OdooProcessCase,
 )
 from odoo.addons.mail_sync_crm.tests.odoo_processes import write_config
+
+from mail_sync_testing import RoundRobinBalancer, make_message
 
 _logger = logging.getLogger(__name__)
 

@@ -70,6 +70,6 @@ def test_a_glue_module_path_is_its_own():
 
 
 def test_a_wrong_name_is_caught():
-    text = (ADDON / "lib/process_tuning.py").read_text(encoding="utf-8")
+    text = (ADDON / "lib/sync/process_tuning.py").read_text(encoding="utf-8")
     assert _defines(text, ".py", "long_run")
     assert not _defines(text, ".py", "short_run")
