@@ -8,7 +8,7 @@ Three loopback listeners share one message store:
 
 ``SmtpServer(oauth=auth_server)`` also offers AUTH XOAUTH2 (as Gmail and
 Microsoft do): the bearer token is introspected (RFC 7662) at the
-authorization server (``lib.testing.OAuthServer``) and must be active and
+authorization server (``mail_sync_testing.OAuthServer``) and must be active and
 belong to the ``user=`` it names; a refused token gets Gmail's answer (a 334
 error challenge, then ``535 5.7.8``).
 

@@ -45,7 +45,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bench_odoo import ROOT, configure_odoo, install
-from bench_sync import Proxy, _import_lib, allow_loopback, connect_mailbox
+from bench_sync import (
+    Proxy,
+    _import_lib,
+    _import_testing,
+    allow_loopback,
+    connect_mailbox,
+)
 
 DB = "mail_sync_bench_fleet"
 RESULTS_DIR = os.path.join(ROOT, "bench-results")
@@ -76,13 +82,14 @@ def lead_address(n):
 
 def messages(lib, n, count, first=0, subject="Hello"):
     """``count`` messages to mailbox ``n``; every fourth from its lead."""
+    testing = _import_testing()
     start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
     out = []
     for i in range(first, first + count):
         sender = lead_address(n) if i % 4 == 0 else f"someone{i}@vendor.example"
         out.append(
             (
-                lib.testing.make_message(
+                testing.make_message(
                     sender,
                     f"{login(n)}@sales.example",
                     subject=f"{subject} {n}/{i}",
@@ -356,14 +363,15 @@ def top(profile_path, limit=12):
 
 def run(args):
     lib = _import_lib()
+    testing = _import_testing()
     results = {"mailboxes": args.mailboxes, "messages": args.messages, "rtt": args.rtt}
     results["load_before"] = [round(value, 1) for value in os.getloadavg()]
     context = multiprocessing.get_context("spawn")
     with contextlib.ExitStack() as stack:
         if not args.skip_install:
             install(DB, INSTALL_LOG)
-        dovecot = stack.enter_context(lib.testing.DovecotServer())
-        smtp = stack.enter_context(lib.testing.SmtpServer())
+        dovecot = stack.enter_context(testing.DovecotServer())
+        smtp = stack.enter_context(testing.SmtpServer())
         started = time.perf_counter()
         for n in range(args.mailboxes):
             dovecot.add_user(login(n), PASSWORD)

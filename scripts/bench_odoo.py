@@ -3,6 +3,7 @@ loading Odoo's configuration in the benchmark's own process."""
 
 import os
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONF = os.path.join(ROOT, ".run", "test.conf")
@@ -19,7 +20,10 @@ def install(database, install_log):
 
 
 def configure_odoo(database, odoo_log):
-    """Odoo's configuration for ``database``, logging warnings to ``odoo_log``."""
+    """Odoo's configuration for ``database``, logging warnings to ``odoo_log``; the
+    repository root on ``sys.path`` for the test harness (``mail_sync_testing``)."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
     from odoo.modules.module import initialize_sys_path
     from odoo.tools import config
 

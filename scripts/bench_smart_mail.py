@@ -14,7 +14,7 @@ What it does:
 1. installs or updates ``mail_sync_crm`` in ``--database`` (``scripts/lib.sh``
    ``install_or_update``), unless ``--skip-install``;
 2. in one transaction that is rolled back at the end (nothing is committed):
-   starts a real SMTP server (``lib.testing.SmtpServer``, implicit TLS + AUTH,
+   starts a real SMTP server (``mail_sync_testing.SmtpServer``, implicit TLS + AUTH,
    self-signed certificate), creates a salesperson with an enabled mailbox
    pointing at it (certificate pinned; its personal server made by the same
    ``_after_connect`` as a real connection), a company ``ir.mail_server`` pointing
@@ -73,7 +73,7 @@ NON_BINDING = {
 
 
 class RemoteSmtp:
-    """``lib.testing.SmtpServer`` in a child process (started before Odoo is
+    """``mail_sync_testing.SmtpServer`` in a child process (started before Odoo is
     imported), with the attributes this script reads."""
 
     def __init__(self):
@@ -105,8 +105,8 @@ class RemoteSmtp:
 
 
 def _serve(conn):
-    sys.path.insert(0, ADDON_DIR)
-    from mail_sync_testing import SmtpServer  # the addon's lib, without Odoo
+    sys.path[:0] = [ROOT, ADDON_DIR]
+    from mail_sync_testing import SmtpServer  # the test harness, without Odoo
 
     with SmtpServer() as smtp:
         smtp.add_user(LOGIN, PASSWORD)

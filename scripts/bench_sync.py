@@ -124,12 +124,22 @@ def lead_correspondents(n_leads):
 
 
 def _import_lib():
-    """The addon's ``lib`` package as a top-level package (child processes, no Odoo)."""
-    if ADDON_DIR not in sys.path:
-        sys.path.insert(0, ADDON_DIR)
+    """The addon's ``lib`` package as a top-level package (child processes, no Odoo),
+    beside the test harness (``mail_sync_testing``, at the repository root)."""
+    for path in (ROOT, ADDON_DIR):
+        if path not in sys.path:
+            sys.path.insert(0, path)
     import lib.message.headers
 
     return lib
+
+
+def _import_testing():
+    """The test harness (``mail_sync_testing``), after ``lib`` (see ``_import_lib``)."""
+    _import_lib()
+    import mail_sync_testing
+
+    return mail_sync_testing
 
 
 def _make_messages(lib, n, n_match, n_leads, seed, start, span_days, html_ratio=0.0):
@@ -144,10 +154,9 @@ def _make_messages(lib, n, n_match, n_leads, seed, start, span_days, html_ratio=
         "span_days": span_days,
         "html_ratio": html_ratio,
     }
-    matching = lib.testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
-    rest = lib.testing.make_corpus(
-        n - n_match, seed=seed + 1, contacts=others, **common
-    )
+    testing = _import_testing()
+    matching = testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
+    rest = testing.make_corpus(n - n_match, seed=seed + 1, contacts=others, **common)
     pairs = 0
     matched_ids = []
     for message in matching:
@@ -167,7 +176,8 @@ def fill_mailbox(
     """Child process: generate the corpus in chunks and write it into the Maildir of
     the Dovecot living in ``dovecot_dir`` (started by the parent). Returns counts."""
     lib = _import_lib()
-    server = lib.testing.DovecotServer()
+    testing = _import_testing()
+    server = testing.DovecotServer()
     # Only the Maildir writer is used here: it needs the directory and the user.
     server.dir = dovecot_dir
     server.users = {LOGIN: PASSWORD}
@@ -208,8 +218,8 @@ def fill_mailbox(
 
 def proxy_process(host, port, delay, conn):
     """Child process: a LatencyProxy to host:port; answers "stats" and "stop"."""
-    lib = _import_lib()
-    with lib.testing.LatencyProxy(host, port, delay=delay) as proxy:
+    testing = _import_testing()
+    with testing.LatencyProxy(host, port, delay=delay) as proxy:
         conn.send(proxy.port)
         while True:
             command = conn.recv()
@@ -437,7 +447,10 @@ def install_database():
 
 
 def configure_odoo():
-    """Odoo's configuration and logging (to ODOO_LOG), and its addons path."""
+    """Odoo's configuration and logging (to ODOO_LOG), its addons path, and the
+    repository root for the test harness (``mail_sync_testing``)."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
     from odoo.modules.module import initialize_sys_path
     from odoo.tools import config
 

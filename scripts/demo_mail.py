@@ -18,7 +18,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "mail_sync_crm"))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "mail_sync_crm")]
 
 SALLY = ("Sally Sales", "sally@mailsync-demo.example.com")
 LOGIN, PASSWORD = "sally", "sally-mail-demo"

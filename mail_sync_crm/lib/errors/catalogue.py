@@ -18,7 +18,7 @@ def _lt(text: str) -> str:
 # ("the IMAP server imap.example.com:993", or "the mail server" when nothing is
 # known), never at the start of a sentence; %(side)s ("IMAP", "SMTP" or
 # "mail"), %(host)s and %(port)s are available too, and so are err.params.
-# %(provider)s is "Google" or "Microsoft" (``lib.oauth`` errors), else "your
+# %(provider)s is "Google" or "Microsoft" (``lib.oauth.client`` errors), else "your
 # provider": never at the start of a sentence either. A key "<code>/oauth" is
 # the wording of <code> for a session that signed in with OAuth.
 CATALOGUE: dict[str, tuple[str, str]] = {

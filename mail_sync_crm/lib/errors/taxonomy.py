@@ -277,7 +277,7 @@ def _is_imapclient_login_error(exc: BaseException) -> bool:
 
 def _classify_oauth(exc: BaseException) -> str | None:
     """Authlib's OAuth errors (``error`` = the OAuth error code), recognised
-    without importing Authlib; ``lib.oauth`` raises its own classified ones."""
+    without importing Authlib; ``lib.oauth.client`` raises its own classified ones."""
     if not type(exc).__module__.startswith("authlib"):
         return None
     if getattr(exc, "error", None) == "invalid_grant":

@@ -15,7 +15,7 @@ versions and against this module's source.
 The reader is :data:`ENABLED` only on the Python and imapclient versions it was
 verified on (:data:`VERIFIED_PYTHON`, :data:`VERIFIED_IMAPCLIENT`) and when every
 name of :data:`PRIVATE_NAMES` resolves. Elsewhere, or when :func:`client_class`
-fails, :mod:`.imap_session` connects with stock imapclient's public API instead:
+fails, :mod:`lib.imap.session` connects with stock imapclient's public API instead:
 slower, the same data.
 """
 
@@ -352,7 +352,7 @@ def client_class():
     capabilities, pipelined EXAMINE (``examine_folders``) and ``logout_quickly``.
 
     Raises ImportError or AttributeError when a private name is missing (the
-    caller, :mod:`.imap_session`, then connects with stock imapclient)."""
+    caller, :mod:`lib.imap.session`, then connects with stock imapclient)."""
     from imapclient import IMAPClient
 
     plain_class = _greeted(_private("imapclient.imap4", "IMAP4WithTimeout"))

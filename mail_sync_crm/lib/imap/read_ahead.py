@@ -7,7 +7,7 @@ headers and one of the bodies, each a round trip. :func:`prefetch` does those
 reads for the next mailboxes in a pool's threads (no database: the checkpoints
 are given), up to :data:`MAX_MESSAGES` messages and :data:`MAX_BYTES` of bodies
 per mailbox, and the sync gets a :class:`ReplaySession`: an
-:class:`~.imap_session.ImapSession` that answers what was read ahead without a
+:class:`~lib.imap.session.ImapSession` that answers what was read ahead without a
 round trip and connects for real, with the same deadline, only when asked for
 anything else (a folder not read ahead, a checkpoint that moved meanwhile, a
 body too large to have been taken). When the read-ahead failed before the
@@ -62,7 +62,7 @@ class Prefetched:
 
 def prefetch(key, settings, folders, seconds, examine_order=None):
     """Read ahead for mailbox ``key``: ``folders`` are ``(name, last_uid)``
-    pairs (``fleet_poll.KnownFolder`` will do), ``examine_order`` the names in
+    pairs (``news.KnownFolder`` will do), ``examine_order`` the names in
     the order the sync examines them. Never raises: a failure leaves
     ``error`` set and the sync meets it live."""
     done = Prefetched(key)

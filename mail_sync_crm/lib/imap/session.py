@@ -11,8 +11,9 @@ above its checkpoint is left at that. Another is read in three steps, each one
 checkpoint), :meth:`ImapSession.fetch_headers` (the address fields of a batch of
 ~2,000 UIDs), then :meth:`ImapSession.fetch_bodies` for the matched UIDs only.
 
-The client is :mod:`.imap_fast`'s reader on the Python and imapclient versions it
-was verified on, else stock imapclient through its public API (:func:`client_class`).
+The client is :mod:`lib.imap.fetch_reader`'s reader on the Python and imapclient
+versions it was verified on, else stock imapclient through its public API
+(:func:`client_class`).
 """
 
 import contextlib
@@ -114,12 +115,12 @@ class ImapSession:
     """``with ImapSession(settings) as session:`` a logged-in imapclient client in
     ``session.client``; every failure surfaces as a classified ``MailSyncError``.
 
-    With a ``deadline`` (:class:`.deadline.Deadline`), every connection the
+    With a ``deadline`` (:class:`lib.net.deadline.Deadline`), every connection the
     session opens is shut down when it passes, whatever the server is doing,
     and any failure from then on is the deadline's (``sync_deadline``).
 
     Each connection goes to an address the settings' ``host_policy`` checked
-    just before (``lib.host_policy``); a failure before the login succeeded
+    just before (``lib.net.host_policy``); a failure before the login succeeded
     is marked ``before_login`` (its detail may be any program's banner)."""
 
     def __init__(self, settings: ImapSettings, deadline: Deadline | None = None):
@@ -305,7 +306,7 @@ class ImapSession:
         One :class:`HeaderInfo` per UID still in the folder (expunged ones are
         left out), in UID order. A message whose header cannot be read comes
         back with ``error`` set; only a failure of the connection raises.
-        ``quick``: see :func:`~.parser.parse_headers`.
+        ``quick``: see :func:`~lib.message.headers.parse_headers`.
         """
         if not uids:
             return []

@@ -12,7 +12,7 @@ falling back to the normalised subject (no Odoo import).
   Robots?"); :func:`reply_references` the References of a reply, as RFC 5322
   section 3.6.4 writes them.
 * :func:`mark_text_quotes` marks the quoted lines ("> ...") of a plain-text
-  body (as ``message_parser.text_to_html`` wrote it) the way Odoo's HTML
+  body (as ``full_message.text_to_html`` wrote it) the way Odoo's HTML
   sanitiser marks an HTML body's quotes (``data-o-mail-quote``), so that the
   view folds both alike.
 """

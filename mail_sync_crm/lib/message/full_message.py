@@ -1,9 +1,10 @@
 """Full messages: the body and attachments of a matched message, for the chatter.
 
 :func:`parse_message` reads a full message (fetched only for matched UIDs) into
-a :class:`ParsedMessage`: the header fields :func:`.parser.parse_headers` reads,
-an HTML body and the attachments that fit a size cap. Like the header parser,
-it never raises, whatever the input.
+a :class:`ParsedMessage`: the header fields
+:func:`lib.message.headers.parse_headers` reads, an HTML body and the
+attachments that fit a size cap. Like the header parser, it never raises,
+whatever the input.
 """
 
 import datetime
@@ -64,7 +65,7 @@ class ParsedMessage:
     the HTML body) to its index in ``attachments``. ``error`` is None or a
     short text naming what was damaged (the rest of the message is still
     there). ``partial_size``: the message was too large to download whole, and
-    this is its size; it was read part by part (:mod:`.large_message`).
+    this is its size; it was read part by part (:mod:`lib.message.large_message`).
     ``fingerprint``: what the message says (:func:`content_fingerprint`), to
     tell two messages sharing a Message-ID apart.
     """

@@ -1,6 +1,6 @@
 """RFC 5322 parsing that never raises, whatever the input.
 
-Header fields here, full messages in :mod:`.message_parser`; both tolerant of
+Header fields here, full messages in :mod:`lib.message.full_message`; both tolerant of
 real-world damage (8-bit headers in an unknown charset, NUL bytes, no header
 block, broken MIME boundaries, garbage encoded words, impossible dates):
 
@@ -9,7 +9,7 @@ block, broken MIME boundaries, garbage encoded words, impossible dates):
   :class:`HeaderInfo`. It is on the hot path of a historical sync (every
   message of the mailbox), so it is a hand-rolled split, not the ``email``
   package.
-* :func:`.message_parser.parse_message` (a module of its own) reads a full
+* :func:`lib.message.full_message.parse_message` (a module of its own) reads a full
   message (fetched only for matched UIDs) with the helpers defined here.
 
 A message without Message-ID gets a stable synthetic one, derived from its

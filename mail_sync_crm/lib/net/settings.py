@@ -18,8 +18,8 @@ DEFAULT_TIMEOUT = 30.0
 class ServerSettings:
     """How to reach and log in to one IMAP or SMTP server.
 
-    With an ``access_token`` (OAuth 2.0, see ``lib.oauth.client``) the session signs
-    in with SASL XOAUTH2 as ``login`` (the mailbox address) instead of the
+    With an ``access_token`` (OAuth 2.0, see ``lib.oauth.client``) the session
+    signs in with SASL XOAUTH2 as ``login`` (the mailbox address) instead of the
     password.
 
     ``host_policy`` (``lib.net.host_policy``) is checked before every connection

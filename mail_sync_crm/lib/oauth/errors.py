@@ -1,5 +1,5 @@
 """The OAuth errors: one exception per outcome the user must act on, each a
-``MailSyncError`` with its catalogue code (``lib.error_catalogue``), and the
+``MailSyncError`` with its catalogue code (``lib.errors.catalogue``), and the
 mapping of what the HTTP layer raises (Authlib's OAuth errors, ``requests``'
 network errors) onto them. No token or secret ever reaches an error's text.
 """

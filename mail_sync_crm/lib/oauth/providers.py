@@ -1,6 +1,6 @@
 """The OAuth 2.0 providers: Google and Microsoft, their endpoints and scopes.
 
-Data apart from logic (the flows are in :mod:`.oauth`). Every URL has a public
+Data apart from logic (the flows are in :mod:`lib.oauth.client`). Every URL has a public
 default and can be replaced by the caller; the Odoo layer reads the system
 parameters named by :func:`param_name` (``mail_sync_crm.oauth_google_token_url``
 ...), and for Microsoft Odoo's own ``microsoft_outlook.endpoint`` (the

@@ -1,1 +1,1 @@
-"""Sending mail: the SMTP session, smart mail, the provider quotas, the address proof."""
+"""Sending mail: the SMTP session, smart mail, the quotas, the address proof."""

@@ -15,7 +15,7 @@ Pure decision logic: no I/O, no clock. Every function takes ``now``.
 * :func:`classify_smtp_refusal` and :func:`quota_retry_at` handle the refusals
   the provider sends anyway (they reuse :func:`errors.is_quota_reply`).
 
-The built-in profiles and their sources are in :mod:`.quota_profiles`.
+The built-in profiles and their sources are in :mod:`lib.sending.quota_profiles`.
 
 Time: "per 24 h" and "per minute" are rolling windows. At instant ``t`` the
 window holds the events with ``t - window < sent_at``: an email sent exactly

@@ -1,8 +1,8 @@
 """Provider sending limits: the built-in quota profiles, each figure with its
 source.
 
-Data only; :mod:`.quota` picks a profile for a mailbox, applies a company's own
-figures and decides what to do with each mail.
+Data only; :mod:`lib.sending.quota` picks a profile for a mailbox, applies a
+company's own figures and decides what to do with each mail.
 
 Figures ("--" = no limit, None; MB = 2**20 bytes of the whole encoded message):
 

@@ -173,7 +173,7 @@ class GovernedSession:
     raise anything: it is classified as a connection failure). It is called for
     every new connection, so an opener reading the mailbox's current OAuth
     access token (``ServerSettings.access_token``, refreshed when
-    ``oauth.needs_refresh`` says so) signs each one in with XOAUTH2; a refused
+    ``client.needs_refresh`` says so) signs each one in with XOAUTH2; a refused
     token stops the mail as "offline" with ``smtp_auth_failed``. ``clock()``
     returns the current time (naive UTC, as Odoo's ``fields.Datetime.now``).
     ``tz`` is the owner's zone, for the times written in the reasons.

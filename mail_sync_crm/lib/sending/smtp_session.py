@@ -122,7 +122,7 @@ def open_smtp(settings: SmtpSettings):
     fingerprint it presented. Raises a classified ``MailSyncError``.
 
     It connects to an address of the host that ``settings.host_policy``
-    checked just before (``lib.host_policy``); any failure here comes before
+    checked just before (``lib.net.host_policy``); any failure here comes before
     the login succeeded and is marked ``before_login``."""
     conn, seen, _watchdog = _open(settings, None)
     return conn, seen

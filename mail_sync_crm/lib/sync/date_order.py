@@ -10,7 +10,7 @@ folder, a lead's history reads Inbox first, then Sent.
 :func:`sync_history` therefore works in two passes over the folders:
 
 1. **scan**: the header fields of every new UID of every folder, in batches, as
-   :func:`.sync_engine.sync_folder` reads them; what matches a lead is kept as a
+   :func:`lib.sync.engine.sync_folder` reads them; what matches a lead is kept as a
    ``Recordable`` without its body (headers only: a few hundred bytes each);
 2. **write**: the kept messages sorted by date (then folder, then UID) are
    fetched and recorded in chunks (at most ``batch_size`` messages and about
@@ -105,7 +105,7 @@ def sync_history(
     Dovecot a rescan). Returns
     ``{folder name: FolderOutcome}``; a run stopped by ``deadline`` is ``cut``
     (not raised), any other failure raises ``MailSyncError`` after the last
-    checkpoint, as :func:`.sync_engine.sync_folder` does."""
+    checkpoint, as :func:`lib.sync.engine.sync_folder` does."""
     outcomes = {folder.name: FolderOutcome() for folder in folders}
     statuses = statuses or {}
     selected = getattr(session, "folder", None)

@@ -1,14 +1,14 @@
 """One folder's sync run: header-first, batched, exactly once, resumable.
 
-The engine drives an open :class:`~.imap_session.ImapSession` and a *store* (the
+The engine drives an open :class:`~lib.imap.session.ImapSession` and a *store* (the
 Odoo mailbox in production; an in-memory store in the plain tests). Per batch of
 UIDs above the folder's checkpoint it fetches the matching header fields only,
 matches addresses against the lead index minus the blocklist, downloads full bodies
 only for matched messages, hands them to the store, then advances the checkpoint.
 A FETCH that fails the way a message the server cannot deliver makes it fail
 is narrowed down to that message, which is held back for later runs
-(:mod:`.undeliverable`); a message too large to take whole is read part by part
-(:mod:`.large_message`). A failure of the server itself raises
+(:mod:`lib.sync.held`); a message too large to take whole is read part by part
+(:mod:`lib.message.large_message`). A failure of the server itself raises
 ``MailSyncError`` after the last completed batch's checkpoint; the turn's
 deadline ends the run there too, without raising (the outcome is ``cut``).
 Either way the next run resumes from the checkpoint. Copies of one message (one
@@ -20,7 +20,7 @@ store's work. The session is only ever used by one thread at a time: the
 prefetch starts once the batch's bodies are in, and is waited for before the
 session is used again.
 
-The store implements :class:`.sync_store.SyncStore`. The lead index is a
+The store implements :class:`lib.sync.store.SyncStore`. The lead index is a
 mapping (normalised email -> lead ids); one with a ``prefetch(addresses)``
 method is told each batch's candidate addresses before they are looked up.
 """
@@ -118,7 +118,7 @@ def sync_folder(
     more than one batch (the cron passes ``process_tuning.long_run``).
 
     Messages the server cannot deliver are held back and retried on later
-    runs, then skipped (:mod:`.undeliverable`): the checkpoint moves on.
+    runs, then skipped (:mod:`lib.sync.held`): the checkpoint moves on.
 
     ``deadline``: no batch starts after it, and the session shuts its
     connection at that instant; the outcome is then ``cut`` (what was

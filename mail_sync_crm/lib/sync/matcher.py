@@ -1,7 +1,7 @@
 """Which fetched messages belong to which leads.
 
 The sync builds a lead index once per run (normalised email -> lead ids) and
-hands each batch of :class:`~.parser.HeaderInfo` to :func:`match`:
+hands each batch of :class:`~lib.message.headers.HeaderInfo` to :func:`match`:
 
 * direction ``"in"`` (Inbox): the sender (From) is matched;
 * direction ``"out"`` (Sent): any recipient (To, Cc, Bcc) is matched.

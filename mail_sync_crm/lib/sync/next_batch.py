@@ -1,5 +1,5 @@
 """The header fields of a folder's next batch, fetched while this batch is
-recorded (see :func:`.sync_engine.sync_folder`)."""
+recorded (see :func:`lib.sync.engine.sync_folder`)."""
 
 from concurrent.futures import ThreadPoolExecutor
 

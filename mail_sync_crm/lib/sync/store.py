@@ -1,7 +1,7 @@
 """What the sync engine reads and writes: its records and the store it writes
 through.
 
-:func:`.sync_engine.sync_folder` drives an IMAP session and a *store*. The store
+:func:`lib.sync.engine.sync_folder` drives an IMAP session and a *store*. The store
 is the Odoo mailbox in production (``store.chatter_store.MailSyncStore``) and an
 in-memory store in the plain tests; both implement :class:`SyncStore`.
 """

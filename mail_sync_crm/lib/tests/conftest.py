@@ -2,7 +2,8 @@
 
 The addon directory goes on ``sys.path`` so the tests import ``lib`` as a top-level
 package; inside ``lib`` every import is relative, so the same code also loads as
-``odoo.addons.mail_sync_crm.lib`` under Odoo.
+``odoo.addons.mail_sync_crm.lib`` under Odoo. The test harness, ``mail_sync_testing``,
+is a package at the repository root (``pythonpath = .`` in ``pytest.ini``).
 """
 
 import os

@@ -1,5 +1,5 @@
-"""docs/architecture.rst's behaviour map stays true: every file it names exists, and every
-function, class or constant it names next to a file is defined in that file."""
+"""docs/architecture.rst's behaviour map stays true: every file it names exists, and
+every function, class or constant it names next to a file is defined in that file."""
 
 import pathlib
 import re

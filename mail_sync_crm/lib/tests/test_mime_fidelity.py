@@ -1,6 +1,6 @@
 """MIME fidelity: every message a mail client can show is read whole.
 
-The shapes of ``lib.testing.mime_corpus.hostile_messages`` one by one, then
+The shapes of ``mail_sync_testing.mime_corpus.hostile_messages`` one by one, then
 three corpora checked against Python's own ``email.policy.default`` parse, whole
 and read part by part (a message too large to take whole) through Dovecot."""
 

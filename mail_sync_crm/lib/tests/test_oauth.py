@@ -1,5 +1,5 @@
 """lib.oauth: the provider definitions, and the whole code flow against the real
-local authorization server (lib.testing.OAuthServer): PKCE, rotation,
+local authorization server (mail_sync_testing.OAuthServer): PKCE, rotation,
 revocation, refusals, the consenting account, failures of the network."""
 
 import base64
