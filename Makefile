@@ -20,11 +20,11 @@ test:             ## lint + lib tests + Odoo tests against real PostgreSQL, Dove
 
 lint:             ## ruff, pylint-odoo and vermin (code runs on Python 3.10) only
 	scripts/setup.sh >/dev/null
-	.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job scripts
-	.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job scripts
-	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job scripts
+	.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
+	.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
+	.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
 	.venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
-	  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
+	  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
 
 bench:            ## benchmarks (figures in docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null

@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 
-from benchkit.addon_lib import import_lib
+from benchkit.addon_lib import import_lib, import_testing
 from benchkit.mailboxes import allow_loopback, connect_mailbox
 from benchkit.odoo_db import RESULTS_DIR, configure_odoo, install
 from benchkit.proxy import Proxy
@@ -78,7 +78,7 @@ def messages(lib, n, count, first=0, subject="Hello"):
         sender = lead_address(n) if i % 4 == 0 else f"someone{i}@vendor.example"
         out.append(
             (
-                lib.testing.make_message(
+                import_testing().make_message(
                     sender,
                     f"{login(n)}@sales.example",
                     subject=f"{subject} {n}/{i}",
@@ -176,7 +176,8 @@ class Phases(CallTimes):
     PHASES = ("_poll_for_news", "_to_sync", "_sync_each", "_claim_and_sync")
 
     def __init__(self, env):
-        from odoo.addons.mail_sync_crm.lib import fleet_poll, history_prefetch
+        from odoo.addons.mail_sync_crm.lib.imap import news as fleet_poll
+        from odoo.addons.mail_sync_crm.lib.imap import read_ahead as history_prefetch
 
         super().__init__(
             [(type(env["mail.sync.account"]), name) for name in self.PHASES]
@@ -297,8 +298,8 @@ def run(args):
     with contextlib.ExitStack() as stack:
         if not args.skip_install:
             install(DB, INSTALL_LOG)
-        dovecot = stack.enter_context(lib.testing.DovecotServer())
-        smtp = stack.enter_context(lib.testing.SmtpServer())
+        dovecot = stack.enter_context(import_testing().DovecotServer())
+        smtp = stack.enter_context(import_testing().SmtpServer())
         started = time.perf_counter()
         for n in range(args.mailboxes):
             dovecot.add_user(login(n), PASSWORD)

@@ -52,7 +52,7 @@ def configure_odoo(database):
 
 
 def set_params(env, auth):
-    from odoo.addons.mail_sync_crm.lib.oauth_providers import CLIENT_PARAMS, param_name
+    from odoo.addons.mail_sync_crm.lib.oauth.providers import CLIENT_PARAMS, param_name
 
     params = env["ir.config_parameter"].sudo()
     old = {}
@@ -75,9 +75,10 @@ def set_params(env, auth):
 def make_accounts(env, imap, auth):
     from odoo import Command, fields
 
-    from odoo.addons.mail_sync_crm.lib import oauth
-    from odoo.addons.mail_sync_crm.lib.oauth_providers import get_provider
-    from odoo.addons.mail_sync_crm.lib.testing import make_message
+    from odoo.addons.mail_sync_crm.lib.oauth import client as oauth
+    from odoo.addons.mail_sync_crm.lib.oauth.providers import get_provider
+
+    from mail_sync_testing import make_message
 
     groups = env.ref("base.group_user") | env.ref("sales_team.group_sale_salesman")
     env["crm.lead"].create({"name": "Bench OAuth lead", "email_from": CUSTOMER})
@@ -153,7 +154,7 @@ def measure(args):
     import odoo
     from odoo import SUPERUSER_ID, api
 
-    from odoo.addons.mail_sync_crm.lib.testing import DovecotServer, OAuthServer
+    from mail_sync_testing import DovecotServer, OAuthServer
 
     registry = odoo.modules.registry.Registry(args.database)
     times = {"password": [], "oauth": [], "oauth+refresh": []}

@@ -14,7 +14,7 @@ What it does:
 1. installs or updates ``mail_sync_crm`` in ``--database`` (``scripts/lib.sh``
    ``install_or_update``), unless ``--skip-install``;
 2. in one transaction that is rolled back at the end (nothing is committed):
-   starts a real SMTP server (``lib.testing.SmtpServer``, implicit TLS + AUTH,
+   starts a real SMTP server (``mail_sync_testing.SmtpServer``, implicit TLS + AUTH,
    self-signed certificate), creates a salesperson with an enabled mailbox
    pointing at it (certificate pinned; its personal server made by the same
    ``_after_connect`` as a real connection), a company ``ir.mail_server`` pointing
@@ -82,7 +82,7 @@ def setup(env, smtp):
     """The owner, their enabled mailbox and personal server, the company server."""
     from odoo import Command
 
-    from odoo.addons.mail_sync_crm.lib import tls
+    from odoo.addons.mail_sync_crm.lib.net import tls
 
     env["ir.mail_server"].search([]).write({"active": False})
     # The bench's SMTP server is on loopback, which an administrator allows.

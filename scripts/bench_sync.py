@@ -101,12 +101,10 @@ def instrument(timings):
     from odoo import fields as odoo_fields
     from odoo import sql_db
 
-    from odoo.addons.mail_sync_crm.lib import (
-        imap_session,
-        matcher,
-        message_parser,
-        sync_engine,
-    )
+    from odoo.addons.mail_sync_crm.lib.imap import session as imap_session
+    from odoo.addons.mail_sync_crm.lib.message import full_message as message_parser
+    from odoo.addons.mail_sync_crm.lib.sync import engine as sync_engine
+    from odoo.addons.mail_sync_crm.lib.sync import matcher
     from odoo.addons.mail_sync_crm.store import chatter_store
 
     session = imap_session.ImapSession
@@ -145,7 +143,7 @@ def timed_sync(account, profile=None):
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    from odoo.addons.mail_sync_crm.lib import process_tuning
+    from odoo.addons.mail_sync_crm.lib.sync import process_tuning
 
     ok = account._sync_mailbox(auto_commit=True, long_run=process_tuning.long_run)
     seconds = time.perf_counter() - started
@@ -163,7 +161,7 @@ def timed_sync(account, profile=None):
 def reset_synced_history(env, account):
     """Undo a historical sync (chatter messages, attachments, ledger, folder
     checkpoints) so that the next one starts from scratch, as after connect."""
-    from odoo.addons.mail_sync_crm.lib import parser
+    from odoo.addons.mail_sync_crm.lib.message import headers as parser
 
     cr = env.cr
     crm_data.delete_synced_chatter(env, LEAD_MARKER)
@@ -251,7 +249,7 @@ def historical(env, account, args, profile=True):
 def plain_imapclient():
     """ImapSession with stock imapclient (its own FETCH parser, public API only),
     as the brief's "plain imapclient" floor and Odoo fetchmail's way use it."""
-    from odoo.addons.mail_sync_crm.lib.imap_session import FAST_READER_SWITCH
+    from odoo.addons.mail_sync_crm.lib.imap.session import FAST_READER_SWITCH
 
     before = os.environ.get(FAST_READER_SWITCH)
     os.environ[FAST_READER_SWITCH] = "0"
@@ -265,7 +263,7 @@ def plain_imapclient():
 
 
 def measure_floor(proxy, settings, folders, predicate):
-    from odoo.addons.mail_sync_crm.lib.testing import bench_floor
+    from mail_sync_testing import bench_floor
 
     before = proxy.stats()
     with GcTimer() as gc_timer:
@@ -289,7 +287,7 @@ def floor_predicate(matched_ids):
 
 
 def run(args, context, install):
-    from odoo.addons.mail_sync_crm.lib.testing import DovecotServer, SmtpServer
+    from mail_sync_testing import DovecotServer, SmtpServer
 
     results = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -343,8 +341,9 @@ def run(args, context, install):
 def _run(args, results, dovecot, smtp, proxy, filling, started):
     from odoo import SUPERUSER_ID, api
 
-    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSettings
-    from odoo.addons.mail_sync_crm.lib.testing import (
+    from odoo.addons.mail_sync_crm.lib.net.settings import ImapSettings
+
+    from mail_sync_testing import (
         LOOPBACK_POLICY,
         bench_floor,
         make_corpus,

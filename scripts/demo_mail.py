@@ -18,7 +18,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "mail_sync_crm"))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "mail_sync_crm")]
 
 SALLY = ("Sally Sales", "sally@mailsync-demo.example.com")
 LOGIN, PASSWORD = "sally", "sally-mail-demo"
@@ -82,7 +82,7 @@ def _quote(name, text):
 
 
 def _messages(owner, history, noise=()):
-    from lib.testing import make_message
+    from mail_sync_testing import make_message
 
     now = datetime.now(timezone.utc)
     tag = owner[1].split("@")[0]
@@ -131,7 +131,7 @@ def _log_smtp(smtp, stopped):
 
 
 def serve(state_file):
-    from lib.testing import DovecotServer, SmtpServer
+    from mail_sync_testing import DovecotServer, SmtpServer
 
     imap, smtp = DovecotServer(), SmtpServer()
     imap.start()

@@ -6,6 +6,8 @@
 # printed in full when it fails. Each other Python gets a small venv .venv-py3.X with
 # requirements-lib-tests.txt only, rebuilt when that file or the interpreter changes.
 # Prints which Pythons ran and which are absent; fails when any run fails.
+# Every run starts from the repository root with its pytest.ini, whose `pythonpath = .`
+# makes the test harness (mail_sync_testing) importable.
 # Usage: scripts/lib_tests.sh [pytest arguments...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -14,13 +14,13 @@ DB=$(conf_get "$CONF" db_name)
 QUEUE_JOB_DB="${DB}_queue_job"
 
 say "lint: ruff"
-.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job scripts
-.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job scripts
+.venv/bin/ruff check mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
+.venv/bin/ruff format --check mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
 say "lint: pylint-odoo"
-.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job scripts
+.venv/bin/pylint --rcfile=.pylintrc mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
 say "lint: vermin (nothing newer than Python 3.10 needed)"
 .venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
-  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job scripts
+  --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
 
 # The test databases outlive a clone (and its .run/data): one whose stored test
 # secrets were made with a key this clone does not have is rebuilt (as make run

@@ -13,7 +13,8 @@ import logging
 from odoo import http
 from odoo.http import request
 
-from ..lib import errors, oauth
+from ..lib import errors
+from ..lib.oauth import client as oauth
 from ..models.mail_sync_account_oauth import CALLBACK_PATH, START_PATH
 
 _logger = logging.getLogger(__name__)

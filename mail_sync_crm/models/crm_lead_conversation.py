@@ -15,7 +15,7 @@ from odoo.tools.misc import format_datetime
 from odoo.addons.mail.tools.discuss import Store
 
 from ..exceptions import MailSyncUserError
-from ..lib import conversation
+from ..lib.message import conversation
 from ..superuser import addon_sudo
 
 

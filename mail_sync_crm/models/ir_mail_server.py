@@ -19,7 +19,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
 from ..client_context import client_defaults
-from ..lib import errors, smtp_session
+from ..lib import errors
+from ..lib.sending import smtp_session
 
 # Who a personal server belongs to: set by the addon only (as superuser), or an
 # administrator could send as someone else through that person's own mailbox.
@@ -244,7 +245,7 @@ class IrMailServer(models.Model):
     # connect to the host and port given as arguments, with no access check: any
     # internal user's call_kw made Odoo connect anywhere (loopback services, the
     # private network, the metadata service), past the host policy of mail
-    # servers (``lib/host_policy.py``), telling closed, silent and talking ports
+    # servers (``lib/net/host_policy.py``), telling closed, silent and talking ports
     # apart. No client has a use for them (neither result is JSON): Odoo's own
     # code and the addon's call them in Python, as before; the Test Connection
     # button is test_smtp_connection().

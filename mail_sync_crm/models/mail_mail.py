@@ -32,7 +32,8 @@ from odoo.tools.misc import format_datetime
 
 from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
-from ..lib import errors, smart_mail
+from ..lib import errors
+from ..lib.sending import smart_mail
 from .ir_mail_server import allowed_servers_context
 
 _logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from odoo.osv import expression
 
 from odoo.addons.mail.tools.discuss import Store
 
-from ..lib import conversation
+from ..lib.message import conversation
 from ..superuser import addon_sudo
 
 # A chatter in date order (context ``mail_sync_date_order``): newest first.

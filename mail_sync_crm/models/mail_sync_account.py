@@ -11,7 +11,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..client_context import client_defaults
-from ..lib import errors, visibility
+from ..lib import errors
+from ..lib.privacy import visibility
 
 FORM_VIEW = "mail_sync_crm.mail_sync_account_view_form"
 
@@ -40,7 +41,7 @@ PROVIDER_PRESETS = {
         "smtp_allow_self_signed": False,
     },
 }
-# What colleagues see of a mailbox's synced mail (lib/visibility.py), from the
+# What colleagues see of a mailbox's synced mail (lib/privacy/visibility.py), from the
 # most shared to the most private.
 VISIBILITY_LEVELS = [
     ("full", "Everything"),

@@ -9,8 +9,11 @@ import logging
 from odoo import _, api, fields, models
 
 from ..exceptions import MailSyncUserError
-from ..lib import address_proof, errors, host_policy, imap_session, smtp_session
-from ..lib.deadline import Deadline
+from ..lib import errors
+from ..lib.imap import session as imap_session
+from ..lib.net import host_policy
+from ..lib.net.deadline import Deadline
+from ..lib.sending import address_proof, smtp_session
 
 _logger = logging.getLogger(__name__)
 

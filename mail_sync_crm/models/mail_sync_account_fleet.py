@@ -32,7 +32,8 @@ import time
 
 from odoo import api, fields, models
 
-from ..lib import errors, fleet_poll
+from ..lib import errors
+from ..lib.imap import news as fleet_poll
 from .mail_sync_account_run import SYNC_LOCK_NAMESPACE
 
 _logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ The key is, in this order:
    when both are set they must hold the same key);
 2. else the key file ``<data_dir>/mail_sync_crm/<database>.key``, made once
    when there is none: under a database-wide lock, written atomically and
-   exclusively (``lib/secret_key.py``) where every worker and every server
+   exclusively (``lib/secrets/secret_key.py``) where every worker and every server
    sharing the data directory finds it. The configuration file is never
    written.
 
@@ -27,7 +27,8 @@ import os
 from odoo import api, models
 from odoo.tools import config
 
-from ..lib import crypto, errors, secret_key
+from ..lib import errors
+from ..lib.secrets import crypto, secret_key
 
 _logger = logging.getLogger(__name__)
 

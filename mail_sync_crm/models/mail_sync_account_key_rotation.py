@@ -8,7 +8,8 @@ import logging
 from odoo import api, models
 from odoo.exceptions import AccessError, UserError
 
-from ..lib import crypto, errors, secret_key
+from ..lib import errors
+from ..lib.secrets import crypto, secret_key
 from .mail_sync_account_key import (
     FINGERPRINT_PARAM,
     KEY_LOCK,

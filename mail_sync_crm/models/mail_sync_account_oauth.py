@@ -22,8 +22,9 @@ from odoo import _, api, fields, models
 from odoo.tools.misc import hash_sign, verify_hash_signed
 
 from ..exceptions import MailSyncUserError
-from ..lib import errors, oauth
-from ..lib.oauth_providers import CLIENT_PARAMS, PROVIDERS, provider_from_params
+from ..lib import errors
+from ..lib.oauth import client as oauth
+from ..lib.oauth.providers import CLIENT_PARAMS, PROVIDERS, provider_from_params
 
 # mail.sync.account provider -> OAuth provider (lib.oauth_providers).
 OAUTH_PROVIDERS = {"gmail": "google", "microsoft": "microsoft"}

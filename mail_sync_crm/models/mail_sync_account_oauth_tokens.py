@@ -15,8 +15,10 @@ import psycopg2.errors
 from odoo import api, models
 from odoo.exceptions import UserError
 
-from ..lib import crypto, errors, oauth
-from ..lib.oauth_providers import PROVIDERS
+from ..lib import errors
+from ..lib.oauth import client as oauth
+from ..lib.oauth.providers import PROVIDERS
+from ..lib.secrets import crypto
 
 _logger = logging.getLogger(__name__)
 

@@ -28,7 +28,10 @@ from odoo import _, api, fields, models
 from odoo.tools import config
 
 from ..exceptions import MailSyncUserError
-from ..lib import errors, fleet_poll, history_prefetch, process_tuning, scheduling
+from ..lib import errors
+from ..lib.imap import news as fleet_poll
+from ..lib.imap import read_ahead as history_prefetch
+from ..lib.sync import process_tuning, scheduling
 from ..store import claims
 from ..superuser import addon_sudo
 

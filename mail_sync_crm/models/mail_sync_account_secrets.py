@@ -4,7 +4,8 @@
 from odoo import fields, models
 from odoo.exceptions import UserError
 
-from ..lib import crypto, errors, secret_key
+from ..lib import errors
+from ..lib.secrets import crypto, secret_key
 
 
 class MailSyncAccount(models.Model):

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 
-from ..lib import errors, scheduling
+from ..lib import errors
+from ..lib.sync import scheduling
 
 _logger = logging.getLogger(__name__)
 

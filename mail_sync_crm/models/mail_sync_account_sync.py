@@ -8,8 +8,12 @@ import logging
 
 from odoo import api, fields, models
 
-from ..lib import chronological, errors, history_prefetch, imap_session, sync_engine
-from ..lib import deadline as turn_deadline
+from ..lib import errors
+from ..lib.imap import read_ahead as history_prefetch
+from ..lib.imap import session as imap_session
+from ..lib.net import deadline as turn_deadline
+from ..lib.sync import date_order as chronological
+from ..lib.sync import engine as sync_engine
 from ..store import MailSyncStore, claims
 
 _logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from ..client_context import client_defaults
-from ..lib import blocklist
+from ..lib.privacy import blocklist
 
 # The fields a client writes (whose entry it is: the record rules decide);
 # every other field is computed by the addon.

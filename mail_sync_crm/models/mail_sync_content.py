@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from ..lib import visibility
+from ..lib.privacy import visibility
 from ..superuser import addon_sudo
 from .mail_sync_account_run import _auto_commit
 

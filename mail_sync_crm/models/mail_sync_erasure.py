@@ -15,7 +15,8 @@ many records went, never what they said."""
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..lib import addresses, visibility
+from ..lib.message import addresses
+from ..lib.privacy import visibility
 from ..superuser import addon_sudo
 
 

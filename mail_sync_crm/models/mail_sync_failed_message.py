@@ -3,7 +3,7 @@ from odoo import fields, models
 
 
 class MailSyncFailedMessage(models.Model):
-    """A message the mail server could not deliver (``lib/undeliverable.py``):
+    """A message the mail server could not deliver (``lib/sync/held.py``):
     the sync moved past it and tries it again on the next runs, counting the
     failed attempts, then skips it with a log entry whose Retry button puts it
     back in line. Written by the sync only (sudo)."""

@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 
 from ..exceptions import MailSyncUserError
-from ..lib.undeliverable import MAX_ATTEMPTS
+from ..lib.sync.held import MAX_ATTEMPTS
 
 LOG_RETENTION = timedelta(days=30)
 

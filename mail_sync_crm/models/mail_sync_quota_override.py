@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import api, fields, models
 
-from ..lib import quota
+from ..lib.sending import quota
 
 
 def _profile_selection(_model=None):

@@ -6,7 +6,7 @@ import pytz
 
 from odoo import _, api, fields, models
 
-from ..lib import quota, smart_mail
+from ..lib.sending import quota, smart_mail
 
 # Quotas look back 24 hours; the history is kept longer for reports and support.
 KEEP_EVENTS = timedelta(days=30)

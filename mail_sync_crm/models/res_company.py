@@ -1,7 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo import fields, models
 
-from ..lib import addresses
+from ..lib.message import addresses
 from ..superuser import addon_sudo
 from .mail_sync_account import VISIBILITY_LEVELS
 

@@ -4,7 +4,9 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools.misc import format_datetime
 
-from ..lib import errors, fleet_poll, secret_key
+from ..lib import errors
+from ..lib.imap import news as fleet_poll
+from ..lib.secrets import secret_key
 
 # mail_sync_account_fleet.POOL_PARAM (importing that module here would declare
 # its class before the model it extends)

@@ -3,7 +3,6 @@
 (``lib.sync_store.SyncStore``). It reads the lead index, checks the ledger, and
 writes chatter messages, ledger rows and checkpoints."""
 
-import datetime
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from odoo.tools.mail import formataddr
 
 from odoo.addons.mail.models.mail_message import _image_dataurl
 
-from ..lib.sync_store import SyncStore
+from ..lib.sync.store import SyncStore
+from ..lib.timeutil import naive_utc
 from . import claims
 from .held_messages import HeldMessages
 from .lead_index import LeadIndex
@@ -50,14 +50,6 @@ _LEDGER_TEMPLATE = (
 _CID_SRC = re.compile(
     r"""(<img\b[^>]*?\bsrc\s*=\s*)(["']?)cid:([^"'\s>]+)\2""", re.IGNORECASE
 )
-
-
-def _naive_utc(value):
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def _sender(header, message):
@@ -200,7 +192,7 @@ class MailSyncStore(HeldMessages, SyncStore):
     def allowed_leads(self, lead_ids, date):
         """Leads that existed at connect get the history; a lead created later
         only mail dated from its creation on."""
-        date = _naive_utc(date)
+        date = naive_utc(date)
         return {
             lead
             for lead in lead_ids
@@ -354,7 +346,7 @@ class MailSyncStore(HeldMessages, SyncStore):
             "folder": folder.name,
             "uid": header.uid,
             "direction": folder.direction,
-            "date": _naive_utc(header.date) or fields.Datetime.now(),
+            "date": naive_utc(header.date) or fields.Datetime.now(),
             "subject": (header.subject or "")[:500],
             "lead_id": lead,
             "mail_message_id": mail_message,
@@ -540,7 +532,7 @@ class MailSyncStore(HeldMessages, SyncStore):
                 "subtype_id": self.subtype.id,
                 "message_id": header.message_id,
                 "subject": header.subject or message.subject or False,
-                "date": _naive_utc(header.date) or fields.Datetime.now(),
+                "date": naive_utc(header.date) or fields.Datetime.now(),
                 "author_id": self._author(item_folder, message, lead),
                 "email_from": email_from,
                 "reply_to": email_from,

@@ -1,18 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The store's side of the messages the server could not deliver
-(``lib/undeliverable.py``): their failed attempts in ``mail.sync.failed.message``,
+(``lib/sync/held.py``): their failed attempts in ``mail.sync.failed.message``,
 and the log entry, with its Retry button, of the one skipped."""
 
-import datetime
 from collections import defaultdict
 
-
-def naive_utc(value):
-    if not isinstance(value, datetime.datetime):
-        return False
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value
+from ..lib.timeutil import naive_utc
 
 
 class HeldMessages:

@@ -7,9 +7,10 @@ import xmlrpc.client
 from odoo import Command, http
 from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 
-from ..lib import tls
-from ..lib.host_policy import ALLOWED_HOSTS_PARAM
-from ..lib.testing import LOOPBACK, DovecotServer, SmtpServer
+from mail_sync_testing import LOOPBACK, DovecotServer, SmtpServer
+
+from ..lib.net import tls
+from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
 from ..models.mail_sync_account_connect import PROOF_SECONDS_PARAM
 
 PASSWORD = "S3cret-pa55word!"
@@ -37,13 +38,13 @@ class MailSyncSetup:
         cls.imap = started(DovecotServer(), cls.addClassCleanup)
         cls.smtp = started(SmtpServer(), cls.addClassCleanup)
         # The test servers listen on loopback, which only an administrator may
-        # allow mailboxes to reach (lib/host_policy.py).
+        # allow mailboxes to reach (lib/net/host_policy.py).
         cls.env["ir.config_parameter"].sudo().set_param(
             ALLOWED_HOSTS_PARAM, TEST_ALLOWED_HOSTS
         )
         # The SMTP server delivers to ``cls.imap`` at once (``_user``); tests on
         # servers of their own get no delivery: Connect's address confirmation
-        # looks once, without waiting (lib/address_proof.py).
+        # looks once, without waiting (lib/sending/address_proof.py).
         cls.env["ir.config_parameter"].sudo().set_param(PROOF_SECONDS_PARAM, "0")
 
         cls.company = cls.env.company
@@ -117,7 +118,7 @@ class MailSyncSetup:
         account = self.make_account(user, **overrides)
         account.action_connect()
         # What the SMTP server received so far is Connect's own address
-        # confirmation (lib/address_proof.py), not mail the test sends.
+        # confirmation (lib/sending/address_proof.py), not mail the test sends.
         self.smtp.clear_messages()
         return account
 

@@ -5,8 +5,9 @@ tokens themselves, the system parameters pointing at it."""
 
 import urllib.parse
 
-from ..lib.oauth_providers import CLIENT_PARAMS, param_name
-from ..lib.testing import DovecotServer, OAuthServer, SmtpServer
+from mail_sync_testing import DovecotServer, OAuthServer, SmtpServer
+
+from ..lib.oauth.providers import CLIENT_PARAMS, param_name
 from ..models.mail_sync_account_oauth import CALLBACK_PATH
 from .common import PASSWORD, MailSyncHttpCase, login_password
 

@@ -17,7 +17,8 @@ import uuid
 import odoo
 from odoo.tests import BaseCase, get_db_name
 
-from ..lib.testing import DovecotServer, SmtpServer
+from mail_sync_testing import DovecotServer, SmtpServer
+
 from .common import PASSWORD, started
 from .odoo_processes import (
     ThrowawayDatabase,
@@ -39,7 +40,7 @@ import json, os, time
 from odoo.exceptions import AccessError, UserError
 ARGS = json.loads(os.environ["MAIL_SYNC_TEST_ARGS"])
 # No mail is delivered to the test mailboxes: Connect's address confirmation
-# looks once, without waiting for it (lib/address_proof.py).
+# looks once, without waiting for it (lib/sending/address_proof.py).
 env["ir.config_parameter"].sudo().set_param("mail_sync_crm.address_proof_seconds", "0")
 
 def result(**values):

@@ -10,8 +10,9 @@ import uuid
 
 from odoo.tools import config
 
-from ..lib.host_policy import ALLOWED_HOSTS_PARAM
-from ..lib.testing import LOOPBACK
+from mail_sync_testing import LOOPBACK
+
+from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
 
 
 def _pg_env():
@@ -57,7 +58,7 @@ class ThrowawayDatabase:
                     env={**env, "PGOPTIONS": "-c synchronous_commit=off"},
                 )
             # The tests' mail servers listen on loopback, which only an
-            # administrator may allow mailboxes to reach (lib/host_policy.py).
+            # administrator may allow mailboxes to reach (lib/net/host_policy.py).
             self.sql(
                 "INSERT INTO ir_config_parameter (key, value) VALUES (:'p1', :'p2')"
                 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",

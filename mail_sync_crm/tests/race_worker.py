@@ -61,7 +61,7 @@ def _setup(env, command):
         ]
     )
     # No mail is delivered to the test mailboxes: Connect's address
-    # confirmation looks once, without waiting for it (lib/address_proof.py).
+    # confirmation looks once, without waiting for it (lib/sending/address_proof.py).
     env["ir.config_parameter"].sudo().set_param(
         "mail_sync_crm.address_proof_seconds", "0"
     )

@@ -5,7 +5,8 @@ mailbox each on a fresh Dovecot, holding one email from a lead's address."""
 
 from freezegun import freeze_time
 
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
 from .common import PASSWORD, MailSyncCase, started
 
 ALICE = "alice.martin@acme.example.com"
@@ -14,7 +15,7 @@ ALICE = "alice.martin@acme.example.com"
 def frozen_at(moment):
     """Frozen time, except for the test servers' harness (it waits for Dovecot
     on the real clock)."""
-    return freeze_time(moment, ignore=["odoo.addons.mail_sync_crm.lib.testing"])
+    return freeze_time(moment, ignore=["mail_sync_testing"])
 
 
 class ScheduledSyncCase(MailSyncCase):

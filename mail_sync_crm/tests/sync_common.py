@@ -2,7 +2,8 @@
 """Set-up shared by the sync tests that need a mail server of their own per
 test: a fresh Dovecot, the three salespeople as its users, leads to match."""
 
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
 from .common import PASSWORD, MailSyncCase, started
 
 ALICE = "alice.martin@acme.example.com"

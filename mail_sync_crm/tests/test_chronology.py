@@ -8,7 +8,8 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..lib.testing import make_message
+from mail_sync_testing import make_message
+
 from ..store import MailSyncStore
 from .common import PASSWORD
 from .sync_common import ALICE, SyncCase

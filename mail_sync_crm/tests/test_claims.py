@@ -8,7 +8,8 @@ from odoo.tests import tagged
 from odoo.tools import SQL, mute_logger
 from odoo.tools.sql import index_exists
 
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
 from ..store import claims
 from .common import PASSWORD, MailSyncCase, started
 

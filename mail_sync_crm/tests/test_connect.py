@@ -5,7 +5,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
-from ..lib.testing import DovecotServer
+from mail_sync_testing import DovecotServer
+
 from .common import PASSWORD, MailSyncCase
 
 

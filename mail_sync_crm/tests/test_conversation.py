@@ -10,7 +10,8 @@ from unittest.mock import patch
 from odoo import modules
 from odoo.tests import Form, tagged
 
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
 from .common import PASSWORD, MailSyncHttpCase, started
 
 ALICE = "alice.martin@acme.example.com"

@@ -15,8 +15,9 @@ from odoo import sql_db
 from odoo.tests import tagged
 from odoo.tools import config
 
-from ..lib import imap_session
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
+from ..lib.imap import session as imap_session
 from ..models.mail_sync_account_fleet import POOL_PARAM, ROUND_EPOCH, _round_key
 from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
 from .common import PASSWORD

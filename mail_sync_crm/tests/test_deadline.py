@@ -6,7 +6,8 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..lib.testing import LatencyProxy
+from mail_sync_testing import LatencyProxy
+
 from ..store import MailSyncStore
 from .sync_common import ALICE, SyncCase
 

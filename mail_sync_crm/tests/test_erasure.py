@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from odoo.tests import tagged
 
-from ..lib.testing import make_message
+from mail_sync_testing import make_message
+
 from .common import MailSyncHttpCase, login_password
 
 ALICE = "alice.martin@acme.example.com"

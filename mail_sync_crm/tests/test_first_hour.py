@@ -12,8 +12,9 @@ from odoo.tests import Form, tagged
 
 from odoo.addons.mail.tools.discuss import Store
 
+from mail_sync_testing import make_message
+
 from ..exceptions import MailSyncUserError
-from ..lib.testing import make_message
 from .sync_common import ALICE, SyncCase
 
 TOP_BAR = "mail_sync_crm/top_bar"

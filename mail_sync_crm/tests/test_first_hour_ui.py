@@ -10,7 +10,8 @@ from odoo.tests import tagged
 from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
 from .common import PASSWORD, MailSyncHttpCase, login_password, started
 
 ALICE = "alice.martin@acme.example.com"

@@ -9,7 +9,8 @@ import time
 
 from odoo.tests import tagged
 
-from ..lib.testing import LatencyProxy, make_message
+from mail_sync_testing import LatencyProxy, make_message
+
 from .odoo_process_case import OdooProcessCase
 
 MAILBOXES = 18

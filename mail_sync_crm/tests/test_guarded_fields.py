@@ -6,8 +6,9 @@ import time
 from odoo import Command
 from odoo.tests import tagged
 
+from mail_sync_testing import DovecotServer, SmtpServer
+
 from ..lib import errors
-from ..lib.testing import DovecotServer, SmtpServer
 from .common import PASSWORD, MailSyncHttpCase
 
 GUARD_MESSAGE = "Only Mail Sync itself"

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
+from mail_sync_testing import SSH_BANNER, BannerPort, SilentPort
+from mail_sync_testing.network_guard import watching
+
 from ..lib.errors import MailSyncError
-from ..lib.host_policy import ALLOWED_HOSTS_PARAM
-from ..lib.testing import SSH_BANNER, BannerPort, SilentPort
-from ..lib.testing.network_guard import watching
+from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
 from ..models.mail_sync_account_connect import (
     CONNECT_TIMEOUT_PARAM,
     DEFAULT_CONNECT_SECONDS,

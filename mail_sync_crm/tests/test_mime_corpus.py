@@ -2,7 +2,7 @@
 """Real-world mail lands whole, once: public corpora synced through Dovecot.
 
 CPython's ``test_email`` messages, the complete messages of Odoo's ``test_mail``
-data and the hostile shapes of ``lib.testing.mime_corpus``, each checked on its
+data and the hostile shapes of ``mail_sync_testing.mime_corpus``, each checked on its
 lead's chatter against Python's own ``email.policy.default`` parse (see
 ``mime_corpus.problems``)."""
 
@@ -16,8 +16,9 @@ import re
 from odoo.modules.module import get_module_path
 from odoo.tests import tagged
 
-from ..lib.parser import parse_headers
-from ..lib.testing import mime_corpus
+from mail_sync_testing import mime_corpus
+
+from ..lib.message.headers import parse_headers
 from .common import MailSyncHttpCase
 
 _logger = logging.getLogger(__name__)

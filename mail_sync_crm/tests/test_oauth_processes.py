@@ -9,9 +9,10 @@ import time
 
 from odoo.tests import tagged
 
-from ..lib import oauth
-from ..lib.oauth_providers import CLIENT_PARAMS, get_provider, param_name
-from ..lib.testing import DovecotServer, OAuthServer, SmtpServer
+from mail_sync_testing import DovecotServer, OAuthServer, SmtpServer
+
+from ..lib.oauth import client as oauth
+from ..lib.oauth.providers import CLIENT_PARAMS, get_provider, param_name
 from .common import PASSWORD
 from .odoo_process_case import OdooProcessCase
 
@@ -21,7 +22,7 @@ EMAIL = f"{LOGIN}@example.com"  # PRELUDE's owner() gives login@example.com
 SETUP = """
 from datetime import timedelta
 from odoo import fields
-from odoo.addons.mail_sync_crm.lib import oauth
+from odoo.addons.mail_sync_crm.lib.oauth import client as oauth
 for key, value in ARGS["params"].items():
     env["ir.config_parameter"].sudo().set_param(key, value)
 user = owner(ARGS["login"])
@@ -45,7 +46,8 @@ result(account_id=account.id, state=account.state)
 """
 
 RACE = """
-from odoo.addons.mail_sync_crm.lib import imap_session, smtp_session
+from odoo.addons.mail_sync_crm.lib.imap import session as imap_session
+from odoo.addons.mail_sync_crm.lib.sending import smtp_session
 account = env["mail.sync.account"].sudo().browse(ARGS["account_id"])
 account.email  # this transaction's snapshot starts before the other's refresh
 open(os.path.join(ARGS["workdir"], "ready-" + ARGS["name"]), "w").close()

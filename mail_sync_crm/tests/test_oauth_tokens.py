@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from ..lib import crypto, oauth
-from ..lib.testing import make_message
+from mail_sync_testing import make_message
+
+from ..lib.oauth import client as oauth
+from ..lib.secrets import crypto
 from .oauth_common import OAuthCase
 
 CUSTOMER = "ceo@acme.example.com"

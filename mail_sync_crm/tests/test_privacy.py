@@ -20,7 +20,8 @@ import requests
 from odoo.tests import tagged
 from odoo.tests.common import JsonRpcException
 
-from ..lib.testing import make_message
+from mail_sync_testing import make_message
+
 from .common import MailSyncHttpCase, login_password
 
 ALICE = "alice.martin@acme.example.com"

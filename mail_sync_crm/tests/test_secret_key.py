@@ -11,8 +11,10 @@ import stat
 
 from odoo.tests import tagged
 
-from ..lib import crypto, errors, secret_key
-from ..lib.testing import DovecotServer
+from mail_sync_testing import DovecotServer
+
+from ..lib import errors
+from ..lib.secrets import crypto, secret_key
 from .common import PASSWORD
 from .odoo_process_case import OdooProcessCase
 from .odoo_processes import write_config
@@ -105,7 +107,7 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             wait_for(os.path.join(ARGS["workdir"], other + ".stored"))
             env.cr.commit()  # a new transaction sees the other's mailbox
             theirs = env["mail.sync.account"].search([("user_id.login", "=", other)])
-            from odoo.addons.mail_sync_crm.lib import secret_key
+            from odoo.addons.mail_sync_crm.lib.secrets import secret_key
             result(
                 read_other=theirs._read_secret("imap_secret") == ARGS["password"],
                 fingerprint=secret_key.fingerprint(account._secret_key()),

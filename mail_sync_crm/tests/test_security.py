@@ -12,7 +12,8 @@ from unittest.mock import patch
 from odoo import Command, modules
 from odoo.tests import tagged
 
-from ..lib.testing import SmtpServer
+from mail_sync_testing import SmtpServer
+
 from ..models.mail_sync_account import OWNER_FIELDS
 from .common import MailSyncHttpCase, login_password, started
 

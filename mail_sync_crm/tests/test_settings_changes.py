@@ -7,7 +7,8 @@ ports are port numbers."""
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..lib.testing._common import free_port
+from mail_sync_testing._common import free_port
+
 from .common import PASSWORD, MailSyncHttpCase
 
 

@@ -23,8 +23,9 @@ from odoo.tests import tagged
 from odoo.addons.base.models.ir_mail_server import IrMailServer as StockIrMailServer
 from odoo.addons.mail.models.mail_mail import MailMail as StockMailMail
 
-from ..lib import quota
-from ..lib.testing import SmtpServer
+from mail_sync_testing import SmtpServer
+
+from ..lib.sending import quota
 from .common import PASSWORD, MailSyncCase, started
 
 CUSTOMER = "ceo@acme.example.com"

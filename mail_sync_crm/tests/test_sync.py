@@ -9,9 +9,10 @@ from markupsafe import Markup
 from odoo import sql_db
 from odoo.tests import tagged
 
-from ..lib.message_parser import parse_message
-from ..lib.sync_store import SyncStore
-from ..lib.testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, make_message
+
+from ..lib.message.full_message import parse_message
+from ..lib.sync.store import SyncStore
 from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE
 from ..store import MailSyncStore
 from .common import PASSWORD
@@ -284,7 +285,7 @@ class TestSync(SyncCase):
         )
 
     def test_malformed_messages_are_logged_and_skipped(self):
-        from ..lib.testing import malformed_messages
+        from mail_sync_testing import malformed_messages
 
         broken = malformed_messages()
         self.mail.fill_maildir(self.salesman.login, "INBOX", list(broken.values()))

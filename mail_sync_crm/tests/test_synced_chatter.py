@@ -6,7 +6,8 @@ from odoo.tests import tagged
 
 from odoo.addons.mail.tools.discuss import Store
 
-from ..lib.testing import make_message
+from mail_sync_testing import make_message
+
 from .common import MailSyncHttpCase
 
 ALICE = "alice.martin@acme.example.com"

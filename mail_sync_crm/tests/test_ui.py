@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..lib.host_policy import ALLOWED_HOSTS_PARAM
-from ..lib.testing import DovecotServer, SmtpServer
+from mail_sync_testing import DovecotServer, SmtpServer
+
+from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
 from ..models.mail_sync_account_connect import PROOF_SECONDS_PARAM
 from .common import PASSWORD, TEST_ALLOWED_HOSTS, started, warm_http_statics
 
@@ -17,7 +18,7 @@ class TestUi(HttpCase):
             ALLOWED_HOSTS_PARAM, TEST_ALLOWED_HOSTS
         )
         # No mail is delivered to this class's mailboxes: Connect's address
-        # confirmation looks once, without waiting (lib/address_proof.py).
+        # confirmation looks once, without waiting (lib/sending/address_proof.py).
         cls.env["ir.config_parameter"].sudo().set_param(PROOF_SECONDS_PARAM, "0")
         cls.imap = started(DovecotServer(), cls.addClassCleanup)
         cls.smtp = started(SmtpServer(), cls.addClassCleanup)

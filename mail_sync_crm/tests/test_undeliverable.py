@@ -2,9 +2,10 @@
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from ..lib.imap_session import HEADER_ITEM
-from ..lib.testing import damage_message, repair_message
-from ..lib.undeliverable import MAX_ATTEMPTS
+from mail_sync_testing import damage_message, repair_message
+
+from ..lib.imap.session import HEADER_ITEM
+from ..lib.sync.held import MAX_ATTEMPTS
 from .sync_common import ALICE, SyncCase
 
 

@@ -13,7 +13,8 @@ runs at a time, whoever started it.
 from odoo import _, api, fields, models
 from odoo.tools import config
 
-from odoo.addons.mail_sync_crm.lib import errors, process_tuning, scheduling
+from odoo.addons.mail_sync_crm.lib import errors
+from odoo.addons.mail_sync_crm.lib.sync import process_tuning, scheduling
 from odoo.addons.mail_sync_crm.store import claims
 
 # At most one waiting job per mailbox (queue_job skips a job whose key a

@@ -3,7 +3,7 @@
 
 Two ``odoo-bin`` servers (threaded, ``--load=web,queue_job``: each runs
 queue_job's job runner in a thread) on a throwaway copy of this module's test
-database, behind a round-robin load balancer (``lib.testing.RoundRobinBalancer``,
+database, behind a round-robin load balancer (``mail_sync_testing.RoundRobinBalancer``,
 what HAProxy or nginx is in production). queue_job lets one runner per database
 dispatch (the other waits, taking over if the first one's server goes away);
 it hands each job to the address in ``[queue_job] host``/``port``: the
@@ -24,12 +24,13 @@ import urllib.request
 
 from odoo.tests import tagged
 
-from odoo.addons.mail_sync_crm.lib.testing import RoundRobinBalancer, make_message
 from odoo.addons.mail_sync_crm.tests.odoo_process_case import (
     ODOO_BIN,
     OdooProcessCase,
 )
 from odoo.addons.mail_sync_crm.tests.odoo_processes import write_config
+
+from mail_sync_testing import RoundRobinBalancer, make_message
 
 _logger = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from odoo import fields, sql_db
 from odoo.tests import tagged
 
-from odoo.addons.mail_sync_crm.lib.testing import make_message
 from odoo.addons.mail_sync_crm.models.mail_sync_account_run import (
     SYNC_LOCK_NAMESPACE,
 )
@@ -20,6 +19,8 @@ from odoo.addons.mail_sync_crm.tests.schedule_common import (
 )
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.job import Job
+
+from mail_sync_testing import make_message
 
 
 @tagged("post_install", "-at_install")

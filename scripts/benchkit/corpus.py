@@ -7,7 +7,7 @@ import datetime
 import time
 from collections import Counter
 
-from .addon_lib import import_lib
+from .addon_lib import import_lib, import_testing
 
 MATCH_RATIO = 0.05
 LEAD_CORRESPONDENTS = 2000  # leads that appear in the mailbox
@@ -49,14 +49,13 @@ def make_messages(lib, owner, n, n_match, n_leads, seed, start, span_days, html_
         "span_days": span_days,
         "html_ratio": html_ratio,
     }
-    matching = lib.testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
-    rest = lib.testing.make_corpus(
-        n - n_match, seed=seed + 1, contacts=others, **common
-    )
+    testing = import_testing()
+    matching = testing.make_corpus(n_match, seed=seed, contacts=leads, **common)
+    rest = testing.make_corpus(n - n_match, seed=seed + 1, contacts=others, **common)
     pairs = 0
     matched_ids = []
     for message in matching:
-        header = lib.parser.parse_headers(message.raw)
+        header = lib.message.headers.parse_headers(message.raw)
         candidates = header.from_ if message.folder == "INBOX" else header.recipients
         found = lead_addresses.intersection(candidates)
         pairs += len(found)
@@ -81,7 +80,7 @@ def fill_mailbox(
     Maildir of the Dovecot living in ``dovecot_dir`` (started by the parent).
     Returns counts."""
     lib = import_lib()
-    server = lib.testing.DovecotServer()
+    server = import_testing().DovecotServer()
     # Only the Maildir writer is used here: it needs the directory and the user.
     server.dir = dovecot_dir
     server.users = {login: password}

@@ -4,7 +4,7 @@ as from its form, and the records its syncs wrote."""
 
 def allow_loopback(env):
     """mail_sync_crm.allowed_hosts = 127.0.0.1: mailboxes may reach the bench's
-    servers on loopback (refused otherwise: lib/host_policy.py)."""
+    servers on loopback (refused otherwise: lib/net/host_policy.py)."""
     env["ir.config_parameter"].sudo().set_param(
         "mail_sync_crm.allowed_hosts", "127.0.0.1"
     )
@@ -31,7 +31,7 @@ def connect_mailbox(env, user, proxy_port, smtp, email, login, password):
         "smtp_same_credentials": True,
     }
     # No mail is delivered to the benchmark's mailboxes: Connect's address
-    # confirmation (lib/address_proof.py) is sent and looked for once.
+    # confirmation (lib/sending/address_proof.py) is sent and looked for once.
     env["ir.config_parameter"].sudo().set_param(
         "mail_sync_crm.address_proof_seconds", "0"
     )

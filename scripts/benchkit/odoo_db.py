@@ -3,6 +3,7 @@ in the benchmark's own process, its registry, VACUUM."""
 
 import os
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONF = os.path.join(ROOT, ".run", "test.conf")
@@ -39,7 +40,10 @@ def start_install(database, install_log):
 
 def configure_odoo(database, odoo_log, log_level="warn"):
     """Odoo's configuration for ``database``, logging to ``odoo_log``, and its
-    addons path."""
+    addons path; the repository root on ``sys.path`` for the test harness
+    (``mail_sync_testing``)."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
     from odoo.modules.module import initialize_sys_path
     from odoo.tools import config
 

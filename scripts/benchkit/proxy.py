@@ -1,17 +1,16 @@
-"""The latency proxy (``lib.testing.LatencyProxy``) in a child process, its event
+"""The latency proxy (``mail_sync_testing.LatencyProxy``) in a child process, its event
 loop apart from the measured process's interpreter lock."""
 
 import contextlib
 import statistics
 import time
 
-from .addon_lib import import_lib
+from .addon_lib import import_testing
 
 
 def serve(host, port, delay, conn):
     """Child process: a LatencyProxy to host:port; answers "stats" and "stop"."""
-    lib = import_lib()
-    with lib.testing.LatencyProxy(host, port, delay=delay) as proxy:
+    with import_testing().LatencyProxy(host, port, delay=delay) as proxy:
         conn.send(proxy.port)
         while True:
             command = conn.recv()
@@ -52,7 +51,7 @@ class Proxy:
 
 def measure_rtt(settings, n=10):
     """Median seconds of a NOOP round trip through ``settings``' host/port."""
-    from odoo.addons.mail_sync_crm.lib.imap_session import ImapSession
+    from odoo.addons.mail_sync_crm.lib.imap.session import ImapSession
 
     times = []
     with ImapSession(settings) as session:

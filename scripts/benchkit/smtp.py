@@ -1,11 +1,10 @@
-"""``lib.testing.SmtpServer`` in a child process (started before Odoo is
+"""``mail_sync_testing.SmtpServer`` in a child process (started before Odoo is
 imported), so that its work does not compete with the measured process for
 the interpreter lock."""
 
 import multiprocessing
-import sys
 
-from .addon_lib import ADDON_DIR
+from .addon_lib import import_testing
 
 
 class RemoteSmtp:
@@ -43,8 +42,7 @@ class RemoteSmtp:
 
 
 def _serve(conn, login, password):
-    sys.path.insert(0, ADDON_DIR)
-    from lib.testing import SmtpServer  # the addon's lib, without Odoo
+    SmtpServer = import_testing().SmtpServer  # the test harness, without Odoo
 
     with SmtpServer() as smtp:
         smtp.add_user(login, password)

@@ -2,7 +2,8 @@
 
 The addon directory goes on ``sys.path`` so the tests import ``lib`` as a top-level
 package; inside ``lib`` every import is relative, so the same code also loads as
-``odoo.addons.mail_sync_crm.lib`` under Odoo.
+``odoo.addons.mail_sync_crm.lib`` under Odoo. The test harness, ``mail_sync_testing``,
+is a package at the repository root (``pythonpath = .`` in ``pytest.ini``).
 """
 
 import os
@@ -60,7 +61,7 @@ def enable_odoo_test_flag():
 @pytest.fixture
 def dovecot():
     """A fresh Dovecot (STARTTLS ``port``, TLS ``ssl_port``), user alice/secret."""
-    from lib.testing import DovecotServer
+    from mail_sync_testing import DovecotServer
 
     with DovecotServer() as server:
         server.add_user("alice", "secret")
@@ -70,7 +71,7 @@ def dovecot():
 @pytest.fixture
 def smtp_server():
     """A fresh recording SMTP server (STARTTLS/TLS/plain ports), user alice/secret."""
-    from lib.testing import SmtpServer
+    from mail_sync_testing import SmtpServer
 
     with SmtpServer() as server:
         server.add_user("alice", "secret")
@@ -83,7 +84,7 @@ OAUTH_USER = "alice@example.com"
 @pytest.fixture
 def oauth_server():
     """A local authorization server consenting as alice@example.com."""
-    from lib.testing import OAuthServer
+    from mail_sync_testing import OAuthServer
 
     with OAuthServer(OAUTH_USER) as server:
         yield server
@@ -94,7 +95,7 @@ def oauth_dovecot(oauth_server):
     """Dovecot validating XOAUTH2/OAUTHBEARER tokens at ``oauth_server``;
     alice@example.com's mailbox (also reachable with the password "secret" to
     fill it) and the password-only user bob/secret."""
-    from lib.testing import DovecotServer
+    from mail_sync_testing import DovecotServer
 
     with DovecotServer(oauth=oauth_server) as server:
         server.add_user(OAUTH_USER, "secret")
@@ -106,7 +107,7 @@ def oauth_dovecot(oauth_server):
 def oauth_smtp(oauth_server):
     """The recording SMTP server also taking AUTH XOAUTH2 checked at
     ``oauth_server``; password user bob/secret."""
-    from lib.testing import SmtpServer
+    from mail_sync_testing import SmtpServer
 
     with SmtpServer(oauth=oauth_server) as server:
         server.add_user("bob", "secret")

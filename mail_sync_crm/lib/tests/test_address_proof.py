@@ -3,8 +3,9 @@ the confirmation sent through the SMTP server must arrive in the mailbox's own
 Inbox on the IMAP server."""
 
 import pytest
-from lib import address_proof
-from lib.testing import LOOPBACK_POLICY, DovecotServer
+from lib.sending import address_proof
+
+from mail_sync_testing import LOOPBACK_POLICY, DovecotServer
 
 ADDRESS = "alice@example.com"
 

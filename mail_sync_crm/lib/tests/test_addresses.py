@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from lib.addresses import domain_of, extract_all, normalize
+from lib.message.addresses import domain_of, extract_all, normalize
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""docs/architecture.rst's behaviour map stays true: every file it names exists, and every
-function, class or constant it names next to a file is defined in that file."""
+"""docs/architecture.rst's behaviour map stays true: every file it names exists, and
+every function, class or constant it names next to a file is defined in that file."""
 
 import pathlib
 import re
@@ -70,6 +70,6 @@ def test_a_glue_module_path_is_its_own():
 
 
 def test_a_wrong_name_is_caught():
-    text = (ADDON / "lib/process_tuning.py").read_text(encoding="utf-8")
+    text = (ADDON / "lib/sync/process_tuning.py").read_text(encoding="utf-8")
     assert _defines(text, ".py", "long_run")
     assert not _defines(text, ".py", "short_run")

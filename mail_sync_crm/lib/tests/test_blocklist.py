@@ -1,7 +1,7 @@
 """Tests of lib.blocklist: entry validation and the blocked-address decision."""
 
 import pytest
-from lib.blocklist import Blocklist, is_blocked, validate_entry
+from lib.privacy.blocklist import Blocklist, is_blocked, validate_entry
 
 
 @pytest.mark.parametrize(

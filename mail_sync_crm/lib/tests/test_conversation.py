@@ -3,7 +3,7 @@ subject as a fallback, newest thread first, oldest email first within one."""
 
 import datetime
 
-from lib.conversation import (
+from lib.message.conversation import (
     MAX_REFERENCES,
     Email,
     mark_text_quotes,
@@ -13,7 +13,7 @@ from lib.conversation import (
     split_references,
     thread_emails,
 )
-from lib.message_parser import text_to_html
+from lib.message.full_message import text_to_html
 
 
 def day(n, hour=9):

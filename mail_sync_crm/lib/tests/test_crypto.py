@@ -3,7 +3,7 @@
 import base64
 
 import pytest
-from lib.crypto import SecretKeyError, decrypt, encrypt, generate_key
+from lib.secrets.crypto import SecretKeyError, decrypt, encrypt, generate_key
 
 PASSWORDS = ["hunter2", "pässwörd-ÉÈ€", "пароль", "密码🔑", " spaced  ", "a" * 500]
 

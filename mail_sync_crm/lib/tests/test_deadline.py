@@ -4,11 +4,14 @@ behind a proxy that drips the server's bytes one at a time)."""
 import time
 
 import pytest
-from lib import errors, sync_engine
-from lib.deadline import Deadline
-from lib.imap_session import ImapSession, ImapSettings
-from lib.testing import LOOPBACK_POLICY, LatencyProxy, make_message
+from lib import errors
+from lib.imap.session import ImapSession
+from lib.net.deadline import Deadline
+from lib.net.settings import ImapSettings
+from lib.sync import engine as sync_engine
 from test_sync_engine import ALICE, ME, MemoryStore, run
+
+from mail_sync_testing import LOOPBACK_POLICY, LatencyProxy, make_message
 
 DRIP = 0.3  # seconds per byte: no read ever times out, nothing gets anywhere
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
-from lib import error_catalogue, errors
+from lib import errors
 from lib.errors import (
     CATALOGUE,
     CertificateChanged,
@@ -28,6 +28,7 @@ from lib.errors import (
     is_quota_reply,
     redact,
 )
+from lib.errors import catalogue as error_catalogue
 
 PASSWORD = "pässwörd-Secret!42"
 # imaplib and smtplib send LOGIN / AUTH arguments as ASCII: a non-ASCII password

@@ -5,9 +5,11 @@ import datetime
 import pytest
 from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
-from lib.imap_fast import parse_fetch
-from lib.imap_session import HEADER_ITEM, ImapSession, ImapSettings
-from lib.testing import LOOPBACK_POLICY, make_corpus, make_message
+from lib.imap.fetch_reader import parse_fetch
+from lib.imap.session import HEADER_ITEM, ImapSession
+from lib.net.settings import ImapSettings
+
+from mail_sync_testing import LOOPBACK_POLICY, make_corpus, make_message
 
 HEADER_KEY = HEADER_ITEM.replace(".PEEK", "").encode()
 

@@ -1,12 +1,13 @@
-"""Many mailboxes checked at once for news (``lib/fleet_poll.py``), against a
+"""Many mailboxes checked at once for news (``lib/imap/news.py``), against a
 real Dovecot: which ones have news, and what a failing server costs."""
 
 import doctest
 
 import pytest
-from lib import fleet_poll
-from lib.fleet_poll import KnownFolder, PollTarget
-from lib.testing import LatencyProxy, make_message
+from lib.imap import news as fleet_poll
+from lib.imap.news import KnownFolder, PollTarget
+
+from mail_sync_testing import LatencyProxy, make_message
 
 PASSWORD = "secret"
 USERS = [f"user{n}" for n in range(12)]

@@ -16,8 +16,9 @@ import time
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
-from lib.message_parser import parse_message
-from lib.testing import (
+from lib.message.full_message import parse_message
+
+from mail_sync_testing import (
     DovecotServer,
     LatencyProxy,
     RoundRobinBalancer,
@@ -25,7 +26,7 @@ from lib.testing import (
     make_message,
     malformed_messages,
 )
-from lib.testing._common import process_group
+from mail_sync_testing._common import process_group
 
 ALICE = ("Alice Example", "alice@example.com")
 

@@ -1,15 +1,17 @@
-"""A mailbox's reads done ahead (``lib/history_prefetch.py``): the sync that
+"""A mailbox's reads done ahead (``lib/imap/read_ahead.py``): the sync that
 replays them records what a live sync records, without connecting, and goes
 live where they do not cover what it asks (real Dovecot, behind a proxy that
 counts connections)."""
 
 import pytest
-from lib import chronological, history_prefetch
-from lib.deadline import Deadline
-from lib.fleet_poll import KnownFolder
-from lib.sync_engine import FolderState
-from lib.testing import LatencyProxy, make_message
+from lib.imap import read_ahead as history_prefetch
+from lib.imap.news import KnownFolder
+from lib.net.deadline import Deadline
+from lib.sync import date_order as chronological
+from lib.sync.engine import FolderState
 from test_sync_engine import ALICE, INDEX, ME, MemoryStore
+
+from mail_sync_testing import LatencyProxy, make_message
 
 ORDER = ["Sent", "INBOX"]  # as the sync examines them: the Inbox last
 

@@ -15,18 +15,20 @@ import ssl
 import time
 
 import pytest
-from lib import errors, host_policy, tls
-from lib.deadline import Deadline
-from lib.host_policy import PUBLIC_ONLY, HostPolicy, named_context, refusal
-from lib.imap_session import ImapSession, check_imap
-from lib.smtp_session import check_smtp, open_smtp
-from lib.testing import (
+from lib import errors
+from lib.imap.session import ImapSession, check_imap
+from lib.net import host_policy, settings
+from lib.net.deadline import Deadline
+from lib.net.host_policy import PUBLIC_ONLY, HostPolicy, named_context, refusal
+from lib.sending.smtp_session import check_smtp, open_smtp
+
+from mail_sync_testing import (
     LOOPBACK_POLICY,
     BannerPort,
     SilentPort,
     TlsNamePort,
 )
-from lib.testing.network_guard import watching
+from mail_sync_testing.network_guard import watching
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def server_settings(server, port, **changes):
         "host_policy": LOOPBACK_POLICY,
     }
     values.update(changes)
-    return tls.ServerSettings(**values)
+    return settings.ServerSettings(**values)
 
 
 class FakeDns:

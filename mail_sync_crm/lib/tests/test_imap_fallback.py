@@ -6,14 +6,12 @@ import logging
 import sys
 
 import pytest
-from lib import imap_fast, imap_session
-from lib.imap_session import (
-    FAST_READER_SWITCH,
-    HEADER_ITEM,
-    ImapSession,
-    ImapSettings,
-)
-from lib.testing import LOOPBACK_POLICY, make_corpus, make_message
+from lib.imap import fetch_reader as imap_fast
+from lib.imap import session as imap_session
+from lib.imap.session import FAST_READER_SWITCH, HEADER_ITEM, ImapSession
+from lib.net.settings import ImapSettings
+
+from mail_sync_testing import LOOPBACK_POLICY, make_corpus, make_message
 
 # On the verified versions test_imap_fast asserts that the fast reader is enabled.
 needs_fast_reader = pytest.mark.skipif(

@@ -6,23 +6,20 @@ import socket
 import threading
 
 import pytest
-from lib import imap_fast
 from lib.errors import MailSyncError
-from lib.imap_session import (
-    FAST_READER_SWITCH,
-    FolderStatus,
-    ImapSession,
-    ImapSettings,
-)
-from lib.message_parser import parse_message
-from lib.testing import (
+from lib.imap import fetch_reader as imap_fast
+from lib.imap.session import FAST_READER_SWITCH, FolderStatus, ImapSession
+from lib.message.full_message import parse_message
+from lib.net.settings import ImapSettings
+
+from mail_sync_testing import (
     LOOPBACK_POLICY,
     LatencyProxy,
     make_corpus,
     make_message,
     malformed_messages,
 )
-from lib.testing.bench_floor import naive_fetch, transfer_floor
+from mail_sync_testing.bench_floor import naive_fetch, transfer_floor
 
 UTC = datetime.timezone.utc
 ALICE = ("Alice Example", "alice@example.com")

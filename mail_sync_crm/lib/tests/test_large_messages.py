@@ -3,10 +3,12 @@
 import random
 import tracemalloc
 
-from lib import large_message, sync_engine
-from lib.imap_session import ImapSession
-from lib.message_parser import parse_message
-from lib.testing import make_message
+from lib.imap.session import ImapSession
+from lib.message import large_message
+from lib.message.full_message import parse_message
+from lib.sync import engine as sync_engine
+
+from mail_sync_testing import make_message
 
 MB = 1024 * 1024
 ALICE = "alice@acme.example.com"

@@ -1,9 +1,9 @@
 """lib.matcher: which messages belong to which leads."""
 
 import pytest
-from lib.blocklist import Blocklist
-from lib.matcher import Match, chunks, match
-from lib.parser import HeaderInfo, parse_headers
+from lib.message.headers import HeaderInfo, parse_headers
+from lib.privacy.blocklist import Blocklist
+from lib.sync.matcher import Match, chunks, match
 
 INDEX = {
     "ann@acme.example": {1},

@@ -1,6 +1,6 @@
 """MIME fidelity: every message a mail client can show is read whole.
 
-The shapes of ``lib.testing.mime_corpus.hostile_messages`` one by one, then
+The shapes of ``mail_sync_testing.mime_corpus.hostile_messages`` one by one, then
 three corpora checked against Python's own ``email.policy.default`` parse, whole
 and read part by part (a message too large to take whole) through Dovecot."""
 
@@ -8,12 +8,14 @@ import datetime
 import os
 
 import pytest
-from lib import large_message, sync_engine
-from lib.imap_session import ImapSession
-from lib.message_parser import parse_message, safe_filename
-from lib.parser import decode_words, parse_headers
-from lib.testing import mime_corpus
-from lib.testing.mime_corpus import html_text
+from lib.imap.session import ImapSession
+from lib.message import large_message
+from lib.message.full_message import parse_message, safe_filename
+from lib.message.headers import decode_words, parse_headers
+from lib.sync import engine as sync_engine
+
+from mail_sync_testing import mime_corpus
+from mail_sync_testing.mime_corpus import html_text
 
 LEAD = "client@client.example.com"
 ME = "sally@ours.example.com"

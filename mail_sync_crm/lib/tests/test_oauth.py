@@ -1,5 +1,5 @@
 """lib.oauth: the provider definitions, and the whole code flow against the real
-local authorization server (lib.testing.OAuthServer): PKCE, rotation,
+local authorization server (mail_sync_testing.OAuthServer): PKCE, rotation,
 revocation, refusals, the consenting account, failures of the network."""
 
 import base64
@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from lib import errors, oauth
-from lib.oauth_providers import get_provider, param_name, provider_from_params
+from lib import errors
+from lib.oauth import client as oauth
+from lib.oauth.providers import get_provider, param_name, provider_from_params
 
 REDIRECT = "http://127.0.0.1:8069/mail_sync_crm/oauth/callback"
 NOW = datetime(2026, 11, 28, 9, 0)

@@ -7,8 +7,8 @@ import smtplib
 
 import pytest
 from imapclient.exceptions import LoginError
-from lib import oauth
-from lib.oauth_providers import get_provider
+from lib.oauth import client as oauth
+from lib.oauth.providers import get_provider
 
 ALICE = "alice@example.com"
 

@@ -8,14 +8,18 @@ from datetime import datetime
 from email.message import EmailMessage
 
 import pytest
-from lib import errors, oauth, quota, sync_engine
-from lib.imap_session import ImapSession, check_imap
-from lib.oauth_providers import get_provider
-from lib.smart_mail import GovernedSession, Interrupted
-from lib.smtp_session import check_smtp, open_smtp
-from lib.testing import LOOPBACK_POLICY, make_message
-from lib.tls import ServerSettings
+from lib import errors
+from lib.imap.session import ImapSession, check_imap
+from lib.net.settings import ServerSettings
+from lib.oauth import client as oauth
+from lib.oauth.providers import get_provider
+from lib.sending import quota
+from lib.sending.smart_mail import GovernedSession, Interrupted
+from lib.sending.smtp_session import check_smtp, open_smtp
+from lib.sync import engine as sync_engine
 from test_sync_engine import MemoryStore
+
+from mail_sync_testing import LOOPBACK_POLICY, make_message
 
 ALICE = "alice@example.com"
 LEAD = 1

@@ -5,16 +5,17 @@ import datetime
 import random
 
 import pytest
-from lib import message_parser as parser_module
-from lib.message_parser import ParsedMessage, parse_message, text_to_html
-from lib.parser import (
+from lib.message import full_message as parser_module
+from lib.message.full_message import ParsedMessage, parse_message, text_to_html
+from lib.message.headers import (
     HEADER_FIELDS,
     HeaderInfo,
     decode_words,
     parse_date,
     parse_headers,
 )
-from lib.testing import make_corpus, make_message, malformed_messages
+
+from mail_sync_testing import make_corpus, make_message, malformed_messages
 
 UTC = datetime.timezone.utc
 ALICE = ("Alice Example", "alice@example.com")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from lib.errors import CATALOGUE
-from lib.quota import (
+from lib.sending.quota import (
     DAY,
     LIMIT_FIELDS,
     MB,

@@ -1,11 +1,11 @@
-"""Tests of lib.scheduling: a scheduled run's time budget, the backoff of refused
+"""Tests of lib.sync.scheduling: a scheduled run's time budget, the backoff of refused
 logins. Clocks are passed in; nothing is mocked."""
 
 import doctest
 from datetime import timedelta
 
-import lib.scheduling
-from lib.scheduling import (
+import lib.sync.scheduling
+from lib.sync.scheduling import (
     BACKOFF_CODES,
     DEFAULT_RUN_BUDGET,
     RunBudget,
@@ -18,7 +18,7 @@ CRON_INTERVAL = timedelta(minutes=5)
 
 
 def test_doctests():
-    failures, tried = doctest.testmod(lib.scheduling)
+    failures, tried = doctest.testmod(lib.sync.scheduling)
     assert tried and not failures
 
 

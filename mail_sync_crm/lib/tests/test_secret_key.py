@@ -5,8 +5,8 @@ import os
 import stat
 
 import pytest
-from lib import secret_key
-from lib.crypto import SecretKeyError, generate_key
+from lib.secrets import secret_key
+from lib.secrets.crypto import SecretKeyError, generate_key
 
 
 def test_fingerprint_tells_keys_apart_without_revealing_them():

@@ -1,11 +1,13 @@
 """Connection checks against the real servers: TLS modes, pinning, UTF-8 secrets."""
 
 import pytest
-from lib import errors, tls
-from lib.imap_session import check_imap
-from lib.smtp_session import check_smtp
-from lib.testing import LOOPBACK_POLICY
-from lib.tls import ServerSettings
+from lib import errors
+from lib.imap.session import check_imap
+from lib.net import tls
+from lib.net.settings import ServerSettings
+from lib.sending.smtp_session import check_smtp
+
+from mail_sync_testing import LOOPBACK_POLICY
 
 UTF8_PASSWORD = "pässwörd-çé"
 

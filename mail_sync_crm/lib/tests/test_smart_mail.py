@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
-from lib import quota
-from lib.smart_mail import GovernedSession, Interrupted, LiveUsage
-from lib.smtp_session import SmtpSettings, open_smtp
-from lib.testing import LOOPBACK_POLICY
+from lib.net.settings import SmtpSettings
+from lib.sending import quota
+from lib.sending.smart_mail import GovernedSession, Interrupted, LiveUsage
+from lib.sending.smtp_session import open_smtp
+
+from mail_sync_testing import LOOPBACK_POLICY
 
 NOW = datetime(2024, 5, 14, 14, 0)
 CUSTOM = quota.PROFILES["custom"]

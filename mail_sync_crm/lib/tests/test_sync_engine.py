@@ -5,9 +5,14 @@ import gc
 import sys
 
 import pytest
-from lib import blocklist, errors, process_tuning, sync_engine, undeliverable
-from lib.imap_session import ImapSession
-from lib.testing import make_message
+from lib import errors
+from lib.imap.session import ImapSession
+from lib.privacy import blocklist
+from lib.sync import engine as sync_engine
+from lib.sync import held as undeliverable
+from lib.sync import process_tuning
+
+from mail_sync_testing import make_message
 
 LEAD_A, LEAD_B = 1, 2
 ALICE = "alice@acme.example.com"

@@ -3,10 +3,12 @@ message's file is made unreadable to Dovecot's mail processes, or cut short,
 and Dovecot then aborts the FETCH and drops the connection)."""
 
 import pytest
-from lib import sync_engine, undeliverable
-from lib.imap_session import HEADER_ITEM, ImapSession
-from lib.testing import damage_message, make_message, repair_message
+from lib.imap.session import HEADER_ITEM, ImapSession
+from lib.sync import engine as sync_engine
+from lib.sync import held as undeliverable
 from test_sync_engine import ALICE, ME, MemoryStore, run
+
+from mail_sync_testing import damage_message, make_message, repair_message
 
 
 def _damage(dovecot, number, how):

@@ -1,11 +1,11 @@
-"""Tests of lib.visibility: the level that applies to a mailbox, what a private
+"""Tests of lib.privacy.visibility: the level that applies to a mailbox, what a private
 thread shows, which emails an erasure of one address removes."""
 
 import doctest
 
-import lib.visibility
+import lib.privacy.visibility
 import pytest
-from lib.visibility import (
+from lib.privacy.visibility import (
     LEVELS,
     bcc_only,
     effective_level,
@@ -17,7 +17,7 @@ from lib.visibility import (
 
 
 def test_doctests():
-    failures, tried = doctest.testmod(lib.visibility)
+    failures, tried = doctest.testmod(lib.privacy.visibility)
     assert tried and not failures
 
 

@@ -1,0 +1,1 @@
+"""IMAP: the session, its fast FETCH reader, the check for news and the read-ahead."""

@@ -1,0 +1,1 @@
+"""Messages: addresses, header fields, full messages, large messages, conversations."""

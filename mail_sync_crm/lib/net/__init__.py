@@ -1,0 +1,1 @@
+"""Reaching a server: the server settings, the host policy, TLS and deadlines."""

@@ -1,0 +1,1 @@
+"""Sending mail: the SMTP session, smart mail, the quotas, the address proof."""

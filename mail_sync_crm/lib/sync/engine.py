@@ -1,0 +1,441 @@
+"""One folder's sync run: header-first, batched, exactly once, resumable.
+
+The engine drives an open :class:`~lib.imap.session.ImapSession` and a *store* (the
+Odoo mailbox in production; an in-memory store in the plain tests). Per batch of
+UIDs above the folder's checkpoint it fetches the matching header fields only,
+matches addresses against the lead index minus the blocklist, downloads full bodies
+only for matched messages, hands them to the store, then advances the checkpoint.
+A FETCH that fails the way a message the server cannot deliver makes it fail
+is narrowed down to that message, which is held back for later runs
+(:mod:`lib.sync.held`); a message too large to take whole is read part by part
+(:mod:`lib.message.large_message`). A failure of the server itself raises
+``MailSyncError`` after the last completed batch's checkpoint; the turn's
+deadline ends the run there too, without raising (the outcome is ``cut``).
+Either way the next run resumes from the checkpoint. Copies of one message (one
+Message-ID, several UIDs) are recorded once per lead.
+
+While a batch is parsed and recorded, the header fields of the next batch are
+fetched in a background thread (``prefetch``): the IMAP round trips overlap the
+store's work. The session is only ever used by one thread at a time: the
+prefetch starts once the batch's bodies are in, and is waited for before the
+session is used again.
+
+The store implements :class:`lib.sync.store.SyncStore`. The lead index is a
+mapping (normalised email -> lead ids); one with a ``prefetch(addresses)``
+method is told each batch's candidate addresses before they are looked up.
+"""
+
+import contextlib
+import datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from .. import errors
+from ..message import full_message as message_parser
+from ..message import large_message
+from ..net.deadline import Deadline
+from . import matcher
+from .held import Narrowing, Undeliverable
+from .next_batch import HeaderPrefetch as _HeaderPrefetch
+from .store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
+
+__all__ = [
+    "FolderOutcome",
+    "FolderState",
+    "Progress",
+    "Recordable",
+    "SyncStore",
+    "sync_folder",
+]
+
+HEADER_BATCH = 2000
+BODY_BATCH_BYTES = 20 * 1024 * 1024
+MAX_MESSAGE_SIZE = 50 * 1024 * 1024
+
+
+def size_chunks(items, sizes, limit):
+    """Split ``items`` (each with ``.uid``) so each chunk's total size stays under
+    ``limit`` (a single large message gets a chunk of its own)."""
+    chunk, total = [], 0
+    for item in items:
+        size = sizes.get(item.uid, 0)
+        if chunk and total + size > limit:
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk
+
+
+_LATEST = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc)
+
+
+def date_key(header):
+    """A header's date as an aware UTC datetime (a message without a date sorts
+    last: the chatter dates it at the time it is recorded)."""
+    date = header.date
+    if date is None:
+        return _LATEST
+    if date.tzinfo is None:
+        return date.replace(tzinfo=datetime.timezone.utc)
+    return date.astimezone(datetime.timezone.utc)
+
+
+def malformed(folder, uid, text):
+    return errors.MailSyncError(
+        "message_malformed",
+        f"UID {uid} in {folder}: {text}",
+        side="imap",
+        params={"uid": uid, "folder": folder},
+    )
+
+
+def sync_folder(
+    session,
+    folder: FolderState,
+    store: SyncStore,
+    lead_index,
+    blocklist=None,
+    *,
+    attachment_cap: int,
+    batch_size: int = HEADER_BATCH,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    body_batch_bytes: int = BODY_BATCH_BYTES,
+    prefetch: bool = True,
+    status=None,
+    long_run: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+    deadline: Deadline | None = None,
+) -> FolderOutcome:
+    """Sync ``folder`` from its checkpoint to the newest message (or until the
+    daily cap defers the rest). ``prefetch``: fetch the next batch's headers
+    while this batch is recorded. ``status``: the folder's ``FolderStatus``
+    already read by ``session.examine_folders``; when it shows nothing new
+    since the checkpoint (and no message is held back for another try),
+    nothing more is asked of the server, and when the folder is still the one
+    selected, it is not examined again. ``long_run``: entered around a run of
+    more than one batch (the cron passes ``process_tuning.long_run``).
+
+    Messages the server cannot deliver are held back and retried on later
+    runs, then skipped (:mod:`lib.sync.held`): the checkpoint moves on.
+
+    ``deadline``: no batch starts after it, and the session shuts its
+    connection at that instant; the outcome is then ``cut`` (what was
+    checkpointed stays, the next run resumes from there) instead of failing."""
+    outcome = FolderOutcome()
+    run = Run(
+        session,
+        folder,
+        store,
+        lead_index,
+        blocklist,
+        outcome,
+        attachment_cap=attachment_cap,
+        max_message_size=max_message_size,
+        body_batch_bytes=body_batch_bytes,
+        deadline=deadline,
+    )
+    try:
+        _sync_folder(
+            run,
+            batch_size=batch_size,
+            prefetch=prefetch,
+            status=status,
+            long_run=long_run,
+        )
+    except errors.MailSyncError as err:
+        past = deadline is not None and deadline.expired
+        if err.code != "sync_deadline" and not past:
+            raise
+        outcome.cut = True
+    return outcome
+
+
+def _sync_folder(run, *, batch_size, prefetch, status, long_run):
+    """:func:`sync_folder`'s work, into ``run.outcome``."""
+    session, folder, store, outcome = run.session, run.folder, run.store, run.outcome
+    if (
+        status is not None
+        and folder.uidvalidity
+        and status.uidvalidity == folder.uidvalidity
+        and status.uidnext
+        and status.uidnext <= folder.last_uid + 1
+        and not store.held(folder, status.uidvalidity)
+    ):
+        store.checkpoint(
+            folder,
+            Progress(
+                uidvalidity=status.uidvalidity,
+                last_uid=folder.last_uid,
+                scanned=0,
+                total=0,
+                done=True,
+            ),
+        )
+        return
+    if status is None or status is not getattr(session, "folder", None):
+        status = session.select_folder(folder.name)
+    last_uid = folder.last_uid
+    if folder.uidvalidity and status.uidvalidity != folder.uidvalidity:
+        # UIDs were renumbered: rescan everything; the store's ledger keeps
+        # anything from being recorded twice.
+        last_uid = 0
+        outcome.rescanned = True
+    held = run.held = Undeliverable(store, folder, status.uidvalidity, outcome)
+    run.narrowing = Narrowing(session, folder.name, status.uidvalidity, run.past)
+    retry = [uid for uid in held.retry if uid <= last_uid]
+    if retry and not run.past():
+        retry_held(run, retry)
+    if status.uidnext and status.uidnext <= last_uid + 1:
+        uids = []  # UIDNEXT says nothing arrived since the checkpoint: no SEARCH
+    else:
+        uids = session.uids_after(last_uid)
+    total = len(uids)
+    if not uids:
+        store.checkpoint(
+            folder,
+            Progress(
+                uidvalidity=status.uidvalidity,
+                last_uid=last_uid,
+                scanned=0,
+                total=0,
+                done=True,
+                rescanned=outcome.rescanned,
+            ),
+        )
+        return
+    batches = list(matcher.chunks(uids, batch_size))
+    with (
+        long_run() if len(batches) > 1 else contextlib.nullcontext(),
+        _HeaderPrefetch(session, batches, prefetch) as headers_of,
+    ):
+        for number, batch in enumerate(batches):
+            if run.past():
+                outcome.cut = True  # the next run resumes from the checkpoint
+                return
+            try:
+                headers = headers_of(number)
+            except errors.MailSyncError as exc:
+                headers = fetch_headers(run, batch, exc)
+            stop_uid = _sync_batch(run, headers, bodies_fetched=headers_of.start_next)
+            if stop_uid is not None:
+                position = uids.index(stop_uid)
+                checkpoint = uids[position - 1] if position else last_uid
+                outcome.scanned += batch.index(stop_uid)
+                outcome.deferred = True
+                store.checkpoint(
+                    folder,
+                    Progress(
+                        uidvalidity=status.uidvalidity,
+                        last_uid=checkpoint,
+                        scanned=outcome.scanned,
+                        total=total,
+                        done=False,
+                        rescanned=outcome.rescanned,
+                    ),
+                )
+                return
+            outcome.scanned += len(batch)
+            store.checkpoint(
+                folder,
+                Progress(
+                    uidvalidity=status.uidvalidity,
+                    last_uid=batch[-1],
+                    scanned=outcome.scanned,
+                    total=total,
+                    done=outcome.scanned >= total,
+                    rescanned=outcome.rescanned,
+                ),
+            )
+
+
+@dataclass
+class Run:
+    """One ``sync_folder`` call: what every batch of it works with."""
+
+    session: object
+    folder: FolderState
+    store: SyncStore
+    lead_index: object
+    blocklist: object
+    outcome: FolderOutcome
+    attachment_cap: int
+    max_message_size: int
+    body_batch_bytes: int
+    deadline: Deadline | None = None
+    held: Undeliverable | None = None  # once the folder is selected
+    narrowing: Narrowing | None = None
+
+    def past(self) -> bool:
+        """The turn's deadline passed: start nothing more."""
+        return self.deadline is not None and self.deadline.expired
+
+
+def fetch_headers(run, uids, first_error=None):
+    """The header fields of ``uids`` (after ``first_error``, how fetching them
+    all at once failed), the messages the server cannot deliver held back."""
+    session = run.session
+    found, failed = run.narrowing.fetch(
+        lambda part: {h.uid: h for h in session.fetch_headers(part, quick=True)},
+        uids,
+        first_error,
+    )
+    if failed:  # their dates, if the server can tell them
+        dates, _failed = run.narrowing.fetch(
+            lambda part: session.fetch_items(part, ["INTERNALDATE"]), sorted(failed)
+        )
+        for uid, err in sorted(failed.items()):
+            date = dates.get(uid, {}).get(b"INTERNALDATE")
+            counted = uid not in run.narrowing.unsettled
+            run.held.failed(uid, err, internaldate=date, counted=counted)
+    return [found[uid] for uid in sorted(found)]
+
+
+def retry_held(run, uids):
+    """Try again the messages earlier runs could not fetch (before the new
+    ones); those read now are released, whatever they turn out to be."""
+    stop_uid = _sync_batch(run, fetch_headers(run, uids))
+    run.held.delivered(
+        [
+            uid
+            for uid in uids
+            if uid not in run.held.failed_now and (stop_uid is None or uid < stop_uid)
+        ]
+    )
+
+
+def to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
+    """The batch's messages to record: matched, for leads that get them, and not
+    recorded yet."""
+    prefetch = getattr(lead_index, "prefetch", None)
+    if prefetch is not None:  # an index that the store reads as needed
+        prefetch(matcher.candidate_addresses(headers, folder.direction))
+    matches = matcher.match(headers, folder.direction, lead_index, blocklist)
+    outcome.matched += len(matches)
+    candidates = []
+    for match in matches:
+        leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
+        if leads:
+            candidates.append((match, leads))
+    done = store.known_pairs(
+        folder, [(by_uid[match.uid], leads) for match, leads in candidates]
+    )
+    todo = []
+    for match, leads in candidates:
+        leads = {lead for lead in leads if (match.message_id, lead) not in done}
+        if leads:
+            todo.append(Recordable(match.uid, by_uid[match.uid], None, leads))
+    return todo
+
+
+def _sync_batch(run, headers, bodies_fetched=lambda: None):
+    """Record one batch; returns the UID where the daily cap stopped it, or None.
+    ``bodies_fetched()`` is called once the batch no longer uses the session."""
+    folder, store, outcome = run.folder, run.store, run.outcome
+    for header in headers:
+        if header.error and not (header.from_ or header.recipients):
+            store.skip(
+                folder, header.uid, malformed(folder.name, header.uid, header.error)
+            )
+            outcome.skipped += 1
+    by_uid = {header.uid: header for header in headers}
+    todo = to_record(
+        store, folder, headers, by_uid, run.lead_index, run.blocklist, outcome
+    )
+    stop_uid = None
+    cap = store.cap_left()
+    if cap is not None and len(todo) > cap:
+        stop_uid = todo[cap].uid
+        todo = todo[:cap]
+    sizes = {item.uid: by_uid[item.uid].size for item in todo}
+    chunks = list(size_chunks(todo, sizes, run.body_batch_bytes))
+    if not chunks:
+        bodies_fetched()
+    ready, taken = [], set()  # taken: see ``untaken``
+    for number, chunk in enumerate(chunks, start=1):
+        bodies, failed = fetch_bodies(run, [item.uid for item in chunk], sizes)
+        if number == len(chunks):
+            bodies_fetched()  # the last chunk is parsed while the session works on
+        for item in chunk:
+            if item.uid in failed:
+                hold_back(run, item, failed[item.uid])
+                continue
+            if not parse_body(run, item, bodies.get(item.uid)) or not untaken(
+                item, taken
+            ):
+                continue
+            ready.append(item)
+    if ready:
+        # The chatter lists by id: write the batch in the order it was sent.
+        ready.sort(key=lambda item: (date_key(item.header), item.uid))
+        store.record(folder, ready)
+        outcome.recorded += len(ready)
+        outcome.uids.extend(item.uid for item in ready)
+    return stop_uid
+
+
+def untaken(item, taken) -> bool:
+    """Drop from ``item`` (parsed) the leads on which this run already writes
+    the same email: a copy of it under another UID (same Message-ID, same
+    content; a copy of one that failed still counts). Another email that
+    reuses the Message-ID (other content) is kept for the store to record.
+    ``taken`` holds the (Message-ID, fingerprint, lead) triples written so
+    far, and gets ``item``'s. Whether any lead is left."""
+    key = (item.header.message_id, item.message.fingerprint)
+    item.lead_ids = {lead for lead in item.lead_ids if (*key, lead) not in taken}
+    taken |= {(*key, lead) for lead in item.lead_ids}
+    return bool(item.lead_ids)
+
+
+def hold_back(run, item, err):
+    """``item``'s body could not be fetched: held back for a later run (counted
+    against it once narrowing pinned it down)."""
+    counted = item.uid not in run.narrowing.unsettled
+    run.held.failed(item.uid, err, header=item.header, counted=counted)
+
+
+def parse_body(run, item, raw):
+    """Give ``item`` its message parsed from ``raw`` (or as the large-message
+    reader already parsed it); False when there is nothing to record: expunged
+    since the header fetch, or malformed (skipped with a log entry)."""
+    if not raw:
+        return False
+    item.message = (
+        raw
+        if isinstance(raw, message_parser.ParsedMessage)
+        else message_parser.parse_message(raw, run.attachment_cap)
+    )
+    if item.message.error and not item.message.body_html:
+        run.store.skip(
+            run.folder,
+            item.uid,
+            malformed(run.folder.name, item.uid, item.message.error),
+        )
+        run.outcome.skipped += 1
+        return False
+    return True
+
+
+def fetch_bodies(run, uids, sizes):
+    """(whole messages or, for one too large to take whole, its text and the
+    attachments that fit, as a ParsedMessage; by UID, {uid: error} of those
+    the server could not deliver)."""
+    session = run.session
+    bodies, failed = run.narrowing.fetch(
+        lambda part: session.fetch_bodies(part, run.max_message_size, sizes), uids
+    )
+    too_large = [uid for uid, raw in bodies.items() if raw is None]
+    if too_large:
+        partial, failed_partial = run.narrowing.fetch(
+            lambda part: {
+                uid: large_message.fetch_partial(
+                    session.fetch_items, uid, run.attachment_cap
+                )
+                for uid in part
+            },
+            too_large,
+        )
+        bodies.update(partial)
+        failed.update(failed_partial)
+    return bodies, failed
