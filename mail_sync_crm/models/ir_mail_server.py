@@ -69,7 +69,7 @@ class IrMailServer(models.Model):
     )
     mail_sync_account_id = fields.Many2one(
         "mail.sync.account",
-        string="Synced Mailbox",
+        string="Mailbox",
         readonly=True,
         index="btree_not_null",
         ondelete="cascade",

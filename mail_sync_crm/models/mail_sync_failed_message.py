@@ -3,14 +3,14 @@ from odoo import fields, models
 
 
 class MailSyncFailedMessage(models.Model):
-    """A message the mail server could not deliver (``lib/sync/held.py``):
+    """A held message: one the mail server could not deliver (``lib/sync/held.py``):
     the sync moved past it and tries it again on the next runs, counting the
     failed attempts, then skips it with a log entry whose Retry button puts it
     back in line. Written by the sync only (sudo)."""
 
     _name = "mail.sync.failed.message"
     _inherit = ["mail.sync.mailbox.mixin"]
-    _description = "Message the Server Could Not Deliver"
+    _description = "Held Message"
     _order = "id desc"
     _rec_name = "subject"
 

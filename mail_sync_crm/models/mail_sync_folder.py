@@ -8,7 +8,7 @@ class MailSyncFolder(models.Model):
     seen. The sync only ever asks the server for UIDs above the checkpoint."""
 
     _name = "mail.sync.folder"
-    _description = "Synced Mailbox Folder"
+    _description = "Mailbox Folder"
     _order = "account_id, direction, id"
 
     account_id = fields.Many2one(

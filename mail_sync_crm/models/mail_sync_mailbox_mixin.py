@@ -8,7 +8,7 @@ class MailSyncMailboxMixin(models.AbstractModel):
     record rules and searches. Deleted with the mailbox."""
 
     _name = "mail.sync.mailbox.mixin"
-    _description = "Record of a Synced Mailbox"
+    _description = "Record of a Mailbox"
 
     account_id = fields.Many2one(
         "mail.sync.account",

@@ -13,7 +13,7 @@ class ResCompany(models.Model):
     _inherit = "res.company"
 
     mail_sync_user_limit = fields.Integer(
-        string="Synced Mailboxes Limit",
+        string="Mailbox Limit",
         default=0,
         help="Maximum number of mailboxes this company syncs (Enabled + Error). "
         "0 means unlimited. A mailbox connected beyond the limit waits as Pending "

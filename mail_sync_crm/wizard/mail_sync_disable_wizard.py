@@ -4,7 +4,7 @@ from odoo import _, fields, models
 
 class MailSyncDisableWizard(models.TransientModel):
     _name = "mail.sync.disable.wizard"
-    _description = "Disconnect a Synced Mailbox"
+    _description = "Disconnect a Mailbox"
 
     account_id = fields.Many2one("mail.sync.account", required=True, readonly=True)
     history = fields.Selection(
