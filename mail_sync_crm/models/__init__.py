@@ -25,6 +25,8 @@ from . import mail_sync_content
 from . import mail_sync_erasure
 from . import crm_lead
 from . import crm_lead_conversation
+from . import mail_sync_history_request
+from . import crm_lead_past_mail
 from . import res_partner
 from . import mail_message
 from . import ir_attachment

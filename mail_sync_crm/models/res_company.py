@@ -61,6 +61,18 @@ class ResCompany(models.Model):
         help="Synced mail older than this is reduced to its participants and date "
         "for everyone, its owner included (daily). 0: kept.",
     )
+    mail_sync_past_mail = fields.Selection(
+        [("auto", "Automatic"), ("on_request", "On request only"), ("off", "Off")],
+        string="Past Emails of New Leads",
+        default="auto",
+        required=True,
+        help="A lead or opportunity created after the mailboxes were connected (or "
+        "given a new email address) gets the older mail of that address from the "
+        "company's connected mailboxes: Automatic: searched in the background as "
+        "soon as it has the address; On request only: when a salesperson presses "
+        '"Find past emails" on it; Off: it gets only the mail dated from its '
+        "creation on.",
+    )
     mail_sync_billable_count = fields.Integer(
         string="Billable Mailboxes",
         compute="_compute_mail_sync_billable_count",

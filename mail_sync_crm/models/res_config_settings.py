@@ -28,6 +28,9 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_attachment_cap = fields.Integer(
         related="company_id.mail_sync_attachment_cap", readonly=False
     )
+    mail_sync_past_mail = fields.Selection(
+        related="company_id.mail_sync_past_mail", readonly=False
+    )
     mail_sync_billable_count = fields.Integer(
         related="company_id.mail_sync_billable_count"
     )
