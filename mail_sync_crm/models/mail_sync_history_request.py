@@ -120,14 +120,16 @@ class MailSyncHistoryRequest(models.Model):
         transaction. The caller checked that the user may write ``leads``
         (in the caller's environment: a lead without company is searched in the
         caller's current company); returns the requests queued now."""
-        values = []
+        values, searched = [], {}
         for lead in leads:
             company = lead.company_id or leads.env.company
             if company.mail_sync_past_mail == "off":
                 continue
             if trigger == "auto" and company.mail_sync_past_mail != "auto":
                 continue
-            if not self._connected_mailboxes(company):
+            if company not in searched:
+                searched[company] = bool(self._connected_mailboxes(company))
+            if not searched[company]:
                 continue
             addresses = {
                 address

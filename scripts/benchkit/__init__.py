@@ -1,8 +1,8 @@
 """What the benchmarks share. The benchmarks themselves are entry scripts
 (``scripts/bench_sync.py``, ``bench_fleet.py``, ``bench_smart_mail.py``,
-``bench_oauth.py``; ``scripts/bench.py``, ``make bench``, runs bench_sync and
-bench_smart_mail); none imports another's code, each imports what it shares
-from here:
+``bench_oauth.py``, ``bench_past_mail.py``; ``scripts/bench.py``, ``make bench``,
+runs bench_sync and bench_smart_mail); none imports another's code, each
+imports what it shares from here:
 
 * ``odoo_db``: installing the addon in a benchmark's database, Odoo's
   configuration in the benchmark's process, the registry, VACUUM;
