@@ -26,6 +26,11 @@ class CrmLead(models.Model):
         string="Past Emails Search",
         compute="_compute_mail_sync_past",
     )
+    mail_sync_past_can_search = fields.Boolean(
+        compute="_compute_mail_sync_past",
+        help="Whether the current user may ask for this lead's past emails (they "
+        "may edit it).",
+    )
     mail_sync_past_count = fields.Integer(
         string="Past Emails Found",
         compute="_compute_mail_sync_past",
@@ -42,7 +47,9 @@ class CrmLead(models.Model):
             .sudo()
             .search([("lead_id", "in", [lead.id for lead in self if lead.id])])
         )
+        writable = self._filtered_access("write")
         for lead in self:
+            lead.mail_sync_past_can_search = lead in writable
             company = lead.company_id or self.env.company
             lead.mail_sync_past_mode = company.mail_sync_past_mail or "auto"
             mine = requests.filtered(lambda r, lead=lead: r.lead_id.id == lead.id)

@@ -155,6 +155,7 @@ class TestPastMail(PastMailMixin, SyncCase):
         self.find_past_mail()
         self.assertFalse(self.synced(lead))
         self.assertEqual(lead.mail_sync_past_state, "none")
+        self.assertTrue(lead.with_user(self.salesman).mail_sync_past_can_search)
 
         lead.with_user(self.salesman).action_mail_sync_find_past_emails()
         request = self.requests(lead)
