@@ -4,11 +4,13 @@ request queued by the lead, found by the scheduled action, exactly once."""
 
 from datetime import datetime, timedelta
 
+from odoo import sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from mail_sync_testing import make_message
 
+from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE as MAILBOX_LOCK
 from .common import MailSyncHttpCase
 from .sync_common import SyncCase
 
@@ -129,6 +131,34 @@ class TestPastMail(PastMailMixin, SyncCase):
         rows = self.env["mail.sync.message"].search([("lead_id", "=", lead.id)])
         self.assertEqual(len(rows.filtered("introduced")), 3)
         self.assertEqual(set(rows.mapped("account_id")), {first, second})
+
+    def test_never_while_the_mailbox_is_being_synced(self):
+        """A mailbox whose turn holds its lock (another worker) is left for the
+        next run, triggered half a minute later; the lead waits, then gets it."""
+        self.history(self.salesman)
+        account = self.connected_earlier(self.salesman)
+        lead = self.Lead.create({"name": "Carol's deal", "email_from": CAROL})
+        cron = self.env.ref("mail_sync_crm.ir_cron_mail_sync_past_mail")
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        try:
+            other.execute("SELECT pg_advisory_lock(%s, %s)", [MAILBOX_LOCK, account.id])
+            self.find_past_mail()
+            request = self.requests(lead)
+            self.assertEqual(request.state, "queued")
+            self.assertFalse(request.done_account_ids)
+            self.assertFalse(self.synced(lead))
+            later = self.env["ir.cron.trigger"].search(
+                [("cron_id", "=", cron.id)], order="id desc", limit=1
+            )
+            self.assertGreater(later.call_at, datetime.now() + timedelta(seconds=20))
+            other.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [MAILBOX_LOCK, account.id]
+            )
+        finally:
+            other.close()
+        self.find_past_mail()
+        self.assertEqual(request.state, "done")
+        self.assertEqual(len(self.synced(lead)), 3)
 
     def test_off_gives_the_seeds_rule(self):
         self.set_mode("off")
