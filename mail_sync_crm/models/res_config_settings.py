@@ -93,7 +93,7 @@ class ResConfigSettings(models.TransientModel):
         "microsoft_outlook_client_secret",
     )
     def _compute_mail_sync_oauth(self):
-        uri = self.env["mail.sync.account"]._oauth_redirect_uri()
+        uri = self.env["mail.sync.oauth"]._redirect_uri()
         for settings in self:
             settings.mail_sync_oauth_redirect_uri = uri
             settings.mail_sync_google_ready = bool(
@@ -111,20 +111,20 @@ class ResConfigSettings(models.TransientModel):
         fingerprint (never the key), or what is wrong with it."""
         # sudo: read-only: where the key is found and its fingerprint (never the
         # key) for the settings page of an administrator; no value of theirs.
-        Account = self.env["mail.sync.account"].sudo()
+        Key = self.env["mail.sync.secret.key"].sudo()
         ok, fingerprint = False, False
         try:
-            key, source = Account._secret_key_found()
+            key, source = Key._found()
         except errors.MailSyncError as err:
-            message, hint = Account._describe(err)
+            message, hint = self.env["mail.sync.account"]._describe(err)
             status = self.env._("%(message)s %(hint)s", message=message, hint=hint)
         else:
-            stored = Account._secret_key_fingerprint_stored()
+            stored = Key._stored_fingerprint()
             if key is None:
                 ok = True
                 status = self.env._(
                     "No key yet: made at the first password stored, as %(path)s",
-                    path=Account._secret_key_path(),
+                    path=Key._path(),
                 )
             else:
                 fingerprint = secret_key.fingerprint(key)
@@ -214,7 +214,7 @@ class ResConfigSettings(models.TransientModel):
     def _onchange_mail_sync_user_limit(self):
         """Say, before saving, which mailboxes a lower limit moves to Pending."""
         company = self.company_id
-        surplus = self.env["mail.sync.account"]._over_limit(
+        surplus = self.env["mail.sync.status"]._over_limit(
             company, self.mail_sync_user_limit
         )
         if not surplus:

@@ -21,24 +21,20 @@ fix (an ERROR in the server log, a ``secret_key_mismatch`` or
 that silently leaves the stored passwords undecryptable.
 """
 
+import functools
 import logging
 import os
 
 from odoo import api, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
 from ..lib import crypto, errors, secret_key
+from .advisory_locks import KEY_LOCK, SECRET_KEY, SECRETS_LOCK
 
 _logger = logging.getLogger(__name__)
 
 FINGERPRINT_PARAM = "mail_sync_crm.secret_key_fingerprint"
-# pg_advisory locks (namespace, id). KEY_LOCK: making the key, recording its
-# fingerprint, rotating it. SECRETS_LOCK: shared by every transaction storing a
-# secret, exclusive for a rotation (so no secret is stored with a retired key).
-KEY_LOCK_NAMESPACE = 0x6D6B
-KEY_LOCK = 1
-SECRETS_LOCK = 2
-SECRET_FIELDS = ("imap_secret", "smtp_secret")
 
 
 def key_error(code, detail):
@@ -47,8 +43,12 @@ def key_error(code, detail):
     return errors.MailSyncError(code, detail)
 
 
-class MailSyncAccount(models.Model):
-    _inherit = "mail.sync.account"
+class MailSyncSecretKey(models.AbstractModel):
+    """The deployment's secret key: where it is, its fingerprint, making it
+    once, and its rotation. A service: every method is private (no RPC)."""
+
+    _name = "mail.sync.secret.key"
+    _description = "Mail Sync Secret Key"
 
     # ------------------------------------------------------------------
     # Start-up
@@ -61,7 +61,7 @@ class MailSyncAccount(models.Model):
             # the next start, and before any secret is stored.
             return
         try:
-            self._ensure_secret_key()
+            self._ensure()
         except errors.MailSyncError as err:
             message, hint = errors.describe(err)
             _logger.error(
@@ -78,7 +78,7 @@ class MailSyncAccount(models.Model):
     # Where the key is
     # ------------------------------------------------------------------
     @api.model
-    def _secret_key_configured(self):
+    def _configured(self):
         """``(key, source)`` set by the operator, or ``(None, None)``."""
         found = {}
         config_file = config.rcfile or "the configuration"
@@ -109,27 +109,27 @@ class MailSyncAccount(models.Model):
         return next(iter(found.items()), (None, None))
 
     @api.model
-    def _secret_key_path(self):
+    def _path(self):
         try:
             return secret_key.key_path(config["data_dir"], self.env.cr.dbname)
         except secret_key.KeyFileError as exc:
             raise key_error("secret_key_unavailable", str(exc)) from exc
 
     @api.model
-    def _secret_key_found(self):
+    def _found(self):
         """``(key, source)`` as this process finds it now, without making one
         (``key`` is None when there is no key file yet)."""
-        key, source = self._secret_key_configured()
+        key, source = self._configured()
         if key:
             return key, source
-        path = self._secret_key_path()
+        path = self._path()
         try:
             return secret_key.read_key_file(path), f"key file {path}"
         except secret_key.KeyFileError as exc:
             raise key_error("secret_key_unavailable", str(exc)) from exc
 
     @api.model
-    def _secret_key_fingerprint_stored(self):
+    def _stored_fingerprint(self):
         self.env.cr.execute(
             "SELECT value FROM ir_config_parameter WHERE key = %s", [FINGERPRINT_PARAM]
         )
@@ -137,12 +137,12 @@ class MailSyncAccount(models.Model):
         return row[0] if row else None
 
     @api.model
-    def _secret_key(self):
+    def _key(self):
         """The key to read the stored secrets with. Raises a ``secret_key_*``
         MailSyncError when there is none, or when it is not the key they were
         made with."""
-        key, source = self._secret_key_found()
-        stored = self._secret_key_fingerprint_stored()
+        key, source = self._found()
+        stored = self._stored_fingerprint()
         if not key:
             raise key_error(
                 "secret_key_unavailable",
@@ -155,11 +155,11 @@ class MailSyncAccount(models.Model):
                     else ""
                 ),
             )
-        self._check_secret_key_fingerprint(key, source, stored)
+        self._check_fingerprint(key, source, stored)
         return key
 
     @api.model
-    def _check_secret_key_fingerprint(self, key, source, stored):
+    def _check_fingerprint(self, key, source, stored):
         found = secret_key.fingerprint(key)
         if stored and stored != found:
             raise key_error(
@@ -169,31 +169,31 @@ class MailSyncAccount(models.Model):
             )
 
     @api.model
-    def _secret_key_for_storing(self):
+    def _key_for_storing(self):
         """The key to store a secret with, made and recorded when there is none
         yet. Holds the shared secrets lock until the transaction ends, so that a
         rotation never misses the secret about to be stored."""
         self.env.cr.execute(
             "SELECT pg_advisory_xact_lock_shared(%s, %s)",
-            [KEY_LOCK_NAMESPACE, SECRETS_LOCK],
+            [SECRET_KEY, SECRETS_LOCK],
         )
-        key, _source = self._secret_key_found()
-        stored = self._secret_key_fingerprint_stored()
+        key, _source = self._found()
+        stored = self._stored_fingerprint()
         if key and stored == secret_key.fingerprint(key):
             return key
-        return self._ensure_secret_key()
+        return self._ensure()
 
     # ------------------------------------------------------------------
     # Making the key once
     # ------------------------------------------------------------------
     @api.model
-    def _ensure_secret_key(self):
+    def _ensure(self):
         """The key, made and kept when there is none, its fingerprint recorded:
         under the database-wide key lock, in a transaction of its own that
         starts once the lock is granted (so it sees what another process that
         held it committed). Raises a ``secret_key_*`` MailSyncError."""
         with self.pool.cursor() as cr:
-            lock = [KEY_LOCK_NAMESPACE, KEY_LOCK]
+            lock = [SECRET_KEY, KEY_LOCK]
             cr.execute("SELECT pg_advisory_lock(%s, %s)", lock)
             try:
                 # A snapshot taken after the lock was granted, not before.
@@ -202,7 +202,7 @@ class MailSyncAccount(models.Model):
                 # system parameter, the key file; values computed here, none from the
                 # caller.
                 fresh = self.with_env(self.env(cr=cr, su=True))
-                key = fresh._ensure_secret_key_locked()
+                key = fresh._ensure_locked()
                 cr.commit()  # pylint: disable=invalid-commit
             except Exception:
                 cr.rollback()
@@ -212,15 +212,15 @@ class MailSyncAccount(models.Model):
         return key
 
     @api.model
-    def _ensure_secret_key_locked(self):
-        stored = self._secret_key_fingerprint_stored()
-        key, source = self._secret_key_configured()
+    def _ensure_locked(self):
+        stored = self._stored_fingerprint()
+        key, source = self._configured()
         if not key:
-            path = self._secret_key_path()
-            self._finish_key_rotation(path, stored)
-            key, source = self._secret_key_found()
+            path = self._path()
+            self._finish_rotation(path, stored)
+            key, source = self._found()
             if not key:
-                if stored and self._secret_tokens():
+                if stored and self.env["mail.sync.account"]._secret_tokens():
                     raise key_error(
                         "secret_key_unavailable",
                         f"the stored passwords were made with the key of fingerprint "
@@ -232,7 +232,7 @@ class MailSyncAccount(models.Model):
         found = secret_key.fingerprint(key)
         if stored == found:
             return key
-        undecryptable = self._secret_tokens_undecryptable(key)
+        undecryptable = self._undecryptable(key)
         if undecryptable:
             raise key_error(
                 "secret_key_mismatch",
@@ -263,27 +263,144 @@ class MailSyncAccount(models.Model):
         return key
 
     @api.model
-    def _secret_tokens(self):
-        """``[(mailbox id, field, token)]`` of every stored secret."""
-        self.flush_model(list(SECRET_FIELDS))
-        self.env.cr.execute(
-            """SELECT id, imap_secret, smtp_secret FROM mail_sync_account
-                WHERE COALESCE(imap_secret, '') != '' OR COALESCE(smtp_secret, '') != ''
-                ORDER BY id"""
-        )
-        return [
-            (account_id, field, token)
-            for account_id, *tokens in self.env.cr.fetchall()
-            for field, token in zip(SECRET_FIELDS, tokens, strict=True)
-            if token
-        ]
-
-    @api.model
-    def _secret_tokens_undecryptable(self, key):
+    def _undecryptable(self, key):
+        """How many stored passwords ``key`` cannot decrypt."""
         count = 0
-        for _account_id, _field, token in self._secret_tokens():
+        for _account_id, _field, token in self.env[
+            "mail.sync.account"
+        ]._secret_tokens():
             try:
                 crypto.decrypt(key, token)
             except crypto.SecretKeyError:
                 count += 1
         return count
+
+    @api.model
+    def _rotate(self, new_key=None, forget_undecryptable=False):
+        """Re-encrypt every stored secret (the mailboxes' passwords, then
+        their OAuth tokens) with ``new_key`` (a new random key when None) and
+        make it the key. From ``odoo-bin shell``::
+
+            result = env["mail.sync.secret.key"]._rotate()
+            env.cr.commit()
+
+        Nothing changes until the transaction commits. A key kept in the key
+        file is replaced right after the commit (the previous one stays beside
+        it as ``<file>.retired-<fingerprint>``). A key set in
+        ``MAIL_SYNC_CRM_KEY`` or ``mail_sync_crm_key`` is not changed here: set
+        ``result["key"]`` there on every server and restart them (they refuse
+        the stored passwords until then).
+
+        A secret the current key cannot decrypt stops the rotation, unless
+        ``forget_undecryptable``: it is then erased and its owner enters the
+        password again (the way out when the key is lost for good).
+
+        Returns a dict: ``key`` (the new key), ``fingerprint``, ``reencrypted``
+        and ``forgotten`` (numbers of secrets), ``key_file`` (None when the key
+        is set by the operator)."""
+        # sudo: a guard: only server code run as superuser (odoo-bin shell) rotates the
+        # key; the method is private (no RPC), its arguments are the operator's.
+        if not self.env.su:
+            raise AccessError(
+                self.env._(
+                    "Only server code (odoo-bin shell) can rotate the key of the "
+                    "mailbox passwords."
+                )
+            )
+        new_key = secret_key.normalize(new_key) if new_key else crypto.generate_key()
+        cr = self.env.cr
+        for lock in (SECRETS_LOCK, KEY_LOCK):
+            cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SECRET_KEY, lock])
+        configured, _source = self._configured()
+        try:
+            old_key = self._found()[0]
+        except errors.MailSyncError:
+            if not forget_undecryptable:
+                raise
+            old_key = None
+        # Each model holding secrets re-encrypts its own rows, in this order.
+        reencrypted, forgotten = self.env["mail.sync.account"]._reencrypt_passwords(
+            old_key, new_key, forget_undecryptable
+        )
+        tokens, forgotten_tokens = self.env["mail.sync.oauth.token"]._reencrypt(
+            old_key, new_key, forget_undecryptable
+        )
+        reencrypted += tokens
+        forgotten += forgotten_tokens
+        new_fingerprint = secret_key.fingerprint(new_key)
+        self.env["ir.config_parameter"].set_param(FINGERPRINT_PARAM, new_fingerprint)
+        result = {
+            "key": new_key,
+            "fingerprint": new_fingerprint,
+            "reencrypted": reencrypted,
+            "forgotten": forgotten,
+            "key_file": None,
+        }
+        if configured:
+            _logger.warning(
+                "mail_sync_crm: mailbox passwords re-encrypted with the key of "
+                "fingerprint %s: once committed, set it in %s or %s on every server "
+                "and restart them",
+                new_fingerprint,
+                secret_key.ENV_VAR,
+                secret_key.CONFIG_OPTION,
+            )
+            return result
+        path = self._path()
+        try:
+            secret_key.stage_key_file(path, new_key)
+        except secret_key.KeyFileError as exc:
+            raise UserError(str(exc)) from exc
+        retired = (
+            f"{path}.retired-{secret_key.fingerprint(old_key)}" if old_key else None
+        )
+        cr.postcommit.add(
+            functools.partial(_install_rotated_key, path, retired, new_fingerprint)
+        )
+        result["key_file"] = path
+        return result
+
+    @api.model
+    def _finish_rotation(self, path, stored):
+        """A rotation committed but its new key file was not moved in place (the
+        process stopped right after the commit): move it now."""
+        try:
+            staged = secret_key.read_key_file(path + secret_key.STAGED_SUFFIX)
+            current = secret_key.read_key_file(path)
+        except secret_key.KeyFileError:
+            return
+        if not staged or secret_key.fingerprint(staged) != stored:
+            return  # nothing staged, or a rotation that never committed
+        if current and secret_key.fingerprint(current) == stored:
+            return
+        retired = None
+        if current:
+            retired = f"{path}.retired-{secret_key.fingerprint(current)}"
+        _install_rotated_key(path, retired, stored)
+
+
+def _install_rotated_key(path, retired, expected_fingerprint):
+    """After the rotation's commit: the staged key becomes the key file."""
+    try:
+        staged = secret_key.read_key_file(path + secret_key.STAGED_SUFFIX)
+        if (
+            staged
+            and secret_key.fingerprint(staged) == expected_fingerprint
+            and secret_key.install_staged_key(path, retired)
+        ):
+            _logger.info(
+                "mail_sync_crm: the key file %s now holds the key of fingerprint "
+                "%s; the previous key is kept as %s",
+                path,
+                expected_fingerprint,
+                retired,
+            )
+    except secret_key.KeyFileError as exc:
+        _logger.error(
+            "mail_sync_crm: the mailbox passwords were re-encrypted, but the new key "
+            "could not replace the key file: %s. Move %s%s to %s.",
+            exc,
+            path,
+            secret_key.STAGED_SUFFIX,
+            path,
+        )
