@@ -10,7 +10,7 @@ from odoo.tests import HttpCase, TransactionCase, get_db_name, new_test_user
 from ..lib import tls
 from ..lib.host_policy import ALLOWED_HOSTS_PARAM
 from ..lib.testing import LOOPBACK, DovecotServer, SmtpServer
-from ..models.mail_sync_account_connect import PROOF_SECONDS_PARAM
+from ..models.mail_sync_connector import PROOF_SECONDS_PARAM
 
 PASSWORD = "S3cret-pa55word!"
 # mail_sync_crm.allowed_hosts of every test: the test servers' loopback address.

@@ -7,7 +7,7 @@ import urllib.parse
 
 from ..lib.oauth_providers import CLIENT_PARAMS, param_name
 from ..lib.testing import DovecotServer, OAuthServer, SmtpServer
-from ..models.mail_sync_account_oauth import CALLBACK_PATH
+from ..models.mail_sync_oauth import CALLBACK_PATH
 from .common import PASSWORD, MailSyncHttpCase, login_password
 
 
