@@ -177,14 +177,17 @@ class Phases:
     news, the choice of what to sync, the syncs), the time the syncs waited
     for the reads done ahead, and the checks' own time (in the pool)."""
 
-    PHASES = ("_poll_for_news", "_to_sync", "_sync_each", "_claim_and_sync")
+    PHASES = (
+        ("mail.sync.news", "_check"),
+        ("mail.sync.scheduler", "_to_sync"),
+        ("mail.sync.scheduler", "_give_turns"),
+        ("mail.sync.scheduler", "_claim_turn"),
+    )
 
     def __init__(self, env):
         from odoo.addons.mail_sync_crm.lib import fleet_poll, history_prefetch
 
-        self.owners = [
-            (type(env["mail.sync.account"]), name) for name in self.PHASES
-        ] + [
+        self.owners = [(type(env[model]), name) for model, name in self.PHASES] + [
             (history_prefetch.Lookahead, "take"),
             (fleet_poll, "check_mailbox"),
             (history_prefetch, "prefetch"),
@@ -217,17 +220,17 @@ class Phases:
 
     def summary(self):
         s, n = self.seconds, self.calls
-        syncs = max(n["_claim_and_sync"], 1)
+        syncs = max(n["_claim_turn"], 1)
         return {
-            "check_for_news": round(s["_poll_for_news"], 1),
+            "check_for_news": round(s["_check"], 1),
             "checks": n["check_mailbox"],
             "check_seconds_each": round(
                 s["check_mailbox"] / max(n["check_mailbox"], 1), 3
             ),
             "choose": round(s["_to_sync"], 1),
-            "syncs_phase": round(s["_sync_each"], 1),
-            "syncs": n["_claim_and_sync"],
-            "sync_seconds_each": round(s["_claim_and_sync"] / syncs, 3),
+            "syncs_phase": round(s["_give_turns"], 1),
+            "syncs": n["_claim_turn"],
+            "sync_seconds_each": round(s["_claim_turn"] / syncs, 3),
             "waited_for_reads_ahead": round(s["take"], 1),
             "reads_ahead": n["prefetch"],
             "read_ahead_seconds_each": round(s["prefetch"] / max(n["prefetch"], 1), 3),
@@ -235,13 +238,13 @@ class Phases:
 
 
 def run_cron(env, profile_path=None, phases=None):
-    Account = env["mail.sync.account"]
+    Scheduler = env["mail.sync.scheduler"]
     profiler = cProfile.Profile() if profile_path else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
     with Phases(env) as timing:
-        Account._cron_sync()
+        Scheduler._cron_sync()
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile_path)
@@ -289,25 +292,26 @@ from odoo import SUPERUSER_ID, api
 from odoo.tools import config
 config["limit_time_real_cron"] = 0
 registry = odoo.modules.registry.Registry({db!r})
-Account = registry["mail.sync.account"]
+News = registry["mail.sync.news"]
+Scheduler = registry["mail.sync.scheduler"]
 tried, synced = [], []
-checked = Account._checked
-claim = Account._claim_and_sync
-def spy_checked(self, results, *args):
+checked = News._checked
+claim = Scheduler._claim_turn
+def spy_checked(self, accounts, results, *args):
     tried.extend(r.key for r in results if not r.news or r.error)
-    return checked(self, results, *args)
-def spy_claim(self, *args, **kwargs):
-    outcome = claim(self, *args, **kwargs)
+    return checked(self, accounts, results, *args)
+def spy_claim(self, account, *args, **kwargs):
+    outcome = claim(self, account, *args, **kwargs)
     if outcome not in ("busy", "not_due"):
-        synced.append(self.id)
+        synced.append(account.id)
     return outcome
-Account._checked = spy_checked
-Account._claim_and_sync = spy_claim
+News._checked = spy_checked
+Scheduler._claim_turn = spy_claim
 while time.time() < {start!r}:
     time.sleep(0.005)
 started = time.perf_counter()
 with registry.cursor() as cr:
-    api.Environment(cr, SUPERUSER_ID, {{}})["mail.sync.account"]._cron_sync()
+    api.Environment(cr, SUPERUSER_ID, {{}})["mail.sync.scheduler"]._cron_sync()
 print(json.dumps({{"seconds": time.perf_counter() - started,
                   "tried": tried, "synced": synced}}), flush=True)
 """

@@ -49,7 +49,6 @@ from .advisory_locks import MAILBOX_SYNC, ROUND, round_key
 _logger = logging.getLogger(__name__)
 
 BUDGET_PARAM = "mail_sync_crm.cron_budget_seconds"
-POOL_PARAM = "mail_sync_crm.poll_pool_size"
 # Seconds after which a vanished host's session (and its locks) is ended.
 KEEPALIVE = (60, 10, 3)  # idle, interval, count: 60 + 10 * 3 = 90 s
 ROUND_EPOCH = 1577836800  # rounds are numbered in seconds since 2020-01-01 UTC

@@ -12,6 +12,8 @@ MOVED = {
 
 
 def migrate(cr, version):
+    # sudo: a migration: the two scheduled actions of the addon (by xmlid) get the
+    # model of their code; no value comes from a caller.
     env = api.Environment(cr, SUPERUSER_ID, {})
     for xmlid, model in MOVED.items():
         cron = env.ref(xmlid, raise_if_not_found=False)
