@@ -129,7 +129,7 @@ def make_accounts(env, imap, auth):
         account.sudo().write(
             {"state": "enabled", "connected_date": fields.Datetime.now()}
         )
-        account._ensure_folders()
+        env["mail.sync.folder"]._ensure_for(account)
         accounts[variant] = account.sudo()
     return accounts
 

@@ -17,8 +17,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..client_context import client_defaults
 from ..exceptions import MailSyncUserError
-from ..lib import crypto, errors, secret_key, visibility
-from ..store import claims
+from ..lib import crypto, errors, visibility
 from .mail_sync_oauth import OAUTH_PROVIDERS
 
 FORM_VIEW = "mail_sync_crm.mail_sync_account_view_form"
@@ -78,7 +77,8 @@ CREDENTIAL_FIELDS = {
     "smtp_login",
     "smtp_password",
 }
-# The fields whose change moves where a password goes (``_secret_destinations``):
+# The fields whose change moves where a password goes
+# (``mail.sync.connector._secret_destinations``):
 # changing one erases the password it would now be sent with.
 DESTINATION_FIELDS = frozenset(
     {
@@ -418,14 +418,16 @@ class MailSyncAccount(models.Model):
         self.smtp_password = False
 
     def _inverse_imap_password(self):
+        Key = self.env["mail.sync.secret.key"]
         for account in self:
             if account.imap_password:
-                account._store_secret("imap_secret", account.imap_password)
+                Key._store(account, "imap_secret", account.imap_password)
 
     def _inverse_smtp_password(self):
+        Key = self.env["mail.sync.secret.key"]
         for account in self:
             if account.smtp_password:
-                account._store_secret("smtp_secret", account.smtp_password)
+                Key._store(account, "smtp_secret", account.smtp_password)
 
     def _compute_password_set(self):
         # sudo: read-only: whether each secret is set (a bool leaves, never the secret).
@@ -461,7 +463,7 @@ class MailSyncAccount(models.Model):
     @api.depends("log_cleared_id", "log_ids")
     def _compute_log_count(self):
         """``log_count``: the entries that still tell something is wrong (see
-        ``_current_log_domain``); ``log_total``: the whole log."""
+        ``mail.sync.log._current_domain``); ``log_total``: the whole log."""
         # sudo: read-only: counts of the log entries of these mailboxes, which the
         # user may read (self).
         Log = self.env["mail.sync.log"].sudo()
@@ -473,33 +475,10 @@ class MailSyncAccount(models.Model):
         for account in self:
             account.log_total = totals.get(account, 0)
             account.log_count = (
-                Log.search_count(account._current_log_domain())
+                Log.search_count(Log._current_domain(account))
                 if account.log_total
                 else 0
             )
-
-    def _current_log_domain(self):
-        """The log entries of this mailbox written since it last recovered, and
-        those of messages still skipped (Retry is waiting for them)."""
-        self.ensure_one()
-        domain = [("account_id", "=", self.id)]
-        if self.log_cleared_id:
-            domain += [
-                "|",
-                ("id", ">", self.log_cleared_id),
-                ("failed_message_id.state", "=", "skipped"),
-            ]
-        return domain
-
-    def _log_cleared_values(self):
-        """What a mailbox that just worked writes: its log so far is history
-        (by entry, not by time: a transaction's entries share its timestamp)."""
-        self.ensure_one()
-        self.env["mail.sync.log"].flush_model(["account_id"])
-        self.env.cr.execute(
-            "SELECT MAX(id) FROM mail_sync_log WHERE account_id = %s", [self.id]
-        )
-        return {"log_cleared_id": self.env.cr.fetchone()[0] or 0}
 
     def _selection_quota_profile(self):
         return self.env["mail.sync.quota.override"]._profile_selection()
@@ -566,19 +545,6 @@ class MailSyncAccount(models.Model):
     def _describe(self, err):
         return errors.describe(err, translate=lambda text: self.env._(text))  # pylint: disable=translation-required
 
-    def _ensure_folders(self):
-        """Track the Inbox and Sent folders found at connect."""
-        self.ensure_one()
-        # sudo: the folders of a mailbox just enabled (connected by its owner, or
-        # promoted by the addon): the names its own IMAP server gave at Connect,
-        # direction constants; Odoo's sudo() drops a client context's default_* keys.
-        Folder = self.env["mail.sync.folder"].sudo()
-        for name, direction in ((self.inbox_folder, "in"), (self.sent_folder, "out")):
-            if name and not self.folder_ids.filtered(lambda f, n=name: f.name == n):
-                Folder.create(
-                    {"account_id": self.id, "name": name, "direction": direction}
-                )
-
     # ------------------------------------------------------------------
     # ORM: only the owner changes the connection
     # ------------------------------------------------------------------
@@ -616,7 +582,10 @@ class MailSyncAccount(models.Model):
             if retest and self.env.context.get(TESTED_WRITE) is not _TESTING:
                 return self._write_tested(vals, retest)
         moved = set(vals) & DESTINATION_FIELDS
-        before = {a.id: a._secret_destinations() for a in self} if moved else None
+        connector = self.env["mail.sync.connector"]
+        before = (
+            {a.id: connector._secret_destinations(a) for a in self} if moved else None
+        )
         readdressed = self.browse()
         if "email" in vals:
             readdressed = self.filtered(
@@ -653,7 +622,7 @@ class MailSyncAccount(models.Model):
             # sudo: the proof was of the old address; nothing from vals is written.
             readdressed.sudo().email_proof = False
         if moved:
-            self._erase_moved_secrets(before, vals)
+            connector._erase_moved_secrets(self, before, vals)
         if reconsent:
             self.env["mail.sync.oauth.token"]._erase(reconsent)
         return result
@@ -831,98 +800,6 @@ class MailSyncAccount(models.Model):
     # ------------------------------------------------------------------
     # Passwords: stored encrypted (the key: mail.sync.secret.key)
     # ------------------------------------------------------------------
-    def _store_secret(self, field, plaintext):
-        self.ensure_one()
-        try:
-            key = self.env["mail.sync.secret.key"]._key_for_storing()
-        except errors.MailSyncError as err:
-            message, hint = self._describe(err)
-            raise UserError(
-                self.env._(
-                    "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
-                )
-            ) from err
-        # sudo: the password the owner typed (the inverse of
-        # imap_password/smtp_password, fields that create() and write() allow the owner
-        # only), stored encrypted in the secret field the inverse names.
-        self.sudo().write({field: crypto.encrypt(key, plaintext)})
-
-    def _read_secret(self, field, side=None):
-        """The stored secret in clear ("" when none). Raises a classified
-        MailSyncError (``secret_key_unavailable`` / ``secret_key_mismatch``)
-        when it cannot be decrypted: a key problem, never a wrong password."""
-        self.ensure_one()
-        # sudo: read-only: this mailbox's stored secret, decrypted for its own IMAP and
-        # SMTP sessions (mail.sync.connector._password); never returned to a client.
-        token = self.sudo()[field]
-        if not token:
-            return ""
-        return self._decrypt(
-            self.env["mail.sync.secret.key"]._key(), token, f"the stored {field}", side
-        )
-
-    def _decrypt(self, key, token, what, side=None):
-        """``token`` decrypted with ``key``; ``secret_key_mismatch`` naming
-        ``what`` when the key is not the one it was made with."""
-        try:
-            return crypto.decrypt(key, token)
-        except crypto.SecretKeyError as exc:
-            raise errors.MailSyncError(
-                "secret_key_mismatch",
-                f"{what} of mailbox {self.id}: made with another key than the one "
-                f"in use (fingerprint {secret_key.fingerprint(key)})",
-                side=side,
-            ) from exc
-
-    # ------------------------------------------------------------------
-    # A password goes only where it was entered for
-    # ------------------------------------------------------------------
-    def _secret_destinations(self):
-        """For each secret, where it is sent: (protocol, host, port, encryption,
-        login) of each server it logs in to."""
-        self.ensure_one()
-        imap = (
-            "imap",
-            (self.imap_host or "").strip().lower(),
-            self.imap_port,
-            self.imap_encryption,
-            (self.imap_login or self.email or "").strip(),
-        )
-        smtp = (
-            "smtp",
-            (self.smtp_host or "").strip().lower(),
-            self.smtp_port,
-            self.smtp_encryption,
-            self._mail_sync_smtp_login(),
-        )
-        if self.smtp_same_credentials:
-            return {"imap_secret": {imap, smtp}, "smtp_secret": set()}
-        return {"imap_secret": {imap}, "smtp_secret": {smtp}}
-
-    def _erase_moved_secrets(self, before, vals):
-        """Erase each stored secret that would now go to a server, port,
-        encryption or login it was not entered for (``before``: the
-        destinations before writing ``vals``), unless ``vals`` enters it anew."""
-        typed = {
-            secret
-            for password, secret in (
-                ("imap_password", "imap_secret"),
-                ("smtp_password", "smtp_secret"),
-            )
-            if vals.get(password)
-        }
-        for account in self:
-            after = account._secret_destinations()
-            erase = {
-                field: False
-                for field, destinations in after.items()
-                if field not in typed and destinations - before[account.id][field]
-            }
-            # sudo: erasing (False) the secrets whose destination this write moved
-            # (write() allowed it to the caller); nothing of vals is stored.
-            if erase and any(account.sudo()[field] for field in erase):
-                account.sudo().write(erase)
-
     @api.model
     def _secret_tokens(self):
         """``[(mailbox id, field, token)]`` of every stored secret."""
@@ -1084,50 +961,6 @@ class MailSyncAccount(models.Model):
                 _("The historical sync continues in the background."), "info"
             )
         return self.env["mail.sync.scheduler"]._sync_now(self, by_owner)
-
-    def _sync_now_notification(self, outcome, before=0):
-        """What Sync Now says: ``outcome`` of the turn, ``before`` the
-        mailbox's Emails Recorded before it (the new ones are the difference)."""
-        if isinstance(outcome, errors.MailSyncError):
-            message, hint = self._describe(outcome)
-            return self._notification(
-                _(
-                    "The sync failed: %(message)s\nHow to fix it: %(hint)s",
-                    message=message,
-                    hint=hint,
-                ),
-                "danger",
-                title=_("Mail Sync failed"),
-            )
-        if outcome == claims.BUSY:
-            return self._notification(
-                _(
-                    "This mailbox is already being synced (by the scheduled sync or "
-                    "another Sync Now). Its new mail appears on the leads as soon as "
-                    "that sync ends."
-                ),
-                "warning",
-            )
-        if outcome == claims.NOT_DUE:
-            return self._notification(
-                _("This mailbox is no longer connected: nothing was synced."),
-                "warning",
-            )
-        total = self.synced_count
-        new = max(0, total - before)
-        if not new:
-            message = _(
-                "Synced: no new email (%(total)s recorded in all).", total=total
-            )
-        elif new == 1:
-            message = _("Synced: 1 new email recorded (%(total)s in all).", total=total)
-        else:
-            message = _(
-                "Synced: %(count)s new emails recorded (%(total)s in all).",
-                count=new,
-                total=total,
-            )
-        return self._notification(message, "success")
 
     def action_open_logs(self):
         self.ensure_one()

@@ -131,12 +131,63 @@ class MailSyncConnector(models.AbstractModel):
 
     @api.model
     def _password(self, account, field, side, host, port):
-        password = account._read_secret(field, side=side)
+        password = self.env["mail.sync.secret.key"]._read(account, field, side=side)
         if not password:
             raise errors.MailSyncError(
                 "password_missing", f"no {field}", side=side, host=host, port=port
             )
         return password
+
+    # ------------------------------------------------------------------
+    # A password goes only where it was entered for
+    # ------------------------------------------------------------------
+    @api.model
+    def _secret_destinations(self, account):
+        """For each secret, where it is sent: (protocol, host, port, encryption,
+        login) of each server it logs in to."""
+        account.ensure_one()
+        imap = (
+            "imap",
+            (account.imap_host or "").strip().lower(),
+            account.imap_port,
+            account.imap_encryption,
+            (account.imap_login or account.email or "").strip(),
+        )
+        smtp = (
+            "smtp",
+            (account.smtp_host or "").strip().lower(),
+            account.smtp_port,
+            account.smtp_encryption,
+            account._mail_sync_smtp_login(),
+        )
+        if account.smtp_same_credentials:
+            return {"imap_secret": {imap, smtp}, "smtp_secret": set()}
+        return {"imap_secret": {imap}, "smtp_secret": {smtp}}
+
+    @api.model
+    def _erase_moved_secrets(self, accounts, before, vals):
+        """Erase each stored secret of ``accounts`` that would now go to a server, port,
+        encryption or login it was not entered for (``before``: the
+        destinations before writing ``vals``), unless ``vals`` enters it anew."""
+        typed = {
+            secret
+            for password, secret in (
+                ("imap_password", "imap_secret"),
+                ("smtp_password", "smtp_secret"),
+            )
+            if vals.get(password)
+        }
+        for account in accounts:
+            after = self._secret_destinations(account)
+            erase = {
+                field: False
+                for field, destinations in after.items()
+                if field not in typed and destinations - before[account.id][field]
+            }
+            # sudo: erasing (False) the secrets whose destination this write moved
+            # (write() allowed it to the caller); nothing of vals is stored.
+            if erase and any(account.sudo()[field] for field in erase):
+                account.sudo().write(erase)
 
     # ------------------------------------------------------------------
     # Connect
@@ -269,7 +320,7 @@ class MailSyncConnector(models.AbstractModel):
             "first_error_date": False,
             "last_error": False,
             # the log's entries so far are history: "Errors" counts from here
-            **account._log_cleared_values(),
+            **self.env["mail.sync.log"]._cleared_values(account),
             # the login works: the scheduled sync tries it at its next run
             "auth_failure_count": 0,
             "next_attempt_date": False,
@@ -395,7 +446,7 @@ class MailSyncConnector(models.AbstractModel):
         folders are tracked and start the (historical) sync right away."""
         enabled = accounts.filtered(lambda a: a.state == "enabled")
         for account in enabled:
-            account._ensure_folders()
+            self.env["mail.sync.folder"]._ensure_for(account)
         if enabled:
             self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
 

@@ -96,6 +96,32 @@ class MailSyncLog(models.Model):
         account.invalidate_recordset(["log_ids", "log_count", "log_total"])
         return True
 
+    @api.model
+    def _current_domain(self, account):
+        """The log entries of ``account`` written since it last recovered, and
+        those of messages still skipped (Retry is waiting for them)."""
+        account.ensure_one()
+        domain = [("account_id", "=", account.id)]
+        if account.log_cleared_id:
+            domain += [
+                "|",
+                ("id", ">", account.log_cleared_id),
+                ("failed_message_id.state", "=", "skipped"),
+            ]
+        return domain
+
+    @api.model
+    def _cleared_values(self, account):
+        """What ``account``, which just worked, writes: its log so far is
+        history (by entry, not by time: a transaction's entries share its
+        timestamp)."""
+        account.ensure_one()
+        self.flush_model(["account_id"])
+        self.env.cr.execute(
+            "SELECT MAX(id) FROM mail_sync_log WHERE account_id = %s", [account.id]
+        )
+        return {"log_cleared_id": self.env.cr.fetchone()[0] or 0}
+
     @api.depends("failed_message_id.state")
     def _compute_can_retry(self):
         for log in self:

@@ -100,7 +100,9 @@ class MailSyncOAuthToken(models.Model):
         account.sudo().write({"imap_secret": False, "smtp_secret": False})
 
     def _decrypt(self, key, token, account):
-        return account._decrypt(key, token, "the OAuth tokens", side="oauth")
+        return self.env["mail.sync.secret.key"]._decrypt(
+            key, token, "the OAuth tokens", account, side="oauth"
+        )
 
     # ------------------------------------------------------------------
     # Handed to IMAP and SMTP, refreshed before they expire

@@ -251,7 +251,9 @@ class MailSyncScheduler(models.AbstractModel):
                 mailbox, reset_backoff=reset_backoff
             )
             mailbox.invalidate_recordset(["synced_count"])
-            notification = mailbox._sync_now_notification(outcome, before)
+            notification = mailbox.env["mail.sync.turn"]._sync_now_notification(
+                mailbox, outcome, before
+            )
         self.env.invalidate_all()
         return notification
 

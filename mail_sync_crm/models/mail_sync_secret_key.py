@@ -184,6 +184,62 @@ class MailSyncSecretKey(models.AbstractModel):
         return self._ensure()
 
     # ------------------------------------------------------------------
+    # A secret stored and read with the key
+    # ------------------------------------------------------------------
+    @api.model
+    def _store(self, account, field, plaintext):
+        """Store ``plaintext`` encrypted in the secret ``field`` of ``account``
+        (the inverse of its write-only password fields)."""
+        account.ensure_one()
+        try:
+            key = self._key_for_storing()
+        except errors.MailSyncError as err:
+            message, hint = account._describe(err)
+            raise UserError(
+                self.env._(
+                    "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
+                )
+            ) from err
+        # sudo: the password the owner typed (the inverse of
+        # imap_password/smtp_password, fields that create() and write() allow the owner
+        # only), stored encrypted in the secret field the inverse names.
+        account.sudo().write({field: crypto.encrypt(key, plaintext)})
+
+    @api.model
+    def _read(self, account, field, side=None):
+        """The secret ``field`` of ``account`` in clear ("" when none). Raises a
+        classified MailSyncError (``secret_key_unavailable`` /
+        ``secret_key_mismatch``) when it cannot be decrypted: a key problem,
+        never a wrong password."""
+        account.ensure_one()
+        # sudo: read-only: this mailbox's stored secret, decrypted for its own IMAP and
+        # SMTP sessions (mail.sync.connector._password); never returned to a client.
+        token = account.sudo()[field]
+        if not token:
+            return ""
+        return self._decrypt(
+            key=self._key(),
+            token=token,
+            what=f"the stored {field}",
+            account=account,
+            side=side,
+        )
+
+    @api.model
+    def _decrypt(self, key, token, what, account, side=None):
+        """``token`` decrypted with ``key``; ``secret_key_mismatch`` naming
+        ``what`` of ``account`` when the key is not the one it was made with."""
+        try:
+            return crypto.decrypt(key, token)
+        except crypto.SecretKeyError as exc:
+            raise errors.MailSyncError(
+                "secret_key_mismatch",
+                f"{what} of mailbox {account.id}: made with another key than the one "
+                f"in use (fingerprint {secret_key.fingerprint(key)})",
+                side=side,
+            ) from exc
+
+    # ------------------------------------------------------------------
     # Making the key once
     # ------------------------------------------------------------------
     @api.model

@@ -11,7 +11,7 @@ RPC).
 import contextlib
 import logging
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 from ..lib import (
     chronological,
@@ -276,6 +276,52 @@ class MailSyncTurn(models.AbstractModel):
     # Outcomes
     # ------------------------------------------------------------------
     @api.model
+    def _sync_now_notification(self, account, outcome, before=0):
+        """What Sync Now says of the turn of ``account``: its ``outcome``,
+        ``before`` the mailbox's Emails Recorded before it (the new ones are the
+        difference)."""
+        if isinstance(outcome, errors.MailSyncError):
+            message, hint = account._describe(outcome)
+            return account._notification(
+                _(
+                    "The sync failed: %(message)s\nHow to fix it: %(hint)s",
+                    message=message,
+                    hint=hint,
+                ),
+                "danger",
+                title=_("Mail Sync failed"),
+            )
+        if outcome == claims.BUSY:
+            return account._notification(
+                _(
+                    "This mailbox is already being synced (by the scheduled sync or "
+                    "another Sync Now). Its new mail appears on the leads as soon as "
+                    "that sync ends."
+                ),
+                "warning",
+            )
+        if outcome == claims.NOT_DUE:
+            return account._notification(
+                _("This mailbox is no longer connected: nothing was synced."),
+                "warning",
+            )
+        total = account.synced_count
+        new = max(0, total - before)
+        if not new:
+            message = _(
+                "Synced: no new email (%(total)s recorded in all).", total=total
+            )
+        elif new == 1:
+            message = _("Synced: 1 new email recorded (%(total)s in all).", total=total)
+        else:
+            message = _(
+                "Synced: %(count)s new emails recorded (%(total)s in all).",
+                count=new,
+                total=total,
+            )
+        return account._notification(message, "success")
+
+    @api.model
     def _succeeded(self, accounts):
         """The turns of ``accounts`` worked (or their check found no news)."""
         accounts.write({"last_sync_date": fields.Datetime.now()})
@@ -305,7 +351,7 @@ class MailSyncTurn(models.AbstractModel):
                     "state": "enabled",
                     "first_error_date": False,
                     "last_error": False,
-                    **account._log_cleared_values(),
+                    **self.env["mail.sync.log"]._cleared_values(account),
                 }
             )
 

@@ -75,7 +75,8 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
         results, log = self.run_odoo(
             """
             account = mailbox("keeper_a")
-            result(same=account._read_secret("imap_secret") == ARGS["password"])
+            Key = env["mail.sync.secret.key"]
+            result(same=Key._read(account, "imap_secret") == ARGS["password"])
             account.with_user(account.user_id).action_connect()
             result(state=account.state)
             """
@@ -107,7 +108,8 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             theirs = env["mail.sync.account"].search([("user_id.login", "=", other)])
             from odoo.addons.mail_sync_crm.lib import secret_key
             result(
-                read_other=theirs._read_secret("imap_secret") == ARGS["password"],
+                read_other=env["mail.sync.secret.key"]._read(theirs, "imap_secret")
+                == ARGS["password"],
                 fingerprint=secret_key.fingerprint(env["mail.sync.secret.key"]._key()),
             )
         """
@@ -261,7 +263,8 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             account = mailbox("keeper_a")
             account.with_user(account.user_id).action_connect()
             result(state=account.state,
-                   smtp=account._read_secret("smtp_secret") == ARGS["password"])
+                   smtp=env["mail.sync.secret.key"]._read(account, "smtp_secret")
+                   == ARGS["password"])
             """
         )
         self.assertEqual(results, {"state": "enabled", "smtp": True})

@@ -124,7 +124,9 @@ class TestSecrets(MailSyncCase):
                     if field in erased:
                         self.assertFalse(after[field], field)
                     elif field[:4] + "_password" in change:
-                        self.assertEqual(account._read_secret(field), "n")
+                        self.assertEqual(
+                            self.env["mail.sync.secret.key"]._read(account, field), "n"
+                        )
                     else:
                         self.assertEqual(after[field], before[field], field)
 
