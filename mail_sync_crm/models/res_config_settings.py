@@ -5,10 +5,7 @@ from odoo import api, fields, models
 from odoo.tools.misc import format_datetime
 
 from ..lib import errors, fleet_poll, secret_key
-
-# mail_sync_account_fleet.POOL_PARAM (importing that module here would declare
-# its class before the model it extends)
-POOL_PARAM = "mail_sync_crm.poll_pool_size"
+from .mail_sync_news import POOL_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
