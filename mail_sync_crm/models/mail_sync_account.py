@@ -112,10 +112,11 @@ _TESTING = object()
 
 # The fields a client may write, and nothing else: every other field of the
 # mailbox, present or added later (owner, company, status and dates, pinned
-# certificates, folders, checkpoints, rounds, errors, the encrypted secrets,
-# the address proof), is written by the addon's own code only, as superuser
-# (``env.su``, which no RPC client reaches). The form shows those read-only,
-# but readonly=True is a UI hint only: this is the guard.
+# certificates, the folders found, folders and checkpoints, rounds, the back-off,
+# errors and the log's mark, the encrypted secrets, the address proof, the OAuth
+# notice; all declared in this file), is written by the addon's own code only, as
+# superuser (``env.su``, which no RPC client reaches). The form shows those
+# read-only, but readonly=True is a UI hint only: this is the guard.
 # - the owner: where and as whom the mailbox connects, the passwords (write-only),
 #   the sending limits that apply and what colleagues see of the synced mail;
 OWNER_FIELDS = frozenset(CREDENTIAL_FIELDS | {"quota_profile", "visibility"})
@@ -798,7 +799,7 @@ class MailSyncAccount(models.Model):
         self._check_owner()
 
     # ------------------------------------------------------------------
-    # Passwords: stored encrypted (the key: mail.sync.secret.key)
+    # Passwords re-encrypted by a key rotation (mail.sync.secret.key._rotate)
     # ------------------------------------------------------------------
     @api.model
     def _secret_tokens(self):

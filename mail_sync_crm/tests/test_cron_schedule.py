@@ -131,6 +131,34 @@ class TestCronSchedule(ScheduledSyncCase):
             self.env["mail.sync.turn"]._turn_seconds(), 180
         )  # outside a run
 
+    def test_a_run_builds_each_mailbox_s_settings_once(self):
+        """A mailbox's IMAP settings (its password decrypted, or its access token
+        refreshed) are built once per run, and passed to its check for news, its
+        read-ahead and its turn (docs/glossary.rst, Server settings)."""
+        Connector = type(self.env["mail.sync.connector"])
+        imap_settings = Connector._imap_settings
+        built = []
+
+        def spy(connector, account):
+            built.append(account.id)
+            return imap_settings(connector, account)
+
+        first, second = self.mailbox(self.salesman), self.mailbox(self.salesman_all)
+        Scheduler = self.env["mail.sync.scheduler"]
+        with patch.object(Connector, "_imap_settings", spy):
+            Scheduler._cron_sync()  # their historical sync: turns, a read-ahead
+            self.assertEqual(sorted(built), sorted([first.id, second.id]))
+            for user in (self.salesman, self.salesman_all):
+                self.mail.append(
+                    user.login,
+                    "INBOX",
+                    make_message(ALICE, user.email, subject=f"News {user.login}"),
+                )
+            built.clear()
+            Scheduler._cron_sync()  # checks for news, a read-ahead, turns
+        self.assertEqual(sorted(built), sorted([first.id, second.id]))
+        self.assertIn("News salesman_all", self.synced().mapped("subject"))
+
     def test_a_failing_mailbox_waits_its_turn_like_the_others(self):
         """Each run has time for one connection: it checks the mailbox tried
         longest ago for news (one check at a time) and still syncs one mailbox
