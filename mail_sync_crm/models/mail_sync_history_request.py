@@ -13,8 +13,10 @@ for after the commit: no IMAP work in the user's request.
 
 The action takes the requests one by one, and for each, its company's
 connected mailboxes one at a time, each under the mailbox's own lock (the one
-its turn takes: a mailbox is never read by its turn and a request at once; a
-busy mailbox is tried again at the next run). Each mailbox's Inbox and Sent are
+``mail.sync.scheduler`` takes for its turn: a mailbox is never read by its turn
+and a request at once; a busy mailbox is tried again at the next run), with the
+IMAP settings its turn gets (``mail.sync.connector``) and a turn's deadline
+(``mail.sync.turn``). Each mailbox's Inbox and Sent are
 searched for the address on the server (``lib.sync.past_mail``), at most
 ``mail_sync_crm.past_mail_limit`` messages per folder (500), and what they hold
 for the lead goes through the turn's matching and ledger (exactly once,
@@ -27,7 +29,6 @@ count on the form, the button); every method is private.
 """
 
 import logging
-import threading
 
 from odoo import api, fields, models
 from odoo.tools import email_normalize
@@ -38,6 +39,7 @@ from ..lib.net.deadline import Deadline
 from ..lib.sync import past_mail
 from ..lib.sync.store import FolderState
 from ..store import MailSyncStore, claims
+from .mail_sync_scheduler import auto_commit
 
 _logger = logging.getLogger(__name__)
 
@@ -182,7 +184,7 @@ class MailSyncHistoryRequest(models.Model):
         """Process the queued requests, oldest first, within the run's budget;
         what is left (a busy mailbox, the budget spent) is for the next run,
         triggered here."""
-        commit = _auto_commit()
+        commit = auto_commit()
         started = fields.Datetime.now()
         retry_at = None
         for request in self.search([("state", "in", ("queued", "running"))]):
@@ -247,7 +249,8 @@ class MailSyncHistoryRequest(models.Model):
         """This request's search of ``account``, under the mailbox's lock:
         None when done, the ``MailSyncError`` it failed with, or
         ``claims.BUSY`` when the mailbox is being synced."""
-        if not account._try_sync_lock():
+        Scheduler = self.env["mail.sync.scheduler"]
+        if not Scheduler._try_lock(account):
             return claims.BUSY
         try:
             if commit:
@@ -278,12 +281,12 @@ class MailSyncHistoryRequest(models.Model):
                     self.env.invalidate_all()
             return claims.BUSY
         finally:
-            account._sync_unlock()
+            Scheduler._unlock(account)
 
     def _search_locked(self, account, commit):
         store = MailSyncStore(account, auto_commit=False)
         index = store.lead_index()
-        index.prefetch([self.address])  # the lead's contact, for the author
+        index.look_up([self.address])  # the lead's contact too, for the author
         lead = self.lead_id.id
         if lead not in (index.get(self.address) or ()):
             return  # the lead no longer has this address (or another company's)
@@ -305,8 +308,9 @@ class MailSyncHistoryRequest(models.Model):
             if commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # shows now
 
-        deadline = Deadline(account._turn_seconds())
-        with ImapSession(account._imap_settings(), deadline=deadline) as session:
+        deadline = Deadline(self.env["mail.sync.turn"]._turn_seconds())
+        settings = self.env["mail.sync.connector"]._imap_settings(account)
+        with ImapSession(settings, deadline=deadline) as session:
             outcome = past_mail.find_past_mail(
                 session,
                 folders,
@@ -340,8 +344,3 @@ class MailSyncHistoryRequest(models.Model):
         except ValueError:
             limit = 0
         return limit if limit > 0 else past_mail.SEARCH_LIMIT
-
-
-def _auto_commit():
-    """Commit per chunk and per mailbox, except under test."""
-    return not getattr(threading.current_thread(), "testing", False)

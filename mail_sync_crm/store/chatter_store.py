@@ -598,7 +598,7 @@ class MailSyncStore(HeldMessages, SyncStore):
         messages.invalidate_recordset(["body"])
 
     def skip(self, folder, uid, err):
-        self.account._log_error(err)
+        self.account.env["mail.sync.log"]._record(self.account, err)
 
     def checkpoint(self, folder, progress):
         record = self.account.folder_ids.filtered(lambda f: f.name == folder.name)

@@ -72,7 +72,7 @@ class HeldMessages:
                 )
             )
         if give_up:
-            log = self.account._log_error(err)
+            log = self.account.env["mail.sync.log"]._record(self.account, err)
             log.write(
                 {
                     "failed_message_id": failed.id,

@@ -10,7 +10,7 @@ from odoo.tests import tagged
 
 from mail_sync_testing import make_message
 
-from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE as MAILBOX_LOCK
+from ..models.advisory_locks import MAILBOX_SYNC as MAILBOX_LOCK
 from .common import MailSyncHttpCase
 from .sync_common import SyncCase
 
@@ -55,7 +55,7 @@ class PastMailMixin:
 
     def run_turns(self):
         """Every mailbox's normal turn (the scheduled sync)."""
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
 
     def find_past_mail(self):
         self.env["mail.sync.history.request"]._cron_find_past_mail()
