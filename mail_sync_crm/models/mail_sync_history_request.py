@@ -293,6 +293,8 @@ class MailSyncHistoryRequest(models.Model):
         blocked = self.env["mail.sync.blocklist"]._blocklist_for(
             account.user_id, account.company_id
         )
+        if blocked.blocks(self.address):
+            return  # nothing of it would be recorded: the server is not asked
         folders = [
             FolderState(folder.name, folder.direction)
             for folder in account.folder_ids.sorted("direction")

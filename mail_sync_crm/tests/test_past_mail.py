@@ -160,6 +160,22 @@ class TestPastMail(PastMailMixin, SyncCase):
         self.assertEqual(request.state, "done")
         self.assertEqual(len(self.synced(lead)), 3)
 
+    def test_a_blocked_address_gets_nothing(self):
+        """The company's own domain is never recorded: a lead with a colleague's
+        address gets none of their mail, and the search says it found none."""
+        colleague = "pat@ourcompany.example.com"
+        self.put(
+            self.salesman,
+            "INBOX",
+            make_message(colleague, self.salesman.email, subject="Lunch", date=_day(1)),
+        )
+        self.connected_earlier(self.salesman)
+        lead = self.Lead.create({"name": "Internal", "email_from": colleague})
+        self.find_past_mail()
+        request = self.requests(lead)
+        self.assertEqual((request.state, request.recorded_count), ("done", 0))
+        self.assertFalse(self.synced(lead))
+
     def test_off_gives_the_seeds_rule(self):
         self.set_mode("off")
         self.history(self.salesman)
