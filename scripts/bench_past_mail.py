@@ -18,7 +18,7 @@ mailbox holds (the same bytes: recorded once). Each user connects its mailbox
 through a latency proxy (a child process adding ``--rtt`` seconds per round
 trip) in the database ``mail_sync_bench_past`` (installed or updated first), as
 if an hour ago. Each folder is searched once for another address first, direct
-(no latency): a server in use has its indexes built.
+(no latency): a server in use has its indexes built (``--cold``: not).
 
 Then, ``--repeat`` times: a salesperson creates the lead (its create returns
 with a request queued: no IMAP work in it), the scheduled action
@@ -111,6 +111,7 @@ def run(args, context, install):
             "shared_thread": SHARED_THREAD,
             "rtt": args.rtt,
             "repeat": args.repeat,
+            "cold": args.cold,
             "cpus": os.cpu_count(),
             "load_average": os.getloadavg()[0],
         },
@@ -207,7 +208,8 @@ def _run(args, results, dovecot, smtp, proxy, started):
                     name,
                     [(raw, date) for folder, raw, date in items if folder == name],
                 )
-            _warm(dovecot, n)
+            if not args.cold:
+                _warm(dovecot, n)
             user = crm_data.bench_user(env, login(n), f"Seller {n}", user_email(n))
             account = connect_mailbox(
                 env, user, proxy.port, smtp, user_email(n), login(n), PASSWORD
@@ -351,6 +353,11 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--workers", type=int, default=1, help="processes filling the mailboxes"
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no warm-up search: Dovecot builds its indexes during the first run",
     )
     parser.add_argument(
         "--skip-install", action="store_true", help="do not install/update the addon"
