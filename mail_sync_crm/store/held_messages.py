@@ -9,7 +9,7 @@ from ..lib.timeutil import naive_utc
 
 
 class HeldMessages:
-    """``held``, ``hold`` and ``release`` of :class:`..lib.sync_store.SyncStore`,
+    """``held``, ``hold`` and ``release`` of :class:`..lib.sync.store.SyncStore`,
     for ``MailSyncStore`` (``self.account``, ``self.env``)."""
 
     held_folders = None  # (folder, UIDVALIDITY) -> {uid: attempts}, read once

@@ -125,14 +125,14 @@ def test_a_failed_read_ahead_is_the_syncs_failure_without_waiting_again(
     expected = "auth_failed" if failure == "refused" else "sync_deadline"
     assert ahead.error.code == expected
     connections = proxy.connection_count
-    replay = imap_read_ahead.ReadAheadSession(ahead, settings, Deadline(30))
-    with pytest.raises(Exception) as raised, replay as session:
+    session_ahead = imap_read_ahead.ReadAheadSession(ahead, settings, Deadline(30))
+    with pytest.raises(Exception) as raised, session_ahead as session:
         session.examine_folders(ORDER)
     assert raised.value.code == expected
     assert proxy.connection_count == connections, "not tried again"
 
 
-def test_the_lookahead_reads_each_mailbox_once_and_hands_it_over(dovecot, proxy):
+def test_the_read_ahead_pool_reads_each_mailbox_once_and_hands_it_over(dovecot, proxy):
     inbox, sent = FolderState("INBOX", "in"), FolderState("Sent", "out")
     _deliver(dovecot, ["One"])
     with imap_read_ahead.ReadAheadPool(2, 30) as ahead:
