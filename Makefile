@@ -34,7 +34,7 @@ bench-fleet:      ## the scheduled sync over 1,000 small mailboxes (~25 min; doc
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/bench_fleet.py
 
-bench-past-mail:  ## a new lead's past emails across 10 mailboxes of 10,000 messages (~10 min; docs/benchmarks.rst)
+bench-past-mail:  ## a new lead's past emails across 10 mailboxes of 10,000 messages (~2 min; docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/bench_past_mail.py
 
