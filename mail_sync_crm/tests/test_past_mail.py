@@ -47,6 +47,24 @@ class PastMailMixin:
             self.put(user, "INBOX", *inbox)
             self.put(user, "Sent", sent)
 
+    @staticmethod
+    def older_mail(user):
+        """(folder, raw) of Carol's older conversation with ``user``."""
+        return [
+            (
+                "INBOX",
+                make_message(CAROL, user.email, subject="C1 first", date=_day(1)),
+            ),
+            (
+                "Sent",
+                make_message(user.email, CAROL, subject="C2 my answer", date=_day(2)),
+            ),
+            (
+                "INBOX",
+                make_message(CAROL, user.email, subject="C3 reply", date=_day(3)),
+            ),
+        ]
+
     def connected_earlier(self, user):
         account = self.mailbox(user)
         # Connected an hour ago: a lead created now is "added later".
@@ -322,4 +340,35 @@ class TestPastMailRpc(PastMailMixin, MailSyncHttpCase):
         )
         self.assertEqual(
             own.with_user(self.other_company_user).mail_sync_past_state, "none"
+        )
+
+    def test_find_past_emails_in_the_browser(self):
+        """On request only: the salesperson presses Find past emails on the lead,
+        which says it is looking; once the search ran, it says what it found and
+        the emails are in its history."""
+        self.env.company.mail_sync_past_mail = "on_request"
+        for raw in self.older_mail(self.salesman):
+            self.imap.append(self.salesman.login, *raw)
+        account = self.connected_account(self.salesman)
+        account.sudo().connected_date = datetime.now() - timedelta(hours=1)
+        lead = self.env["crm.lead"].create(
+            {"name": "Carol's deal", "email_from": CAROL, "user_id": self.salesman.id}
+        )
+        self.start_tour(
+            f"/odoo/crm/{lead.id}",
+            "mail_sync_crm_find_past_emails_tour",
+            login=self.salesman.login,
+            timeout=180,
+        )
+        request = self.requests(lead)
+        self.assertEqual(
+            (request.state, request.requested_by), ("queued", self.salesman)
+        )
+        self.find_past_mail()
+        self.assertEqual(request.recorded_count, 3)
+        self.start_tour(
+            f"/odoo/crm/{lead.id}",
+            "mail_sync_crm_past_emails_found_tour",
+            login=self.salesman.login,
+            timeout=180,
         )
