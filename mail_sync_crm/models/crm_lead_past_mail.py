@@ -143,11 +143,22 @@ class CrmLead(models.Model):
             },
         }
 
-    def _mail_sync_past_mail_notify(self, request):
-        """Tell whoever queued ``request`` (finished) what it found."""
+    def _mail_sync_past_mail_refresh(self, request):
+        """Have the form of this lead reloaded where whoever queued ``request``
+        shows it (``static/src/bus/past_emails_refresh.js``)."""
         user = request.requested_by
         if not user or not user.active or user._is_public():
+            return False
+        self.env["bus.bus"]._sendone(
+            user.partner_id, "mail_sync_crm/past_emails", {"lead_id": self.id}
+        )
+        return True
+
+    def _mail_sync_past_mail_notify(self, request):
+        """Tell whoever queued ``request`` (finished) what it found."""
+        if not self._mail_sync_past_mail_refresh(request):
             return
+        user = request.requested_by
         count = request.recorded_count
         if count:
             message = self.env._(

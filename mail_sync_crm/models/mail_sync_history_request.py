@@ -306,7 +306,10 @@ class MailSyncHistoryRequest(models.Model):
             # What this mailbox introduced on the lead since the search began
             # (its turn cannot run meanwhile): a copy of an email another
             # mailbox put there is not counted.
+            first = not self.recorded_count
             self.recorded_count = before + self._introduced(account)
+            if first and self.recorded_count:  # the first emails show now
+                self.lead_id._mail_sync_past_mail_refresh(self)
             if commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit  # shows now
 

@@ -2,15 +2,20 @@
 """Past mail for leads added later (#20, item 1), against a real Dovecot: the
 request queued by the lead, found by the scheduled action, exactly once."""
 
+import threading
+import time
 from datetime import datetime, timedelta
 
-from odoo import sql_db
+from odoo import SUPERUSER_ID, api, sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
+
+from odoo.addons.bus.models.bus import channel_with_db, dispatch, hashable
 
 from mail_sync_testing import make_message
 
 from ..models.advisory_locks import MAILBOX_SYNC as MAILBOX_LOCK
+from . import test_first_hour_ui
 from .common import MailSyncHttpCase
 from .sync_common import SyncCase
 
@@ -372,3 +377,52 @@ class TestPastMailRpc(PastMailMixin, MailSyncHttpCase):
             login=self.salesman.login,
             timeout=180,
         )
+
+    def test_the_form_follows_the_search_without_a_reload(self):
+        """Automatic: the salesperson's new lead shows "Looking for past
+        emails…"; when the scheduled action finds them (another thread, as a
+        cron worker), the open form reloads by itself (the bus): the emails,
+        then "3 past emails found"."""
+        test_first_hour_ui.TestFirstHourUi.relay_bus(self)
+        for raw in self.older_mail(self.salesman):
+            self.imap.append(self.salesman.login, *raw)
+        account = self.connected_account(self.salesman)
+        account.sudo().connected_date = datetime.now() - timedelta(hours=1)
+        lead = (
+            self.env["crm.lead"]
+            .with_user(self.salesman)
+            .create({"name": "Carol's deal", "email_from": CAROL})
+        )
+        self.assertEqual(self.requests(lead).state, "queued")
+        channel = hashable(
+            channel_with_db(self.env.cr.dbname, self.salesman.partner_id)
+        )
+        failures = []
+
+        def cron_worker():
+            try:
+                # the page is open and listening to the salesperson's channel
+                for _i in range(600):
+                    if dispatch._channels_to_ws.get(channel):
+                        break
+                    time.sleep(0.1)
+                time.sleep(1)
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["mail.sync.history.request"]._cron_find_past_mail()
+            except Exception as exc:  # noqa: BLE001 - reported by the test
+                failures.append(exc)
+
+        worker = threading.Thread(target=cron_worker, name="past-mail-cron")
+        worker.start()
+        try:
+            self.start_tour(
+                f"/odoo/crm/{lead.id}",
+                "mail_sync_crm_past_emails_live_tour",
+                login=self.salesman.login,
+                timeout=180,
+            )
+        finally:
+            worker.join(120)
+        self.assertFalse(failures)
+        self.assertEqual(self.requests(lead).recorded_count, 3)

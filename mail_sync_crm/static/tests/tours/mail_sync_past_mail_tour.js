@@ -39,3 +39,24 @@ registry.category("web_tour.tours").add("mail_sync_crm_past_emails_found_tour", 
         },
     ],
 });
+
+// Automatic: the lead was just created; its form shows the search going on,
+// then, without a reload, the emails and what was found (the bus).
+registry.category("web_tour.tours").add("mail_sync_crm_past_emails_live_tour", {
+    steps: () => [
+        {
+            content: "The new lead says it is looking",
+            trigger: `.o_form_view [name="mail_sync_past_looking"]:contains("Looking for past emails")`,
+        },
+        {
+            content: "The emails arrive in the history, no reload",
+            trigger: `.o-mail-Message:contains("C3 reply")`,
+            timeout: 60000,
+        },
+        {
+            content: "And the lead says what was found",
+            trigger: `.o_form_view [name="mail_sync_past_found"]:contains("3"):contains("past emails found")`,
+            timeout: 60000,
+        },
+    ],
+});
