@@ -379,23 +379,24 @@ class TestPastMailRpc(PastMailMixin, MailSyncHttpCase):
         )
 
     def test_the_form_follows_the_search_without_a_reload(self):
-        """Automatic: the salesperson's new lead shows "Looking for past
+        """(A mailbox of its own: the class's Dovecot keeps what other tests
+        put.) Automatic: the salesperson's new lead shows "Looking for past
         emails…"; when the scheduled action finds them (another thread, as a
         cron worker), the open form reloads by itself (the bus): the emails,
         then "3 past emails found"."""
         test_first_hour_ui.TestFirstHourUi.relay_bus(self)
-        for raw in self.older_mail(self.salesman):
-            self.imap.append(self.salesman.login, *raw)
-        account = self.connected_account(self.salesman)
+        for raw in self.older_mail(self.salesman_all):
+            self.imap.append(self.salesman_all.login, *raw)
+        account = self.connected_account(self.salesman_all)
         account.sudo().connected_date = datetime.now() - timedelta(hours=1)
         lead = (
             self.env["crm.lead"]
-            .with_user(self.salesman)
+            .with_user(self.salesman_all)
             .create({"name": "Carol's deal", "email_from": CAROL})
         )
         self.assertEqual(self.requests(lead).state, "queued")
         channel = hashable(
-            channel_with_db(self.env.cr.dbname, self.salesman.partner_id)
+            channel_with_db(self.env.cr.dbname, self.salesman_all.partner_id)
         )
         failures = []
 
@@ -419,7 +420,7 @@ class TestPastMailRpc(PastMailMixin, MailSyncHttpCase):
             self.start_tour(
                 f"/odoo/crm/{lead.id}",
                 "mail_sync_crm_past_emails_live_tour",
-                login=self.salesman.login,
+                login=self.salesman_all.login,
                 timeout=180,
             )
         finally:
