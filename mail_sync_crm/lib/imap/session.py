@@ -285,11 +285,12 @@ class ImapSession:
         self.folder = statuses.get(names[-1]) if names else self.folder
         return statuses
 
-    def search(self, criteria) -> list[int]:
+    def search(self, criteria, charset=None) -> list[int]:
         """UID SEARCH ``criteria`` in the selected folder (NOOP first, so that
-        mail that arrived since the last command is seen)."""
+        mail that arrived since the last command is seen); ``charset``: the
+        criteria's (imapclient sends its 8-bit items as literals)."""
         self._call("noop")
-        return list(self._call("search", criteria))
+        return list(self._call("search", criteria, charset))
 
     def uids_after(self, last_uid: int) -> list[int]:
         """Sorted UIDs of the selected folder strictly above ``last_uid``
