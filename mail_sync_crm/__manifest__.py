@@ -23,6 +23,8 @@
         "views/mail_sync_log_views.xml",
         "views/mail_sync_blocklist_views.xml",
         "views/mail_sync_message_views.xml",
+        "wizard/mail_sync_move_wizard_views.xml",
+        "wizard/mail_sync_why_wizard_views.xml",
         "views/crm_lead_views.xml",
         "views/res_users_views.xml",
         "views/res_company_views.xml",

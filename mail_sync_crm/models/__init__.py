@@ -21,6 +21,7 @@ from . import mail_sync_failed_message
 from . import mail_sync_blocklist
 from . import mail_sync_folder
 from . import mail_sync_message
+from . import mail_sync_moved
 from . import mail_sync_content
 from . import mail_sync_erasure
 from . import crm_lead

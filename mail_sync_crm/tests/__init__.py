@@ -34,3 +34,6 @@ from . import test_erasure
 from . import test_settings_changes
 from . import test_first_hour
 from . import test_first_hour_ui
+from . import test_move_email
+from . import test_why_not_here
+from . import test_why_not_here_ui
