@@ -85,7 +85,12 @@ class MailSyncWhyWizard(models.TransientModel):
         mailboxes = self.env["mail.sync.account"].search(
             [("user_id", "=", self.env.uid)]
         )
-        found, searched, failed = self._mail_sync_search(mailboxes, address, subject)
+        held = self.env["mail.sync.failed.message"].search(
+            [("account_id", "in", mailboxes.ids)]
+        )
+        found, searched, failed = self._mail_sync_search(
+            mailboxes, held, address, subject
+        )
         keys = {message.email.key for message in found}
         return explain.Facts(
             lead=self._mail_sync_lead(lead),
@@ -101,7 +106,7 @@ class MailSyncWhyWizard(models.TransientModel):
             ),
             recorded=self._mail_sync_recorded(lead, keys, address, subject),
             moved=self._mail_sync_moved(lead, keys, subject),
-            held=self._mail_sync_held(mailboxes, found, address, subject),
+            held=self._mail_sync_held(held, address or subject),
             found=tuple(found),
             searched=tuple(searched),
             search_failed=failed,
@@ -129,15 +134,21 @@ class MailSyncWhyWizard(models.TransientModel):
             return company.mail_sync_past_mail or explain.PAST_OFF
         return explain.PAST_OFF
 
-    def _mail_sync_search(self, mailboxes, address, subject):
+    def _mail_sync_search(self, mailboxes, held, address, subject):
         """The messages an IMAP SEARCH finds in the user's connected mailboxes'
-        folders, the mailboxes searched, {mailbox: error} of those that failed."""
+        folders, the mailboxes searched, {mailbox: error} of those that failed.
+        The ``held`` messages are left out (the server fails on them)."""
         deadline = Deadline(SEARCH_SECONDS, code="timeout")
         found, searched, failed = [], [], {}
         for mailbox in mailboxes.filtered(lambda m: m.state in explain.CONNECTED):
             folders = {f.name: f for f in mailbox.folder_ids}
             if not folders:
                 continue
+            unreadable = {}
+            for row in held.filtered(lambda r, m=mailbox: r.account_id == m):
+                unreadable.setdefault(row.folder, {}).setdefault(
+                    row.uidvalidity, set()
+                ).add(row.uid)
             try:
                 if deadline.expired:
                     raise deadline.error()
@@ -146,7 +157,11 @@ class MailSyncWhyWizard(models.TransientModel):
                 settings = self._mail_sync_settings(addon_sudo(mailbox))
                 with imap_session.ImapSession(settings, deadline=deadline) as session:
                     answers = question.search_folders(
-                        session, list(folders), address=address, subject=subject
+                        session,
+                        list(folders),
+                        address=address,
+                        subject=subject,
+                        held=unreadable,
                     )
             except errors.MailSyncError as err:
                 message, _hint = errors.describe(
@@ -244,26 +259,19 @@ class MailSyncWhyWizard(models.TransientModel):
             for row in rows
         )
 
-    def _mail_sync_held(self, mailboxes, found, address, subject):
-        """The held messages of the user's mailboxes: those the search found, and
-        those whose sender or subject matches the question."""
-        by_place = {(m.mailbox_id, m.folder, m.uid): m.email for m in found}
-        rows = self.env["mail.sync.failed.message"].search(
-            [("account_id", "in", mailboxes.ids)]
-        )
+    def _mail_sync_held(self, rows, text):
+        """The held messages of the user's mailboxes (``rows``) that may be the
+        one asked about: their sender or subject holds ``text``, or neither is
+        known (the server failed before they could be read)."""
+        text = text.lower()
         result = []
         for row in rows:
-            email = by_place.get((row.account_id.id, row.folder, row.uid))
-            text = (address or subject or "").lower()
-            if (
-                email is None
-                and text not in ((row.sender or "") + " " + (row.subject or "")).lower()
-            ):
+            known = f"{row.sender or ''} {row.subject or ''}".strip().lower()
+            if known and text not in known:
                 continue
             result.append(
                 explain.Held(
-                    email
-                    or explain.Email(f"held-{row.id}", row.subject or "", row.date),
+                    explain.Email(f"held-{row.id}", row.subject or "", row.date),
                     row.account_id.id,
                     row.folder,
                     row.uid,

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 from ..message.headers import HeaderInfo
 
-__all__ = ["SEARCH_LIMIT", "FolderAnswer", "criteria_for", "search_folders"]
+__all__ = [
+    "SEARCH_LIMIT",
+    "FolderAnswer",
+    "criteria_for",
+    "search_folders",
+    "without_uids",
+]
 
 SEARCH_LIMIT = 50  # messages read per folder and question, the newest
 
@@ -53,11 +59,33 @@ class FolderAnswer:
     more: bool = False  # over ``limit``: only the newest were read
 
 
+def without_uids(criteria, uids, uidnext):
+    """``criteria`` narrowed to the UIDs below ``uidnext`` other than ``uids``
+    (the server then never opens those messages: one it cannot read would fail
+    the search), or None when no UID is left. The ranges end at ``uidnext - 1``:
+    "n:*" always takes in the highest UID, even below n (RFC 3501)."""
+    if not uids:
+        return criteria
+    ranges, start = [], 1
+    for uid in sorted(uids) + [max(uidnext, 1)]:
+        if uid > start:
+            ranges.append(f"{start}:{uid - 1}")
+        start = max(start, uid + 1)
+    if not ranges:
+        return None
+    uid_set = ",".join(ranges)
+    if isinstance(criteria, str):
+        return f"UID {uid_set} {criteria}"
+    return ["UID", uid_set, *criteria]
+
+
 def search_folders(
-    session, folders, address=None, subject=None, limit=SEARCH_LIMIT
+    session, folders, address=None, subject=None, limit=SEARCH_LIMIT, held=None
 ) -> list[FolderAnswer]:
     """Search each of ``folders`` (names) of an open session; folders the
-    server does not have are left out."""
+    server does not have are left out. ``held``: {folder: {uidvalidity: UIDs}}
+    of the held messages (the server failed to deliver them): left out of the
+    search (reading one would fail it)."""
     criteria, charset = criteria_for(address, subject)
     answers = []
     statuses = session.examine_folders(list(folders))
@@ -66,7 +94,10 @@ def search_folders(
         if status is None:
             continue
         session.select_folder(name)
-        uids = sorted(session.search(criteria, charset))
+        skipped = (held or {}).get(name, {}).get(status.uidvalidity, set())
+        narrowed = without_uids(criteria, skipped, status.uidnext)
+        found = session.search(narrowed, charset) if narrowed is not None else []
+        uids = sorted(uid for uid in found if uid not in skipped)
         answer = FolderAnswer(name, status.uidvalidity, more=len(uids) > limit)
         answer.headers = session.fetch_headers(uids[-limit:]) if uids else []
         answers.append(answer)

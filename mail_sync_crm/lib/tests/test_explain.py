@@ -173,3 +173,14 @@ def test_blocking_entry_names_the_entry():
     )
     assert blocking_entry("x@notacme.example.org", values) is None
     assert blocking_entry("not an address", values) is None
+
+
+def test_held_uids_are_left_out_of_the_search():
+    from lib.imap.question import without_uids
+
+    crit = 'FROM "a@x"'
+    assert without_uids(crit, set(), 5) == crit
+    assert without_uids(crit, {2}, 3) == 'UID 1:1 FROM "a@x"'  # never "3:*"
+    assert without_uids(crit, {2, 3}, 10) == 'UID 1:1,4:9 FROM "a@x"'
+    assert without_uids(crit, {1}, 2) is None
+    assert without_uids(["FROM", "é@x"], {1}, 4) == ["UID", "2:3", "FROM", "é@x"]
