@@ -9,7 +9,7 @@ import { useComponent } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
 
-messageActionsRegistry.add("mail_sync_move", {
+export const mailSyncMoveAction = {
     condition: (component) =>
         component.props.message.mail_sync_mine &&
         component.props.thread?.model === "crm.lead",
@@ -32,4 +32,6 @@ messageActionsRegistry.add("mail_sync_move", {
         });
     },
     sequence: 95,
-});
+};
+
+messageActionsRegistry.add("mail_sync_move", mailSyncMoveAction);
