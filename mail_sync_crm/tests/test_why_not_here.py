@@ -200,3 +200,19 @@ class TestWhyNotHere(SyncCase):
         # a lead the salesperson may not read cannot be asked about
         with self.assertRaises(AccessError):
             self.ask(ALICE, lead=self.globex)
+
+    def test_a_colleagues_hidden_mail_stays_hidden(self):
+        # a colleague's mailbox shows colleagues the participants and date only
+        theirs = self.mailbox(self.salesman_all)
+        theirs.with_user(self.salesman_all).write({"visibility": "metadata"})
+        self.put(self.salesman_all, "INBOX", self.received(ALICE, "Secret merger"))
+        self.mailbox(self.salesman)
+        self.sync()
+        self.assertEqual(len(self.synced(self.lead)), 1, "on the lead, hidden")
+        lines = self.ask(ALICE)
+        self.assertEqual([line[0] for line in lines], ["recorded"])
+        self.assertNotIn("merger", str(lines).lower())
+        # asked by its subject: the hidden subject is not found through the answer
+        lines = self.ask("Secret merger")
+        self.assertEqual([line[0] for line in lines], ["not_found"])
+        self.assertNotIn("merger", str([line[3] for line in lines]).lower())
