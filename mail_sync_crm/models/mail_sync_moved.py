@@ -46,7 +46,6 @@ class MailSyncMoved(models.Model):
     target_lead_id = fields.Many2one(
         "crm.lead", string="Moved To", readonly=True, ondelete="set null"
     )
-    subject = fields.Char(readonly=True)
 
     _sql_constraints = [
         (
@@ -181,6 +180,5 @@ class MailSyncMoved(models.Model):
                 "message_id": message_id,
                 "lead_id": lead.id,
                 "target_lead_id": target.id,
-                "subject": row.subject,
             }
         )

@@ -195,6 +195,14 @@ class TestMoveEmail(SyncCase):
         self.sync()
         self.assertEqual(self.synced(self.lead), quote, "once, not twice")
 
+    def test_an_erasure_takes_the_moves_along(self):
+        self.move(self.synced(self.lead))
+        Moved = self.env["mail.sync.moved"]
+        self.assertEqual(len(Moved.search([])), 1)
+        self.env["mail.sync.erasure"].with_user(self.admin)._erase(ALICE)
+        self.assertFalse(self.synced(self.target))
+        self.assertFalse(Moved.search([]), "no Message-ID of Alice's mail is kept")
+
     def test_only_the_owner_moves_and_only_to_a_lead_they_may_write(self):
         quote = self.synced(self.lead)
         # a colleague who reads every lead is not the email's owner

@@ -105,7 +105,7 @@ class MailSyncWhyWizard(models.TransientModel):
                 for m in mailboxes
             ),
             recorded=self._mail_sync_recorded(lead, keys, address, subject),
-            moved=self._mail_sync_moved(lead, keys, subject),
+            moved=self._mail_sync_moved(lead, keys),
             held=self._mail_sync_held(held, address or subject),
             found=tuple(found),
             searched=tuple(searched),
@@ -234,24 +234,16 @@ class MailSyncWhyWizard(models.TransientModel):
             )
         return tuple(result)
 
-    def _mail_sync_moved(self, lead, keys, subject):
-        domain = [("lead_id", "=", lead.id)]
-        if subject:
-            domain += [
-                "|",
-                ("message_id", "in", list(keys)),
-                ("subject", "ilike", subject),
-            ]
-        else:
-            domain += [("message_id", "in", list(keys))]
+    def _mail_sync_moved(self, lead, keys):
+        domain = [("lead_id", "=", lead.id), ("message_id", "in", list(keys))]
         # sudo: read-only: the moves off this lead (which the caller may read) of the
-        # emails found in their own mailboxes (or, by subject, those on this lead): a
-        # target lead's name only when the caller may read it.
+        # emails found in their own mailboxes: a target lead's name only when the
+        # caller may read it.
         rows = addon_sudo(self.env["mail.sync.moved"]).search(domain)
         readable = self.env["crm.lead"].search([("id", "in", rows.target_lead_id.ids)])
         return tuple(
             explain.Moved(
-                explain.Email(row.message_id, row.subject or ""),
+                explain.Email(row.message_id),
                 row.target_lead_id.display_name
                 if row.target_lead_id in readable
                 else _("another lead"),
