@@ -3,6 +3,8 @@
 lead and reads the answer; the owner moves a synced email to the right lead
 from the Emails view (static/tests/tours/mail_sync_why_not_here_tour.js)."""
 
+from datetime import datetime
+
 from odoo.tests import tagged
 
 from mail_sync_testing import make_message
@@ -57,12 +59,20 @@ class TestWhyNotHereUi(MailSyncHttpCase):
             timeout=180,
         )
 
-    def test_move_an_email_in_the_browser(self):
+    def synced_order(self):
         self.env["mail.sync.blocklist"].search([]).unlink()
         self.imap.append(
             self.salesman.login,
             "INBOX",
-            make_message(ALICE, self.salesman.email, subject="Shop order"),
+            make_message(
+                ALICE,
+                self.salesman.email,
+                subject="Shop order",
+                text="Twelve robots for the shop.",
+                # one email, whichever test puts it in the class's mailbox
+                message_id="<order@acme.example.com>",
+                date=datetime(2026, 3, 1, 9),
+            ),
         )
         self.env["mail.sync.account"]._cron_sync()
         subtype = self.env.ref("mail_sync_crm.mt_synced_email")
@@ -70,9 +80,23 @@ class TestWhyNotHereUi(MailSyncHttpCase):
             lambda m: m.subtype_id == subtype and m.subject == "Shop order"
         )
         self.assertEqual(len(order), 1)
+        return order
+
+    def test_move_an_email_in_the_browser(self):
+        order = self.synced_order()
         self.start_tour(
             f"/odoo/crm/{self.lead.id}",
             "mail_sync_crm_move_email_tour",
+            login=self.salesman.login,
+            timeout=180,
+        )
+        self.assertEqual((order.res_id, order.model), (self.shop.id, "crm.lead"))
+
+    def test_move_an_email_from_the_chatter(self):
+        order = self.synced_order()
+        self.start_tour(
+            f"/odoo/crm/{self.lead.id}",
+            "mail_sync_crm_move_email_chatter_tour",
             login=self.salesman.login,
             timeout=180,
         )

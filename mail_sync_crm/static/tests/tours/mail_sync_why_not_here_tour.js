@@ -80,3 +80,46 @@ registry.category("web_tour.tours").add("mail_sync_crm_move_email_tour", {
         },
     ],
 });
+
+// The owner moves "Shop order" from the lead's chatter (the message's actions).
+const order = '.o-mail-Message:contains("Shop order")';
+registry.category("web_tour.tours").add("mail_sync_crm_move_email_chatter_tour", {
+    steps: () => [
+        {
+            content: "Scroll to the lead's chatter",
+            trigger: ".o-mail-Chatter",
+            run() {
+                this.anchor.scrollIntoView();
+            },
+        },
+        {
+            content: "Open the email's actions",
+            trigger: order,
+            run: `hover && click ${order} [title='Expand']`,
+        },
+        {
+            content: "Move to another lead",
+            trigger: `.o-mail-Message-moreMenu [title='Move to another lead'], ${order} [title='Move to another lead']`,
+            run: "click",
+        },
+        {
+            content: "Choose the right lead",
+            trigger: ".modal div[name=target_lead_id] input",
+            run: "edit Alice's shop",
+        },
+        {
+            content: "pick it",
+            trigger: ".ui-autocomplete a:contains(Alice's shop)",
+            run: "click",
+        },
+        {
+            content: "Move",
+            trigger: ".modal button[name=action_move]",
+            run: "click",
+        },
+        {
+            content: "The lead's chatter no longer shows it",
+            trigger: `.o-mail-Chatter:not(:has(${order}))`,
+        },
+    ],
+});
