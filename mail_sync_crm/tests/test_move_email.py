@@ -44,7 +44,7 @@ class TestMoveEmail(SyncCase):
         self.sync()
 
     def sync(self):
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertNotEqual(self.account.state, "error", self.account.last_error)
 
     def move(self, message, target=None, user=None, whole_thread=False, lead=None):
@@ -116,7 +116,7 @@ class TestMoveEmail(SyncCase):
         self.move(self.synced(self.lead))
         self.put(self.salesman_all, "INBOX", self.quote)
         colleague = self.mailbox(self.salesman_all)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(colleague.state, "enabled", colleague.last_error)
         self.assertFalse(self.synced(self.lead))
         self.assertEqual(len(self.synced(self.target)), 1)
@@ -252,7 +252,7 @@ class TestMoveEmailRpc(MailSyncHttpCase):
             .create(cls.connect_values(cls, cls.salesman))
         )
         account.action_connect()
-        cls.env["mail.sync.account"]._cron_sync()
+        cls.env["mail.sync.scheduler"]._cron_sync()
         cls.quote = cls.lead.message_ids.filtered(lambda m: m.subject == "Quote")
 
     def test_a_colleague_cannot_move_someone_elses_email(self):

@@ -29,7 +29,7 @@ class TestWhyNotHere(SyncCase):
             company.mail_sync_past_mail = "off"  # the seed's rule
 
     def sync(self):
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
 
     def ask(self, question, lead=None, user=None):
         """The answer's lines: [(code, finding, what to do, emails)]."""
@@ -170,8 +170,8 @@ class TestWhyNotHere(SyncCase):
         # the server no longer takes the stored password: the sync failed
         self.mail.add_user(self.salesman.login, "changed-on-the-server")
         time.sleep(1.1)  # Dovecot reads a changed password file a second later
-        account.sudo()._record_error(
-            errors.MailSyncError("auth_failed", side="imap", host="h", port=1)
+        account.sudo().env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("auth_failed", side="imap", host="h", port=1)
         )
         account.sudo().write({"state": "error"})
         lines = self.ask(ALICE)

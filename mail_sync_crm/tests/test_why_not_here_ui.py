@@ -49,7 +49,7 @@ class TestWhyNotHereUi(MailSyncHttpCase):
             .create(cls.connect_values(cls, cls.salesman))
         )
         account.action_connect()
-        cls.env["mail.sync.account"]._cron_sync()
+        cls.env["mail.sync.scheduler"]._cron_sync()
 
     def test_why_not_here_in_the_browser(self):
         self.start_tour(
@@ -74,7 +74,7 @@ class TestWhyNotHereUi(MailSyncHttpCase):
                 date=datetime(2026, 3, 1, 9),
             ),
         )
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         subtype = self.env.ref("mail_sync_crm.mt_synced_email")
         order = self.lead.message_ids.filtered(
             lambda m: m.subtype_id == subtype and m.subject == "Shop order"

@@ -195,7 +195,7 @@ class MailSyncWhyWizard(models.TransientModel):
     @api.model
     def _mail_sync_settings(self, mailbox):
         """The IMAP settings of ``mailbox`` (the sync's own builder)."""
-        return mailbox._imap_settings()
+        return mailbox.env["mail.sync.connector"]._imap_settings(mailbox)
 
     def _mail_sync_recorded(self, lead, keys, address, subject):
         """Ledger rows of the emails found (on leads the user may read), and of
