@@ -12,6 +12,7 @@ mailboxes' mail it says no more than the lead's chatter shows them."""
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
+from odoo.tools.misc import format_datetime
 
 from ..lib import errors
 from ..lib.imap import question
@@ -396,7 +397,9 @@ class MailSyncWhyWizard(models.TransientModel):
                 " · ".join(
                     part
                     for part in (
-                        fields.Datetime.to_string(e.date) if e.date else "",
+                        format_datetime(self.env, e.date, dt_format="medium")
+                        if e.date
+                        else "",
                         e.subject or _("(no subject)"),
                     )
                     if part
