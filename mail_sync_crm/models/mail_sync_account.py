@@ -229,6 +229,12 @@ class MailSyncAccount(models.Model):
         help="Your choice within the company's rules.",
     )
     visibility_forced = fields.Boolean(compute="_compute_visibility_effective")
+    skip_count_ids = fields.One2many(
+        "mail.sync.skip.count",
+        "account_id",
+        string="Skipped",
+        help="The messages scanned and not recorded, by folder and reason.",
+    )
 
     _sql_constraints = [
         ("user_uniq", "UNIQUE(user_id)", "Each user has one synced mailbox."),

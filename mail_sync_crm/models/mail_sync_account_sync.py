@@ -226,6 +226,7 @@ class MailSyncAccount(models.Model):
                 # first folder to sync is examined last, so it stays selected.
                 statuses = session.examine_folders(self._examine_order())
                 attachment_cap = self.company_id.mail_sync_attachment_cap_bytes
+                noise_rules = self.company_id._mail_sync_noise_rules()
                 batch_size = self.env.context.get(
                     "mail_sync_batch_size", sync_engine.HEADER_BATCH
                 )
@@ -241,6 +242,7 @@ class MailSyncAccount(models.Model):
                         long_run=long_run,
                         deadline=deadline,
                         statuses=statuses,
+                        noise_rules=noise_rules,
                     ).values()
                     folders = folders.browse()  # all done by sync_history
                 else:
@@ -263,6 +265,7 @@ class MailSyncAccount(models.Model):
                         status=statuses.get(folder.name),
                         long_run=long_run,
                         deadline=deadline,
+                        noise_rules=noise_rules,
                     )
                     progress |= bool(outcome.scanned or outcome.recorded)
                     cut |= outcome.cut
