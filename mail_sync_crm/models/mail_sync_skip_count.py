@@ -20,7 +20,6 @@ class MailSyncSkipCount(models.Model):
 
     folder_id = fields.Many2one(
         "mail.sync.folder",
-        string="Folder",
         required=True,
         index=True,
         ondelete="cascade",
