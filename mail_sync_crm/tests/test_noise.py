@@ -8,6 +8,7 @@ from odoo.tests import tagged
 
 from mail_sync_testing import make_message
 
+from .common import MailSyncHttpCase
 from .sync_common import ALICE, SyncCase
 
 STRANGER = "someone@elsewhere.example.com"
@@ -179,3 +180,48 @@ class TestNoise(SyncCase):
             )
         with self.assertRaises(AccessError):
             mine.with_user(self.salesman).unlink()
+
+
+@tagged("post_install", "-at_install")
+class TestSkipCountsOverRpc(MailSyncHttpCase):
+    """A colleague, over XML-RPC, neither reads nor changes a mailbox's counts."""
+
+    def test_a_colleague_reads_and_writes_no_counts(self):
+        account = self.connected_account(self.salesman)
+        inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
+        self.env["mail.sync.skip.count"]._add(inbox, {"mailing_list": 3})
+        self.env.flush_all()
+        counts = self.env["mail.sync.skip.count"].search(
+            [("account_id", "=", account.id)]
+        )
+        self.assertEqual(counts.mapped("count"), [3])
+        fields_ = ["reason", "count"]
+        model = "mail.sync.skip.count"
+        self.assertEqual(
+            self.rpc(self.salesman, model, "search_read", [], fields_),
+            [{"id": counts.id, "reason": "mailing_list", "count": 3}],
+        )
+        self.assertEqual(
+            self.rpc(self.salesman_all, model, "search_read", [], fields_), []
+        )
+        self.refused(self.salesman_all, model, "read", [counts.id], fields_)
+        self.refused(
+            self.salesman_all,
+            "mail.sync.account",
+            "read",
+            [account.id],
+            ["skip_count_ids"],
+        )
+        for user in (self.salesman, self.admin):
+            self.refused(user, model, "write", [counts.id], {"count": 0})
+            self.refused(user, model, "unlink", [counts.id])
+            self.refused(user, model, "_add", [inbox.id], {"no_lead": 5})
+            self.refused(
+                user,
+                "mail.sync.account",
+                "write",
+                [account.id],
+                {"skip_count_ids": [(1, counts.id, {"count": 0})]},
+            )
+        counts.invalidate_recordset()
+        self.assertEqual(counts.count, 3, "nobody changed it")
