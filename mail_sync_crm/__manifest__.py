@@ -3,7 +3,7 @@
     "name": "Mail Sync for CRM",
     "summary": "Sync each salesperson's own mailbox (Gmail, Microsoft, IMAP+SMTP) "
     "into the Life of the Lead, and send their CRM mail through their own server",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "website": "https://github.com/mail-sync-crm/mail_sync_crm",
     "author": "mail_sync_crm developers",

@@ -14,3 +14,9 @@ class MailSyncUserError(UserError):
     def __init__(self, message, title):
         super().__init__(message)
         self.context = {"mail_sync_title": title}
+
+
+class MailSyncConnectError(MailSyncUserError):
+    """Connect failed: the dialog is titled after the failing side (``title``)
+    and closing it reloads the form (the new Error Log entry). See
+    static/src/errors/."""

@@ -6,11 +6,10 @@ A client chooses the whole context of its call (``call_kw``'s ``context``, the J
 routes' ``context``). Odoo's ``sudo()`` drops its ``default_<field>`` keys (which
 every ``create`` would read, x2many commands included), and nothing else:
 ``allowed_company_ids`` then becomes ``env.company`` unchecked, and the addon's own
-keys (``mail_sync_batch_size``, ``mail_sync_turn_cap``, ``mail_sync_prefetched``)
-would steer a sync. So the superuser work a client's call starts with its context
-(Sync Now, the contact of "Send message") runs with a context of the addon's own:
-the caller's language and time zone only (how texts read; Odoo checks the
-language), nothing else.
+key (``mail_sync_batch_size``) would steer a turn. So the superuser work a client's
+call starts with its context (Sync Now, the contact of "Send message") runs with a
+context of the addon's own: the caller's language and time zone only (how texts
+read; Odoo checks the language), nothing else.
 """
 
 KEPT_KEYS = ("lang", "tz")

@@ -173,48 +173,55 @@ class Phases(CallTimes):
     news, the choice of what to sync, the syncs), the time the syncs waited
     for the reads done ahead, and the checks' own time (in the pool)."""
 
-    PHASES = ("_poll_for_news", "_to_sync", "_sync_each", "_claim_and_sync")
+    PHASES = (
+        ("mail.sync.news", "_check"),
+        ("mail.sync.scheduler", "_to_sync"),
+        ("mail.sync.scheduler", "_give_turns"),
+        ("mail.sync.scheduler", "_claim_turn"),
+    )
 
     def __init__(self, env):
-        from odoo.addons.mail_sync_crm.lib.imap import news as fleet_poll
-        from odoo.addons.mail_sync_crm.lib.imap import read_ahead as history_prefetch
+        from odoo.addons.mail_sync_crm.lib.imap import news as imap_news
+        from odoo.addons.mail_sync_crm.lib.imap import read_ahead as imap_read_ahead
 
         super().__init__(
-            [(type(env["mail.sync.account"]), name) for name in self.PHASES]
+            [(type(env[model]), name) for model, name in self.PHASES]
             + [
-                (history_prefetch.Lookahead, "take"),
-                (fleet_poll, "check_mailbox"),
-                (history_prefetch, "prefetch"),
+                (imap_read_ahead.ReadAheadPool, "take"),
+                (imap_news, "check_mailbox"),
+                (imap_read_ahead, "read_mailbox"),
             ]
         )
 
     def summary(self):
         s, n = self.seconds, self.calls
-        syncs = max(n["_claim_and_sync"], 1)
+        syncs = max(n["_claim_turn"], 1)
         return {
-            "check_for_news": round(s["_poll_for_news"], 1),
+            "check_for_news": round(s["_check"], 1),
             "checks": n["check_mailbox"],
             "check_seconds_each": round(
                 s["check_mailbox"] / max(n["check_mailbox"], 1), 3
             ),
             "choose": round(s["_to_sync"], 1),
-            "syncs_phase": round(s["_sync_each"], 1),
-            "syncs": n["_claim_and_sync"],
-            "sync_seconds_each": round(s["_claim_and_sync"] / syncs, 3),
+            "syncs_phase": round(s["_give_turns"], 1),
+            "syncs": n["_claim_turn"],
+            "sync_seconds_each": round(s["_claim_turn"] / syncs, 3),
             "waited_for_reads_ahead": round(s["take"], 1),
-            "reads_ahead": n["prefetch"],
-            "read_ahead_seconds_each": round(s["prefetch"] / max(n["prefetch"], 1), 3),
+            "reads_ahead": n["read_mailbox"],
+            "read_ahead_seconds_each": round(
+                s["read_mailbox"] / max(n["read_mailbox"], 1), 3
+            ),
         }
 
 
 def run_cron(env, profile_path=None, phases=None):
-    Account = env["mail.sync.account"]
+    Scheduler = env["mail.sync.scheduler"]
     profiler = cProfile.Profile() if profile_path else None
     started = time.perf_counter()
     if profiler:
         profiler.enable()
     with Phases(env) as timing:
-        Account._cron_sync()
+        Scheduler._cron_sync()
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile_path)

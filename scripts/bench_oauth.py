@@ -15,8 +15,8 @@ a Dovecot that checks its tokens itself (``DovecotServer(oauth=...)``), both on
 loopback; creates two salespeople with an enabled mailbox each on that Dovecot
 (folders tracked, three messages in the Inbox already synced): one signs in
 with a password, the other with OAuth tokens obtained through the real code
-flow. Then, per round, in alternating order, times ``_sync_mailbox()`` (an idle
-run: nothing new) of:
+flow. Then, per round, in alternating order, times a turn
+(``mail.sync.scheduler._claim_turn``; an idle run: nothing new) of:
 
 * ``password``: the password mailbox;
 * ``oauth``: the OAuth mailbox, its access token valid;
@@ -118,17 +118,19 @@ def make_accounts(env, imap, auth):
                 get_provider("google", urls=auth.urls),
                 auth.client_id,
                 auth.client_secret,
-                account._oauth_redirect_uri(),
+                env["mail.sync.oauth"]._redirect_uri(),
             )
             auth.add_user(email)
             auth.user = email
             request = client.authorization_request("bench", login_hint=email)
             code = oauth.parse_callback(auth.authorize(request.url))
-            account._oauth_store(client.exchange_code(code, request.code_verifier))
+            env["mail.sync.oauth.token"]._store(
+                account, client.exchange_code(code, request.code_verifier)
+            )
         account.sudo().write(
             {"state": "enabled", "connected_date": fields.Datetime.now()}
         )
-        account._ensure_folders()
+        env["mail.sync.folder"]._ensure_for(account)
         accounts[variant] = account.sudo()
     return accounts
 
@@ -137,10 +139,10 @@ def run_once(env, account, due):
     from odoo import fields
 
     if due:
-        account._oauth_token_row().expires_at = fields.Datetime.now()
+        env["mail.sync.oauth.token"]._of(account).expires_at = fields.Datetime.now()
         env.cr.commit()  # the refresh locks the row on a cursor of its own
     start = time.perf_counter()
-    ok = account._sync_mailbox()
+    ok = env["mail.sync.scheduler"]._claim_turn(account) is None
     elapsed = time.perf_counter() - start
     env.cr.commit()
     if not ok:

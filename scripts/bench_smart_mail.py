@@ -17,7 +17,7 @@ What it does:
    starts a real SMTP server (``mail_sync_testing.SmtpServer``, implicit TLS + AUTH,
    self-signed certificate), creates a salesperson with an enabled mailbox
    pointing at it (certificate pinned; its personal server made by the same
-   ``_after_connect`` as a real connection), a company ``ir.mail_server`` pointing
+   ``_mail_sync_upsert`` as a real connection), a company ``ir.mail_server`` pointing
    at the same listener with the same login (stock Odoo authenticates with the
    password stored on it), and a company override of the ``custom`` profile with
    every limit set but none binding, so that the governor computes every window;
@@ -148,7 +148,7 @@ def setup(env, smtp):
             "smtp_cert_fingerprint": tls.normalize_fingerprint(smtp.cert_fingerprint),
         }
     )
-    account._after_connect()
+    env["ir.mail_server"]._mail_sync_upsert(account)
     env["mail.sync.quota.override"].create(
         {"company_id": company.id, "profile": "custom", **NON_BINDING}
     )

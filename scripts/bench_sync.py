@@ -28,7 +28,7 @@ What it does:
 3. has the salesperson connect a mailbox (``action_connect()``, real IMAP and SMTP
    checks) pointing at the Dovecot through a latency proxy (a child process adding
    ``--rtt`` seconds per request/response round trip);
-4. measures the historical sync (``_sync_mailbox`` as the cron runs it): wall time, peak
+4. measures the historical sync (a turn as the cron runs it): wall time, peak
    memory growth of this process (VmHWM reset just before), where the time goes
    (the ImapSession, parser, matcher and store methods are wrapped and timed, the
    header prefetch thread separately, plus the garbage collector), the records
@@ -116,7 +116,7 @@ def instrument(timings):
     timings.patch(session, "fetch_headers", "parse: header fields")
     # The sync fetches headers ahead in a thread.
     timings.patch(
-        sync_engine._HeaderPrefetch, "__call__", "imap: waiting for prefetched headers"
+        sync_engine.NextBatchHeaders, "__call__", "imap: waiting for prefetched headers"
     )
     timings.patch(message_parser, "parse_message", "parse: full messages")
     timings.patch(matcher, "match", "match")
@@ -132,7 +132,7 @@ def instrument(timings):
 
 
 def timed_sync(account, profile=None):
-    """Seconds of one ``_sync_mailbox`` as the cron runs it (committing, process
+    """Seconds of one turn as the cron runs it (committing, process
     tuned for long runs); with ``profile`` (a path),
     under cProfile, its statistics written there."""
     account.env.invalidate_all()
@@ -145,7 +145,12 @@ def timed_sync(account, profile=None):
     started = time.perf_counter()
     from odoo.addons.mail_sync_crm.lib.sync import process_tuning
 
-    ok = account._sync_mailbox(auto_commit=True, long_run=process_tuning.long_run)
+    ok = (
+        account.env["mail.sync.scheduler"]._claim_turn(
+            account, long_run=process_tuning.long_run
+        )
+        is None
+    )
     seconds = time.perf_counter() - started
     if profiler is not None:
         profiler.disable()

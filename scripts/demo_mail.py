@@ -212,7 +212,7 @@ def _connect_mailbox(env, user, address, login, password, state):
     else:
         account = Account.create(values)
     account.action_connect()
-    account.sudo()._sync_mailbox(auto_commit=True)
+    account.env["mail.sync.scheduler"]._claim_turn(account.sudo())
     count = account.synced_count
     _say(f"{user.name}'s mailbox is {account.state}, {count} synced emails")
     return account

@@ -15,7 +15,7 @@ from odoo.http import request
 
 from ..lib import errors
 from ..lib.oauth import client as oauth
-from ..models.mail_sync_account_oauth import CALLBACK_PATH, START_PATH
+from ..models.mail_sync_oauth import CALLBACK_PATH, START_PATH
 
 _logger = logging.getLogger(__name__)
 
@@ -35,9 +35,11 @@ class MailSyncOAuthController(http.Controller):
                 Account, "the mailbox is not the current user's", provider=""
             )
         try:
-            url, nonce, verifier = account._oauth_authorization()
+            url, nonce, verifier = request.env["mail.sync.oauth"]._authorization(
+                account
+            )
         except errors.MailSyncError as err:
-            account._oauth_refused(err)
+            request.env["mail.sync.oauth"]._refused(account, err)
             return self._back(account)
         pending = dict(request.session.get(SESSION_KEY) or {})
         pending[nonce] = verifier
@@ -47,7 +49,7 @@ class MailSyncOAuthController(http.Controller):
     @http.route(CALLBACK_PATH, type="http", auth="user", methods=["GET"])
     def oauth_callback(self, state=None, **params):
         Account = request.env["mail.sync.account"]
-        values = Account._oauth_read_state(state)
+        values = request.env["mail.sync.oauth"]._read_state(state)
         if not values:
             return self._refuse(Account, "state forged, damaged or expired")
         if values["user"] != request.env.uid:
@@ -64,13 +66,16 @@ class MailSyncOAuthController(http.Controller):
             )
         try:
             with request.env.cr.savepoint():
-                code = oauth.parse_callback(params, account._oauth_client_provider())
-                account._oauth_finish(code, verifier)
+                OAuth = request.env["mail.sync.oauth"]
+                code = oauth.parse_callback(params, OAuth._client_provider(account))
+                OAuth._finish(account, code, verifier)
         except errors.MailSyncError as err:
-            account._oauth_refused(err)
+            request.env["mail.sync.oauth"]._refused(account, err)
         except Exception as exc:  # never a traceback page: logged on the mailbox
             _logger.exception("mail_sync_crm: OAuth callback of mailbox %s", account.id)
-            account._oauth_refused(errors.classify(exc, side="oauth"))
+            request.env["mail.sync.oauth"]._refused(
+                account, errors.classify(exc, side="oauth")
+            )
         return self._back(account)
 
     # ------------------------------------------------------------------
@@ -93,7 +98,11 @@ class MailSyncOAuthController(http.Controller):
         current user's own mailbox."""
         if not account:
             account = account.search([("user_id", "=", request.env.uid)], limit=1)
-        label = provider if provider is not None else account._oauth_label()
+        label = (
+            provider
+            if provider is not None
+            else request.env["mail.sync.oauth"]._label(account)
+        )
         err = errors.MailSyncError(
             "oauth_state_invalid",
             detail,
@@ -101,7 +110,7 @@ class MailSyncOAuthController(http.Controller):
             params={"provider": label} if label else {},
         )
         if account:
-            account._oauth_refused(err)
+            request.env["mail.sync.oauth"]._refused(account, err)
         return self._back(account)
 
     def _back(self, account):

@@ -10,11 +10,11 @@ mails whose author is the owner, see ``mail_mail.py``), and ``connect``
 refuses a personal server that is not allowed.
 
 No password is stored here: ``connect`` opens the session with the mailbox's
-own settings (``mail.sync.account._smtp_settings``: the encrypted password,
+own settings (``mail.sync.connector._smtp_settings``: the encrypted password,
 the pinned certificate of a self-signed server, a timeout).
 """
 
-from odoo import _, api, fields, models, modules
+from odoo import _, api, fields, models, modules, tools
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import email_normalize
 
@@ -129,7 +129,7 @@ class IrMailServer(models.Model):
 
     @api.model
     def _mail_sync_values(self, account):
-        profile = account._mail_sync_quota_profile()
+        profile = self.env["mail.sync.quota.override"]._profile_for(account)
         return {
             "name": _(
                 "%(user)s's mailbox (%(email)s)",
@@ -155,7 +155,7 @@ class IrMailServer(models.Model):
     def _mail_sync_upsert(self, accounts):
         """Create or update the personal server of each of ``accounts``."""
         # sudo: the personal server of each mailbox whose owner just connected it
-        # (action_connect and _oauth_finish checked the owner): values from
+        # (action_connect and mail.sync.oauth._finish checked the owner): values from
         # _mail_sync_values(), computed from the mailbox; Odoo's sudo() drops a client
         # context's default_* keys.
         servers = self.sudo().with_context(active_test=False)
@@ -220,9 +220,79 @@ class IrMailServer(models.Model):
         # its owner's entitled mail (mail_mail._mail_sync_send).
         account = self.sudo().mail_sync_account_id
         # A missing or undecryptable password raises its own MailSyncError.
-        settings = account._smtp_settings()
+        settings = self.env["mail.sync.connector"]._smtp_settings(account)
         connection, _fingerprint = smtp_session.open_smtp(settings)
         return connection
+
+    # ------------------------------------------------------------------
+    # The sending route, as the composer tells it
+    # ------------------------------------------------------------------
+    @api.model
+    def _mail_sync_sending_route(self, email_from):
+        """One line telling the current user from which address and through
+        which server mail they send now with ``email_from`` leaves: their
+        mailbox's own SMTP server (Smart Mail, ``mail_mail.py``) or the
+        company's server, and why not their mailbox."""
+        # sudo: the current user's own mailbox and the servers Odoo would
+        # choose among; only their names and addresses are shown.
+        account = (
+            self.env["mail.sync.account"]
+            .sudo()
+            .search([("user_id", "=", self.env.uid)], limit=1)
+        )
+        address = tools.email_normalize(email_from) or email_from or ""
+        own = account and tools.email_normalize(account.email) == address
+        sending = own and account.state in ("enabled", "error", "connection")
+        if sending and account.email_proof:
+            host = (account.smtp_host or "").strip()
+            if account.state == "enabled":
+                return self.env._(
+                    "Leaves from %(address)s through your mailbox's own server "
+                    "(%(host)s), within its sending limits.",
+                    address=account.email,
+                    host=host,
+                )
+            return self.env._(
+                "Leaves from %(address)s through your mailbox's own server "
+                "(%(host)s) once it works again: your mailbox is in %(state)s; "
+                "the mail waits, it is never sent another way.",
+                address=account.email,
+                host=host,
+                state=dict(account._fields["state"]._description_selection(self.env))[
+                    account.state
+                ],
+            )
+        # sudo: read-only: Odoo's own choice of server for the caller's address,
+        # to tell them how a reply leaves; nothing is sent or written.
+        server, sender = self.sudo()._find_mail_server(email_from)
+        if server:
+            route = self.env._(
+                "Leaves from %(address)s through the company's server %(server)s "
+                "(%(host)s)",
+                address=sender,
+                server=server.name,
+                host=server.smtp_host,
+            )
+        else:
+            route = self.env._(
+                "Leaves from %(address)s through the company's outgoing server "
+                "(%(host)s, Odoo's configuration)",
+                address=sender,
+                host=tools.config.get("smtp_server") or "localhost",
+            )
+        if own and account.state == "pending":
+            why = self.env._(
+                "your mailbox is Pending (your company's limit of synced mailboxes)"
+            )
+        elif sending:
+            why = self.env._("your mailbox's address is not confirmed yet")
+        elif account and account.state != "draft":
+            why = self.env._(
+                "this address is not your mailbox's (%(email)s)", email=account.email
+            )
+        else:
+            why = self.env._("you have no connected mailbox")
+        return self.env._("%(route)s: %(why)s.", route=route, why=why)
 
     # ------------------------------------------------------------------
     # Odoo's server choice and connection

@@ -17,10 +17,10 @@ class MailComposeMessage(models.TransientModel):
     @api.depends_context("uid", "mail_sync_show_route")
     def _compute_mail_sync_sending_route(self):
         show = self.env.context.get("mail_sync_show_route")
-        Account = self.env["mail.sync.account"]
+        Servers = self.env["ir.mail_server"]
         for composer in self:
             composer.mail_sync_sending_route = (
-                Account._mail_sync_sending_route(composer.email_from)
+                Servers._mail_sync_sending_route(composer.email_from)
                 if show and composer.email_from
                 else False
             )

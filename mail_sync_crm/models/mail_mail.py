@@ -283,7 +283,7 @@ class MailMail(models.Model):
             session.quit()
             events._record(account, sent)
             if reached:
-                account._record_success()
+                self.env["mail.sync.turn"]._record_success(account)
             self._mail_sync_wake_up(wake_up)
         if post_send_callback:
             post_send_callback(self.ids)
@@ -337,19 +337,20 @@ class MailMail(models.Model):
             self._postprocess_sent_message(
                 success_pids=[], failure_reason=reason, failure_type="unknown"
             )
-            account._log_error(
+            self.env["mail.sync.log"]._record(
+                account,
                 errors.MailSyncError(
                     stop.decision.code if stop.decision else "message_too_large",
                     reason,
                     side="smtp",
                     host=account.smtp_host or "",
                     port=account.smtp_port,
-                )
+                ),
             )
             return None
         retry_at = _whole_second(stop.retry_at) if stop.retry_at else False
         if stop.action == "offline":
-            account._record_error(stop.error)
+            self.env["mail.sync.turn"]._record_error(account, stop.error)
             reason = _(
                 "Waiting: %(problem)s It is retried automatically; it is never sent "
                 "through another server.",
@@ -358,7 +359,7 @@ class MailMail(models.Model):
         elif stop.decision is not None:  # the governor: a quota would be exceeded
             reason = _("Waiting for the sending limits: %(reason)s", reason=stop.reason)
         else:  # the server refused it for now (quota reply or another 4xx)
-            account._log_error(stop.error)
+            self.env["mail.sync.log"]._record(account, stop.error)
             reason = _(
                 "Waiting: your provider refused to send it for now (%(answer)s). "
                 "It leaves automatically at %(time)s.",

@@ -12,10 +12,11 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from .advisory_locks import CONNECT_ATTEMPT
+
 CONNECT_ATTEMPTS = 5
 CONNECT_WINDOW = timedelta(minutes=1)
 KEEP_ATTEMPTS = timedelta(days=1)
-LOCK_NAMESPACE = 0x6D63  # advisory lock (namespace, user id): one count at a time
 
 
 class MailSyncConnectAttempt(models.Model):
@@ -61,7 +62,7 @@ class MailSyncConnectAttempt(models.Model):
         so the attempt is recorded. (SQL, past the table's access rules, which
         give it to nobody: the values are the current user's id and the
         server's clock, nothing a caller chooses.)"""
-        cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, user_id])
+        cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CONNECT_ATTEMPT, user_id])
         cr.execute(
             "SELECT count(*) FROM mail_sync_connect_attempt"
             " WHERE user_id = %s AND date > %s",

@@ -33,7 +33,7 @@ from odoo import api, fields, models
 
 from ..lib.privacy import visibility
 from ..superuser import addon_sudo
-from .mail_sync_account_run import _auto_commit
+from .mail_sync_scheduler import auto_commit
 
 _logger = logging.getLogger(__name__)
 
@@ -444,7 +444,7 @@ class MailSyncContent(models.Model):
                 self._mail_sync_remove_content(
                     rows[start : start + BATCH].mail_message_id
                 )
-                if _auto_commit():
+                if auto_commit():
                     # batch done: a failure later keeps what was reduced
                     self.env.cr.commit()  # pylint: disable=invalid-commit
             if rows:

@@ -49,10 +49,27 @@ class MailSyncFolder(models.Model):
         self._check_addon_only()
         return super().unlink()
 
+    @api.model
+    def _ensure_for(self, account):
+        """Track the Inbox and Sent folders of ``account`` found at connect."""
+        account.ensure_one()
+        # sudo: the folders of a mailbox just enabled (connected by its owner, or
+        # promoted by the addon): the names its own IMAP server gave at Connect,
+        # direction constants; Odoo's sudo() drops a client context's default_* keys.
+        Folder = self.sudo()
+        for name, direction in (
+            (account.inbox_folder, "in"),
+            (account.sent_folder, "out"),
+        ):
+            if name and not account.folder_ids.filtered(lambda f, n=name: f.name == n):
+                Folder.create(
+                    {"account_id": account.id, "name": name, "direction": direction}
+                )
+
     def _check_addon_only(self):
         # sudo: a guard: no client creates, changes or removes a folder (a client's
         # call runs as its user, never with env.su); the addon's own superuser code
-        # does (_ensure_folders, the sync's checkpoints, disconnect).
+        # does (_ensure_for, the turn's checkpoints, disconnect).
         if not self.env.su:
             raise AccessError(
                 _("Only Mail Sync itself changes the synced folders of a mailbox.")

@@ -1,10 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""A mailbox's error log: what went wrong, how to fix it; written by the addon
+only (``_record``)."""
+
+import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
 
 from ..exceptions import MailSyncUserError
 from ..lib.sync.held import MAX_ATTEMPTS
+
+_logger = logging.getLogger(__name__)
 
 LOG_RETENTION = timedelta(days=30)
 
@@ -46,6 +52,75 @@ class MailSyncLog(models.Model):
     failed_sender = fields.Char(related="failed_message_id.sender")
     failed_subject = fields.Char(related="failed_message_id.subject")
     can_retry = fields.Boolean(compute="_compute_can_retry")
+
+    @api.model
+    def _record(self, account, err, persist=False):
+        """Write ``err`` to the log of ``account``. With ``persist``, through a
+        cursor of its own so that the entry survives the UserError about to
+        roll back the current transaction; when the mailbox was created in the
+        current transaction (a script, an import, a server action), that
+        cursor cannot see it yet, and the entry is written in the current
+        transaction: kept when the caller commits, gone with the rollback
+        otherwise."""
+        account.ensure_one()
+        message, hint = account._describe(err)
+        vals = {
+            "account_id": account.id,
+            "code": err.code,
+            "side": err.side or False,
+            "message": message,
+            "hint": hint,
+            # Before a login succeeded, whatever listens on that port may have
+            # answered (an SSH banner, a web server): only the catalogue's
+            # words are stored, never the server's (the server log has them).
+            "detail": False if err.before_login else err.detail,
+        }
+        _logger.info(
+            "mail_sync_crm: mailbox %s: %s (%s)", account.id, err.code, err.detail
+        )
+        if not persist:
+            # sudo: the log entry of this mailbox (no one else writes the log): vals
+            # computed above from err (code, side, catalogue message and hint, and as
+            # text the server's own words, for an OAuth callback the error it carries);
+            # Odoo's sudo() drops a client context's default_* keys.
+            return self.sudo().create(vals)
+        with self.env.registry.cursor() as cr:
+            cr.execute("SELECT 1 FROM mail_sync_account WHERE id = %s", [account.id])
+            committed = bool(cr.fetchone())
+            if committed:
+                # sudo: the same entry, through a cursor of its own.
+                self.env(cr=cr)["mail.sync.log"].sudo().create(vals)
+        if not committed:
+            # sudo: the same entry, in the current transaction.
+            return self.sudo().create(vals)
+        account.invalidate_recordset(["log_ids", "log_count", "log_total"])
+        return True
+
+    @api.model
+    def _current_domain(self, account):
+        """The log entries of ``account`` written since it last recovered, and
+        those of messages still skipped (Retry is waiting for them)."""
+        account.ensure_one()
+        domain = [("account_id", "=", account.id)]
+        if account.log_cleared_id:
+            domain += [
+                "|",
+                ("id", ">", account.log_cleared_id),
+                ("failed_message_id.state", "=", "skipped"),
+            ]
+        return domain
+
+    @api.model
+    def _cleared_values(self, account):
+        """What ``account``, which just worked, writes: its log so far is
+        history (by entry, not by time: a transaction's entries share its
+        timestamp)."""
+        account.ensure_one()
+        self.flush_model(["account_id"])
+        self.env.cr.execute(
+            "SELECT MAX(id) FROM mail_sync_log WHERE account_id = %s", [account.id]
+        )
+        return {"log_cleared_id": self.env.cr.fetchone()[0] or 0}
 
     @api.depends("failed_message_id.state")
     def _compute_can_retry(self):

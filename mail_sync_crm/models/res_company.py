@@ -151,9 +151,9 @@ class ResCompany(models.Model):
             # sudo: the limit the caller just wrote (a company write it is allowed)
             # moves mailboxes over it to Pending and frees places for Pending ones
             # of these companies (constants).
-            accounts = self.env["mail.sync.account"].sudo()
-            accounts._demote_over_limit(self)
-            accounts._promote_pending(self)
+            status = self.env["mail.sync.status"].sudo()
+            status._demote_over_limit(self)
+            status._promote_pending(self)
         if any(name in vals for name in VISIBILITY_FIELDS):
             # sudo: read-only: the mailboxes of the companies the caller just
             # changed (a company write it is allowed), whose levels now apply to

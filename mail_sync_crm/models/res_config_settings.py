@@ -5,12 +5,9 @@ from odoo import api, fields, models
 from odoo.tools.misc import format_datetime
 
 from ..lib import errors
-from ..lib.imap import news as fleet_poll
+from ..lib.imap import news as imap_news
 from ..lib.secrets import secret_key
-
-# mail_sync_account_fleet.POOL_PARAM (importing that module here would declare
-# its class before the model it extends)
-POOL_PARAM = "mail_sync_crm.poll_pool_size"
+from .mail_sync_news import POOL_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
@@ -61,7 +58,7 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_poll_pool_size = fields.Integer(
         string="IMAP Connections per Run",
         config_parameter=POOL_PARAM,
-        default=fleet_poll.DEFAULT_POOL_SIZE,
+        default=imap_news.DEFAULT_POOL_SIZE,
         help="How many mailboxes a scheduled sync checks for news at once, one "
         "IMAP connection each (1 to 64; 0 means the default, 16).",
     )
@@ -104,7 +101,7 @@ class ResConfigSettings(models.TransientModel):
         "microsoft_outlook_client_secret",
     )
     def _compute_mail_sync_oauth(self):
-        uri = self.env["mail.sync.account"]._oauth_redirect_uri()
+        uri = self.env["mail.sync.oauth"]._redirect_uri()
         for settings in self:
             settings.mail_sync_oauth_redirect_uri = uri
             settings.mail_sync_google_ready = bool(
@@ -122,20 +119,20 @@ class ResConfigSettings(models.TransientModel):
         fingerprint (never the key), or what is wrong with it."""
         # sudo: read-only: where the key is found and its fingerprint (never the
         # key) for the settings page of an administrator; no value of theirs.
-        Account = self.env["mail.sync.account"].sudo()
+        Key = self.env["mail.sync.secret.key"].sudo()
         ok, fingerprint = False, False
         try:
-            key, source = Account._secret_key_found()
+            key, source = Key._found()
         except errors.MailSyncError as err:
-            message, hint = Account._describe(err)
+            message, hint = self.env["mail.sync.account"]._describe(err)
             status = self.env._("%(message)s %(hint)s", message=message, hint=hint)
         else:
-            stored = Account._secret_key_fingerprint_stored()
+            stored = Key._stored_fingerprint()
             if key is None:
                 ok = True
                 status = self.env._(
                     "No key yet: made at the first password stored, as %(path)s",
-                    path=Account._secret_key_path(),
+                    path=Key._path(),
                 )
             else:
                 fingerprint = secret_key.fingerprint(key)
@@ -225,7 +222,7 @@ class ResConfigSettings(models.TransientModel):
     def _onchange_mail_sync_user_limit(self):
         """Say, before saving, which mailboxes a lower limit moves to Pending."""
         company = self.company_id
-        surplus = self.env["mail.sync.account"]._over_limit(
+        surplus = self.env["mail.sync.status"]._over_limit(
             company, self.mail_sync_user_limit
         )
         if not surplus:

@@ -1,6 +1,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The Odoo side of a sync run: the store ``lib.sync_engine`` writes through
-(``lib.sync_store.SyncStore``). It reads the lead index, checks the ledger, and
+"""The Odoo side of a sync run: the store ``lib.sync.engine`` writes through
+(``lib.sync.store.SyncStore``). It reads the lead index, checks the ledger, and
 writes chatter messages, ledger rows and checkpoints."""
 
 import re
@@ -598,7 +598,7 @@ class MailSyncStore(HeldMessages, SyncStore):
         messages.invalidate_recordset(["body"])
 
     def skip(self, folder, uid, err):
-        self.account._log_error(err)
+        self.account.env["mail.sync.log"]._record(self.account, err)
 
     def checkpoint(self, folder, progress):
         """Move ``folder``'s checkpoint and add the skips it moves past to the

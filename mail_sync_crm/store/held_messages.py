@@ -9,7 +9,7 @@ from ..lib.timeutil import naive_utc
 
 
 class HeldMessages:
-    """``held``, ``hold`` and ``release`` of :class:`..lib.sync_store.SyncStore`,
+    """``held``, ``hold`` and ``release`` of :class:`..lib.sync.store.SyncStore`,
     for ``MailSyncStore`` (``self.account``, ``self.env``)."""
 
     held_folders = None  # (folder, UIDVALIDITY) -> {uid: attempts}, read once
@@ -72,7 +72,7 @@ class HeldMessages:
                 )
             )
         if give_up:
-            log = self.account._log_error(err)
+            log = self.account.env["mail.sync.log"]._record(self.account, err)
             log.write(
                 {
                     "failed_message_id": failed.id,

@@ -9,7 +9,7 @@ class LeadIndex(Mapping):
 
     ``load(addresses)`` returns the index restricted to ``addresses`` (all of
     it for None). A run that finds nothing new never reads it; one that finds a
-    few new messages (``prefetch`` of their addresses before matching) reads
+    few new messages (``look_up`` of their addresses before matching) reads
     only their leads; a big run reads the whole index once."""
 
     # Addresses looked up batch by batch before the whole index is read instead.
@@ -27,7 +27,7 @@ class LeadIndex(Mapping):
             self._partial = self._looked_up = None
         return self._index
 
-    def prefetch(self, addresses):
+    def look_up(self, addresses):
         """Read the leads of ``addresses`` (the next batch's candidates)."""
         if self._index is not None:
             return

@@ -11,7 +11,7 @@ from mail_sync_testing import LOOPBACK, DovecotServer, SmtpServer
 
 from ..lib.net import tls
 from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
-from ..models.mail_sync_account_connect import PROOF_SECONDS_PARAM
+from ..models.mail_sync_connector import PROOF_SECONDS_PARAM
 
 PASSWORD = "S3cret-pa55word!"
 # mail_sync_crm.allowed_hosts of every test: the test servers' loopback address.

@@ -8,7 +8,7 @@ import urllib.parse
 from mail_sync_testing import DovecotServer, OAuthServer, SmtpServer
 
 from ..lib.oauth.providers import CLIENT_PARAMS, param_name
-from ..models.mail_sync_account_oauth import CALLBACK_PATH
+from ..models.mail_sync_oauth import CALLBACK_PATH
 from .common import PASSWORD, MailSyncHttpCase, login_password
 
 

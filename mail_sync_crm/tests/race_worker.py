@@ -11,7 +11,7 @@ JSON object per line on stdout (Odoo logs to LOGFILE):
 * ``{"cmd": "begin"}``: opens a transaction and reads the mailboxes in it, as any
   caller does before it calls the sync (a cron job reads its server action, a
   request its session), and keeps it for the next command.
-* ``{"cmd": "cron", "batch_size": n}``: ``mail.sync.account._cron_sync()``.
+* ``{"cmd": "cron", "batch_size": n}``: ``mail.sync.scheduler._cron_sync()``.
 * ``{"cmd": "sync_now", "login": l}``: ``action_sync_now()`` as that user.
 * ``{"cmd": "quit"}``.
 
@@ -101,7 +101,7 @@ def _run(env, command):
     if command.get("batch_size"):
         Account = Account.with_context(mail_sync_batch_size=command["batch_size"])
     if command["cmd"] == "cron":
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         return {}
     if command["cmd"] == "sync_now":
         user = env["res.users"].search([("login", "=", command["login"])])

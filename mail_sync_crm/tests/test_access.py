@@ -23,8 +23,9 @@ class TestAccess(MailSyncCase):
         )
         for account in (cls.own, cls.colleague):
             account.action_connect()
-            account.sudo()._record_error(
-                errors.MailSyncError("timeout", side="imap", host="h", port=1)
+            account.sudo().env["mail.sync.turn"]._record_error(
+                account.sudo(),
+                errors.MailSyncError("timeout", side="imap", host="h", port=1),
             )
         cls.foreign = (
             cls.env["mail.sync.account"]
@@ -32,7 +33,9 @@ class TestAccess(MailSyncCase):
             .with_company(cls.company_2)
             .create(cls.connect_values(cls, cls.other_company_user))
         )
-        cls.foreign.sudo()._record_error(errors.MailSyncError("timeout", side="imap"))
+        cls.foreign.sudo().env["mail.sync.turn"]._record_error(
+            cls.foreign.sudo(), errors.MailSyncError("timeout", side="imap")
+        )
         cls.Account = cls.env["mail.sync.account"]
         cls.Log = cls.env["mail.sync.log"]
 

@@ -55,7 +55,7 @@ class TestChronology(SyncCase):
     def test_history_across_inbox_and_sent_reads_in_date_order(self):
         self.fill_interleaved()
         self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         expected = [
             "Day 1 question",
             "Day 2 answer",
@@ -76,7 +76,7 @@ class TestChronology(SyncCase):
             "INBOX",
             self.received(ALICE, "Day 8 question", date=DAY + timedelta(days=8)),
         )
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(
             self.on_chatter(self.lead),
             [*expected, "Day 8 question", "Day 9 follow-up"],
@@ -100,7 +100,7 @@ class TestChronology(SyncCase):
 
         Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
         with patch.object(MailSyncStore, "checkpoint", checkpoint_then_kill):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "error")
         self.assertEqual(self.on_chatter(self.lead), ["Day 1 question", "Day 2 answer"])
         # the mailbox's banner: "2 of 6 messages, 2 emails on 1 leads so far"
@@ -109,7 +109,7 @@ class TestChronology(SyncCase):
         self.assertEqual((account.synced_count, account.synced_lead_count), (2, 1))
 
         self.mail.add_user(self.salesman.login, PASSWORD)
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled")
         self.assertEqual(
             self.on_chatter(self.lead),

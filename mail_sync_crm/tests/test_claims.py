@@ -38,7 +38,7 @@ class TestClaims(MailSyncCase):
             self.accounts |= self.connected_account(
                 user, imap_host=self.mail.host, imap_port=self.mail.ssl_port
             ).sudo()
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.Ledger = self.env["mail.sync.message"].sudo()
 
     def on_chatter(self):

@@ -26,7 +26,7 @@ from odoo.tests.common import get_db_name
 
 from mail_sync_testing import DovecotServer, SmtpServer, make_message
 
-from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE
+from ..models.advisory_locks import MAILBOX_SYNC as SYNC_LOCK_NAMESPACE
 from .common import started
 from .odoo_processes import ThrowawayDatabase, write_config
 

@@ -5,8 +5,8 @@
 from odoo.http import serialize_exception
 from odoo.tests import tagged
 
+from ..exceptions import MailSyncConnectError
 from ..lib import errors
-from ..models.mail_sync_account_connect import MailSyncConnectError
 from .common import MailSyncHttpCase
 
 
@@ -19,8 +19,7 @@ class TestConnectDialog(MailSyncHttpCase):
         data = serialize_exception(caught.exception)
         self.assertEqual(
             data["name"],
-            "odoo.addons.mail_sync_crm.models.mail_sync_account_connect"
-            ".MailSyncConnectError",
+            "odoo.addons.mail_sync_crm.exceptions.MailSyncConnectError",
         )
         self.assertEqual(
             data["context"]["mail_sync_title"], "Incoming mail (IMAP) failed"
@@ -40,7 +39,9 @@ class TestConnectDialog(MailSyncHttpCase):
 
     def test_errors_button_after_a_reconnect(self):
         account = self.connected_account(self.salesman)
-        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        account.env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("timeout", side="imap")
+        )
         self.assertEqual(account.state, "error")
         self.start_tour(
             f"/odoo/mail.sync.account/{account.id}",

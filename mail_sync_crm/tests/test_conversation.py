@@ -89,7 +89,7 @@ class TestConversation(MailSyncHttpCase):
         self.connected_account(
             self.salesman, imap_host=self.mail.host, imap_port=self.mail.ssl_port
         )
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
 
     @contextlib.contextmanager
     def live(self):
@@ -191,7 +191,7 @@ class TestConversation(MailSyncHttpCase):
         # the provider files the sent mail in Sent; the sync finds it: one
         # entry still, now the mailbox's record of it
         self.mail.append(self.salesman.login, "Sent", received.data)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         [email] = entries(lead.mail_sync_conversation())
         self.assertFalse(email["from_odoo"])
         self.assertEqual(email["direction"], "out")

@@ -18,8 +18,10 @@ from odoo.tools import config
 from mail_sync_testing import DovecotServer, make_message
 
 from ..lib.imap import session as imap_session
-from ..models.mail_sync_account_fleet import POOL_PARAM, ROUND_EPOCH, _round_key
-from ..models.mail_sync_account_run import BUDGET_PARAM, SYNC_LOCK_NAMESPACE
+from ..models.advisory_locks import MAILBOX_SYNC as SYNC_LOCK_NAMESPACE
+from ..models.advisory_locks import round_key as _round_key
+from ..models.mail_sync_news import POOL_PARAM
+from ..models.mail_sync_scheduler import BUDGET_PARAM, ROUND_EPOCH
 from .common import PASSWORD
 from .schedule_common import ALICE, ScheduledSyncCase, frozen_at
 
@@ -66,13 +68,15 @@ class TestCronSchedule(ScheduledSyncCase):
             first, second, third = (self.mailbox(user) for user in self.users)
             accounts = first | second | third
             with self.slow_connections(frozen, 30):
-                self.Account._cron_sync()  # 30 s, 60 s: no third mailbox
+                self.Account.env[
+                    "mail.sync.scheduler"
+                ]._cron_sync()  # 30 s, 60 s: no third mailbox
                 self.assertEqual(
                     self.synced_subjects(), {"Hello salesman", "Hello salesman_all"}
                 )
                 self.assertFalse(third.last_attempt_date, "not even tried")
                 before = self.attempts(accounts)
-                self.Account._cron_sync()
+                self.Account.env["mail.sync.scheduler"]._cron_sync()
         # the left-over mailbox is synced; the two others are checked for news
         # (at once, in the pool: one connection's time for both) and have none
         self.assertEqual(self.tried_in(before, accounts), accounts)
@@ -107,23 +111,54 @@ class TestCronSchedule(ScheduledSyncCase):
         50 s), a mailbox started 40 s into the run gets 40 s (the run ends by
         80 s), not the 180 s of a turn: Odoo never kills a sync half-way."""
         seen = []
-        turn_seconds = type(self.Account)._turn_seconds
+        Turn = type(self.env["mail.sync.turn"])
+        turn_seconds = Turn._turn_seconds
 
-        def spy(account):
-            seen.append(turn_seconds(account))
+        def spy(turn, cap=None):
+            seen.append(turn_seconds(turn, cap))
             return seen[-1]
 
         self.env["ir.config_parameter"].set_param(BUDGET_PARAM, "60")
         with (
             frozen_at(self.start) as frozen,
             patch.dict(config.options, {"limit_time_real_cron": 100}),
-            patch.object(type(self.Account), "_turn_seconds", spy),
+            patch.object(Turn, "_turn_seconds", spy),
         ):
             self.mailbox(self.salesman), self.mailbox(self.salesman_all)
             with self.slow_connections(frozen, 40):
-                self.Account._cron_sync()
+                self.Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(seen, [80, 40])
-        self.assertEqual(self.Account._turn_seconds(), 180)  # outside a run
+        self.assertEqual(
+            self.env["mail.sync.turn"]._turn_seconds(), 180
+        )  # outside a run
+
+    def test_a_run_builds_each_mailbox_s_settings_once(self):
+        """A mailbox's IMAP settings (its password decrypted, or its access token
+        refreshed) are built once per run, and passed to its check for news, its
+        read-ahead and its turn (docs/glossary.rst, Server settings)."""
+        Connector = type(self.env["mail.sync.connector"])
+        imap_settings = Connector._imap_settings
+        built = []
+
+        def spy(connector, account):
+            built.append(account.id)
+            return imap_settings(connector, account)
+
+        first, second = self.mailbox(self.salesman), self.mailbox(self.salesman_all)
+        Scheduler = self.env["mail.sync.scheduler"]
+        with patch.object(Connector, "_imap_settings", spy):
+            Scheduler._cron_sync()  # their historical sync: turns, a read-ahead
+            self.assertEqual(sorted(built), sorted([first.id, second.id]))
+            for user in (self.salesman, self.salesman_all):
+                self.mail.append(
+                    user.login,
+                    "INBOX",
+                    make_message(ALICE, user.email, subject=f"News {user.login}"),
+                )
+            built.clear()
+            Scheduler._cron_sync()  # checks for news, a read-ahead, turns
+        self.assertEqual(sorted(built), sorted([first.id, second.id]))
+        self.assertIn("News salesman_all", self.synced().mapped("subject"))
 
     def test_a_failing_mailbox_waits_its_turn_like_the_others(self):
         """Each run has time for one connection: it checks the mailbox tried
@@ -135,7 +170,7 @@ class TestCronSchedule(ScheduledSyncCase):
             failing, *working = (self.mailbox(user) for user in self.users)
             accounts = failing.browse([failing.id] + [a.id for a in working])
             self.assertEqual(accounts.ids, sorted(accounts.ids), "failing goes first")
-            self.Account._cron_sync()  # all synced once
+            self.Account.env["mail.sync.scheduler"]._cron_sync()  # all synced once
             self.assertEqual(len(self.synced_subjects()), 3)
             with DovecotServer() as gone:
                 closed = gone.ssl_port
@@ -148,7 +183,7 @@ class TestCronSchedule(ScheduledSyncCase):
                 for _run in range(3):
                     frozen.tick(timedelta(minutes=5))
                     before = self.attempts(accounts)
-                    self.Account._cron_sync()
+                    self.Account.env["mail.sync.scheduler"]._cron_sync()
                     for account in self.tried_in(before, accounts):
                         tries[account] += 1
         self.assertEqual(list(tries.values()), [2, 2, 2], "each twice in 3 runs")
@@ -175,30 +210,32 @@ class TestCronSchedule(ScheduledSyncCase):
 
     def test_a_run_joins_the_round_under_way_and_skips_what_it_tried(self):
         account = self.mailbox(self.salesman)
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         self.mail.append(
             self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
         )
         other, number = self.other_run_in_round(10)
         try:
             account.sudo().sync_round = number  # the other run tried it
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertEqual(len(self.synced_subjects()), 1, "not tried again")
         finally:
             self.end_run(other)
-        self.Account._cron_sync()  # the round is over: a new one
+        self.Account.env[
+            "mail.sync.scheduler"
+        ]._cron_sync()  # the round is over: a new one
         self.assertEqual(len(self.synced_subjects()), 2)
 
     def test_a_run_past_the_interval_does_not_hold_the_next_ones_back(self):
         account = self.mailbox(self.salesman)
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         self.mail.append(
             self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
         )
         other, number = self.other_run_in_round(6 * 60)  # the interval is 5 min
         try:
             account.sudo().sync_round = number
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertEqual(len(self.synced_subjects()), 2, "a new round")
             self.assertGreater(account.sync_round, number)
         finally:
@@ -211,7 +248,7 @@ class TestCronSchedule(ScheduledSyncCase):
             self.refuse_login(self.salesman)
             for minutes in range(0, 48 * 60, 5):  # the cron's 5-minute interval
                 frozen.move_to(self.start + timedelta(minutes=minutes))
-                self.Account._cron_sync()
+                self.Account.env["mail.sync.scheduler"]._cron_sync()
                 if minutes == 0:
                     self.assertEqual(account.state, "error")
                     self.assertEqual(
@@ -226,7 +263,7 @@ class TestCronSchedule(ScheduledSyncCase):
                         timedelta(hours=4),
                     )
             frozen.move_to(self.start + timedelta(hours=48, minutes=1))
-            self.Account._cron_update_status()
+            self.Account.env["mail.sync.status"]._cron_update_status()
         self.assertEqual(account.state, "connection", "the 48-hour decay still holds")
         # Every five minutes for 48 hours would be 576 refused logins.
         self.assertEqual(self.auth_failures(account), 15)
@@ -235,10 +272,10 @@ class TestCronSchedule(ScheduledSyncCase):
         with frozen_at(self.start) as frozen:
             account = self.mailbox(self.salesman)
             self.refuse_login(self.salesman)
-            self.Account._cron_sync()
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             frozen.tick(timedelta(minutes=6))
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertEqual(self.auth_failures(account), 2)
             self.assertEqual(account.auth_failure_count, 2)
             self.mail.add_user(self.salesman.login, PASSWORD)  # fixed at the provider
@@ -247,13 +284,13 @@ class TestCronSchedule(ScheduledSyncCase):
             self.assertTrue(account.next_attempt_date, "not the owner's Sync Now")
             account.with_user(self.salesman).action_sync_now()
             self.assertFalse(account.next_attempt_date)
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertEqual(account.state, "enabled")
             self.assertEqual(self.synced_subjects(), {"Hello salesman"})
             # Historical sync done: the owner's Sync Now tries at once.
             self.refuse_login(self.salesman)
             frozen.tick(timedelta(minutes=6))
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertTrue(account.next_attempt_date)
             self.mail.add_user(self.salesman.login, PASSWORD)
             self.mail.append(
@@ -268,7 +305,7 @@ class TestCronSchedule(ScheduledSyncCase):
             # Reconnecting too.
             self.refuse_login(self.salesman)
             frozen.tick(timedelta(minutes=6))
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertTrue(account.next_attempt_date)
             self.mail.add_user(self.salesman.login, PASSWORD)
             account.with_user(self.salesman).action_connect()
@@ -278,7 +315,7 @@ class TestCronSchedule(ScheduledSyncCase):
     # -- Sync Now -------------------------------------------------------------------
     def test_sync_now_on_a_busy_mailbox_says_so(self):
         account = self.mailbox(self.salesman)
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         self.mail.append(
             self.salesman.login, "INBOX", make_message(ALICE, self.salesman.email)
         )
@@ -297,7 +334,7 @@ class TestCronSchedule(ScheduledSyncCase):
 
     def test_failed_sync_now_says_it_failed_and_how_to_fix_it(self):
         account = self.mailbox(self.salesman)
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         with DovecotServer() as gone:
             closed = gone.ssl_port
         # (a new port erases the password: typed again, as the owner would)

@@ -64,7 +64,7 @@ class TestDeadline(SyncCase):
 
         started = time.monotonic()
         with patch.object(MailSyncStore, "held", selected_then_drip):
-            self.env["mail.sync.account"]._cron_sync()
+            self.env["mail.sync.scheduler"]._cron_sync()
         elapsed = time.monotonic() - started
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Still synced"])
         self.assertEqual(working.state, "enabled")
@@ -89,7 +89,7 @@ class TestDeadline(SyncCase):
 
         Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
         with patch.object(MailSyncStore, "checkpoint", slow_checkpoint):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
         self.assertEqual(inbox.last_uid, 2)
         self.assertEqual(len(self.synced(self.lead)), 2)
@@ -97,7 +97,7 @@ class TestDeadline(SyncCase):
         self.assertFalse(account.log_ids)
         self.assertFalse(account.sync_historical_done)
         self.turn_seconds(60)
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(len(self.synced(self.lead)), 6)
         self.assertTrue(account.sync_historical_done)
 
@@ -117,10 +117,10 @@ class TestDeadline(SyncCase):
 
         Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
         with patch.object(MailSyncStore, "known_pairs", slow_lookup):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertEqual(account.state, "error")
             self.assertEqual(account.log_ids[:1].code, "sync_deadline")
             self.assertFalse(self.synced(self.lead))
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertTrue(self.synced(self.lead), "batches were recorded")
         self.assertEqual(account.state, "enabled")

@@ -79,7 +79,7 @@ class TestErasureAndRetention(MailSyncHttpCase):
             box.action_connect()
             cls.boxes |= box
         cls.boxes[0].with_user(cls.owner).visibility = "metadata"
-        cls.env["mail.sync.account"]._cron_sync()
+        cls.env["mail.sync.scheduler"]._cron_sync()
         cls.subtype = cls.env.ref("mail_sync_crm.mt_synced_email")
 
     @classmethod
@@ -201,7 +201,7 @@ class TestErasureAndRetention(MailSyncHttpCase):
         )
         self.append(self.colleague, "INBOX", BRUNO, self.colleague.email, "Gnu", now)
         before = self.ledger_subjects()
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.ledger_subjects() - before, {(self.globex.id, "Gnu")})
 
     def test_only_an_administrator_erases(self):

@@ -48,12 +48,12 @@ class TestFirstHour(SyncCase):
         sent.clear()
         # the scheduled sync fails (the server refuses the password): Error
         self.mail.add_user(self.salesman.login, "another-password")
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "error")
         self.assertEqual(sent, [(partner, "error")])
         sent.clear()
         account.sudo().first_error_date = fields.Datetime.now() - timedelta(days=3)
-        self.env["mail.sync.account"]._cron_update_status()
+        self.env["mail.sync.status"]._cron_update_status()
         self.assertEqual(sent, [(partner, "connection")])
         sent.clear()
         account.with_user(self.salesman).action_disable(keep_history=True)
@@ -130,7 +130,7 @@ class TestFirstHour(SyncCase):
     def test_sync_now_counts_the_new_emails(self):
         self.put(self.salesman, "INBOX", self.received(ALICE, "First"))
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         mine = account.with_user(self.salesman)
         message = mine.action_sync_now()["params"]["message"]
         self.assertEqual(message, "Synced: no new email (1 recorded in all).")
@@ -152,7 +152,7 @@ class TestFirstHour(SyncCase):
             self.salesman, "INBOX", self.received(ALICE, "Re: Robots", text=QUOTED)
         )
         self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         message = self.synced(self.lead)
         stored = (
             "<p>Forty, please.<br>\n<br>\nOn Monday, Sally wrote:<br>\n"
@@ -222,7 +222,7 @@ class TestFirstHour(SyncCase):
             ),
         )
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.lead.user_id = self.salesman
         lead = self.lead.with_user(self.salesman)
         last = lead.mail_sync_conversation()["threads"][0]["last_message_id"]
@@ -310,7 +310,7 @@ class TestFirstHour(SyncCase):
         )
         self.put(self.salesman, "Sent", make_message(self.salesman.email, ALICE))
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.synced_count, 3)
         action = account.with_user(self.salesman).action_open_synced_emails()
         Ledger = self.env["mail.sync.message"].with_user(self.salesman)
@@ -345,7 +345,7 @@ class TestFirstHour(SyncCase):
         self.assertEqual(settings.mail_sync_poll_pool_size, 16)
         settings.mail_sync_poll_pool_size = 8
         settings.execute()
-        self.assertEqual(self.env["mail.sync.account"]._pool_size(), 8)
+        self.assertEqual(self.env["mail.sync.news"]._pool_size(), 8)
         self.assertRegex(
             settings.mail_sync_health,
             r"^(Last scheduled sync .*, next .*|Scheduled sync not run yet, "

@@ -123,14 +123,14 @@ class TestFirstHourUi(MailSyncHttpCase):
         account = self.connected_account(
             user, imap_host=mail.host, imap_port=mail.ssl_port
         )
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         note = lead.with_user(user).message_post(body="Called Alice today")
         account.with_user(user).action_disable(keep_history=False)
         self.assertFalse(lead.message_ids.filtered(lambda m: m.message_type == "email"))
         mine = account.with_user(user)
         mine.write({"imap_password": PASSWORD})
         mine.action_connect()
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         emails = lead.message_ids.filtered(lambda m: m.message_type == "email")
         self.assertEqual(len(emails), 3)
         self.assertGreater(min(emails.ids), note.id, "written again after the note")

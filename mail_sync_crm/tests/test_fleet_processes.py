@@ -38,24 +38,25 @@ result(lead=lead.id)
 # more (held), as a bigger mailbox's would: the runs overlap whatever this
 # machine's speed, and a racer a little late to start still finds work.
 RACE = """
-Account = type(env["mail.sync.account"])
+News = type(env["mail.sync.news"])
+Scheduler = type(env["mail.sync.scheduler"])
 tried = []
-checked, claim = Account._checked, Account._claim_and_sync
-def spy_checked(self, results, *args):
+checked, claim = News._checked, Scheduler._claim_turn
+def spy_checked(self, accounts, results, *args):
     tried.extend(r.key for r in results if not r.news or r.error)
     time.sleep(0.2 * len(results))
-    return checked(self, results, *args)
-def spy_claim(self, *args, **kwargs):
-    outcome = claim(self, *args, **kwargs)
+    return checked(self, accounts, results, *args)
+def spy_claim(self, account, *args, **kwargs):
+    outcome = claim(self, account, *args, **kwargs)
     if outcome not in ("busy", "not_due"):
-        tried.append(self.id)
+        tried.append(account.id)
         time.sleep(0.2)
     return outcome
-Account._checked, Account._claim_and_sync = spy_checked, spy_claim
+News._checked, Scheduler._claim_turn = spy_checked, spy_claim
 env.cr.commit()
 open(os.path.join(ARGS["workdir"], "ready-" + ARGS["name"]), "w").close()
 wait_for(os.path.join(ARGS["workdir"], "go-" + ARGS["round"]))
-env["mail.sync.account"]._cron_sync()
+env["mail.sync.scheduler"]._cron_sync()
 env.cr.commit()
 result(tried=tried)
 """
@@ -65,7 +66,7 @@ result(tried=tried)
 # stuck or about to be killed).
 HANG = """
 Account = env["mail.sync.account"]
-held = Account.search([], order="id")._try_sync_locks(True)
+held = env["mail.sync.scheduler"]._try_locks(Account.search([], order="id"), True)
 open(os.path.join(ARGS["workdir"], "holding"), "w").close()
 result(held=held.ids)
 wait_for(os.path.join(ARGS["workdir"], "never"))

@@ -34,8 +34,9 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.own = cls._connected(cls.salesman)
-        cls.own.sudo()._record_error(
-            errors.MailSyncError("timeout", side="imap", host="h", port=1)
+        cls.own.sudo().env["mail.sync.turn"]._record_error(
+            cls.own.sudo(),
+            errors.MailSyncError("timeout", side="imap", host="h", port=1),
         )
         cls.manager_box = cls._connected(cls.sales_manager)
         cls.admin_box = cls._connected(cls.admin)

@@ -22,11 +22,11 @@ from mail_sync_testing.network_guard import watching
 
 from ..lib.errors import MailSyncError
 from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
-from ..models.mail_sync_account_connect import (
+from ..models.mail_sync_connect_attempt import CONNECT_ATTEMPTS
+from ..models.mail_sync_connector import (
     CONNECT_TIMEOUT_PARAM,
     DEFAULT_CONNECT_SECONDS,
 )
-from ..models.mail_sync_connect_attempt import CONNECT_ATTEMPTS
 from .common import MailSyncHttpCase, started
 from .schedule_common import ScheduledSyncCase, frozen_at
 
@@ -133,8 +133,14 @@ class TestHostPolicyOverRpc(MailSyncHttpCase):
 
     def test_a_silent_port_fails_within_the_connect_deadline(self):
         Account = self.env["mail.sync.account"]
-        self.assertEqual(Account._connect_seconds(), DEFAULT_CONNECT_SECONDS)
-        self.assertLess(Account._connect_seconds(), Account._turn_seconds())
+        self.assertEqual(
+            Account.env["mail.sync.connector"]._connect_seconds(),
+            DEFAULT_CONNECT_SECONDS,
+        )
+        self.assertLess(
+            Account.env["mail.sync.connector"]._connect_seconds(),
+            Account.env["mail.sync.turn"]._turn_seconds(),
+        )
         self.params.set_param(CONNECT_TIMEOUT_PARAM, "2")
         silent = started(SilentPort(), self.addCleanup)
         for side in ("imap", "smtp"):
@@ -191,14 +197,14 @@ class TestHostPolicyEveryConnection(ScheduledSyncCase):
     ):
         with frozen_at(datetime.now()) as frozen:
             synced = self.mailbox(self.salesman)
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
             self.assertTrue(synced.sync_historical_done)
             fresh = self.mailbox(self.salesman_all)  # its historical sync: next run
             self.env["ir.config_parameter"].sudo().set_param(ALLOWED_HOSTS_PARAM, "")
             frozen.tick(timedelta(minutes=10))
             ports = {self.mail.port, self.mail.ssl_port, self.smtp.ssl_port}
             with watching() as seen:
-                self.Account._cron_sync()
+                self.Account.env["mail.sync.scheduler"]._cron_sync()
                 for account in synced | fresh:
                     account.invalidate_recordset()
                     self.assertEqual(account.state, "error")

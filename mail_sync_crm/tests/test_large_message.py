@@ -29,7 +29,7 @@ class TestLargeMessage(SyncCase):
         self.assertGreater(len(raw), 55 * MB)
         self.mail.fill_maildir(self.salesman.login, "INBOX", [raw])
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled", account.last_error)
         message = self.synced(self.lead)
         self.assertEqual(message.mapped("subject"), ["Demo video"])

@@ -197,7 +197,7 @@ class TestMimeCorpus(MailSyncHttpCase):
         self.account = self.connected_account(self.owner)
         Account = self.env["mail.sync.account"]
         with self.assertNoLogs("odoo", "ERROR"):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.account.state, "enabled", self.account.last_error)
         self.assertFalse(self.account.log_ids.mapped("message"))
 
@@ -240,16 +240,16 @@ class TestMimeCorpus(MailSyncHttpCase):
 
         # Again, then everything read anew, then a colleague with the same mail.
         with self.assertNoLogs("odoo", "ERROR"):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
             validities = {}
             for folder in self.account.folder_ids:
                 validities[folder] = folder.uidvalidity + 7
                 self.imap.set_uidvalidity(
                     self.owner.login, folder.name, validities[folder]
                 )
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
             colleague = self.connected_account(self.salesman_all)
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         for folder, validity in validities.items():
             self.assertEqual(folder.uidvalidity, validity, "read anew")
         self.assertEqual(colleague.state, "enabled", colleague.last_error)

@@ -28,7 +28,7 @@ class TestNoise(SyncCase):
         )
 
     def sync(self):
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
 
     def counts(self, account, user=None):
         """{(folder, reason): count} as ``user`` (the owner) reads the mailbox."""

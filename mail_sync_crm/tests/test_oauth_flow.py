@@ -10,7 +10,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools.misc import hash_sign
 
-from ..models.mail_sync_account_oauth import STATE_SCOPE
+from ..models.mail_sync_oauth import STATE_SCOPE
 from .oauth_common import OAuthCase
 
 

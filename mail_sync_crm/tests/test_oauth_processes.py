@@ -33,14 +33,14 @@ account = env["mail.sync.account"].with_user(user).create({
     "smtp_host": ARGS["host"], "smtp_port": ARGS["oauth_smtp_port"],
     "smtp_encryption": "ssl", "smtp_allow_self_signed": True,
 })
-account._oauth_store(oauth.Tokens(
+env["mail.sync.oauth.token"]._store(account, oauth.Tokens(
     access_token=ARGS["access"], refresh_token=ARGS["refresh"],
     expires_at=fields.Datetime.now() + timedelta(hours=1),
 ))
-account._test_and_enable()
+env["mail.sync.connector"]._test_and_enable(account)
 env.cr.commit()
 # The access token is now due for a refresh.
-account._oauth_token_row().expires_at = fields.Datetime.now()
+env["mail.sync.oauth.token"]._of(account).expires_at = fields.Datetime.now()
 env.cr.commit()
 result(account_id=account.id, state=account.state)
 """
@@ -52,8 +52,8 @@ account = env["mail.sync.account"].sudo().browse(ARGS["account_id"])
 account.email  # this transaction's snapshot starts before the other's refresh
 open(os.path.join(ARGS["workdir"], "ready-" + ARGS["name"]), "w").close()
 wait_for(os.path.join(ARGS["workdir"], "go"))
-imap = imap_session.check_imap(account._imap_settings())
-smtp_session.check_smtp(account._smtp_settings())
+imap = imap_session.check_imap(env["mail.sync.connector"]._imap_settings(account))
+smtp_session.check_smtp(env["mail.sync.connector"]._smtp_settings(account))
 env.cr.commit()
 result(inbox=imap.inbox)
 """
@@ -136,7 +136,7 @@ class TestOAuthRefreshAcrossProcesses(OdooProcessCase):
         # mailbox still signs in afterwards.
         rotated, _log = self.run_odoo(
             """
-            done = env["mail.sync.account"]._rotate_secret_key()
+            done = env["mail.sync.secret.key"]._rotate()
             env.cr.commit()
             result(reencrypted=done["reencrypted"], forgotten=done["forgotten"])
             """

@@ -31,7 +31,7 @@ class TestOAuthTokens(OAuthCase):
         """(refresh token, access token) as stored, decrypted."""
         row = self.token_row(account)
         row.invalidate_recordset()
-        key = account._secret_key()
+        key = self.env["mail.sync.secret.key"]._key()
         return (
             crypto.decrypt(key, row.refresh_secret),
             crypto.decrypt(key, row.access_secret),
@@ -50,7 +50,9 @@ class TestOAuthTokens(OAuthCase):
         account = self.connected()
         raw = make_message(CUSTOMER, self.salesman.email, subject="Quote over OAuth")
         self.oauth_imap.append(self.salesman.email, "INBOX", raw)
-        self.assertTrue(account.sudo()._sync_mailbox())
+        self.assertTrue(
+            self.env["mail.sync.scheduler"]._claim_turn(account.sudo()) is None
+        )
         self.assertIn("Quote over OAuth", lead.message_ids.mapped("subject"))
         self.assertEqual(account.state, "enabled")
 
@@ -78,7 +80,7 @@ class TestOAuthTokens(OAuthCase):
         old_refresh, old_access = self.stored(account)
         self.make_due(account)
         before = self.refreshes()
-        settings = account.sudo()._imap_settings()
+        settings = self.env["mail.sync.connector"]._imap_settings(account.sudo())
         self.assertEqual(self.refreshes(), before + 1)
         new_refresh, new_access = self.stored(account)
         self.assertNotEqual(new_refresh, old_refresh)
@@ -86,21 +88,25 @@ class TestOAuthTokens(OAuthCase):
         self.assertEqual(settings.access_token, new_access)
         self.assertGreater(self.token_row(account).expires_at, datetime.now())
         # A valid token is used as it is: no second refresh.
-        account.sudo()._smtp_settings()
+        self.env["mail.sync.connector"]._smtp_settings(account.sudo())
         self.assertEqual(self.refreshes(), before + 1)
         # Sync and the connection test work with the new tokens.
-        self.assertTrue(account.sudo()._sync_mailbox())
+        self.assertTrue(
+            self.env["mail.sync.scheduler"]._claim_turn(account.sudo()) is None
+        )
         account.with_user(self.salesman).action_connect()
         self.assertEqual(account.state, "enabled")
         # The old refresh token is spent at the provider.
         with self.assertRaises(oauth.OAuthInvalidGrant):
-            account._oauth_client("google").refresh(old_refresh)
+            self.env["mail.sync.oauth"]._client("google").refresh(old_refresh)
 
     def test_revoked_grant_is_an_error_saying_connect_again(self):
         account = self.connected()
         self.auth.revoke_user(self.salesman.email)
         self.make_due(account)
-        self.assertFalse(account.sudo()._sync_mailbox())
+        self.assertFalse(
+            self.env["mail.sync.scheduler"]._claim_turn(account.sudo()) is None
+        )
         account.invalidate_recordset()
         self.assertEqual(account.state, "error")
         log = self.last_log(account)
@@ -108,7 +114,7 @@ class TestOAuthTokens(OAuthCase):
         self.assertIn("Connect again with Google", log.hint)
         # The 48-hour decay applies as for any error.
         account.sudo().first_error_date = datetime.now() - timedelta(hours=49)
-        self.env["mail.sync.account"]._cron_update_status()
+        self.env["mail.sync.status"]._cron_update_status()
         self.assertEqual(account.state, "connection")
 
     def test_disconnect_erases_and_revokes_the_tokens(self):
@@ -165,10 +171,14 @@ class TestOAuthTokens(OAuthCase):
         try:
             account = self.connected()
             self.make_due(account)
-            self.assertTrue(account.sudo()._sync_mailbox())
+            self.assertTrue(
+                self.env["mail.sync.scheduler"]._claim_turn(account.sudo()) is None
+            )
             self.auth.revoke_user(self.salesman.email)
             self.make_due(account)
-            self.assertFalse(account.sudo()._sync_mailbox())
+            self.assertFalse(
+                self.env["mail.sync.scheduler"]._claim_turn(account.sudo()) is None
+            )
         finally:
             addon_logger.setLevel(level)
             logging.getLogger().removeHandler(handler)

@@ -87,7 +87,7 @@ class TestPrivateMail(MailSyncHttpCase):
             .create(cls.connect_values(cls, cls.owner))
         )
         cls.account.action_connect()
-        cls.env["mail.sync.account"]._cron_sync()
+        cls.env["mail.sync.scheduler"]._cron_sync()
         subtype = cls.env.ref("mail_sync_crm.mt_synced_email")
         cls.synced = cls.lead.message_ids.filtered(lambda m: m.subtype_id == subtype)
         cls.received = cls.synced.filtered(lambda m: m.subject == SUBJECT)
@@ -540,7 +540,7 @@ class TestPrivateMail(MailSyncHttpCase):
                 **kw,
             ),
         )
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.env.invalidate_all()
         return self.lead.message_ids.filtered(lambda m: m.message_id == message_id)
 
@@ -575,7 +575,7 @@ class TestPrivateMail(MailSyncHttpCase):
         self.imap.append(self.colleague.login, "INBOX", self.raw_received)
         theirs = self.connected_account(self.colleague)
         theirs.with_user(self.colleague).visibility = "subject"
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assert_sees(self.reads(self.colleague), False, False, False, "colleague")
         self.account.with_user(self.owner).action_disable(keep_history=False)
         self.env.invalidate_all()

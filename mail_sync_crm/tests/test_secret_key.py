@@ -77,7 +77,8 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
         results, log = self.run_odoo(
             """
             account = mailbox("keeper_a")
-            result(same=account._read_secret("imap_secret") == ARGS["password"])
+            Key = env["mail.sync.secret.key"]
+            result(same=Key._read(account, "imap_secret") == ARGS["password"])
             account.with_user(account.user_id).action_connect()
             result(state=account.state)
             """
@@ -109,8 +110,9 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             theirs = env["mail.sync.account"].search([("user_id.login", "=", other)])
             from odoo.addons.mail_sync_crm.lib.secrets import secret_key
             result(
-                read_other=theirs._read_secret("imap_secret") == ARGS["password"],
-                fingerprint=secret_key.fingerprint(account._secret_key()),
+                read_other=env["mail.sync.secret.key"]._read(theirs, "imap_secret")
+                == ARGS["password"],
+                fingerprint=secret_key.fingerprint(env["mail.sync.secret.key"]._key()),
             )
         """
         first = self.start(script, me=self.LOGINS[0], other=self.LOGINS[1])
@@ -141,7 +143,7 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             """
             account = mailbox("keeper_a")
             kind, text = error_of(account.with_user(account.user_id).action_connect)
-            account.sudo()._sync_mailbox()
+            env["mail.sync.scheduler"]._claim_turn(account.sudo())
             result(kind=kind, text=text, state=account.state,
                    last_error=account.last_error,
                    codes=account.sudo().log_ids.mapped("code"))
@@ -174,7 +176,7 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             kind, text = error_of(account.with_user(user).action_connect)
             result(kind=kind, text=text, key_files=os.listdir(ARGS["key_dir"])
                    if os.path.isdir(ARGS["key_dir"]) else [])
-            reset = env["mail.sync.account"]._rotate_secret_key(
+            reset = env["mail.sync.secret.key"]._rotate(
                 forget_undecryptable=True)
             env.cr.commit()
             result(forgotten=reset["forgotten"], password_set=account.imap_password_set)
@@ -235,8 +237,8 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             """
             user = mailbox("keeper_a").user_id
             kind, _text = error_of(
-                env["mail.sync.account"].with_user(user)._rotate_secret_key)
-            rotated = env["mail.sync.account"]._rotate_secret_key()
+                env["mail.sync.secret.key"].with_user(user)._rotate)
+            rotated = env["mail.sync.secret.key"]._rotate()
             env.cr.commit()
             result(kind=kind, fingerprint=rotated["fingerprint"],
                    reencrypted=rotated["reencrypted"], key_file=rotated["key_file"])
@@ -263,7 +265,8 @@ class TestSecretKeyAcrossProcesses(OdooProcessCase):
             account = mailbox("keeper_a")
             account.with_user(account.user_id).action_connect()
             result(state=account.state,
-                   smtp=account._read_secret("smtp_secret") == ARGS["password"])
+                   smtp=env["mail.sync.secret.key"]._read(account, "smtp_secret")
+                   == ARGS["password"])
             """
         )
         self.assertEqual(results, {"state": "enabled", "smtp": True})

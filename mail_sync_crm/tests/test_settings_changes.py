@@ -54,7 +54,9 @@ class TestSettingsChanges(MailSyncHttpCase):
         self.assertEqual(self.account.log_ids[:1].code, "auth_failed")
         self.assertEqual(self.secrets(), before)
         # and it still works
-        self.assertTrue(self.account.sudo()._sync_mailbox())
+        self.assertTrue(
+            self.env["mail.sync.scheduler"]._claim_turn(self.account.sudo()) is None
+        )
 
     def test_an_unreachable_server_is_not_saved(self):
         before = self.secrets()
@@ -87,7 +89,9 @@ class TestSettingsChanges(MailSyncHttpCase):
         self.assertEqual(self.account.imap_port, self.imap.port)
         self.assertEqual(self.account.imap_encryption, "starttls")
         self.assertEqual(self.account.state, "enabled")
-        self.assertTrue(self.account.sudo()._sync_mailbox())
+        self.assertTrue(
+            self.env["mail.sync.scheduler"]._claim_turn(self.account.sudo()) is None
+        )
 
     def test_what_is_not_the_connection_saves_without_a_test(self):
         connections = self.smtp.connection_count

@@ -55,16 +55,20 @@ class TestStatus(MailSyncCase):
         account = self.connected_account(self.salesman)
         start = datetime.now()
         with freeze_time(start):
-            account._record_error(errors.MailSyncError("timeout", side="imap"))
+            account.env["mail.sync.turn"]._record_error(
+                account, errors.MailSyncError("timeout", side="imap")
+            )
         self.assertEqual(account.state, "error")
         self.assertEqual(self.billable(), 1)
         Account = self.env["mail.sync.account"]
         with freeze_time(start + timedelta(hours=47)):
-            account._record_error(errors.MailSyncError("timeout", side="imap"))
-            Account._cron_update_status()
+            account.env["mail.sync.turn"]._record_error(
+                account, errors.MailSyncError("timeout", side="imap")
+            )
+            Account.env["mail.sync.status"]._cron_update_status()
         self.assertEqual(account.state, "error", "still retried at 47 h")
         with freeze_time(start + timedelta(hours=49)):
-            Account._cron_update_status()
+            Account.env["mail.sync.status"]._cron_update_status()
         self.assertEqual(account.state, "connection")
         self.assertEqual(self.billable(), 0, "not billed")
         notified = account.message_ids.filtered(
@@ -78,26 +82,32 @@ class TestStatus(MailSyncCase):
 
     def test_success_clears_error(self):
         account = self.connected_account(self.salesman)
-        account._record_error(errors.MailSyncError("connection_lost", side="imap"))
+        account.env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("connection_lost", side="imap")
+        )
         self.assertEqual(account.state, "error")
         self.assertTrue(account.first_error_date)
         self.assertEqual(account.log_ids.code, "connection_lost")
-        account._record_success()
+        account.env["mail.sync.turn"]._record_success(account)
         self.assertEqual(account.state, "enabled")
         self.assertFalse(account.first_error_date)
 
     def test_errors_count_from_the_last_recovery(self):
         account = self.connected_account(self.salesman)
-        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        account.env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("timeout", side="imap")
+        )
         self.assertEqual((account.log_count, account.log_total), (1, 1))
         account.action_connect()  # Test & Reconnect works
         self.assertEqual(account.state, "enabled")
         self.assertEqual(
             (account.log_count, account.log_total), (0, 1), "no stale Errors 1"
         )
-        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        account.env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("timeout", side="imap")
+        )
         self.assertEqual((account.log_count, account.log_total), (1, 2))
-        account._record_success()  # the next sync works
+        account.env["mail.sync.turn"]._record_success(account)  # the next sync works
         self.assertEqual((account.log_count, account.log_total), (0, 2))
 
     def test_decay_frees_a_place_for_pending(self):
@@ -106,17 +116,23 @@ class TestStatus(MailSyncCase):
         waiting = self.connected_account(self.salesman_all)
         start = datetime.now()
         with freeze_time(start):
-            failing._record_error(errors.MailSyncError("timeout", side="imap"))
+            failing.env["mail.sync.turn"]._record_error(
+                failing, errors.MailSyncError("timeout", side="imap")
+            )
         with freeze_time(start + timedelta(hours=49)):
-            self.env["mail.sync.account"]._cron_update_status()
+            self.env["mail.sync.status"]._cron_update_status()
         self.assertEqual(failing.state, "connection")
         self.assertEqual(waiting.state, "enabled")
 
     def test_log_vacuum_after_30_days(self):
         account = self.connected_account(self.salesman)
-        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        account.env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("timeout", side="imap")
+        )
         old = account.log_ids
-        account._record_error(errors.MailSyncError("timeout", side="imap"))
+        account.env["mail.sync.turn"]._record_error(
+            account, errors.MailSyncError("timeout", side="imap")
+        )
         recent = account.log_ids - old
         self.env.cr.execute(
             "UPDATE mail_sync_log SET create_date = %s WHERE id = %s",

@@ -74,7 +74,7 @@ class TestSuperuserContext(SyncCase):
         (the history is synced first: Sync Now syncs the news itself)."""
         self.put(self.salesman, "INBOX", self.received(ALICE, "Before"))
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertTrue(account.sync_historical_done)
         self.put(self.salesman, "INBOX", self.received(ALICE, "Now"))
         action = (
@@ -160,7 +160,7 @@ class TestSuperuserContext(SyncCase):
             ),
         )
         self.mailbox(self.salesman_all)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         [synced] = self.synced(self.lead)
         mine = self.env["crm.lead"].create(
             {"name": "Mine", "email_from": BUYER, "user_id": self.salesman.id}

@@ -13,7 +13,7 @@ from mail_sync_testing import DovecotServer, make_message
 
 from ..lib.message.full_message import parse_message
 from ..lib.sync.store import SyncStore
-from ..models.mail_sync_account_run import SYNC_LOCK_NAMESPACE
+from ..models.advisory_locks import MAILBOX_SYNC as SYNC_LOCK_NAMESPACE
 from ..store import MailSyncStore
 from .common import PASSWORD
 from .sync_common import ALICE, BRUNO, SyncCase
@@ -49,7 +49,7 @@ class TestSync(SyncCase):
             make_message(ALICE, STRANGER, subject="Alice as sender in Sent"),
         )
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled")
         self.assertTrue(account.last_sync_date)
         self.assertEqual(
@@ -82,7 +82,7 @@ class TestSync(SyncCase):
         )
         self.put(self.salesman, "INBOX", raw)
         self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         message = self.synced(self.lead)
         self.assertEqual(len(message), 1)
         self.assertEqual(message.subject, "Réunion à Zürich")
@@ -111,7 +111,7 @@ class TestSync(SyncCase):
         later = self.Lead.create(
             {"name": "Later", "email_from": "new.lead@later.example.com"}
         )
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(
             self.synced(self.lead).mapped("subject"), ["Old mail with Alice"]
         )
@@ -123,7 +123,7 @@ class TestSync(SyncCase):
                 "new.lead@later.example.com", "Fresh mail", date=datetime.now()
             ),
         )
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.synced(later).mapped("subject"), ["Fresh mail"])
 
     def test_a_lead_created_in_the_second_of_connect_gets_its_history(self):
@@ -145,7 +145,7 @@ class TestSync(SyncCase):
             [connected + timedelta(microseconds=400_000), tuple(self.lead.ids)],
         )
         self.env.invalidate_all()
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(
             self.synced(self.lead).mapped("subject"), ["Old mail with Alice"]
         )
@@ -170,7 +170,7 @@ class TestSync(SyncCase):
             self.received(ALICE, "Alice"),
         )
         self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertFalse(self.synced(inside), "own domain blocked by default")
         self.assertFalse(self.synced(blocked_domain))
         self.assertFalse(self.synced(self.globex), "personal blocklist")
@@ -195,8 +195,10 @@ class TestSync(SyncCase):
         first = self.mailbox(self.salesman)
         second = self.mailbox(self.salesman_all)
         Account = self.env["mail.sync.account"]
-        Account._cron_sync()
-        Account._cron_sync()  # a second run records nothing new
+        Account.env["mail.sync.scheduler"]._cron_sync()
+        Account.env[
+            "mail.sync.scheduler"
+        ]._cron_sync()  # a second run records nothing new
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Shared thread"])
         self.assertEqual(
             sorted(self.synced(self.opportunity).mapped("subject")),
@@ -226,11 +228,13 @@ class TestSync(SyncCase):
         copy = self.received(ALICE, "Twice", message_id="<twice@acme.example.com>")
         self.put(self.salesman, "INBOX", copy, copy)
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled", account.last_error)
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Twice"])
         self.put(self.salesman, "INBOX", copy)  # a third copy, in a later batch
-        self.env["mail.sync.account"].with_context(mail_sync_batch_size=1)._cron_sync()
+        self.env["mail.sync.scheduler"].with_context(
+            mail_sync_batch_size=1
+        )._cron_sync()
         self.assertEqual(account.state, "enabled", account.last_error)
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Twice"])
 
@@ -238,12 +242,12 @@ class TestSync(SyncCase):
         self.put(self.salesman, "INBOX", self.received(ALICE, "Before reset"))
         account = self.mailbox(self.salesman)
         Account = self.env["mail.sync.account"]
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
         old_validity = inbox.uidvalidity
         self.mail.set_uidvalidity(self.salesman.login, "INBOX", old_validity + 7)
         self.put(self.salesman, "INBOX", self.received(ALICE, "After reset"))
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(inbox.uidvalidity, old_validity + 7)
         self.assertEqual(
             sorted(self.synced(self.lead).mapped("subject")),
@@ -270,14 +274,14 @@ class TestSync(SyncCase):
 
         Account = self.env["mail.sync.account"].with_context(mail_sync_batch_size=2)
         with patch.object(MailSyncStore, "checkpoint", checkpoint_then_kill):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "error")
         self.assertEqual(account.log_ids[:1].code, "connection_lost")
         self.assertEqual(len(self.synced(self.lead)), 2, "the first batch is kept")
         inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
         self.assertEqual(inbox.last_uid, calls[0])
         self.mail.add_user(self.salesman.login, PASSWORD)
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled")
         self.assertEqual(
             sorted(self.synced(self.lead).mapped("subject")),
@@ -303,7 +307,7 @@ class TestSync(SyncCase):
         )
         self.mail.fill_maildir(self.salesman.login, "INBOX", [raw_8bit])
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled", "bad messages do not fail the run")
         subjects = self.synced(self.lead).mapped("subject")
         self.assertIn("Fine", subjects)
@@ -320,12 +324,12 @@ class TestSync(SyncCase):
             self.put(self.salesman, "INBOX", self.received(ALICE, f"Capped {i}"))
         account = self.mailbox(self.salesman)
         Account = self.env["mail.sync.account"]
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(len(self.synced(self.lead)), 2)
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(len(self.synced(self.lead)), 2, "still the same day")
         with freeze_time(datetime.now() + timedelta(days=1)):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(
             sorted(self.synced(self.lead).mapped("subject")),
             ["Capped 0", "Capped 1", "Capped 2"],
@@ -345,7 +349,7 @@ class TestSync(SyncCase):
         )
         self.put(self.salesman, "INBOX", raw)
         self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         message = self.synced(self.lead)
         self.assertEqual(message.attachment_ids.mapped("name"), ["small.pdf"])
         self.assertEqual(
@@ -357,7 +361,7 @@ class TestSync(SyncCase):
     def test_sync_never_changes_the_mailbox(self):
         self.put(self.salesman, "INBOX", self.received(ALICE, "Unread"))
         self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertTrue(self.synced(self.lead))
         client = self.mail.connect(self.salesman.login)
         try:
@@ -376,7 +380,7 @@ class TestSync(SyncCase):
         self.put(self.salesman_all, "INBOX", shared)
         mine = self.mailbox(self.salesman)
         theirs = self.mailbox(self.salesman_all)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(
             sorted(self.synced(self.lead).mapped("subject")), ["Both", "Mine"]
         )
@@ -402,12 +406,12 @@ class TestSync(SyncCase):
         self.put(self.salesman, "INBOX", self.received(ALICE, "Once"))
         account = self.mailbox(self.salesman)
         Account = self.env["mail.sync.account"]
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         account.action_disable(keep_history=True)
         account.write({"imap_password": PASSWORD})
         account.action_connect()
         self.assertFalse(account.folder_ids.filtered("last_uid"), "fresh checkpoints")
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Once"])
 
     def test_failing_mailbox_does_not_stop_the_others(self):
@@ -418,7 +422,7 @@ class TestSync(SyncCase):
             closed = gone.ssl_port
         # (a new port erases the password: typed again, as the owner would)
         failing.sudo().write({"imap_port": closed, "imap_password": PASSWORD})
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(failing.state, "error")
         self.assertEqual(failing.log_ids[:1].code, "host_unreachable")
         self.assertEqual(working.state, "enabled")
@@ -432,14 +436,14 @@ class TestSync(SyncCase):
             other.execute(
                 "SELECT pg_advisory_lock(%s, %s)", [SYNC_LOCK_NAMESPACE, account.id]
             )
-            self.env["mail.sync.account"]._cron_sync()
+            self.env["mail.sync.scheduler"]._cron_sync()
             self.assertFalse(self.synced(self.lead), "another worker holds it")
             other.execute(
                 "SELECT pg_advisory_unlock(%s, %s)", [SYNC_LOCK_NAMESPACE, account.id]
             )
         finally:
             other.close()
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.synced(self.lead).mapped("subject"), ["Locked"])
 
     def test_sync_now_and_progress(self):
@@ -447,7 +451,7 @@ class TestSync(SyncCase):
             self.put(self.salesman, "INBOX", self.received(ALICE, f"P{i}"))
         account = self.mailbox(self.salesman)
         self.assertFalse(account.sync_historical_done)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertTrue(account.sync_historical_done)
         self.assertEqual((account.sync_scanned, account.sync_total), (5, 5))
         self.put(self.salesman, "INBOX", self.received(ALICE, "Now"))
@@ -476,7 +480,7 @@ class TestSync(SyncCase):
         self.put(self.salesman, "Sent", raws["Plain"], raws["Tricky"])
         self.assertEqual(self.lead.mail_sync_count, 0)  # computed and cached now
         account = self.mailbox(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.lead.mail_sync_count, 3, "no stale cached count")
 
         ledger = self.env["mail.sync.message"].search([("account_id", "=", account.id)])
@@ -525,7 +529,7 @@ class TestSync(SyncCase):
         self.assertEqual(whole["dora@partner.example.com"], {dora.id})
         wanted = {ALICE, BRUNO, "dora@partner.example.com", STRANGER}
         index = MailSyncStore(account, False).lead_index()
-        index.prefetch(wanted)
+        index.look_up(wanted)
         self.assertIsNone(index._index, "only the wanted addresses were read")
         for address in wanted:
             self.assertEqual(index.get(address), whole.get(address), address)
@@ -533,7 +537,7 @@ class TestSync(SyncCase):
         index.get("someone-else@example.com")  # not looked up: read everything
         self.assertEqual(dict(index._index), dict(whole))
         many = MailSyncStore(account, False).lead_index()
-        many.prefetch({f"x{i}@example.com" for i in range(many.TARGETED_MAX + 1)})
+        many.look_up({f"x{i}@example.com" for i in range(many.TARGETED_MAX + 1)})
         self.assertEqual(dict(many._index), dict(whole))
 
     def test_the_odoo_store_implements_the_engine_protocol(self):

@@ -38,7 +38,7 @@ class TestSyncedChatter(MailSyncHttpCase):
             make_message(self.salesman.email, ALICE, subject="Re: Robots?"),
         )
         self.connected_account(self.salesman)
-        self.env["mail.sync.account"]._cron_sync()
+        self.env["mail.sync.scheduler"]._cron_sync()
         subtype = self.env.ref("mail_sync_crm.mt_synced_email")
         synced = lead.message_ids.filtered(lambda m: m.subtype_id == subtype)
         received = synced.filtered(lambda m: m.subject == "Robots?")

@@ -4,7 +4,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from mail_sync_testing import DovecotServer, SmtpServer
 
 from ..lib.net.host_policy import ALLOWED_HOSTS_PARAM
-from ..models.mail_sync_account_connect import PROOF_SECONDS_PARAM
+from ..models.mail_sync_connector import PROOF_SECONDS_PARAM
 from .common import PASSWORD, TEST_ALLOWED_HOSTS, started, warm_http_statics
 
 

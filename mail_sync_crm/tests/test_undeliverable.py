@@ -34,7 +34,7 @@ class TestUndeliverable(SyncCase):
         path = damage_message(self.mail, self.salesman.login, 2)
         account = self.mailbox(self.salesman)
         Account = self.env["mail.sync.account"]
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(account.state, "enabled", account.last_error)
         self.assertEqual(self.subjects(), ["After", "Before"])
         inbox = account.folder_ids.filtered(lambda f: f.direction == "in")
@@ -50,7 +50,7 @@ class TestUndeliverable(SyncCase):
 
         self.put(self.salesman, "INBOX", self.received(ALICE, "Newer"))
         for _run in range(MAX_ATTEMPTS - 1):
-            Account._cron_sync()
+            Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.subjects(), ["After", "Before", "Newer"])
         self.assertEqual((failed.attempts, failed.state), (MAX_ATTEMPTS, "skipped"))
         self.assertEqual(account.state, "enabled")
@@ -59,14 +59,14 @@ class TestUndeliverable(SyncCase):
         self.assertIn("INBOX, UID 2", log.message)
         self.assertIn("Retry", log.hint)
         self.assertTrue(log.can_retry)
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(len(account.log_ids), 1, "skipped: not tried again")
 
         with self.assertRaises(UserError):  # not the owner's
             log.with_user(self.sales_manager).action_retry_message()
         repair_message(path)
         log.with_user(self.salesman).action_retry_message()
-        Account._cron_sync()
+        Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.subjects(), ["After", "Before", "Damaged", "Newer"])
         self.assertFalse(failed.exists())
         self.assertFalse(log.can_retry)
@@ -83,7 +83,7 @@ class TestUndeliverable(SyncCase):
         damage_message(self.mail, self.salesman.login, 3)
         account = self.mailbox(self.salesman)
         for _run in range(MAX_ATTEMPTS):
-            self.env["mail.sync.account"]._cron_sync()
+            self.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.subjects(), ["One", "Two"])
         log = account.log_ids
         self.assertEqual(log.code, "message_undeliverable")

@@ -1,25 +1,16 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""The scheduled sync as jobs: one job per due mailbox, on the channel
-``root.mail_sync``, run by whichever Odoo server the job runner sends it to.
-
-The scheduled action no longer syncs: it enqueues. A mailbox whose job still
-waits gets no second one (the job's identity key); a job that finds its
-mailbox held by another process (a Sync Now, a job started by an earlier run)
-or no longer due ends quietly, saying so. The mailbox's advisory lock
-(``_claim_and_sync`` in mail_sync_crm) still makes sure one sync of a mailbox
-runs at a time, whoever started it.
+"""A job of the scheduled sync (enqueued by ``mail_sync_scheduler.py``): one
+mailbox's turn. The job is the mailbox's, so queue_job shows it as the job's
+record. A job that finds its mailbox held by another process (a Sync Now, a job
+started by an earlier run) or no longer due ends quietly, saying so.
 """
 
-from odoo import _, api, fields, models
+from odoo import _, models
 from odoo.tools import config
 
 from odoo.addons.mail_sync_crm.lib import errors
 from odoo.addons.mail_sync_crm.lib.sync import process_tuning, scheduling
 from odoo.addons.mail_sync_crm.store import claims
-
-# At most one waiting job per mailbox (queue_job skips a job whose key a
-# pending or enqueued one has).
-JOB_IDENTITY = "mail_sync_crm_queue_job.sync:%s"
 
 
 def _job_turn_cap():
@@ -36,27 +27,19 @@ def _job_turn_cap():
 class MailSyncAccount(models.Model):
     _inherit = "mail.sync.account"
 
-    @api.model
-    def _cron_sync(self):
-        """Enqueue one job per due mailbox, in the scheduled sync's order (tried
-        longest ago first), instead of syncing them here."""
-        now = fields.Datetime.now()
-        for account in self._due_mailboxes(now):
-            account.with_delay(
-                identity_key=JOB_IDENTITY % account.id,
-                description=_("Mail Sync: sync %(mailbox)s", mailbox=account.email),
-            )._job_sync(now)
-
     def _job_sync(self, due_before):
         """A job: sync this mailbox, as one turn of the scheduled run that
         enqueued it at ``due_before``. Returns what happened, shown on the job."""
         self.ensure_one()
         # sudo: a job (a private method queue_job runs, enqueued by the scheduled sync):
-        # the mailbox that run chose, synced as its turn; the context is the job's own
-        # and a turn cap computed here.
-        account = self.sudo().with_context(mail_sync_turn_cap=_job_turn_cap())
-        outcome = account._claim_and_sync(
-            due_before=due_before, long_run=process_tuning.long_run
+        # the mailbox that run chose, given its turn; the context is the job's own,
+        # the turn cap computed here.
+        account = self.sudo()
+        outcome = account.env["mail.sync.scheduler"]._claim_turn(
+            account,
+            due_before=due_before,
+            long_run=process_tuning.long_run,
+            turn_cap=_job_turn_cap(),
         )
         return account._job_result(outcome)
 

@@ -72,7 +72,7 @@ for login in ARGS["logins"]:
     mailbox(login).action_connect()
 env.cr.commit()
 wait_for(ARGS["servers_ready"])
-env["mail.sync.account"]._cron_sync()
+env["mail.sync.scheduler"]._cron_sync()
 env.cr.commit()
 result(queued=env["queue.job"].search_count([("method_name", "=", "_job_sync")]))
 """

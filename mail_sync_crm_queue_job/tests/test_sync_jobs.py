@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from odoo import fields, sql_db
 from odoo.tests import tagged
 
-from odoo.addons.mail_sync_crm.models.mail_sync_account_run import (
-    SYNC_LOCK_NAMESPACE,
+from odoo.addons.mail_sync_crm.models.advisory_locks import (
+    MAILBOX_SYNC as SYNC_LOCK_NAMESPACE,
 )
 from odoo.addons.mail_sync_crm.tests.schedule_common import (
     ALICE,
@@ -60,7 +60,7 @@ class TestSyncJobs(ScheduledSyncCase):
         # A refused login waits for its next try: not due, no job.
         waiting.next_attempt_date = fields.Datetime.now() + timedelta(hours=1)
 
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         jobs = self.sync_jobs()
         self.assertEqual(
             sorted(job.records.id for job in jobs), sorted(due.ids), "one job each"
@@ -70,12 +70,12 @@ class TestSyncJobs(ScheduledSyncCase):
         self.assertEqual(self.synced_subjects(), [], "queued, not synced yet")
 
         # The next run, before any job ran: no second job for a mailbox.
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         self.assertEqual(self.sync_jobs(), jobs)
 
     def test_the_job_syncs_its_mailbox(self):
         account = self.mailbox(self.salesman)
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         job = self.sync_jobs()
         self.assertEqual(job.records, account)
 
@@ -91,7 +91,7 @@ class TestSyncJobs(ScheduledSyncCase):
             "INBOX",
             make_message(ALICE, self.salesman.email, subject="Second"),
         )
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         second = self.sync_jobs() - job
         self.assertEqual(second.records, account, "a new job for the next round")
         self.run_job(second)
@@ -99,7 +99,7 @@ class TestSyncJobs(ScheduledSyncCase):
 
     def test_a_job_whose_mailbox_is_held_ends_quietly(self):
         account = self.mailbox(self.salesman)
-        self.Account._cron_sync()
+        self.Account.env["mail.sync.scheduler"]._cron_sync()
         job = self.sync_jobs()
         other = sql_db.db_connect(self.env.cr.dbname).cursor()
         try:
@@ -117,11 +117,11 @@ class TestSyncJobs(ScheduledSyncCase):
         queued = datetime.now()
         account = self.mailbox(self.salesman)
         with frozen_at(queued):
-            self.Account._cron_sync()
+            self.Account.env["mail.sync.scheduler"]._cron_sync()
         job = self.sync_jobs()
         # A minute later its owner pressed Sync Now (the historical sync then).
         with frozen_at(queued + timedelta(minutes=1)):
-            account._claim_and_sync()
+            account.env["mail.sync.scheduler"]._claim_turn(account)
         self.assertEqual(self.synced_subjects(), ["Hello salesman"])
         self.mail.append(
             self.salesman.login,

@@ -27,28 +27,29 @@ def main(argv=None):
 
     config["limit_time_real_cron"] = 0
     registry = odoo.modules.registry.Registry(args.database)
-    Account = registry["mail.sync.account"]
+    News = registry["mail.sync.news"]
+    Scheduler = registry["mail.sync.scheduler"]
     tried, synced = [], []
-    checked = Account._checked
-    claim = Account._claim_and_sync
+    checked = News._checked
+    claim = Scheduler._claim_turn
 
-    def spy_checked(self, results, *args):
+    def spy_checked(self, accounts, results, *args):
         tried.extend(r.key for r in results if not r.news or r.error)
-        return checked(self, results, *args)
+        return checked(self, accounts, results, *args)
 
-    def spy_claim(self, *args, **kwargs):
-        outcome = claim(self, *args, **kwargs)
+    def spy_claim(self, account, *args, **kwargs):
+        outcome = claim(self, account, *args, **kwargs)
         if outcome not in ("busy", "not_due"):
-            synced.append(self.id)
+            synced.append(account.id)
         return outcome
 
-    Account._checked = spy_checked
-    Account._claim_and_sync = spy_claim
+    News._checked = spy_checked
+    Scheduler._claim_turn = spy_claim
     while time.time() < args.start:
         time.sleep(0.005)
     started = time.perf_counter()
     with registry.cursor() as cr:
-        api.Environment(cr, SUPERUSER_ID, {})["mail.sync.account"]._cron_sync()
+        api.Environment(cr, SUPERUSER_ID, {})["mail.sync.scheduler"]._cron_sync()
     result = {
         "seconds": time.perf_counter() - started,
         "tried": tried,

@@ -3,10 +3,10 @@ before it; the sync then reads from them as from a live session.
 
 The scheduled run syncs mailboxes one at a time in its one cursor. A small
 mailbox's sync is mostly waiting: TLS, login, EXAMINE, SEARCH, a FETCH of the
-headers and one of the bodies, each a round trip. :func:`prefetch` does those
+headers and one of the bodies, each a round trip. :func:`read_mailbox` does those
 reads for the next mailboxes in a pool's threads (no database: the checkpoints
 are given), up to :data:`MAX_MESSAGES` messages and :data:`MAX_BYTES` of bodies
-per mailbox, and the sync gets a :class:`ReplaySession`: an
+per mailbox, and the sync gets a :class:`ReadAheadSession`: an
 :class:`~lib.imap.session.ImapSession` that answers what was read ahead without a
 round trip and connects for real, with the same deadline, only when asked for
 anything else (a folder not read ahead, a checkpoint that moved meanwhile, a
@@ -34,10 +34,10 @@ from .session import (
 __all__ = [
     "MAX_BYTES",
     "MAX_MESSAGES",
-    "Lookahead",
     "Prefetched",
-    "ReplaySession",
-    "prefetch",
+    "ReadAheadPool",
+    "ReadAheadSession",
+    "read_mailbox",
 ]
 
 # Beyond these, a folder is read live by the sync (its batches, its deadline).
@@ -60,7 +60,7 @@ class Prefetched:
         self.error = None
 
 
-def prefetch(key, settings, folders, seconds, examine_order=None):
+def read_mailbox(key, settings, folders, seconds, examine_order=None):
     """Read ahead for mailbox ``key``: ``folders`` are ``(name, last_uid)``
     pairs (``news.KnownFolder`` will do), ``examine_order`` the names in
     the order the sync examines them. Never raises: a failure leaves
@@ -100,14 +100,14 @@ def prefetch(key, settings, folders, seconds, examine_order=None):
     return done
 
 
-class ReplaySession(ImapSession):
-    """An ImapSession that answers from ``prefetched`` first (see the module's
+class ReadAheadSession(ImapSession):
+    """An ImapSession that answers from ``ahead`` first (see the module's
     docstring). It connects, and selects the folder the sync is on, the first
     time it needs the server."""
 
-    def __init__(self, prefetched, settings, deadline=None):
+    def __init__(self, ahead, settings, deadline=None):
         super().__init__(settings, deadline=deadline)
-        self.prefetched = prefetched
+        self.ahead = ahead
         self.current = None  # the folder the sync has selected
         self.live_folder = None  # the folder selected on the live connection
 
@@ -121,11 +121,8 @@ class ReplaySession(ImapSession):
 
     def _live(self):
         if self.client is None:
-            failed = self.prefetched.error
-            if (
-                isinstance(failed, errors.MailSyncError)
-                and not self.prefetched.examined
-            ):
+            failed = self.ahead.error
+            if isinstance(failed, errors.MailSyncError) and not self.ahead.examined:
                 # The server failed the read-ahead seconds ago (refused, gone,
                 # or hung until its deadline in the pool): that is the sync's
                 # failure too, without costing the run the same wait again.
@@ -145,7 +142,7 @@ class ReplaySession(ImapSession):
 
     # -- answered from what was read ahead ----------------------------------------
     def examine_folders(self, names):
-        examined = self.prefetched.examined
+        examined = self.ahead.examined
         if examined and list(names) == examined[0]:
             statuses = examined[1]
             self.folder = statuses.get(names[-1]) if names else self.folder
@@ -157,9 +154,9 @@ class ReplaySession(ImapSession):
         return statuses
 
     def select_folder(self, name):
-        status = self.prefetched.selected.get(name)
-        if status is None and self.prefetched.examined:
-            status = self.prefetched.examined[1].get(name)
+        status = self.ahead.selected.get(name)
+        if status is None and self.ahead.examined:
+            status = self.ahead.examined[1].get(name)
         if status is not None and self.client is None:
             self.folder, self.current = status, name
             return status
@@ -170,20 +167,20 @@ class ReplaySession(ImapSession):
         return status
 
     def uids_after(self, last_uid):
-        found = self.prefetched.uids.get((self.current, max(0, int(last_uid or 0))))
+        found = self.ahead.uids.get((self.current, max(0, int(last_uid or 0))))
         if found is not None:
             return list(found)
         return super().uids_after(last_uid)
 
     def fetch_headers(self, uids, quick=False):
-        cached = self.prefetched.headers.get(self.current, {})
+        cached = self.ahead.headers.get(self.current, {})
         if uids and all(uid in cached for uid in uids):
             return [header_info(uid, cached[uid], quick) for uid in sorted(uids)]
         return super().fetch_headers(uids, quick)
 
     def fetch_bodies(self, uids, max_size, sizes=None):
-        cached = self.prefetched.bodies.get(self.current, {})
-        headers = self.prefetched.headers.get(self.current, {})
+        cached = self.ahead.bodies.get(self.current, {})
+        headers = self.ahead.headers.get(self.current, {})
         if uids and all(uid in cached for uid in uids):
             result = {}
             for uid in uids:
@@ -196,8 +193,8 @@ class ReplaySession(ImapSession):
         return super().fetch_bodies(uids, max_size, sizes)
 
 
-class Lookahead:
-    """``with Lookahead(workers, seconds) as ahead:`` :meth:`submit` the
+class ReadAheadPool:
+    """``with ReadAheadPool(workers, seconds) as ahead:`` :meth:`submit` the
     mailboxes to come (their settings read by the caller, in its thread),
     :meth:`take` each one's :class:`Prefetched` when its turn comes (waiting
     for it if need be; None when it was not submitted). Leaving cancels what
@@ -211,7 +208,7 @@ class Lookahead:
 
     def __enter__(self):
         self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self.workers, thread_name_prefix="mail-sync-prefetch"
+            max_workers=self.workers, thread_name_prefix="mail-sync-read-ahead"
         )
         return self
 
@@ -221,7 +218,7 @@ class Lookahead:
 
     def submit(self, key, settings, folders, examine_order=None):
         self.futures[key] = self.executor.submit(
-            prefetch, key, settings, folders, self.seconds, examine_order
+            read_mailbox, key, settings, folders, self.seconds, examine_order
         )
 
     def submitted(self, key):

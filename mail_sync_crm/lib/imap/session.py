@@ -406,7 +406,7 @@ def header_info(uid: int, data: dict, quick: bool = False) -> HeaderInfo:
 
 # -- the client class -------------------------------------------------------------
 #
-# Sessions connect with imap_fast's reader where it is enabled (the versions it
+# Sessions connect with fetch_reader's reader where it is enabled (the versions it
 # was verified on), else with StockClient: imapclient's public API only, slower
 # (imapclient's FETCH parser, one EXAMINE per folder, LOGOUT waited for) but the
 # same data.
@@ -444,18 +444,18 @@ def _stock_client_class():
 
 @functools.cache
 def _fast_client_class():
-    """imap_fast's client class, or None where it is not enabled or its set-up
+    """fetch_reader's client class, or None where it is not enabled or its set-up
     fails (said once in the log; the sessions then use StockClient)."""
     try:
-        from . import fetch_reader as imap_fast
+        from . import fetch_reader
 
-        if not imap_fast.ENABLED:
+        if not fetch_reader.ENABLED:
             _logger.info(
                 "IMAP: stock imapclient reader, the fast one is %s",
-                imap_fast.DISABLED_BECAUSE,
+                fetch_reader.DISABLED_BECAUSE,
             )
             return None
-        return imap_fast.client_class()
+        return fetch_reader.client_class()
     except (ImportError, AttributeError) as exc:
         _logger.warning(
             "IMAP: the fast reader could not be set up (%s: %s); using stock"

@@ -1,7 +1,7 @@
 """Where the key of the mailbox secrets lives, and how it is made once.
 
 Plain Python, no Odoo import: reading, checking, fingerprinting and writing key
-files. The Odoo layer (``models/mail_sync_account_key.py``) decides the order
+files. The Odoo layer (``models/mail_sync_secret_key.py``) decides the order
 of the sources and holds the database-wide lock around :func:`create_key_file`.
 
 A key file holds one Fernet key (one ASCII line), mode 0600, in a directory of

@@ -47,7 +47,7 @@ from .engine import (
     to_record,
     untaken,
 )
-from .held import Narrowing, Undeliverable
+from .held import HeldMessages, Narrowing
 from .store import FolderOutcome, Progress
 
 
@@ -156,7 +156,7 @@ def _scan(run, batch_size, status=None):
     if folder.uidvalidity and status.uidvalidity != folder.uidvalidity:
         start_uid = 0  # UIDs renumbered: read everything, the ledger dedupes
         outcome.rescanned = True
-    run.held = Undeliverable(store, folder, status.uidvalidity, outcome)
+    run.held = HeldMessages(store, folder, status.uidvalidity, outcome)
     run.narrowing = Narrowing(session, folder.name, status.uidvalidity, run.past)
     retry = [uid for uid in run.held.retry if uid <= start_uid]
     if retry and not run.past():

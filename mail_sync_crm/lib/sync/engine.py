@@ -20,13 +20,13 @@ Either way the next run resumes from the checkpoint. Copies of one message (one
 Message-ID, several UIDs) are recorded once per lead.
 
 While a batch is parsed and recorded, the header fields of the next batch are
-fetched in a background thread (``prefetch``): the IMAP round trips overlap the
+fetched in a background thread (``next_batch``): the IMAP round trips overlap the
 store's work. The session is only ever used by one thread at a time: the
-prefetch starts once the batch's bodies are in, and is waited for before the
+next batch's fetch starts once the batch's bodies are in, and is waited for before the
 session is used again.
 
 The store implements :class:`lib.sync.store.SyncStore`. The lead index is a
-mapping (normalised email -> lead ids); one with a ``prefetch(addresses)``
+mapping (normalised email -> lead ids); one with a ``look_up(addresses)``
 method is told each batch's candidate addresses before they are looked up.
 """
 
@@ -42,8 +42,8 @@ from ..message import full_message as message_parser
 from ..message import large_message
 from ..net.deadline import Deadline
 from . import matcher, noise, skip_reasons
-from .held import Narrowing, Undeliverable
-from .next_batch import HeaderPrefetch as _HeaderPrefetch
+from .held import HeldMessages, Narrowing
+from .next_batch import NextBatchHeaders
 from .store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
 
 __all__ = [
@@ -109,14 +109,14 @@ def sync_folder(
     batch_size: int = HEADER_BATCH,
     max_message_size: int = MAX_MESSAGE_SIZE,
     body_batch_bytes: int = BODY_BATCH_BYTES,
-    prefetch: bool = True,
+    next_batch: bool = True,
     status=None,
     long_run: Callable[[], AbstractContextManager] = contextlib.nullcontext,
     deadline: Deadline | None = None,
     noise_rules: Iterable[str] = noise.RULES,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
-    daily cap defers the rest). ``prefetch``: fetch the next batch's headers
+    daily cap defers the rest). ``next_batch``: fetch the next batch's headers
     while this batch is recorded. ``status``: the folder's ``FolderStatus``
     already read by ``session.examine_folders``; when it shows nothing new
     since the checkpoint (and no message is held back for another try),
@@ -151,7 +151,7 @@ def sync_folder(
         _sync_folder(
             run,
             batch_size=batch_size,
-            prefetch=prefetch,
+            next_batch=next_batch,
             status=status,
             long_run=long_run,
         )
@@ -163,7 +163,7 @@ def sync_folder(
     return outcome
 
 
-def _sync_folder(run, *, batch_size, prefetch, status, long_run):
+def _sync_folder(run, *, batch_size, next_batch, status, long_run):
     """:func:`sync_folder`'s work, into ``run.outcome``."""
     session, folder, store, outcome = run.session, run.folder, run.store, run.outcome
     if (
@@ -193,7 +193,7 @@ def _sync_folder(run, *, batch_size, prefetch, status, long_run):
         # anything from being recorded twice.
         last_uid = 0
         outcome.rescanned = True
-    held = run.held = Undeliverable(store, folder, status.uidvalidity, outcome)
+    held = run.held = HeldMessages(store, folder, status.uidvalidity, outcome)
     run.narrowing = Narrowing(session, folder.name, status.uidvalidity, run.past)
     retry = [uid for uid in held.retry if uid <= last_uid]
     if retry and not run.past():
@@ -220,7 +220,7 @@ def _sync_folder(run, *, batch_size, prefetch, status, long_run):
     batches = list(matcher.chunks(uids, batch_size))
     with (
         long_run() if len(batches) > 1 else contextlib.nullcontext(),
-        _HeaderPrefetch(session, batches, prefetch) as headers_of,
+        NextBatchHeaders(session, batches, next_batch) as headers_of,
     ):
         for number, batch in enumerate(batches):
             if run.past():
@@ -279,7 +279,7 @@ class Run:
     body_batch_bytes: int
     deadline: Deadline | None = None
     noise_rules: frozenset = frozenset(noise.RULES)
-    held: Undeliverable | None = None  # once the folder is selected
+    held: HeldMessages | None = None  # once the folder is selected
     narrowing: Narrowing | None = None
     # {UID: skip reason} of the messages skipped and not checkpointed yet
     skips: dict = field(default_factory=dict)
@@ -345,9 +345,9 @@ def to_record(run, headers, by_uid):
                 folder, header.uid, malformed(folder.name, header.uid, header.error)
             )
             run.skips[header.uid] = skip_reasons.MALFORMED
-    prefetch = getattr(lead_index, "prefetch", None)
-    if prefetch is not None:  # an index that the store reads as needed
-        prefetch(matcher.candidate_addresses(headers, folder.direction))
+    look_up = getattr(lead_index, "look_up", None)
+    if look_up is not None:  # an index that the store reads as needed
+        look_up(matcher.candidate_addresses(headers, folder.direction))
     matches = matcher.match(
         headers, folder.direction, lead_index, run.blocklist, skips=run.skips
     )
@@ -384,9 +384,9 @@ def without_noise(run, matches, by_uid):
     to_lead = set()
     if listed:
         named = {m.uid: by_uid[m.uid].to + by_uid[m.uid].cc for m in listed}
-        prefetch = getattr(run.lead_index, "prefetch", None)
-        if prefetch is not None:
-            prefetch({address for addresses in named.values() for address in addresses})
+        look_up = getattr(run.lead_index, "look_up", None)
+        if look_up is not None:
+            look_up({address for addresses in named.values() for address in addresses})
         for match in listed:
             if any(
                 match.lead_ids.intersection(run.lead_index.get(address) or ())

@@ -13,7 +13,7 @@ whole batch would fail, on every run, and nothing behind it would ever arrive.
   failure is raised: that is a failing server, not a failing message. Past
   :data:`MAX_RECONNECTS`, the UIDs not settled yet count as failed on this run
   (held back, tried again on the next ones).
-* :class:`Undeliverable` keeps a folder's count of failed attempts per UID
+* :class:`HeldMessages` keeps a folder's count of failed attempts per UID
   (the store persists it): a message that failed is held back and tried again
   on the next runs, then, after :data:`MAX_ATTEMPTS` failures, skipped with a
   log entry naming the folder, the UID, and its date, sender and subject when
@@ -25,7 +25,7 @@ import datetime
 
 from .. import errors
 
-__all__ = ["MAX_ATTEMPTS", "NARROWED_CODES", "Narrowing", "Undeliverable"]
+__all__ = ["MAX_ATTEMPTS", "NARROWED_CODES", "HeldMessages", "Narrowing"]
 
 MAX_ATTEMPTS = 4  # the first failure, then three more runs
 # How a FETCH fails on a message the server cannot deliver: the connection
@@ -111,7 +111,7 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-class Undeliverable:
+class HeldMessages:
     """The failed attempts of one folder's messages, for the engine: ``retry``
     (the UIDs held back by earlier runs, to try again now), :meth:`failed`,
     :meth:`delivered`."""

@@ -3,10 +3,10 @@ recorded (see :func:`lib.sync.engine.sync_folder`)."""
 
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["HeaderPrefetch"]
+__all__ = ["NextBatchHeaders"]
 
 
-class HeaderPrefetch:
+class NextBatchHeaders:
     """``headers_of(n)``: the headers of batch ``n``. With ``enabled``, batch n+1
     is fetched in a background thread from ``start_next()`` (called once batch
     n no longer needs the session) until ``headers_of(n + 1)`` waits for it.

@@ -61,7 +61,7 @@ def test_a_server_that_starts_dripping_mid_run_is_cut_at_the_deadline(dovecot, p
     store.after_checkpoint = drip
     started = time.monotonic()
     with ImapSession(_settings(proxy), deadline=Deadline(3)) as session:
-        outcome = run(session, folder, store, batch_size=2, prefetch=False)
+        outcome = run(session, folder, store, batch_size=2, next_batch=False)
     assert time.monotonic() - started < 30, "ended near the deadline"
     assert outcome.cut
     assert (folder.last_uid, [s for _m, _l, s in store.recorded]) == (2, ["D0", "D1"])

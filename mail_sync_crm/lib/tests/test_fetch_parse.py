@@ -1,4 +1,4 @@
-"""imap_fast's FETCH reader: the same answers as imapclient's FETCH parser."""
+"""fetch_reader's FETCH reader: the same answers as imapclient's FETCH parser."""
 
 import datetime
 

@@ -6,7 +6,7 @@ import logging
 import sys
 
 import pytest
-from lib.imap import fetch_reader as imap_fast
+from lib.imap import fetch_reader
 from lib.imap import session as imap_session
 from lib.imap.session import FAST_READER_SWITCH, HEADER_ITEM, ImapSession
 from lib.net.settings import ImapSettings
@@ -15,8 +15,8 @@ from mail_sync_testing import LOOPBACK_POLICY, make_corpus, make_message
 
 # On the verified versions test_imap_fast asserts that the fast reader is enabled.
 needs_fast_reader = pytest.mark.skipif(
-    not imap_fast.ENABLED,
-    reason=f"only stock imapclient here: {imap_fast.DISABLED_BECAUSE}",
+    not fetch_reader.ENABLED,
+    reason=f"only stock imapclient here: {fetch_reader.DISABLED_BECAUSE}",
 )
 
 
@@ -140,8 +140,8 @@ def test_a_fast_reader_that_cannot_be_set_up_gives_way_to_stock_imapclient(
 def test_a_reader_not_enabled_here_gives_way_to_stock_imapclient(
     dovecot, monkeypatch, caplog, fresh_client_class
 ):
-    monkeypatch.setattr(imap_fast, "ENABLED", False)
-    monkeypatch.setattr(imap_fast, "DISABLED_BECAUSE", "not verified on Python 3.99")
+    monkeypatch.setattr(fetch_reader, "ENABLED", False)
+    monkeypatch.setattr(fetch_reader, "DISABLED_BECAUSE", "not verified on Python 3.99")
     dovecot.append("alice", "INBOX", make_message("bob@example.org", "alice@x.com"))
     with (
         caplog.at_level(logging.INFO, logger=imap_session.__name__),

@@ -1,4 +1,4 @@
-"""ImapSession's sync reads against a real Dovecot (lib.testing harness)."""
+"""ImapSession's sync reads against a real Dovecot (mail_sync_testing harness)."""
 
 import datetime
 import signal
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from lib.errors import MailSyncError
-from lib.imap import fetch_reader as imap_fast
+from lib.imap import fetch_reader
 from lib.imap.session import FAST_READER_SWITCH, FolderStatus, ImapSession
 from lib.message.full_message import parse_message
 from lib.net.settings import ImapSettings
@@ -353,7 +353,8 @@ class _ScriptedImap:
 
 
 @pytest.mark.skipif(
-    not imap_fast.ENABLED, reason=f"stock imapclient: {imap_fast.DISABLED_BECAUSE}"
+    not fetch_reader.ENABLED,
+    reason=f"stock imapclient: {fetch_reader.DISABLED_BECAUSE}",
 )
 @pytest.mark.parametrize(
     "greeting, asked",

@@ -13,7 +13,7 @@ from lib.sync.scheduling import (
     run_budget_seconds,
 )
 
-DECAY = timedelta(hours=48)  # models/mail_sync_account_status.py CONNECTION_DECAY
+DECAY = timedelta(hours=48)  # models/mail_sync_status.py CONNECTION_DECAY
 CRON_INTERVAL = timedelta(minutes=5)
 
 

@@ -29,6 +29,6 @@ registry
     .category("error_dialogs")
     .add("odoo.addons.mail_sync_crm.exceptions.MailSyncUserError", MailSyncTitledDialog)
     .add(
-        "odoo.addons.mail_sync_crm.models.mail_sync_account_connect.MailSyncConnectError",
+        "odoo.addons.mail_sync_crm.exceptions.MailSyncConnectError",
         MailSyncErrorDialog
     );

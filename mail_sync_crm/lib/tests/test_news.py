@@ -4,7 +4,7 @@ real Dovecot: which ones have news, and what a failing server costs."""
 import doctest
 
 import pytest
-from lib.imap import news as fleet_poll
+from lib.imap import news as imap_news
 from lib.imap.news import KnownFolder, PollTarget
 
 from mail_sync_testing import LatencyProxy, make_message
@@ -58,7 +58,7 @@ def test_only_the_mailboxes_with_new_mail_have_news(fleet):
         fleet.fill_maildir(
             login, "INBOX", [make_message("b@example.com", f"{login}@example.com")]
         )
-    results = list(fleet_poll.poll_mailboxes(targets, workers=4))
+    results = list(imap_news.poll_mailboxes(targets, workers=4))
     assert sorted(r.key for r in results) == sorted(USERS), "each mailbox once"
     assert {r.key for r in results if r.news} == news
     assert not [r.error for r in results if r.error]
@@ -70,7 +70,7 @@ def test_a_renumbered_folder_or_a_first_sync_is_news(fleet):
     fleet.set_uidvalidity(renumbered, "INBOX", targets[0].folders[0].uidvalidity + 5)
     never_synced = tuple(KnownFolder(name, 0, 0) for name in ("INBOX", "Sent"))
     targets.append(PollTarget(fresh, fleet.client_settings(fresh), never_synced))
-    news = {r.key: r.news for r in fleet_poll.poll_mailboxes(targets)}
+    news = {r.key: r.news for r in imap_news.poll_mailboxes(targets)}
     assert news == {renumbered: True, fresh: True, idle: False}
 
 
@@ -86,7 +86,7 @@ def test_a_hanging_server_costs_its_own_deadline_and_a_refused_login_its_error(
         others = [_target(fleet, login) for login in USERS[2:]]
         proxy.drip = DRIP
         results = list(
-            fleet_poll.poll_mailboxes([hanging, refused, *others], workers=3, seconds=3)
+            imap_news.poll_mailboxes([hanging, refused, *others], workers=3, seconds=3)
         )
         proxy.drip = None
     by_key = {r.key: r for r in results}
@@ -100,9 +100,9 @@ def test_a_hanging_server_costs_its_own_deadline_and_a_refused_login_its_error(
 
 
 def test_nothing_to_check_checks_nothing():
-    assert list(fleet_poll.poll_mailboxes([])) == []
+    assert list(imap_news.poll_mailboxes([])) == []
 
 
 def test_doctests():
-    failures, tried = doctest.testmod(fleet_poll)
+    failures, tried = doctest.testmod(imap_news)
     assert tried and not failures

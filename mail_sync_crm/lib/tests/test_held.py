@@ -101,7 +101,7 @@ def test_a_body_the_server_cannot_deliver_is_named_by_its_headers(dovecot, setti
     store = MemoryStore()
     for _run in range(undeliverable.MAX_ATTEMPTS):
         with ImapSession(settings) as session:
-            run(session, folder, store, prefetch=False)
+            run(session, folder, store, next_batch=False)
     assert [s for _m, _l, s in store.recorded] == ["B0", "B1", "B2"]
     params = store.given_up[4].params
     assert (params["sender"], params["subject"]) == (ALICE, "B3")

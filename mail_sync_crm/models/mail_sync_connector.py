@@ -1,6 +1,11 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Connecting a mailbox (a real IMAP and SMTP test) and disconnecting it; the
-host policy and the settings every connection of a mailbox is made with."""
+"""Connecting a mailbox (a real IMAP and SMTP test, the address proof) and
+disconnecting it; the host policy and the server settings every connection of
+a mailbox is made with, signing in with its password or its OAuth access token.
+
+A service: every method is private (no RPC); the mailbox's buttons
+(``mail.sync.account.action_*``) check who presses them and delegate here.
+"""
 
 import dataclasses
 import functools
@@ -8,7 +13,7 @@ import logging
 
 from odoo import _, api, fields, models
 
-from ..exceptions import MailSyncUserError
+from ..exceptions import MailSyncConnectError, MailSyncUserError
 from ..lib import errors
 from ..lib.imap import session as imap_session
 from ..lib.net import host_policy
@@ -38,48 +43,15 @@ def _host_policy(setting):
     return policy
 
 
-class MailSyncConnectError(MailSyncUserError):
-    """Connect failed: the dialog is titled after the failing side (``title``)
-    and closing it reloads the form (the new Error Log entry). See
-    static/src/errors/."""
-
-
-class MailSyncAccount(models.Model):
-    _inherit = "mail.sync.account"
-
-    imap_cert_fingerprint = fields.Char(
-        string="IMAP Certificate (SHA-256)", readonly=True, copy=False
-    )
-    smtp_cert_fingerprint = fields.Char(
-        string="SMTP Certificate (SHA-256)", readonly=True, copy=False
-    )
-    is_owner = fields.Boolean(
-        compute="_compute_is_owner",
-        help="The current user owns this mailbox: only they see its connection "
-        "editable and the Connect buttons (the server refuses anyone else too).",
-    )
-    inbox_folder = fields.Char(readonly=True, copy=False)
-    sent_folder = fields.Char(readonly=True, copy=False)
-    connected_date = fields.Datetime(
-        string="Connected On",
-        readonly=True,
-        copy=False,
-        help="When the mailbox was enabled: its historical sync covers the leads "
-        "that existed at that moment.",
-    )
+class MailSyncConnector(models.AbstractModel):
+    _name = "mail.sync.connector"
+    _description = "Mail Sync Connect and Disconnect"
 
     # ------------------------------------------------------------------
-    # Connect
+    # Server settings
     # ------------------------------------------------------------------
-
-    @api.depends_context("uid")
-    @api.depends("user_id")
-    def _compute_is_owner(self):
-        for account in self:
-            account.is_owner = account.user_id == self.env.user
-
     @api.model
-    def _mail_sync_host_policy(self):
+    def _host_policy(self):
         """The hosts a mailbox may connect to besides public addresses (system
         parameter ``mail_sync_crm.allowed_hosts``): every IMAP and SMTP
         connection of a mailbox, whatever starts it, is made with the settings
@@ -94,72 +66,154 @@ class MailSyncAccount(models.Model):
         )
         return _host_policy((setting or "").strip())
 
-    def _imap_settings(self):
-        """The IMAP settings with the password (or access token) in clear;
-        raises a MailSyncError when none is stored or it cannot be decrypted."""
-        self.ensure_one()
-        host = (self.imap_host or "").strip()
+    @api.model
+    def _imap_settings(self, account):
+        """The IMAP settings of ``account`` with the password (or access token)
+        in clear; raises a MailSyncError when none is stored or it cannot be
+        decrypted. A run builds them once per mailbox and passes them on."""
+        account.ensure_one()
+        host = (account.imap_host or "").strip()
         return imap_session.ImapSettings(
             host=host,
-            port=self.imap_port,
-            encryption=self.imap_encryption,
-            allow_self_signed=self.imap_allow_self_signed,
-            pinned_fingerprint=self.imap_cert_fingerprint or None,
-            host_policy=self._mail_sync_host_policy(),
-            **self._mail_sync_credentials(
-                (self.imap_login or self.email or "").strip(),
+            port=account.imap_port,
+            encryption=account.imap_encryption,
+            allow_self_signed=account.imap_allow_self_signed,
+            pinned_fingerprint=account.imap_cert_fingerprint or None,
+            host_policy=self._host_policy(),
+            **self._credentials(
+                account,
+                (account.imap_login or account.email or "").strip(),
                 "imap_secret",
                 "imap",
                 host,
-                self.imap_port,
+                account.imap_port,
             ),
         )
 
-    def _smtp_settings(self):
-        """The SMTP settings with the password in clear (see _imap_settings)."""
-        self.ensure_one()
-        host = (self.smtp_host or "").strip()
-        field = "imap_secret" if self.smtp_same_credentials else "smtp_secret"
+    @api.model
+    def _smtp_settings(self, account):
+        """The SMTP settings of ``account`` with the password in clear (see
+        _imap_settings)."""
+        account.ensure_one()
+        host = (account.smtp_host or "").strip()
+        field = "imap_secret" if account.smtp_same_credentials else "smtp_secret"
         return smtp_session.SmtpSettings(
             host=host,
-            port=self.smtp_port,
-            encryption=self.smtp_encryption,
-            allow_self_signed=self.smtp_allow_self_signed,
-            pinned_fingerprint=self.smtp_cert_fingerprint or None,
-            host_policy=self._mail_sync_host_policy(),
-            **self._mail_sync_credentials(
-                self._mail_sync_smtp_login(), field, "smtp", host, self.smtp_port
+            port=account.smtp_port,
+            encryption=account.smtp_encryption,
+            allow_self_signed=account.smtp_allow_self_signed,
+            pinned_fingerprint=account.smtp_cert_fingerprint or None,
+            host_policy=self._host_policy(),
+            **self._credentials(
+                account,
+                account._mail_sync_smtp_login(),
+                field,
+                "smtp",
+                host,
+                account.smtp_port,
             ),
         )
 
-    def _mail_sync_credentials(self, login, field, side, host, port):
-        """How the session signs in: ``login`` and the stored password of
-        ``field`` (an OAuth mailbox signs in with an access token instead:
-        ``mail_sync_account_oauth.py``)."""
-        return {"login": login, "password": self._password(field, side, host, port)}
+    @api.model
+    def _credentials(self, account, login, field, side, host, port):
+        """How the session signs in: an OAuth mailbox with its address and an
+        access token (``mail.sync.oauth.token``), any other with ``login`` and
+        the stored password of ``field``."""
+        if account._mail_sync_uses_oauth():
+            return {
+                "login": (account.email or "").strip(),
+                "password": "",
+                "access_token": self.env["mail.sync.oauth.token"]._access_token(
+                    account
+                ),
+            }
+        return {
+            "login": login,
+            "password": self._password(account, field, side, host, port),
+        }
 
-    def _password(self, field, side, host, port):
-        password = self._read_secret(field, side=side)
+    @api.model
+    def _password(self, account, field, side, host, port):
+        password = self.env["mail.sync.secret.key"]._read(account, field, side=side)
         if not password:
             raise errors.MailSyncError(
                 "password_missing", f"no {field}", side=side, host=host, port=port
             )
         return password
 
-    def _check_ready_to_connect(self):
+    # ------------------------------------------------------------------
+    # A password goes only where it was entered for
+    # ------------------------------------------------------------------
+    @api.model
+    def _secret_destinations(self, account):
+        """For each secret, where it is sent: (protocol, host, port, encryption,
+        login) of each server it logs in to."""
+        account.ensure_one()
+        imap = (
+            "imap",
+            (account.imap_host or "").strip().lower(),
+            account.imap_port,
+            account.imap_encryption,
+            (account.imap_login or account.email or "").strip(),
+        )
+        smtp = (
+            "smtp",
+            (account.smtp_host or "").strip().lower(),
+            account.smtp_port,
+            account.smtp_encryption,
+            account._mail_sync_smtp_login(),
+        )
+        if account.smtp_same_credentials:
+            return {"imap_secret": {imap, smtp}, "smtp_secret": set()}
+        return {"imap_secret": {imap}, "smtp_secret": {smtp}}
+
+    @api.model
+    def _erase_moved_secrets(self, accounts, before, vals):
+        """Erase each stored secret of ``accounts`` that would now go to a server, port,
+        encryption or login it was not entered for (``before``: the
+        destinations before writing ``vals``), unless ``vals`` enters it anew."""
+        typed = {
+            secret
+            for password, secret in (
+                ("imap_password", "imap_secret"),
+                ("smtp_password", "smtp_secret"),
+            )
+            if vals.get(password)
+        }
+        for account in accounts:
+            after = self._secret_destinations(account)
+            erase = {
+                field: False
+                for field, destinations in after.items()
+                if field not in typed and destinations - before[account.id][field]
+            }
+            # sudo: erasing (False) the secrets whose destination this write moved
+            # (write() allowed it to the caller); nothing of vals is stored.
+            if erase and any(account.sudo()[field] for field in erase):
+                account.sudo().write(erase)
+
+    # ------------------------------------------------------------------
+    # Connect
+    # ------------------------------------------------------------------
+    @api.model
+    def _check_ready(self, account):
         missing = []
-        if not self.imap_host:
+        if not account.imap_host:
             missing.append(_("IMAP server"))
-        if not self.smtp_host:
+        if not account.smtp_host:
             missing.append(_("SMTP server"))
-        # An OAuth mailbox signs in with its tokens (mail_sync_account_oauth.py).
-        passwords = not self._mail_sync_uses_oauth()
+        # An OAuth mailbox signs in with its tokens (mail.sync.oauth.token).
+        passwords = not account._mail_sync_uses_oauth()
         # sudo: read-only: whether a password is stored for the mailbox its owner
         # connects (action_connect checked the owner); nothing of the secret leaves.
-        if passwords and not self.sudo().imap_secret:
+        if passwords and not account.sudo().imap_secret:
             missing.append(_("IMAP password"))
         # sudo: read-only: likewise, the SMTP password.
-        if passwords and not self.smtp_same_credentials and not self.sudo().smtp_secret:
+        if (
+            passwords
+            and not account.smtp_same_credentials
+            and not account.sudo().smtp_secret
+        ):
             missing.append(_("SMTP password"))
         if missing:
             raise MailSyncUserError(
@@ -167,7 +221,8 @@ class MailSyncAccount(models.Model):
                 _("Settings missing"),
             )
 
-    def _connect_error_title(self, err):
+    @api.model
+    def _error_title(self, err):
         """The error dialog's title: which side of the connection failed."""
         if err.side == "imap":
             return self.env._("Incoming mail (IMAP) failed")
@@ -175,39 +230,40 @@ class MailSyncAccount(models.Model):
             return self.env._("Outgoing mail (SMTP) failed")
         return self.env._("Connecting failed")
 
-    def action_connect(self):
-        """Test IMAP and SMTP for real, then enable the mailbox, or leave it Pending
-        when the company's limit is reached. On failure, log and raise a UserError
-        naming the failing side and how to fix it."""
-        self.ensure_one()
-        self._check_owner()
-        self._check_ready_to_connect()
+    @api.model
+    def _connect(self, account):
+        """Test IMAP and SMTP for real, then enable ``account`` (its owner
+        checked by the button), or leave it Pending when the company's limit
+        is reached. On failure, log and raise a UserError naming the failing
+        side and how to fix it."""
+        self._check_ready(account)
         self.env["mail.sync.connect.attempt"]._mail_sync_count_attempt(self.env.user)
-        reconnecting = self.state in ("enabled", "error")
+        reconnecting = account.state in ("enabled", "error")
         try:
-            self._test_and_enable()
+            self._test_and_enable(account)
         except errors.MailSyncError as err:
-            self._log_error(err, persist=True)
-            message, hint = self._describe(err)
+            self.env["mail.sync.log"]._record(account, err, persist=True)
+            message, hint = account._describe(err)
             raise MailSyncConnectError(
                 self.env._(
                     "%(message)s\n\nHow to fix it: %(hint)s", message=message, hint=hint
                 ),
-                self._connect_error_title(err),
+                self._error_title(err),
             ) from err
-        title, message = self._connected_message(reconnecting)
-        return self._notification(
-            message, "success" if self.state == "enabled" else "warning", title=title
+        title, message = self._connected_message(account, reconnecting)
+        return account._notification(
+            message, "success" if account.state == "enabled" else "warning", title=title
         )
 
-    def _refuse_untested_change(self, err):
-        """A change of where or as whom this connected mailbox connects did not
+    @api.model
+    def _refuse_untested_change(self, account, err):
+        """A change of where or as whom connected ``account`` connects did not
         work (``err``: a MailSyncError, or the UserError naming what is
         missing): nothing of it was saved. Log it and say so."""
         if isinstance(err, errors.MailSyncError):
-            self._log_error(err, persist=True)
-            message, hint = self._describe(err)
-            title = self._connect_error_title(err)
+            self.env["mail.sync.log"]._record(account, err, persist=True)
+            message, hint = account._describe(err)
+            title = self._error_title(err)
         else:
             message, hint = err.args[0], _("Fill it in and save again.")
             title = self.env._("Connecting failed")
@@ -224,8 +280,8 @@ class MailSyncAccount(models.Model):
     @api.model
     def _connect_seconds(self):
         """How long Connect may take, IMAP and SMTP together (system parameter
-        ``mail_sync_crm.connect_timeout_seconds``): far less than a sync's
-        turn, for a person waits, holding one of Odoo's HTTP workers."""
+        ``mail_sync_crm.connect_timeout_seconds``): far less than a turn, for a
+        person waits, holding one of Odoo's HTTP workers."""
         # sudo: read-only: a system parameter of a fixed name.
         value = (
             self.env["ir.config_parameter"].sudo().get_param(CONNECT_TIMEOUT_PARAM, "")
@@ -236,15 +292,16 @@ class MailSyncAccount(models.Model):
             seconds = 0
         return seconds if seconds > 0 else DEFAULT_CONNECT_SECONDS
 
-    def _test_and_enable(self):
-        """Test IMAP and SMTP for real (raises a MailSyncError) within Connect's
-        deadline, then Enabled, or Pending on the company's limit; the
-        historical sync starts."""
-        self.ensure_one()
+    @api.model
+    def _test_and_enable(self, account):
+        """Test IMAP and SMTP of ``account`` for real (raises a MailSyncError)
+        within Connect's deadline, then Enabled, or Pending on the company's
+        limit; the historical sync starts."""
+        account.ensure_one()
         seconds = self._connect_seconds()
         deadline = Deadline(seconds, code="timeout")
-        imap = self._imap_settings()
-        smtp = self._smtp_settings()
+        imap = self._imap_settings(account)
+        smtp = self._smtp_settings(account)
         found = imap_session.check_imap(
             dataclasses.replace(imap, timeout=min(imap.timeout, seconds)), deadline
         )
@@ -253,48 +310,52 @@ class MailSyncAccount(models.Model):
         )
         vals = {
             "email_proof": self._prove_address(
-                imap, smtp, found.fingerprint, smtp_found.fingerprint
+                account, imap, smtp, found.fingerprint, smtp_found.fingerprint
             ),
             "inbox_folder": found.inbox,
             "sent_folder": found.sent,
             "imap_cert_fingerprint": found.fingerprint
-            if self.imap_allow_self_signed
+            if account.imap_allow_self_signed
             else False,
             "smtp_cert_fingerprint": smtp_found.fingerprint
-            if self.smtp_allow_self_signed
+            if account.smtp_allow_self_signed
             else False,
             "first_error_date": False,
             "last_error": False,
             # the log's entries so far are history: "Errors" counts from here
-            **self._log_cleared_values(),
+            **self.env["mail.sync.log"]._cleared_values(account),
             # the login works: the scheduled sync tries it at its next run
             "auth_failure_count": 0,
             "next_attempt_date": False,
         }
-        if self.state in ("enabled", "error") or self.company_id._mail_sync_has_room(
-            exclude=self
-        ):
+        if account.state in (
+            "enabled",
+            "error",
+        ) or account.company_id._mail_sync_has_room(exclude=account):
             vals.update(state="enabled", pending_date=False)
-            if self.state not in ("enabled", "error"):
+            if account.state not in ("enabled", "error"):
                 vals["connected_date"] = fields.Datetime.now()
         else:
             vals.update(state="pending", pending_date=fields.Datetime.now())
         # sudo: the addon's own fields of a mailbox its owner connects (callers
-        # action_connect and _oauth_finish checked the owner): vals computed above from
-        # the owner's own servers' answers and the company's limit, nothing else.
-        self.sudo().write(vals)
-        self._after_connect()
-        self._on_enabled()
+        # action_connect and mail.sync.oauth._finish checked the owner): vals computed
+        # above from the owner's own servers' answers and the company's limit.
+        account.sudo().write(vals)
+        # Smart Mail: the mailbox's personal outgoing server (created or updated).
+        self.env["ir.mail_server"]._mail_sync_upsert(account)
+        self._on_enabled(account)
 
-    def _prove_address(self, imap, smtp, imap_fingerprint, smtp_fingerprint):
-        """How the mailbox's address is proven to be its own (``email_proof``),
-        False when it is not: mail sent from Odoo then keeps Odoo's usual
-        sender (``mail_mail.py``) and the form says why (Confirm Address)."""
-        if self._mail_sync_uses_oauth():
+    @api.model
+    def _prove_address(self, account, imap, smtp, imap_fingerprint, smtp_fingerprint):
+        """How the address of ``account`` is proven to be its own
+        (``email_proof``), False when it is not: mail sent from Odoo then keeps
+        Odoo's usual sender (``mail_mail.py``) and the form says why (Confirm
+        Address)."""
+        if account._mail_sync_uses_oauth():
             return "oauth"  # the provider confirmed the address (oauth.check_account)
-        if address_proof.same_address(imap.login, self.email):
+        if address_proof.same_address(imap.login, account.email):
             return "login"
-        if self.email_proof == "round_trip":
+        if account.email_proof == "round_trip":
             return "round_trip"  # erased when the address changes (write)
         # sudo: read-only: a system parameter of a fixed name.
         seconds = float(
@@ -306,7 +367,7 @@ class MailSyncAccount(models.Model):
             arrived = address_proof.prove_by_round_trip(
                 imap,
                 smtp,
-                self.email.strip(),
+                account.email.strip(),
                 imap_fingerprint=imap_fingerprint,
                 smtp_fingerprint=smtp_fingerprint,
                 wait_seconds=seconds,
@@ -316,56 +377,57 @@ class MailSyncAccount(models.Model):
             # address unconfirmed (the form offers Confirm Address), no more.
             _logger.info(
                 "mail_sync_crm: mailbox %s: address not confirmed (%s)",
-                self.id,
+                account.id,
                 err.code,
             )
             arrived = False
         return "round_trip" if arrived else False
 
-    def action_confirm_address(self):
-        """Send a new confirmation email and watch the Inbox for it again."""
-        self.ensure_one()
-        self._check_owner()
-        if self.state not in ("enabled", "error", "pending"):
+    @api.model
+    def _confirm_address(self, account):
+        """Send a new confirmation email through ``account`` (its owner
+        checked by the button) and watch its Inbox for it again."""
+        if account.state not in ("enabled", "error", "pending"):
             raise MailSyncUserError(
                 _("Connect the mailbox first."), _("Mailbox not connected")
             )
-        imap = self._imap_settings()
-        smtp = self._smtp_settings()
+        imap = self._imap_settings(account)
+        smtp = self._smtp_settings(account)
         proof = self._prove_address(
-            imap, smtp, imap.pinned_fingerprint, smtp.pinned_fingerprint
+            account, imap, smtp, imap.pinned_fingerprint, smtp.pinned_fingerprint
         )
         # sudo: email_proof is the addon's field; its value comes from the
         # round trip just made, not from the caller.
-        self.sudo().email_proof = proof
+        account.sudo().email_proof = proof
         if not proof:
-            return self._notification(
+            return account._notification(
                 _(
                     "The confirmation email sent to %(address)s did not arrive in "
                     "this mailbox's Inbox. Check that this mailbox receives the "
                     "mail sent to that address, or use its username as address.",
-                    address=self.email,
+                    address=account.email,
                 ),
                 "warning",
                 title=_("Address not confirmed"),
             )
-        return self._notification(
+        return account._notification(
             _("Mail you send from Odoo now leaves through your mailbox."),
             "success",
             title=_("Address confirmed"),
         )
 
-    def _connected_message(self, reconnecting=False):
+    @api.model
+    def _connected_message(self, account, reconnecting=False):
         """(title, message) telling the owner their mailbox is connected
         (``reconnecting``: it was already, Test & Reconnect)."""
-        if self.state == "pending":
+        if account.state == "pending":
             title = _("Mailbox pending")
             message = _(
                 "Your mailbox works, but %(company)s already syncs as many mailboxes "
                 "as it may (limit: %(limit)s). It starts syncing as soon as an "
                 "administrator raises the limit or someone disconnects.",
-                company=self.company_id.name,
-                limit=self.company_id.mail_sync_user_limit,
+                company=account.company_id.name,
+                limit=account.company_id.mail_sync_user_limit,
             )
         elif reconnecting:
             title = _("Mailbox connected")
@@ -381,59 +443,43 @@ class MailSyncAccount(models.Model):
             )
         return title, message
 
-    def _after_connect(self):
-        """Hook: IMAP and SMTP were just tested successfully (Enabled or Pending)."""
-        # Smart Mail: the mailbox's personal outgoing server (created or updated).
-        self.env["ir.mail_server"]._mail_sync_upsert(self)
-
-    def _on_enabled(self):
-        """Called after a connect or a promotion enabled mailboxes: make sure their
+    @api.model
+    def _on_enabled(self, accounts):
+        """After a connect or a promotion enabled ``accounts``: make sure their
         folders are tracked and start the (historical) sync right away."""
-        for account in self.filtered(lambda a: a.state == "enabled"):
-            account._ensure_folders()
-        if self.filtered(lambda a: a.state == "enabled"):
+        enabled = accounts.filtered(lambda a: a.state == "enabled")
+        for account in enabled:
+            self.env["mail.sync.folder"]._ensure_for(account)
+        if enabled:
             self.env.ref("mail_sync_crm.ir_cron_mail_sync")._trigger()
 
     # ------------------------------------------------------------------
     # Disconnect
     # ------------------------------------------------------------------
-    def action_open_disable_wizard(self):
-        self.ensure_one()
-        self._check_owner_or_admin()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Disconnect Mailbox"),
-            "res_model": "mail.sync.disable.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_account_id": self.id},
-        }
-
-    def action_disable(self, keep_history=True):
-        """Disconnect: keep or remove the synced communication, then return to draft
-        with credentials, pinned certificates and checkpoints erased. The owner or
-        an administrator (force-disconnect) may do it."""
-        self._check_owner_or_admin()
+    @api.model
+    def _disconnect(self, accounts, keep_history=True):
+        """Disconnect ``accounts`` (the owner or an administrator checked by the
+        button): keep or remove the synced communication, then back to draft
+        with credentials, tokens, pinned certificates and checkpoints erased."""
         if not keep_history:
-            self._remove_synced_history()
-        companies = self.company_id
-        self._before_disconnect()
+            self._remove_synced_history(accounts)
+        companies = accounts.company_id
+        # Smart Mail: the owner's mail goes through the company server again.
+        self.env["ir.mail_server"]._mail_sync_remove(accounts)
+        # The OAuth tokens are revoked where the provider can, and erased.
+        self.env["mail.sync.oauth.token"]._revoke_and_erase(accounts)
         # sudo: disconnecting mailboxes whose owner or an administrator asked for it
-        # (_check_owner_or_admin above): their folders go. keep_history, the caller's
-        # choice, only says whether their synced history goes too.
-        self.sudo().folder_ids.unlink()
+        # (_check_owner_or_admin in action_disable): their folders go. keep_history,
+        # the caller's choice, only says whether their synced history goes too.
+        accounts.sudo().folder_ids.unlink()
         # sudo: the constants of _disconnected_values() on those mailboxes.
-        self.sudo().write(self._disconnected_values())
+        accounts.sudo().write(self._disconnected_values())
         # sudo: Pending mailboxes of those mailboxes' companies take the freed places
         # (constants).
-        self.sudo()._promote_pending(companies)
+        self.env["mail.sync.status"].sudo()._promote_pending(companies)
         return True
 
-    def _before_disconnect(self):
-        """Hook: the mailbox is about to return to draft (credentials erased)."""
-        # Smart Mail: the owner's mail goes through the company server again.
-        self.env["ir.mail_server"]._mail_sync_remove(self)
-
+    @api.model
     def _disconnected_values(self):
         return {
             "state": "draft",
@@ -453,22 +499,23 @@ class MailSyncAccount(models.Model):
             "last_attempt_date": False,
         }
 
-    def _remove_synced_history(self):
-        """Remove every chatter message these mailboxes introduced, unless another
-        mailbox that still syncs recorded it too (it then becomes that mailbox's);
-        mail that was on the chatter anyway (sent from Odoo) stays."""
+    @api.model
+    def _remove_synced_history(self, accounts):
+        """Remove every chatter message ``accounts`` introduced, unless another
+        mailbox that still syncs recorded it too (it then becomes that
+        mailbox's); mail that was on the chatter anyway (sent from Odoo) stays."""
         # sudo: the ledger of the mailboxes being disconnected (action_disable checked
         # the owner or an administrator): their rows go, with the chatter messages they
         # introduced that no mailbox still syncing recorded too.
         Ledger = self.env["mail.sync.message"].sudo()
-        mine = Ledger.search([("account_id", "in", self.ids)])
+        mine = Ledger.search([("account_id", "in", accounts.ids)])
         messages = mine.filtered("introduced").mail_message_id
         heirs = Ledger.browse()
         if messages:
             others = Ledger.search(
                 [
                     ("mail_message_id", "in", messages.ids),
-                    ("account_id", "not in", self.ids),
+                    ("account_id", "not in", accounts.ids),
                     ("account_id.state", "in", ("enabled", "error", "pending")),
                 ],
                 order="date, id",

@@ -4,7 +4,7 @@ live where they do not cover what it asks (real Dovecot, behind a proxy that
 counts connections)."""
 
 import pytest
-from lib.imap import read_ahead as history_prefetch
+from lib.imap import read_ahead as imap_read_ahead
 from lib.imap.news import KnownFolder
 from lib.net.deadline import Deadline
 from lib.sync import date_order as chronological
@@ -55,19 +55,19 @@ def test_a_sync_from_what_was_read_ahead_records_the_same_without_connecting(
     _deliver(dovecot, ["Unrelated"], sender="x@nobody.example.com")
     _deliver(dovecot, ["Sent 1"], sender=ME, folder="Sent")
     inbox, sent = FolderState("INBOX", "in"), FolderState("Sent", "out")
-    ahead = history_prefetch.prefetch(
+    ahead = imap_read_ahead.read_mailbox(
         "alice", _settings(dovecot, proxy), _known(inbox, sent), 30, ORDER
     )
     assert ahead.error is None
     connections = proxy.connection_count
     replayed = MemoryStore()
-    with history_prefetch.ReplaySession(
+    with imap_read_ahead.ReadAheadSession(
         ahead, _settings(dovecot, proxy), Deadline(30)
     ) as session:
         _sync(session, replayed, inbox, sent)
     assert proxy.connection_count == connections, "no connection of its own"
     live = MemoryStore()
-    with history_prefetch.ImapSession(_settings(dovecot, proxy)) as session:
+    with imap_read_ahead.ImapSession(_settings(dovecot, proxy)) as session:
         _sync(session, live, FolderState("INBOX", "in"), FolderState("Sent", "out"))
     assert sorted(s for _m, _l, s in replayed.recorded) == [f"In {n}" for n in range(6)]
     assert sorted(replayed.recorded) == sorted(live.recorded)
@@ -82,14 +82,14 @@ def test_what_was_not_read_ahead_is_read_live(dovecot, proxy):
     the read-ahead does not hold, and gets it from the server."""
     _deliver(dovecot, ["Early 1", "Early 2"])
     inbox, sent = FolderState("INBOX", "in"), FolderState("Sent", "out")
-    ahead = history_prefetch.prefetch(
+    ahead = imap_read_ahead.read_mailbox(
         "alice", _settings(dovecot, proxy), _known(inbox, sent), 30, ORDER
     )
     _deliver(dovecot, ["Late"])
     connections = proxy.connection_count
     moved = FolderState("INBOX", "in", ahead.examined[1]["INBOX"].uidvalidity, 1)
     store = MemoryStore()
-    with history_prefetch.ReplaySession(
+    with imap_read_ahead.ReadAheadSession(
         ahead, _settings(dovecot, proxy), Deadline(30)
     ) as session:
         chronological.sync_history(
@@ -119,21 +119,23 @@ def test_a_failed_read_ahead_is_the_syncs_failure_without_waiting_again(
         settings = dovecot.client_settings("alice", port=proxy.port, password="x")
     else:
         proxy.drip = 0.5  # one byte every half second: never a whole greeting
-    ahead = history_prefetch.prefetch("alice", settings, _known(inbox, sent), 2, ORDER)
+    ahead = imap_read_ahead.read_mailbox(
+        "alice", settings, _known(inbox, sent), 2, ORDER
+    )
     expected = "auth_failed" if failure == "refused" else "sync_deadline"
     assert ahead.error.code == expected
     connections = proxy.connection_count
-    replay = history_prefetch.ReplaySession(ahead, settings, Deadline(30))
-    with pytest.raises(Exception) as raised, replay as session:
+    session_ahead = imap_read_ahead.ReadAheadSession(ahead, settings, Deadline(30))
+    with pytest.raises(Exception) as raised, session_ahead as session:
         session.examine_folders(ORDER)
     assert raised.value.code == expected
     assert proxy.connection_count == connections, "not tried again"
 
 
-def test_the_lookahead_reads_each_mailbox_once_and_hands_it_over(dovecot, proxy):
+def test_the_read_ahead_pool_reads_each_mailbox_once_and_hands_it_over(dovecot, proxy):
     inbox, sent = FolderState("INBOX", "in"), FolderState("Sent", "out")
     _deliver(dovecot, ["One"])
-    with history_prefetch.Lookahead(2, 30) as ahead:
+    with imap_read_ahead.ReadAheadPool(2, 30) as ahead:
         ahead.submit("a", _settings(dovecot, proxy), _known(inbox, sent), ORDER)
         ahead.skip("b")
         assert ahead.submitted("a") and ahead.submitted("b")

@@ -1,4 +1,4 @@
-"""imap_fast's contract: the private names it uses are listed and exist on the
+"""fetch_reader's contract: the private names it uses are listed and exist on the
 installed versions, nothing else in lib/ uses them, it is enabled only where it was
 verified, and the declared imapclient range holds the pins and those versions.
 (The fallback to stock imapclient: test_imap_fallback.py.)"""
@@ -9,7 +9,7 @@ import sys
 
 import imapclient
 import pytest
-from lib.imap import fetch_reader as imap_fast
+from lib.imap import fetch_reader
 from lib.imap import session as imap_session
 from lib.imap.session import FAST_READER_SWITCH, ImapSession
 from lib.net.settings import ImapSettings
@@ -17,12 +17,14 @@ from packaging.requirements import Requirement
 
 from mail_sync_testing import LOOPBACK_POLICY
 
-LIB = pathlib.Path(imap_fast.__file__).parents[1]
+LIB = pathlib.Path(fetch_reader.__file__).parents[1]
 VERIFIED_HERE = (
-    imap_fast.VERIFIED_PYTHON[0] <= sys.version_info[:2] < imap_fast.VERIFIED_PYTHON[1]
-    and imap_fast.VERIFIED_IMAPCLIENT[0]
-    <= imap_fast._version(imapclient.__version__)
-    < imap_fast.VERIFIED_IMAPCLIENT[1]
+    fetch_reader.VERIFIED_PYTHON[0]
+    <= sys.version_info[:2]
+    < fetch_reader.VERIFIED_PYTHON[1]
+    and fetch_reader.VERIFIED_IMAPCLIENT[0]
+    <= fetch_reader._version(imapclient.__version__)
+    < fetch_reader.VERIFIED_IMAPCLIENT[1]
 )
 needs_verified_versions = pytest.mark.skipif(
     not VERIFIED_HERE,
@@ -45,9 +47,9 @@ def _no_switch(monkeypatch):
 def _listed_names():
     """Last parts of every listed name: {name: kind}."""
     names = {}
-    for _module, dotted in imap_fast.PRIVATE_NAMES:
+    for _module, dotted in fetch_reader.PRIVATE_NAMES:
         names[dotted.rsplit(".", 1)[-1]] = "method" if "." in dotted else "module"
-    for _module, _cls, attributes in imap_fast.PRIVATE_INSTANCE_NAMES:
+    for _module, _cls, attributes in fetch_reader.PRIVATE_INSTANCE_NAMES:
         names.update(dict.fromkeys(attributes, "instance"))
     return names
 
@@ -78,14 +80,14 @@ def _attributes_and_methods(tree):
 
 
 def test_the_lists_name_every_private_name_the_module_uses():
-    tree = ast.parse(pathlib.Path(imap_fast.__file__).read_text())
+    tree = ast.parse(pathlib.Path(fetch_reader.__file__).read_text())
     listed = _listed_names()
     used = _attributes_and_methods(tree)
     underscored = {n for n in used if n.startswith("_") and not n.endswith("__")}
     assert underscored <= set(listed)
     module_level = {
         (module, dotted)
-        for module, dotted in imap_fast.PRIVATE_NAMES
+        for module, dotted in fetch_reader.PRIVATE_NAMES
         if "." not in dotted
     }
     # Names of imapclient's modules come through _private() only, and only the
@@ -104,7 +106,7 @@ def test_the_lists_name_every_private_name_the_module_uses():
 
 def test_no_other_lib_module_uses_them():
     listed = set(_listed_names()) - COMMON_NAMES
-    private_modules = {module for module, _name in imap_fast.PRIVATE_NAMES} - {
+    private_modules = {module for module, _name in fetch_reader.PRIVATE_NAMES} - {
         "imaplib",
         "imapclient",
     }
@@ -112,7 +114,7 @@ def test_no_other_lib_module_uses_them():
     harness = LIB.parents[1] / "mail_sync_testing"
     for path in sorted([*LIB.rglob("*.py"), *harness.rglob("*.py")]):
         if (
-            path.samefile(imap_fast.__file__)
+            path.samefile(fetch_reader.__file__)
             or "tests" in path.relative_to(harness.parent).parts
         ):
             continue
@@ -136,12 +138,12 @@ def test_no_other_lib_module_uses_them():
 
 @needs_verified_versions
 def test_every_private_name_exists_on_the_installed_versions():
-    for module, dotted in imap_fast.PRIVATE_NAMES:
-        assert imap_fast._private(module, dotted) is not None, (module, dotted)
+    for module, dotted in fetch_reader.PRIVATE_NAMES:
+        assert fetch_reader._private(module, dotted) is not None, (module, dotted)
     with pytest.raises(LookupError):
-        imap_fast._private("imapclient.util", "chunk")  # not listed: refused
-    assert imap_fast.DISABLED_BECAUSE is None
-    assert imap_fast.ENABLED
+        fetch_reader._private("imapclient.util", "chunk")  # not listed: refused
+    assert fetch_reader.DISABLED_BECAUSE is None
+    assert fetch_reader.ENABLED
 
 
 def _private_class(module, name):
@@ -166,7 +168,7 @@ def test_every_instance_name_exists_on_a_live_connection(dovecot, encryption):
         client = session.client
         assert type(client) is imap_session._fast_client_class()
         owners = {"IMAP4": client._imap, "IMAPClient": client}
-        for module, cls, attributes in imap_fast.PRIVATE_INSTANCE_NAMES:
+        for module, cls, attributes in fetch_reader.PRIVATE_INSTANCE_NAMES:
             assert isinstance(owners[cls], _private_class(module, cls))
             for name in attributes:
                 assert hasattr(owners[cls], name), (cls, name)
@@ -174,15 +176,15 @@ def test_every_instance_name_exists_on_a_live_connection(dovecot, encryption):
 
 
 def test_enabled_only_on_the_verified_versions():
-    assert "Python 3.13" in imap_fast.verdict((3, 13), (4, 1))
-    assert "Python 3.9" in imap_fast.verdict((3, 9), (4, 1))
-    assert "imapclient 3.1" in imap_fast.verdict((3, 11), (3, 1))
-    assert "imapclient 5.0" in imap_fast.verdict((3, 12), (5, 0))
-    assert "imapclient unknown" in imap_fast.verdict((3, 10), ())
+    assert "Python 3.13" in fetch_reader.verdict((3, 13), (4, 1))
+    assert "Python 3.9" in fetch_reader.verdict((3, 9), (4, 1))
+    assert "imapclient 3.1" in fetch_reader.verdict((3, 11), (3, 1))
+    assert "imapclient 5.0" in fetch_reader.verdict((3, 12), (5, 0))
+    assert "imapclient unknown" in fetch_reader.verdict((3, 10), ())
     if VERIFIED_HERE:
         for python in ((3, 10), (3, 11), (3, 12)):
             for version in ((4, 0), (4, 1)):
-                assert imap_fast.verdict(python, version) is None
+                assert fetch_reader.verdict(python, version) is None
 
 
 def test_the_declared_imapclient_range_holds_the_pins_and_the_verified_versions():
@@ -205,7 +207,7 @@ def test_the_declared_imapclient_range_holds_the_pins_and_the_verified_versions(
         assert all(spec.operator == "==" for spec in pin.specifier), name
         assert accepted.contains(next(iter(pin.specifier)).version), name
     # The fallback was verified from 2.3 on; the fast reader's versions are inside.
-    first, last = imap_fast.VERIFIED_IMAPCLIENT
+    first, last = fetch_reader.VERIFIED_IMAPCLIENT
     assert accepted.contains("{}.{}.0".format(*first))
     assert not accepted.contains("{}.{}.0".format(*last))
     assert accepted.contains("2.3.0") and not accepted.contains("2.2.0")

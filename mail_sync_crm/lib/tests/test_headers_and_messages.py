@@ -1,4 +1,5 @@
-"""lib.parser: header and full-message parsing that never raises."""
+"""lib.message.headers and lib.message.full_message: header and full-message
+parsing that never raises."""
 
 import base64
 import datetime
