@@ -3,15 +3,18 @@
 not recorded on leads (each rule a company setting), and each mailbox counts
 what it skipped, by reason, once per message (real Dovecot, real Odoo)."""
 
+from datetime import datetime, timedelta
+
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
 from mail_sync_testing import make_message
 
 from .common import MailSyncHttpCase
-from .sync_common import ALICE, SyncCase
+from .sync_common import ALICE, BRUNO, SyncCase
 
 STRANGER = "someone@elsewhere.example.com"
+LATE = "dana@initech.example.com"  # the address of a lead created after connecting
 FORMS = "no-reply@forms.example.com"  # a web-form service's notifications
 TEAM_LIST = "team@lists.ours.example.com"
 LIST_ID = {"List-Id": "Acme users <users.lists.acme.example.com>"}
@@ -109,6 +112,38 @@ class TestNoise(SyncCase):
         self.assertEqual(self.counts(account)[("INBOX", "mailing_list")], 2)
         self.assertEqual(self.counts(account)[("INBOX", "no_lead")], 1)
         self.assertEqual(len(self.synced(self.lead)), 2)
+
+    def test_the_counts_name_every_reason_a_message_is_not_on_a_lead(self):
+        """Besides noise: a blocklisted lead's mail, mail dated before a lead
+        created after connecting, mail of nobody known."""
+        self.env["mail.sync.blocklist"].with_user(self.salesman).create(
+            {"value": BRUNO, "user_id": self.salesman.id}
+        )
+        old = datetime.now() - timedelta(days=30)
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(BRUNO, "Bruno, privately"),
+            self.received(LATE, "Before the lead", date=old),
+            self.received(LATE, "After the lead"),
+            self.received(STRANGER, "Unrelated"),
+        )
+        account = self.mailbox(self.salesman)
+        account.sudo().connected_date = datetime.now() - timedelta(days=60)
+        late = self.Lead.create(
+            {"name": "Created after connecting", "email_from": LATE}
+        )
+        self.sync()
+        self.assertEqual(self.synced(late).mapped("subject"), ["After the lead"])
+        self.assertFalse(self.synced(self.globex))
+        self.assertEqual(
+            self.counts(account),
+            {
+                ("INBOX", "blocklisted"): 1,
+                ("INBOX", "before_lead"): 1,
+                ("INBOX", "no_lead"): 1,
+            },
+        )
 
     def test_a_rule_switched_off_in_the_settings_records_that_mail(self):
         settings = self.env["res.config.settings"].create({})
