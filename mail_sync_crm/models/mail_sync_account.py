@@ -355,6 +355,12 @@ class MailSyncAccount(models.Model):
     # Sync progress (mail.sync.scheduler, mail.sync.turn)
     last_sync_date = fields.Datetime(readonly=True, copy=False)
     folder_ids = fields.One2many("mail.sync.folder", "account_id", string="Folders")
+    skip_count_ids = fields.One2many(
+        "mail.sync.skip.count",
+        "account_id",
+        string="Skipped",
+        help="The messages scanned and not recorded, by folder and reason.",
+    )
     sync_scanned = fields.Integer(
         compute="_compute_sync_progress", string="Messages Scanned"
     )

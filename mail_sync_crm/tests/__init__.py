@@ -37,3 +37,4 @@ from . import test_first_hour_ui
 from . import test_move_email
 from . import test_why_not_here
 from . import test_why_not_here_ui
+from . import test_noise
