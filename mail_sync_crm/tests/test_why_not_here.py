@@ -216,3 +216,32 @@ class TestWhyNotHere(SyncCase):
         lines = self.ask("Secret merger")
         self.assertEqual([line[0] for line in lines], ["not_found"])
         self.assertNotIn("merger", str([line[3] for line in lines]).lower())
+
+    def test_list_and_automated_mail_name_the_rule(self):
+        self.put(
+            self.salesman,
+            "INBOX",
+            self.received(
+                ALICE,
+                "Acme newsletter",
+                headers={"List-Id": "Acme news <news.lists.acme.example.com>"},
+            ),
+            self.received(
+                ALICE, "Out of office", headers={"Auto-Submitted": "auto-replied"}
+            ),
+        )
+        self.mailbox(self.salesman)
+        self.sync()
+        self.assertFalse(self.synced(self.lead))
+        lines = self.ask(ALICE)
+        self.assertEqual([line[0] for line in lines], ["mailing_list", "automated"])
+        self.assertIn("Acme newsletter", lines[0][3])
+        self.assertIn("Out of office", lines[1][3])
+        self.assertIn("turn off this rule", lines[0][2])
+        # the rule switched off since: the sync passed it and does not go back
+        self.env.company.mail_sync_skip_automated = False
+        lines = self.ask(ALICE)
+        self.assertEqual(
+            [line[0] for line in lines], ["mailing_list", "passed_earlier"]
+        )
+        self.assertIn("reconnect", lines[1][2])

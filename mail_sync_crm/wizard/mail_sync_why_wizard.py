@@ -20,7 +20,7 @@ from ..lib.imap import session as imap_session
 from ..lib.message.addresses import normalize
 from ..lib.net.deadline import Deadline
 from ..lib.privacy.blocklist import blocking_entry
-from ..lib.sync import explain, skip_reasons
+from ..lib.sync import explain, noise, skip_reasons
 from ..lib.timeutil import naive_utc
 from ..superuser import addon_sudo
 
@@ -89,12 +89,19 @@ class MailSyncWhyWizard(models.TransientModel):
         held = self.env["mail.sync.failed.message"].search(
             [("account_id", "in", mailboxes.ids)]
         )
+        lead_facts = self._mail_sync_lead(lead)
+        company = lead.company_id or self.env.company
         found, searched, failed = self._mail_sync_search(
-            mailboxes, held, address, subject
+            mailboxes,
+            held,
+            address,
+            subject,
+            lead_facts.addresses,
+            company._mail_sync_noise_rules(),
         )
         keys = {message.email.key for message in found}
         return explain.Facts(
-            lead=self._mail_sync_lead(lead),
+            lead=lead_facts,
             mailboxes=tuple(
                 explain.Mailbox(
                     m.id,
@@ -135,10 +142,12 @@ class MailSyncWhyWizard(models.TransientModel):
             return company.mail_sync_past_mail or explain.PAST_OFF
         return explain.PAST_OFF
 
-    def _mail_sync_search(self, mailboxes, held, address, subject):
+    def _mail_sync_search(self, mailboxes, held, address, subject, lead, rules):
         """The messages an IMAP SEARCH finds in the user's connected mailboxes'
-        folders, the mailboxes searched, {mailbox: error} of those that failed.
-        The ``held`` messages are left out (the server fails on them)."""
+        folders, each with the noise rule of ``rules`` that keeps it out (a
+        list message to one of the ``lead`` addresses is not noise), the
+        mailboxes searched, {mailbox: error} of those that failed. The ``held``
+        messages are left out (the server fails on them)."""
         deadline = Deadline(SEARCH_SECONDS, code="timeout")
         found, searched, failed = [], [], {}
         for mailbox in mailboxes.filtered(lambda m: m.state in explain.CONNECTED):
@@ -187,6 +196,11 @@ class MailSyncWhyWizard(models.TransientModel):
                             header.uid,
                             from_=tuple(header.from_),
                             recipients=tuple(header.to + header.cc + header.bcc),
+                            noise=noise.classify(
+                                header,
+                                rules,
+                                to_lead=bool(lead.intersection(header.to + header.cc)),
+                            ),
                             beyond_checkpoint=answer.uidvalidity != folder.uidvalidity
                             or header.uid > folder.last_uid,
                         )
@@ -333,6 +347,11 @@ class MailSyncWhyWizard(models.TransientModel):
             explain.NOT_YET_SYNCED: self.env._(
                 "Found in your mailbox, not synced yet: the next sync records it."
             ),
+            explain.PASSED_EARLIER: self.env._(
+                "Your mailbox's sync passed it when it was not to be recorded (the "
+                "lead had another address, or a setting was different then); the "
+                "sync does not go back."
+            ),
             explain.SEARCH_FAILED: self.env._(
                 "Your mailbox %(mailbox)s could not be searched: %(detail)s"
             ),
@@ -353,6 +372,10 @@ class MailSyncWhyWizard(models.TransientModel):
             explain.DO_RECONNECT: self.env._("Reconnect the mailbox (My Mailbox)."),
             explain.DO_SYNC_NOW: self.env._(
                 "Wait for the next sync, or press Sync Now on your mailbox."
+            ),
+            explain.DO_READ_HISTORY: self.env._(
+                "Disconnect and reconnect your mailbox (keeping its emails): it "
+                "reads its history again, nothing twice."
             ),
             explain.DO_FIND_PAST: self.env._('Press "Find past emails" on this lead.'),
             explain.DO_ASK_PAST: self.env._(

@@ -16,7 +16,9 @@ The decision for one message follows the sync's own order
 (``lib.sync.engine``, ``lib.sync.matcher``): held back, none of its addresses
 the lead's (Inbox: the sender; Sent: the recipients), every matching address
 blocklisted, a noise rule, dated before a lead added after the mailbox
-connected while past mail is not fetched, not reached by the sync yet.
+connected while past mail is not fetched, not reached by the sync yet, or passed
+by the sync when it was not to be recorded (the lead had another address, a
+setting was different then: the sync does not go back).
 """
 
 from collections.abc import Mapping
@@ -30,9 +32,11 @@ from . import skip_reasons
 RECORDED = "recorded"  # on this lead
 MOVED = "moved"  # its owner moved it off this lead
 HELD = "held"  # held back: the server failed on it, retried at later turns
-NOT_YET_SYNCED = (
-    "not_yet_synced"  # the sync has not reached it: the next one records it
-)
+# the sync has not reached it: the next one records it
+NOT_YET_SYNCED = "not_yet_synced"
+# the sync passed it when it was not to be recorded (the lead had another address,
+# a setting was different): it does not go back
+PASSED_EARLIER = "passed_earlier"
 NOT_FOUND = "not_found"  # in none of the user's connected mailboxes (Inbox, Sent)
 NO_MAILBOX = "no_mailbox"  # the user has no mailbox
 MAILBOX_DISCONNECTED = "mailbox_disconnected"  # not connected (or pending a place)
@@ -45,6 +49,7 @@ DO_OPEN_LEAD = "open_lead"  # look at (or move it from) the lead it is on
 DO_CONNECT = "connect"  # connect a mailbox
 DO_RECONNECT = "reconnect"  # reconnect the mailbox
 DO_SYNC_NOW = "sync_now"
+DO_READ_HISTORY = "read_history_again"  # reconnect: the history is read again
 DO_FIND_PAST = "find_past_emails"
 DO_ASK_PAST = "ask_past_emails"  # ask an administrator to turn "Find past emails" on
 DO_UNBLOCK = "remove_blocklist_entry"
@@ -74,6 +79,7 @@ ORDER = (
     skip_reasons.ROLE_SENDER,
     skip_reasons.BEFORE_LEAD,
     NOT_YET_SYNCED,
+    PASSED_EARLIER,
     SEARCH_FAILED,
     NOT_FOUND,
 )
@@ -224,12 +230,16 @@ def _reason(facts, message, mailboxes):
         facts, message, mailboxes.get(message.mailbox_id)
     ):
         return skip_reasons.BEFORE_LEAD, facts.past_mail, ""
-    return NOT_YET_SYNCED, "", ""
+    if message.beyond_checkpoint:
+        return NOT_YET_SYNCED, "", ""
+    return PASSED_EARLIER, facts.past_mail, ""
 
 
 def _action(code, detail):
     if code == skip_reasons.BEFORE_LEAD:
         return DO_FIND_PAST if detail == PAST_ON_REQUEST else DO_ASK_PAST
+    if code == PASSED_EARLIER:
+        return DO_READ_HISTORY if detail == PAST_OFF else DO_FIND_PAST
     return {
         RECORDED: DO_NOTHING,
         MOVED: DO_OPEN_LEAD,

@@ -37,6 +37,7 @@ def found(key="<1@acme>", sender=ALICE, **kw):
         "uid": 3,
         "from_": (sender,),
         "recipients": (ME,),
+        "beyond_checkpoint": True,
     }
     values.update(kw)
     date = values.pop("date", datetime(2026, 2, 1))
@@ -111,6 +112,18 @@ def test_before_the_lead_with_past_mail_off_or_on_request():
         "not_yet_synced"
     )
     assert answer(lead=LEAD, found=(old,))[0][0] == "not_yet_synced"
+
+
+def test_passed_by_the_sync_when_it_was_not_to_be_recorded():
+    # behind the checkpoint, and recorded under today's facts: the lead got this
+    # address later, or a rule was switched off since; the sync does not go back
+    passed = found(beyond_checkpoint=False)
+    assert answer(found=(passed,)) == [
+        ("passed_earlier", "off", "read_history_again", 1)
+    ]
+    assert answer(found=(passed,), past_mail="on_request") == [
+        ("passed_earlier", "on_request", "find_past_emails", 1)
+    ]
 
 
 def test_held_message_waiting_for_retry():
