@@ -172,11 +172,26 @@ class MailSyncFolder(models.Model):
 
     def _skip_counts(self):
         """{folder id: {skip reason (lib/sync/skip_reasons.py): messages}} for
-        the folders whose skips are counted by reason. The one hook for the
-        skip counts (``mail.sync.skip.count``, issue #20): until they are
-        kept, no folder is here and its skipped messages are what it scanned
-        and neither recorded nor held."""
-        return {}
+        the folders whose skips are counted by reason (``mail.sync.skip.count``,
+        issue #20, once installed with this code); a folder not here shows as
+        skipped what it scanned and neither recorded nor held. The one place
+        the Completeness reads the skip counts."""
+        if not self.ids or "mail.sync.skip.count" not in self.env:
+            return {}
+        counts = {}
+        # sudo: read-only: the skip counts of folders the user can read (the
+        # figures beside them are the same folders').
+        for folder, reason, number in (
+            self.env["mail.sync.skip.count"]
+            .sudo()
+            ._read_group(
+                [("folder_id", "in", self.ids)],
+                ["folder_id", "reason"],
+                ["count:sum"],
+            )
+        ):
+            counts.setdefault(folder.id, {})[reason] = number
+        return counts
 
     def _duration(self, seconds):
         """A lag as a person reads it: "-" (none), "45 s", "12 min", "3 h 05",
