@@ -21,6 +21,7 @@
         "views/mail_sync_account_views.xml",
         "views/mail_sync_account_oauth_views.xml",
         "views/mail_sync_log_views.xml",
+        "views/mail_sync_skip_count_views.xml",
         "views/mail_sync_blocklist_views.xml",
         "views/mail_sync_message_views.xml",
         "views/crm_lead_views.xml",

@@ -31,3 +31,4 @@ from . import mail_sync_send_event
 from . import ir_mail_server
 from . import mail_mail
 from . import mail_compose_message
+from . import mail_sync_skip_count

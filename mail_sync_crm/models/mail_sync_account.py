@@ -360,6 +360,12 @@ class MailSyncAccount(models.Model):
     # Sync progress (mail.sync.scheduler, mail.sync.turn)
     last_sync_date = fields.Datetime(readonly=True, copy=False)
     folder_ids = fields.One2many("mail.sync.folder", "account_id", string="Folders")
+    skip_count_ids = fields.One2many(
+        "mail.sync.skip.count",
+        "account_id",
+        string="Skipped",
+        help="The messages scanned and not recorded, by folder and reason.",
+    )
     sync_scanned = fields.Integer(
         compute="_compute_sync_progress", string="Messages Scanned"
     )
@@ -417,7 +423,9 @@ class MailSyncAccount(models.Model):
     scanned_count = fields.Integer(string="Scanned", compute="_compute_completeness")
     recorded_count = fields.Integer(string="Recorded", compute="_compute_completeness")
     held_count = fields.Integer(string="Held", compute="_compute_completeness")
-    skipped_count = fields.Integer(string="Skipped", compute="_compute_completeness")
+    skipped_count = fields.Integer(
+        string="Messages Skipped", compute="_compute_completeness"
+    )
     completeness = fields.Float(
         string="Complete (%)",
         digits=(5, 1),

@@ -19,6 +19,15 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_block_own_domain = fields.Boolean(
         related="company_id.mail_sync_block_own_domain", readonly=False
     )
+    mail_sync_skip_mailing_lists = fields.Boolean(
+        related="company_id.mail_sync_skip_mailing_lists", readonly=False
+    )
+    mail_sync_skip_automated = fields.Boolean(
+        related="company_id.mail_sync_skip_automated", readonly=False
+    )
+    mail_sync_skip_role_senders = fields.Boolean(
+        related="company_id.mail_sync_skip_role_senders", readonly=False
+    )
     mail_sync_daily_cap = fields.Integer(
         related="company_id.mail_sync_daily_cap", readonly=False
     )

@@ -601,7 +601,13 @@ class MailSyncStore(HeldMessages, SyncStore):
         self.account.env["mail.sync.log"]._record(self.account, err)
 
     def checkpoint(self, folder, progress):
+        """Move ``folder``'s checkpoint and add the skips it moves past to the
+        folder's counts, in one transaction (committed by the cron)."""
         record = self.account.folder_ids.filtered(lambda f: f.name == folder.name)
+        counts = self.env["mail.sync.skip.count"]
+        if record.uidvalidity and record.uidvalidity != progress.uidvalidity:
+            counts._reset(record)  # the folder is scanned again from its start
+        counts._add(record, progress.skips)
         values = {
             "uidvalidity": progress.uidvalidity,
             "last_uid": progress.last_uid,
