@@ -202,6 +202,35 @@ class TestCompleteness(SyncCase):
             found = Account.search(domain)
             self.assertIn(lagging, found)
             self.assertTrue(found.filtered(lambda a: a == lagging).falling_behind)
+            # what a sales manager's list shows of it
+            rows = (
+                self.env["mail.sync.account"]
+                .with_user(self.sales_manager)
+                .web_search_read(
+                    domain,
+                    {
+                        name: {}
+                        for name in (
+                            "server_count",
+                            "scanned_count",
+                            "recorded_count",
+                            "held_count",
+                            "skipped_count",
+                            "completeness",
+                            "lag_display",
+                            "falling_behind",
+                        )
+                    },
+                )["records"]
+            )
+            row = next(r for r in rows if r["id"] == lagging.id)
+            self.assertEqual(
+                (row["server_count"], row["scanned_count"], row["recorded_count"]),
+                (6, 5, 3),
+            )
+            self.assertEqual(row["completeness"], 83.3)
+            self.assertEqual(row["lag_display"], f"{threshold + 1} min")
+            self.assertTrue(row["falling_behind"])
             settings = self.env["res.config.settings"].with_user(self.admin).create({})
             self.assertIn("1 falling behind", settings.mail_sync_health)
             self.assertFalse(settings.mail_sync_health_ok)

@@ -193,9 +193,10 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
         for user in (self.salesman, self.sales_manager, self.admin):
             for name, value in forged.items():
                 with self.subTest(user=user.login, field=name), self.attempt():
-                    self.refused(
+                    error = self.refused(
                         user, "mail.sync.folder", "write", [folder.id], {name: value}
                     )
+                    self.assertIn(GUARD_MESSAGE, error)
                     error = self.refused(
                         user,
                         "mail.sync.account",
