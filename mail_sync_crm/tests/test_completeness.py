@@ -242,3 +242,18 @@ class TestCompleteness(SyncCase):
         self.scheduler._cron_sync()
         with freeze_time(datetime.now() + timedelta(days=1)):
             self.assertNotIn(lagging, Account.search(domain), "caught up")
+
+    def test_a_server_refusing_the_count_changes_nothing_on_the_mailbox(self):
+        """The reconciliation only counts: a refused login is reported in its
+        summary; the mailbox keeps its status, its figures and its log (its
+        next turn says what is wrong)."""
+        account = self.synced_mailbox()
+        before = self.figures(self.inbox(account))
+        self.mail.add_user(self.salesman.login, "changed-elsewhere")
+        time.sleep(1.1)  # Dovecot sees a password change the next second
+        summary = self.reconciliation._cron_reconcile()
+        self.assertEqual((summary["failed"], summary["gaps"]), (1, 0))
+        self.assertEqual(account.state, "enabled")
+        self.assertFalse(account.log_ids)
+        self.assertFalse(account.reconciled_date)
+        self.assertEqual(self.figures(self.inbox(account)), before)
