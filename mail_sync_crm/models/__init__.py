@@ -12,6 +12,7 @@ from . import mail_sync_status
 from . import mail_sync_scheduler
 from . import mail_sync_news
 from . import mail_sync_turn
+from . import mail_sync_completeness
 from . import mail_sync_log
 from . import mail_sync_failed_message
 from . import mail_sync_blocklist

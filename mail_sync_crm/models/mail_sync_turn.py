@@ -165,6 +165,7 @@ class MailSyncTurn(models.AbstractModel):
                 folders = account.folder_ids.sorted("direction")
                 # One round trip tells which folders have news; the first folder
                 # to sync is examined last, so it stays selected.
+                examined_at = fields.Datetime.now()
                 statuses = session.examine_folders(self._examine_order(account))
                 attachment_cap = account.company_id.mail_sync_attachment_cap_bytes
                 noise_rules = account.company_id._mail_sync_noise_rules()
@@ -210,6 +211,11 @@ class MailSyncTurn(models.AbstractModel):
                     )
                     progress |= bool(outcome.scanned or outcome.recorded)
                     cut |= outcome.cut
+                # what the server has against what was scanned: the figures of
+                # the mailbox's Completeness
+                self.env["mail.sync.completeness"]._after_turn(
+                    account, statuses, examined_at
+                )
         except errors.MailSyncError as err:
             if err.code != "sync_deadline":
                 raise

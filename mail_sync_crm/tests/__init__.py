@@ -4,6 +4,7 @@ from . import test_status
 from . import test_secrets
 from . import test_secret_key
 from . import test_access
+from . import test_completeness
 from . import test_guarded_fields
 from . import test_blocklist
 from . import test_sync
