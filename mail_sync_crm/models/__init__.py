@@ -12,11 +12,13 @@ from . import mail_sync_status
 from . import mail_sync_scheduler
 from . import mail_sync_news
 from . import mail_sync_turn
+from . import mail_sync_completeness
 from . import mail_sync_log
 from . import mail_sync_failed_message
 from . import mail_sync_blocklist
 from . import mail_sync_folder
 from . import mail_sync_message
+from . import mail_sync_moved
 from . import mail_sync_content
 from . import mail_sync_erasure
 from . import crm_lead
@@ -32,3 +34,4 @@ from . import mail_sync_send_event
 from . import ir_mail_server
 from . import mail_mail
 from . import mail_compose_message
+from . import mail_sync_skip_count

@@ -151,6 +151,8 @@ class CrmLead(models.Model):
                     # private (or share again)
                     "can_private": bool(mine),
                     "private": bool(mine) and all(r.private for r in mine),
+                    # the emails the current user may move to another lead
+                    "movable": [r.mail_message_id.id for r in mine],
                     "emails": [
                         self._mail_sync_email_values(
                             row,
@@ -304,6 +306,25 @@ class CrmLead(models.Model):
                 "default_body": self._mail_sync_quoted(original),
                 # the composer says from which address and server it leaves
                 "mail_sync_show_route": True,
+            },
+        }
+
+    def action_mail_sync_move(self, mail_message_id):
+        """The wizard moving the synced email ``mail_message_id`` of this lead
+        (or its thread) to another lead; only its owner gets it (the wizard
+        refuses anyone else's email, ``mail.sync.moved._mail_sync_movable``)."""
+        self.ensure_one()
+        self.env["mail.sync.moved"]._mail_sync_movable(self, int(mail_message_id))
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Move Email"),
+            "res_model": "mail.sync.move.wizard",
+            "view_mode": "form",
+            "views": [[False, "form"]],
+            "target": "new",
+            "context": {
+                "default_lead_id": self.id,
+                "default_mail_message_id": int(mail_message_id),
             },
         }
 

@@ -12,6 +12,8 @@ claims, locks, read-ahead), ``mail.sync.news`` (the check for news),
 ``mail.sync.turn`` (one mailbox's turn and its outcome) and
 ``mail.sync.status`` (the company's limit, the 48-hour decay)."""
 
+from datetime import timedelta
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
@@ -20,6 +22,7 @@ from ..exceptions import MailSyncUserError
 from ..lib import errors
 from ..lib.privacy import visibility
 from ..lib.secrets import crypto
+from ..lib.sync import completeness
 from .mail_sync_oauth import OAUTH_PROVIDERS
 
 FORM_VIEW = "mail_sync_crm.mail_sync_account_view_form"
@@ -116,7 +119,9 @@ _TESTING = object()
 # mailbox, present or added later (owner, company, status and dates, pinned
 # certificates, the folders found, folders and checkpoints, rounds, the back-off,
 # errors and the log's mark, the encrypted secrets, the address proof, the OAuth
-# notice; all declared in this file), is written by the addon's own code only, as
+# notice, the completeness the turns and the reconciliation found (waiting
+# since, last reconciliation, held count, held growing); all declared in this
+# file), is written by the addon's own code only, as
 # superuser (``env.su``, which no RPC client reaches). The form shows those
 # read-only, but readonly=True is a UI hint only: this is the guard.
 # - the owner: where and as whom the mailbox connects, the passwords (write-only),
@@ -355,6 +360,12 @@ class MailSyncAccount(models.Model):
     # Sync progress (mail.sync.scheduler, mail.sync.turn)
     last_sync_date = fields.Datetime(readonly=True, copy=False)
     folder_ids = fields.One2many("mail.sync.folder", "account_id", string="Folders")
+    skip_count_ids = fields.One2many(
+        "mail.sync.skip.count",
+        "account_id",
+        string="Skipped",
+        help="The messages scanned and not recorded, by folder and reason.",
+    )
     sync_scanned = fields.Integer(
         compute="_compute_sync_progress", string="Messages Scanned"
     )
@@ -382,6 +393,60 @@ class MailSyncAccount(models.Model):
         copy=False,
         help="The round of scheduled runs that last tried this mailbox: runs "
         "overlapping in time share a round, and try each mailbox once.",
+    )
+    # Completeness (mail.sync.completeness): the folders' figures summed, the
+    # lag, and what the reconciliation found.
+    waiting_since = fields.Datetime(
+        readonly=True,
+        copy=False,
+        help="Since when the message that has waited longest for the sync (in any "
+        "folder) has waited; empty when every folder is caught up.",
+    )
+    reconciled_date = fields.Datetime(
+        string="Last Reconciliation",
+        readonly=True,
+        copy=False,
+        help="When the hourly reconciliation last counted this mailbox on its server.",
+    )
+    reconciled_held_count = fields.Integer(
+        string="Held at Last Reconciliation", readonly=True, copy=False
+    )
+    held_growing = fields.Boolean(
+        string="Held Messages Growing",
+        readonly=True,
+        copy=False,
+        help="The last reconciliation found more held messages than the one before.",
+    )
+    server_count = fields.Integer(
+        string="On the Server", compute="_compute_completeness"
+    )
+    scanned_count = fields.Integer(string="Scanned", compute="_compute_completeness")
+    recorded_count = fields.Integer(string="Recorded", compute="_compute_completeness")
+    held_count = fields.Integer(string="Held", compute="_compute_completeness")
+    skipped_count = fields.Integer(
+        string="Messages Skipped", compute="_compute_completeness"
+    )
+    completeness = fields.Float(
+        string="Complete (%)",
+        digits=(5, 1),
+        compute="_compute_completeness",
+        help="Messages scanned out of those on the server, all folders together.",
+    )
+    completeness_summary = fields.Char(
+        string="Completeness", compute="_compute_completeness"
+    )
+    lag_seconds = fields.Integer(compute="_compute_completeness")
+    lag_display = fields.Char(
+        string="Lag",
+        compute="_compute_completeness",
+        help="How long the oldest message not yet scanned has waited.",
+    )
+    falling_behind = fields.Boolean(
+        compute="_compute_completeness",
+        search="_search_falling_behind",
+        help="The lag is above the threshold (system parameter "
+        "mail_sync_crm.lag_threshold_minutes, 30 by default), or the last "
+        "reconciliation found more held messages than the one before.",
     )
 
     _sql_constraints = [
@@ -510,6 +575,47 @@ class MailSyncAccount(models.Model):
             account.sync_historical_done = bool(folders) and all(
                 folders.mapped("historical_done")
             )
+
+    def _compute_completeness(self):
+        threshold = self.env["mail.sync.completeness"]._lag_threshold()
+        now = fields.Datetime.now()
+        for account in self:
+            folders = account.folder_ids
+            on_server = sum(folders.mapped("server_count"))
+            scanned = sum(folders.mapped("scanned_count"))
+            held = sum(folders.mapped("held_count"))
+            skipped = sum(folders.mapped("skipped_count"))
+            lag = completeness.lag_seconds(account.waiting_since, now)
+            account.server_count = on_server
+            account.scanned_count = scanned
+            account.recorded_count = sum(folders.mapped("recorded_count"))
+            account.held_count = held
+            account.skipped_count = skipped
+            account.completeness = completeness.completeness_percent(scanned, on_server)
+            account.lag_seconds = lag
+            account.lag_display = folders._duration(lag)
+            account.falling_behind = account.held_growing or (
+                completeness.falling_behind(lag, threshold, held, None)
+            )
+            account.completeness_summary = self.env._(
+                "%(percent)s%% scanned · %(held)s held, %(skipped)s skipped",
+                percent=account.completeness,
+                held=held,
+                skipped=skipped,
+            )
+
+    def _search_falling_behind(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("Search Falling Behind with = or != and a yes or no."))
+        threshold = self.env["mail.sync.completeness"]._lag_threshold()
+        oldest = fields.Datetime.now() - timedelta(seconds=threshold)
+        domain = [
+            "|",
+            ("held_growing", "=", True),
+            ("waiting_since", "<", oldest),
+        ]
+        behind = (operator == "=") == value
+        return domain if behind else ["!", *domain]
 
     def _compute_synced_count(self):
         """Distinct emails this mailbox put on chatters (one email on a lead and

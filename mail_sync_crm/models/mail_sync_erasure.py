@@ -71,8 +71,11 @@ class MailSyncErasure(models.Model):
             "ledger_count": len(rows),
             "lead_count": len(rows.lead_id),
         }
+        erased_ids = rows.mapped("message_id")
         messages.attachment_ids.unlink()
         messages.unlink()  # with their vault rows (mail.message.unlink)
+        # the owners' moves of those emails (Message-IDs) go with them
+        self.env["mail.sync.moved"].search([("message_id", "in", erased_ids)]).unlink()
         rows.exists().unlink()
         counts["other_count"] = self._erase_held_and_logged(address)
         self._blocklist_erased(address, now)

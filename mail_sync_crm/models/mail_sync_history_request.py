@@ -326,6 +326,7 @@ class MailSyncHistoryRequest(models.Model):
                 attachment_cap=account.company_id.mail_sync_attachment_cap_bytes,
                 limit=self._limit(),
                 deadline=deadline,
+                noise_rules=account.company_id._mail_sync_noise_rules(),
                 written=written,
             )
         self.found_count = found + outcome.matched

@@ -165,8 +165,10 @@ class MailSyncTurn(models.AbstractModel):
                 folders = account.folder_ids.sorted("direction")
                 # One round trip tells which folders have news; the first folder
                 # to sync is examined last, so it stays selected.
+                examined_at = fields.Datetime.now()
                 statuses = session.examine_folders(self._examine_order(account))
                 attachment_cap = account.company_id.mail_sync_attachment_cap_bytes
+                noise_rules = account.company_id._mail_sync_noise_rules()
                 batch_size = self.env.context.get(
                     "mail_sync_batch_size", sync_engine.HEADER_BATCH
                 )
@@ -182,6 +184,7 @@ class MailSyncTurn(models.AbstractModel):
                         long_run=long_run,
                         deadline=deadline,
                         statuses=statuses,
+                        noise_rules=noise_rules,
                     ).values()
                     folders = folders.browse()  # all done by sync_history
                 else:
@@ -204,9 +207,15 @@ class MailSyncTurn(models.AbstractModel):
                         status=statuses.get(folder.name),
                         long_run=long_run,
                         deadline=deadline,
+                        noise_rules=noise_rules,
                     )
                     progress |= bool(outcome.scanned or outcome.recorded)
                     cut |= outcome.cut
+                # what the server has against what was scanned: the figures of
+                # the mailbox's Completeness
+                self.env["mail.sync.completeness"]._after_turn(
+                    account, statuses, examined_at
+                )
         except errors.MailSyncError as err:
             if err.code != "sync_deadline":
                 raise

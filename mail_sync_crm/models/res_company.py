@@ -2,6 +2,7 @@
 from odoo import fields, models
 
 from ..lib.message import addresses
+from ..lib.sync import skip_reasons
 from ..superuser import addon_sudo
 from .mail_sync_account import VISIBILITY_LEVELS
 
@@ -26,6 +27,26 @@ class ResCompany(models.Model):
         default=True,
         help="Never record mail exchanged with addresses of the company's own email "
         "domain (colleagues, internal mail).",
+    )
+    mail_sync_skip_mailing_lists = fields.Boolean(
+        string="Leave Out Mailing Lists",
+        default=True,
+        help="Do not record mailing-list mail and newsletters (a List-Id header, or "
+        "List-Unsubscribe with Precedence bulk, list or junk). A message addressed "
+        "to the lead itself (its address in To or Cc) is still recorded.",
+    )
+    mail_sync_skip_automated = fields.Boolean(
+        string="Leave Out Automated Mail",
+        default=True,
+        help="Do not record mail that says it was sent automatically (an "
+        "Auto-Submitted header other than 'no'): out-of-office and other automatic "
+        "replies, notifications.",
+    )
+    mail_sync_skip_role_senders = fields.Boolean(
+        string="Leave Out No-Reply Senders",
+        default=True,
+        help="Do not record mail from role addresses rather than people: no-reply, "
+        "do-not-reply, mailer-daemon, postmaster, notifications, bounces.",
     )
     mail_sync_daily_cap = fields.Integer(
         string="Daily Synced Emails Cap",
@@ -114,6 +135,17 @@ class ResCompany(models.Model):
         )
         for company in self:
             company.mail_sync_billable_count = counts.get(company, 0)
+
+    def _mail_sync_noise_rules(self):
+        """The noise rules (``lib/sync/noise.py``) the company's settings keep
+        on, as skip reasons."""
+        self.ensure_one()
+        switches = {
+            skip_reasons.MAILING_LIST: self.mail_sync_skip_mailing_lists,
+            skip_reasons.AUTOMATED: self.mail_sync_skip_automated,
+            skip_reasons.ROLE_SENDER: self.mail_sync_skip_role_senders,
+        }
+        return frozenset(rule for rule, on in switches.items() if on)
 
     def _mail_sync_own_domains(self):
         """The company's own email domains, blocked when the setting is on."""

@@ -19,6 +19,15 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_block_own_domain = fields.Boolean(
         related="company_id.mail_sync_block_own_domain", readonly=False
     )
+    mail_sync_skip_mailing_lists = fields.Boolean(
+        related="company_id.mail_sync_skip_mailing_lists", readonly=False
+    )
+    mail_sync_skip_automated = fields.Boolean(
+        related="company_id.mail_sync_skip_automated", readonly=False
+    )
+    mail_sync_skip_role_senders = fields.Boolean(
+        related="company_id.mail_sync_skip_role_senders", readonly=False
+    )
     mail_sync_daily_cap = fields.Integer(
         related="company_id.mail_sync_daily_cap", readonly=False
     )
@@ -149,12 +158,13 @@ class ResConfigSettings(models.TransientModel):
     @api.depends("company_id")
     def _compute_mail_sync_health(self):
         """One line: the scheduled sync's last and next run, the company's
-        mailboxes by status and the errors of the last 24 hours."""
+        mailboxes by status, the errors of the last 24 hours and the mailboxes
+        falling behind."""
         cron = self.env.ref("mail_sync_crm.ir_cron_mail_sync", raise_if_not_found=False)
         # sudo: read-only: the scheduled action's dates, the counts of mailboxes
         # by status and of the day's errors of the settings' company.
         cron = cron.sudo() if cron else cron
-        # sudo: read-only: the same counts.
+        # sudo: read-only: the same counts, and of the mailboxes falling behind.
         Account = self.env["mail.sync.account"].sudo()
         labels = dict(Account._fields["state"]._description_selection(self.env))
         for settings in self:
@@ -205,11 +215,21 @@ class ResConfigSettings(models.TransientModel):
                 mailboxes=mailboxes,
                 errors=errors_day,
             )
+            # the reconciliation's verdict (mail.sync.completeness)
+            behind = Account.search_count(
+                [("company_id", "=", company.id), ("falling_behind", "=", True)]
+            )
+            if behind:
+                settings.mail_sync_health += self.env._(
+                    " · %(count)s falling behind (lag or held messages growing)",
+                    count=behind,
+                )
             settings.mail_sync_health_ok = bool(
                 cron
                 and cron.active
                 and not counts.get("error")
                 and not counts.get("connection")
+                and not behind
             )
 
     @api.onchange("mail_sync_user_limit")

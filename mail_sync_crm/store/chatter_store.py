@@ -239,10 +239,13 @@ class MailSyncStore(HeldMessages, SyncStore):
         synced by an earlier version): noted as this mailbox's too. A pair
         whose chatter messages all have fingerprints, none from a copy this
         mailbox read, is fetched: ``record`` tells a copy from another email
-        reusing the Message-ID."""
+        reusing the Message-ID. A pair whose email its owner moved off the
+        lead (``mail.sync.moved``) is settled too: it is not put back."""
         pairs = {(h.message_id, lead) for h, leads in candidates for lead in leads}
         if not pairs:
             return set()
+        moved = self._moved_off(pairs)
+        pairs -= moved
         on_chatter = self._on_chatter(
             {m for m, _l in pairs}, {lead for _m, lead in pairs}
         )
@@ -275,7 +278,18 @@ class MailSyncStore(HeldMessages, SyncStore):
                         )
                     )
         self._insert_ledger(notes)
-        return settled
+        return settled | moved
+
+    def _moved_off(self, pairs):
+        """The (Message-ID, lead) pairs among ``pairs`` whose email was moved
+        off that lead by its owner, whichever mailbox meets it again."""
+        self.env["mail.sync.moved"].flush_model(["message_id", "lead_id"])
+        self.env.cr.execute(
+            """SELECT message_id, lead_id FROM mail_sync_moved
+                WHERE message_id = ANY(%s) AND lead_id = ANY(%s)""",
+            [list({m for m, _l in pairs}), list({lead for _m, lead in pairs})],
+        )
+        return set(self.env.cr.fetchall()) & pairs
 
     def cap_left(self):
         cap = self.account.company_id.mail_sync_daily_cap
@@ -601,7 +615,13 @@ class MailSyncStore(HeldMessages, SyncStore):
         self.account.env["mail.sync.log"]._record(self.account, err)
 
     def checkpoint(self, folder, progress):
+        """Move ``folder``'s checkpoint and add the skips it moves past to the
+        folder's counts, in one transaction (committed by the cron)."""
         record = self.account.folder_ids.filtered(lambda f: f.name == folder.name)
+        counts = self.env["mail.sync.skip.count"]
+        if record.uidvalidity and record.uidvalidity != progress.uidvalidity:
+            counts._reset(record)  # the folder is scanned again from its start
+        counts._add(record, progress.skips)
         values = {
             "uidvalidity": progress.uidvalidity,
             "last_uid": progress.last_uid,

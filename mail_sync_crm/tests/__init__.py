@@ -4,6 +4,7 @@ from . import test_status
 from . import test_secrets
 from . import test_secret_key
 from . import test_access
+from . import test_completeness
 from . import test_guarded_fields
 from . import test_blocklist
 from . import test_sync
@@ -34,3 +35,7 @@ from . import test_erasure
 from . import test_settings_changes
 from . import test_first_hour
 from . import test_first_hour_ui
+from . import test_move_email
+from . import test_why_not_here
+from . import test_why_not_here_ui
+from . import test_noise

@@ -80,6 +80,11 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
             else [[int(Command.CLEAR)]],
             "imap_secret": "forged-token",
             "smtp_secret": "forged-token",
+            # what the turns and the reconciliation found (Completeness)
+            "waiting_since": FORGED_DATE,
+            "reconciled_date": FORGED_DATE,
+            "reconciled_held_count": 99,
+            "held_growing": not account.held_growing,
         }
 
     def snapshot(self, account):
@@ -162,6 +167,51 @@ class TestGuardedFieldsOverRpc(MailSyncHttpCase):
         self.env.invalidate_all()
         self.assertEqual(folder.read(["name", "uidvalidity", "last_uid"]), before)
         self.assertEqual(len(self.own.folder_ids), 2)
+
+    def test_no_role_writes_a_folders_completeness(self):
+        """Scanned, on the server, not yet scanned, the lag's moments: a
+        salesperson (the owner), a manager or an administrator writing them
+        over RPC is refused, on the folder or through the mailbox."""
+        folder = self.own.folder_ids[:1]
+        fields = [
+            "scanned",
+            "server_count",
+            "unscanned_count",
+            "waiting_since",
+            "caught_up_date",
+            "server_checked_date",
+        ]
+        before = folder.read(fields)
+        forged = {
+            "scanned": 999,
+            "server_count": 999,
+            "unscanned_count": 0,
+            "waiting_since": FORGED_DATE,
+            "caught_up_date": FORGED_DATE,
+            "server_checked_date": FORGED_DATE,
+        }
+        for user in (self.salesman, self.sales_manager, self.admin):
+            for name, value in forged.items():
+                with self.subTest(user=user.login, field=name), self.attempt():
+                    error = self.refused(
+                        user, "mail.sync.folder", "write", [folder.id], {name: value}
+                    )
+                    self.assertIn(GUARD_MESSAGE, error)
+                    error = self.refused(
+                        user,
+                        "mail.sync.account",
+                        "write",
+                        [self.own.id],
+                        {
+                            "folder_ids": [
+                                [int(Command.UPDATE), folder.id, {name: value}]
+                            ]
+                        },
+                    )
+                    if user in (self.salesman, self.admin):
+                        self.assertIn(GUARD_MESSAGE, error)
+        self.env.invalidate_all()
+        self.assertEqual(folder.read(fields), before)
 
     def test_admin_cannot_make_a_personal_server_his(self):
         """The owner's personal outgoing server carries mail as the owner: an

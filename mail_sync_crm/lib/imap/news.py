@@ -34,15 +34,17 @@ from dataclasses import dataclass, field
 
 from .. import errors
 from ..net.deadline import Deadline
-from .session import FolderStatus, ImapSession, ImapSettings  # noqa: F401  # pylint: disable=unused-import  # doctests
+from .session import FolderStatus, ImapSession, ImapSettings
 
 __all__ = [
     "DEFAULT_POLL_SECONDS",
     "DEFAULT_POOL_SIZE",
     "MAX_POOL_SIZE",
+    "FolderCount",
     "KnownFolder",
     "PollResult",
     "PollTarget",
+    "count_mailbox",
     "has_news",
     "poll_mailboxes",
     "poll_stream",
@@ -88,6 +90,20 @@ class PollResult:
     error: errors.MailSyncError | None = None
     statuses: dict = field(default_factory=dict)
     seconds: float = 0.0
+    counts: dict = field(default_factory=dict)  # {name: FolderCount}: count_mailbox
+
+
+@dataclass(frozen=True)
+class FolderCount:
+    """What the reconciliation (:func:`count_mailbox`) found in one folder:
+    its EXAMINE (``status``), how many UIDs are above the checkpoint
+    (all of them when UIDVALIDITY changed) and the INTERNALDATE of the first
+    of them (None when there is none)."""
+
+    name: str
+    status: FolderStatus
+    above: int = 0
+    first_above_date: object = None
 
 
 def pool_size(configured=None) -> int:
@@ -141,6 +157,53 @@ def check_mailbox(target: PollTarget, seconds: float = DEFAULT_POLL_SECONDS):
     return result
 
 
+def count_mailbox(target: PollTarget, seconds: float = DEFAULT_POLL_SECONDS):
+    """The reconciliation of one mailbox: the check (one pipelined EXAMINE of
+    its folders), then, in each folder with something above its checkpoint
+    only, a ``UID SEARCH`` of the UIDs above it and the INTERNALDATE of the
+    first (``PollResult.counts``). Never raises; nothing is read but the
+    folders' sizes, UIDs and one date each."""
+    started = time.monotonic()
+    result = PollResult(target.key)
+    try:
+        with ImapSession(target.settings, deadline=Deadline(seconds)) as session:
+            names = [folder.name for folder in target.folders]
+            result.statuses = session.examine_folders(names) if names else {}
+            result.news = has_news(target.folders, result.statuses)
+            for folder in target.folders:
+                result.counts[folder.name] = _count_folder(
+                    session, folder, result.statuses.get(folder.name)
+                )
+    except errors.MailSyncError as err:
+        result.error = err
+    except Exception as exc:  # noqa: BLE001 - a check never takes the pool down
+        result.error = errors.classify(
+            exc,
+            side="imap",
+            host=target.settings.host,
+            port=target.settings.port,
+            secrets=target.settings.secrets,
+        )
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _count_folder(session, folder, status):
+    if status is None:
+        return None  # refused or gone: the next turn says why
+    last_uid = folder.last_uid if status.uidvalidity == folder.uidvalidity else 0
+    if status.uidnext and status.uidnext <= last_uid + 1:
+        return FolderCount(folder.name, status)
+    if getattr(session, "folder", None) != status:
+        session.select_folder(folder.name)
+    uids = session.uids_after(last_uid)
+    first_date = None
+    if uids:
+        data = session.fetch_items(uids[:1], ["INTERNALDATE"]).get(uids[0]) or {}
+        first_date = data.get(b"INTERNALDATE")
+    return FolderCount(folder.name, status, len(uids), first_date)
+
+
 def poll_mailboxes(targets, workers=DEFAULT_POOL_SIZE, seconds=DEFAULT_POLL_SECONDS):
     """Check ``targets`` with up to ``workers`` connections at once; yields a
     :class:`PollResult` per target as each check ends (not in order). A server
@@ -149,12 +212,19 @@ def poll_mailboxes(targets, workers=DEFAULT_POOL_SIZE, seconds=DEFAULT_POLL_SECO
     return poll_stream([targets] if targets else [], workers, seconds)
 
 
-def poll_stream(batches, workers=DEFAULT_POOL_SIZE, seconds=DEFAULT_POLL_SECONDS):
+def poll_stream(
+    batches,
+    workers=DEFAULT_POOL_SIZE,
+    seconds=DEFAULT_POLL_SECONDS,
+    check=check_mailbox,
+):
     """:func:`poll_mailboxes` over targets that come in batches: the next
     batch is taken from ``batches`` (in the caller's thread, so it may use the
     caller's database cursor) whenever fewer than ``workers`` checks are
     waiting, and the results are yielded as they come. Stopping early (the
-    caller's time is up) waits for the checks already started."""
+    caller's time is up) waits for the checks already started. ``check``: what
+    is done with each target (:func:`check_mailbox`, or the reconciliation's
+    :func:`count_mailbox`)."""
     source = iter(batches)
     pending, exhausted = set(), False
     with concurrent.futures.ThreadPoolExecutor(
@@ -166,7 +236,7 @@ def poll_stream(batches, workers=DEFAULT_POOL_SIZE, seconds=DEFAULT_POLL_SECONDS
                 if batch is None:
                     exhausted = True
                     break
-                pending |= {pool.submit(check_mailbox, t, seconds) for t in batch}
+                pending |= {pool.submit(check, t, seconds) for t in batch}
             if not pending:
                 return
             done, pending = concurrent.futures.wait(

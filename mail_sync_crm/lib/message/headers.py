@@ -34,14 +34,17 @@ from .addresses import extract_all
 
 __all__ = [
     "HEADER_FIELDS",
+    "NOISE_FIELDS",
     "HeaderInfo",
     "decode_words",
     "parse_date",
     "parse_headers",
 ]
 
-# The header fields the sync reads, as requested in ``BODY.PEEK[HEADER.FIELDS]``.
-HEADER_FIELDS = (
+# The header fields that say who wrote to whom, when, about what: the synthetic
+# Message-ID of a message without one is derived from these (and only these, so
+# that fetching more fields never changes it).
+_ID_FIELDS = (
     "FROM",
     "TO",
     "CC",
@@ -52,12 +55,18 @@ HEADER_FIELDS = (
     "IN-REPLY-TO",
     "REFERENCES",
 )
+# The header fields that tell mailing-list and automated mail (lib.sync.noise).
+NOISE_FIELDS = ("LIST-ID", "LIST-UNSUBSCRIBE", "PRECEDENCE", "AUTO-SUBMITTED")
+# The header fields the sync reads, as requested in ``BODY.PEEK[HEADER.FIELDS]``.
+HEADER_FIELDS = _ID_FIELDS + NOISE_FIELDS
 _WANTED = frozenset(name.lower().encode("ascii") for name in HEADER_FIELDS)
+_ID_WANTED = frozenset(name.lower().encode("ascii") for name in _ID_FIELDS)
 _ADDRESS_FIELDS = frozenset((b"from", b"to", b"cc", b"bcc"))
 
 SYNTHETIC_DOMAIN = "mail-sync.invalid"
 MAX_MESSAGE_ID = 995  # Message-IDs longer than a header line are cut
 MAX_SUBJECT = 2000
+MAX_NOISE_VALUE = 200  # a List-Id or token longer than this is cut
 ADDRESS_CACHE_SIZE = 20_000  # distinct address field values remembered
 # A time-zone offset beyond this is nonsense (real ones stay within +-14 h).
 MAX_TZ_OFFSET = 24 * 3600
@@ -103,6 +112,10 @@ class HeaderInfo:
     references: list[str] = field(default_factory=list)
     error: str | None = None
     internaldate: datetime.datetime | None = None
+    list_id: str = ""
+    list_unsubscribe: bool = False
+    precedence: str = ""
+    auto_submitted: str = ""
     # (header block, size) not read yet by a quick ``parse_headers`` (see
     # __getattr__).
     _pending: tuple | None = field(default=None, repr=False, compare=False)
@@ -397,6 +410,8 @@ def synthetic_message_id(fields: list[tuple[bytes, bytes]], size: int) -> str:
     refolding does not change it) and the message size."""
     digest = hashlib.sha256()
     for name, value in fields:
+        if name not in _ID_WANTED:
+            continue
         digest.update(name + b":" + b" ".join(value.split()) + b"\n")
     digest.update(b"size:%d" % size)
     return f"<{digest.hexdigest()[:40]}@{SYNTHETIC_DOMAIN}>"
@@ -413,7 +428,18 @@ def _addresses(value: bytes) -> tuple[str, ...]:
 # What a quick parse leaves for later: everything but the addresses, the size,
 # the INTERNALDATE and the error.
 _DEFERRED = frozenset(
-    ("message_id", "synthetic_id", "date", "subject", "in_reply_to", "references")
+    (
+        "message_id",
+        "synthetic_id",
+        "date",
+        "subject",
+        "in_reply_to",
+        "references",
+        "list_id",
+        "list_unsubscribe",
+        "precedence",
+        "auto_submitted",
+    )
 )
 
 
@@ -425,11 +451,22 @@ def _fill_addresses(info: HeaderInfo, fields: list[tuple[bytes, bytes]]) -> None
             target.extend(a for a in _addresses(value) if a not in target)
 
 
+def _token(value: str) -> str:
+    """The first token of a keyword field (``Auto-Submitted: auto-replied;
+    owner-email=...``, ``Precedence: bulk``): lower-case, without comments or
+    parameters ("" when empty)."""
+    value = re.sub(r"\([^()]*\)", " ", clean(value))  # (comments)
+    words = value.partition(";")[0].split()
+    return words[0].lower()[:MAX_NOISE_VALUE] if words else ""
+
+
 def _fill_rest(info: HeaderInfo, fields: list[tuple[bytes, bytes]], size: int) -> None:
     """Set the fields in ``_DEFERRED`` from the raw (name, value) pairs. Never
     raises: a value that cannot be read stays empty."""
     info.subject, info.message_id, info.synthetic_id = "", "", False
     info.in_reply_to, info.references, info.date = None, [], None
+    info.list_id, info.list_unsubscribe = "", False
+    info.precedence, info.auto_submitted = "", ""
     try:
         first: dict[bytes, str] = {}
         for name, value in fields:
@@ -445,6 +482,11 @@ def _fill_rest(info: HeaderInfo, fields: list[tuple[bytes, bytes]], size: int) -
             info.references = _references(first[b"references"])
         if b"date" in first:
             info.date = parse_date(first[b"date"])
+        if b"list-id" in first:
+            info.list_id = clean(decode_words(first[b"list-id"]))[:MAX_NOISE_VALUE]
+        info.list_unsubscribe = bool(clean(first.get(b"list-unsubscribe", "")))
+        info.precedence = _token(first.get(b"precedence", ""))
+        info.auto_submitted = _token(first.get(b"auto-submitted", ""))
     except Exception as exc:  # noqa: BLE001 - one bad message must not stop a sync
         info.error = (
             info.error or f"unreadable header: {type(exc).__name__}: {exc}"[:200]

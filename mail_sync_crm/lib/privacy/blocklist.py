@@ -8,7 +8,8 @@ company's own domains, when the company blocks them, count as domain entries.
 :class:`Blocklist` is built once per sync run and answers each lookup with a
 few set look-ups (one per suffix of the address's domain), whatever the
 number of entries. :func:`validate_entry` gives the canonical stored form of
-an entry, or a clear error for the user.
+an entry, or a clear error for the user; :func:`blocking_entry` tells which
+entry blocks an address (what "Why is this email not here?" shows).
 """
 
 import re
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 
 from ..message.addresses import normalize
 
-__all__ = ["Blocklist", "is_blocked", "validate_entry"]
+__all__ = ["OWN_DOMAIN", "Blocklist", "blocking_entry", "is_blocked", "validate_entry"]
 
 _LABEL_RE = re.compile(r"(?!-)[a-z0-9_\-\u0080-\U0010ffff]{1,63}(?<!-)")
 _MAX_DOMAIN_LENGTH = 253
@@ -194,3 +195,28 @@ def is_blocked(
 ) -> bool:
     """Convenience: build a :class:`Blocklist` and check one address."""
     return Blocklist(values, own_domains).blocks(address)
+
+
+# The kind of what blocks an address when it is one of the company's own domains.
+OWN_DOMAIN = "own_domain"
+
+
+def blocking_entry(
+    address: str | bytes | None,
+    values: Iterable[str],
+    own_domains: Iterable[str] = (),
+) -> tuple[str, str] | None:
+    """Which entry blocks ``address``: ``("email" | "domain", the entry as
+    stored)``, or ``(OWN_DOMAIN, domain)`` for one of the company's own domains
+    (when the company blocks them), or None. An entry of ``values`` that blocks
+    it comes first (the user can remove it), the own domains after."""
+    if normalize(address) is None:
+        return None
+    for value in values:
+        entry = _entry(value)
+        if entry is not None and Blocklist([value]).blocks(address):
+            return entry
+    for domain in own_domains:
+        if Blocklist(own_domains=[domain]).blocks(address):
+            return (OWN_DOMAIN, _canonical_domain(domain) or domain)
+    return None

@@ -31,7 +31,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from .. import errors
-from . import matcher
+from . import matcher, noise
 from .engine import (
     BODY_BATCH_BYTES,
     HEADER_BATCH,
@@ -41,7 +41,6 @@ from .engine import (
     fetch_bodies,
     fetch_headers,
     hold_back,
-    malformed,
     parse_body,
     retry_held,
     size_chunks,
@@ -79,6 +78,7 @@ class _Scan:
             total=len(self.uids),
             done=done and not deferred,
             rescanned=self.run.outcome.rescanned,
+            skips=self.run.settle(last_uid),
         )
 
 
@@ -96,6 +96,7 @@ def sync_history(
     long_run=contextlib.nullcontext,
     deadline=None,
     statuses=None,
+    noise_rules=noise.RULES,
 ):
     """Sync ``folders`` (``FolderState``, the Inbox first) from their
     checkpoints, writing their messages in date order across them.
@@ -105,7 +106,8 @@ def sync_history(
     Dovecot a rescan). Returns
     ``{folder name: FolderOutcome}``; a run stopped by ``deadline`` is ``cut``
     (not raised), any other failure raises ``MailSyncError`` after the last
-    checkpoint, as :func:`lib.sync.engine.sync_folder` does."""
+    checkpoint, as :func:`lib.sync.engine.sync_folder` does. ``noise_rules``:
+    as there."""
     outcomes = {folder.name: FolderOutcome() for folder in folders}
     statuses = statuses or {}
     selected = getattr(session, "folder", None)
@@ -128,6 +130,7 @@ def sync_history(
                     max_message_size=max_message_size,
                     body_batch_bytes=body_batch_bytes,
                     deadline=deadline,
+                    noise_rules=frozenset(noise_rules),
                 )
                 scans.append(_scan(run, batch_size, statuses.get(folder.name)))
             position = {folder.name: index for index, folder in enumerate(folders)}
@@ -167,18 +170,7 @@ def _scan(run, batch_size, status=None):
         if run.past():
             raise errors.MailSyncError("sync_deadline", side="imap")
         headers = fetch_headers(run, batch)
-        for header in headers:
-            if header.error and not (header.from_ or header.recipients):
-                store.skip(
-                    folder,
-                    header.uid,
-                    malformed(folder.name, header.uid, header.error),
-                )
-                outcome.skipped += 1
-        by_uid = {header.uid: header for header in headers}
-        todo = to_record(
-            store, folder, headers, by_uid, run.lead_index, run.blocklist, outcome
-        )
+        todo = to_record(run, headers, {header.uid: header for header in headers})
         for item in todo:
             item.folder = folder
         scan.todo.extend(todo)

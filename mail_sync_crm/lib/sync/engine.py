@@ -3,8 +3,13 @@
 The engine drives an open :class:`~lib.imap.session.ImapSession` and a *store* (the
 Odoo mailbox in production; an in-memory store in the plain tests). Per batch of
 UIDs above the folder's checkpoint it fetches the matching header fields only,
-matches addresses against the lead index minus the blocklist, downloads full bodies
-only for matched messages, hands them to the store, then advances the checkpoint.
+matches addresses against the lead index minus the blocklist, leaves out the
+noise (mailing-list and automated mail, :mod:`lib.sync.noise`), downloads full
+bodies only for the messages left, hands them to the store, then advances the
+checkpoint. Every message scanned and not recorded has a skip reason
+(:mod:`lib.sync.skip_reasons`); each checkpoint carries the counts of those it
+moves past (``Progress.skips``), so a message is counted once whatever the
+number of runs that read it.
 A FETCH that fails the way a message the server cannot deliver makes it fail
 is narrowed down to that message, which is held back for later runs
 (:mod:`lib.sync.held`); a message too large to take whole is read part by part
@@ -27,15 +32,16 @@ method is told each batch's candidate addresses before they are looked up.
 
 import contextlib
 import datetime
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import errors
 from ..message import full_message as message_parser
 from ..message import large_message
 from ..net.deadline import Deadline
-from . import matcher
+from . import matcher, noise, skip_reasons
 from .held import HeldMessages, Narrowing
 from .next_batch import NextBatchHeaders
 from .store import FolderOutcome, FolderState, Progress, Recordable, SyncStore
@@ -107,6 +113,7 @@ def sync_folder(
     status=None,
     long_run: Callable[[], AbstractContextManager] = contextlib.nullcontext,
     deadline: Deadline | None = None,
+    noise_rules: Iterable[str] = noise.RULES,
 ) -> FolderOutcome:
     """Sync ``folder`` from its checkpoint to the newest message (or until the
     daily cap defers the rest). ``next_batch``: fetch the next batch's headers
@@ -122,7 +129,10 @@ def sync_folder(
 
     ``deadline``: no batch starts after it, and the session shuts its
     connection at that instant; the outcome is then ``cut`` (what was
-    checkpointed stays, the next run resumes from there) instead of failing."""
+    checkpointed stays, the next run resumes from there) instead of failing.
+
+    ``noise_rules``: the rules of :mod:`lib.sync.noise` that are on (all by
+    default)."""
     outcome = FolderOutcome()
     run = Run(
         session,
@@ -135,6 +145,7 @@ def sync_folder(
         max_message_size=max_message_size,
         body_batch_bytes=body_batch_bytes,
         deadline=deadline,
+        noise_rules=frozenset(noise_rules),
     )
     try:
         _sync_folder(
@@ -202,6 +213,7 @@ def _sync_folder(run, *, batch_size, next_batch, status, long_run):
                 total=0,
                 done=True,
                 rescanned=outcome.rescanned,
+                skips=run.settle(last_uid),
             ),
         )
         return
@@ -233,6 +245,7 @@ def _sync_folder(run, *, batch_size, next_batch, status, long_run):
                         total=total,
                         done=False,
                         rescanned=outcome.rescanned,
+                        skips=run.settle(checkpoint),
                     ),
                 )
                 return
@@ -246,6 +259,7 @@ def _sync_folder(run, *, batch_size, next_batch, status, long_run):
                     total=total,
                     done=outcome.scanned >= total,
                     rescanned=outcome.rescanned,
+                    skips=run.settle(batch[-1]),
                 ),
             )
 
@@ -264,12 +278,26 @@ class Run:
     max_message_size: int
     body_batch_bytes: int
     deadline: Deadline | None = None
+    noise_rules: frozenset = frozenset(noise.RULES)
     held: HeldMessages | None = None  # once the folder is selected
     narrowing: Narrowing | None = None
+    # {UID: skip reason} of the messages skipped and not checkpointed yet
+    skips: dict = field(default_factory=dict)
 
     def past(self) -> bool:
         """The turn's deadline passed: start nothing more."""
         return self.deadline is not None and self.deadline.expired
+
+    def settle(self, last_uid: int) -> dict[str, int]:
+        """The counts by reason of the skipped messages a checkpoint at
+        ``last_uid`` moves past (added to the outcome, forgotten here: the
+        next checkpoint does not count them again). Those above it are
+        scanned again by the next run and counted then."""
+        settled = Counter()
+        for uid in [uid for uid in self.skips if uid <= last_uid]:
+            settled[self.skips.pop(uid)] += 1
+        self.outcome.skips.update(settled)
+        return dict(settled)
 
 
 def fetch_headers(run, uids, first_error=None):
@@ -305,19 +333,32 @@ def retry_held(run, uids):
     )
 
 
-def to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
-    """The batch's messages to record: matched, for leads that get them, and not
-    recorded yet."""
+def to_record(run, headers, by_uid):
+    """The batch's messages to record: matched, not noise, for leads that get
+    them, and not recorded yet. Those left out for a reason get it in
+    ``run.skips``; a message whose header fields name nobody is malformed
+    (logged through ``store.skip``)."""
+    store, folder, lead_index = run.store, run.folder, run.lead_index
+    for header in headers:
+        if header.error and not (header.from_ or header.recipients):
+            store.skip(
+                folder, header.uid, malformed(folder.name, header.uid, header.error)
+            )
+            run.skips[header.uid] = skip_reasons.MALFORMED
     look_up = getattr(lead_index, "look_up", None)
     if look_up is not None:  # an index that the store reads as needed
         look_up(matcher.candidate_addresses(headers, folder.direction))
-    matches = matcher.match(headers, folder.direction, lead_index, blocklist)
-    outcome.matched += len(matches)
+    matches = matcher.match(
+        headers, folder.direction, lead_index, run.blocklist, skips=run.skips
+    )
+    run.outcome.matched += len(matches)
     candidates = []
-    for match in matches:
+    for match in without_noise(run, matches, by_uid):
         leads = store.allowed_leads(match.lead_ids, by_uid[match.uid].date)
         if leads:
             candidates.append((match, leads))
+        else:
+            run.skips[match.uid] = skip_reasons.BEFORE_LEAD
     done = store.known_pairs(
         folder, [(by_uid[match.uid], leads) for match, leads in candidates]
     )
@@ -329,20 +370,45 @@ def to_record(store, folder, headers, by_uid, lead_index, blocklist, outcome):
     return todo
 
 
+def without_noise(run, matches, by_uid):
+    """``matches`` but the mailing-list and automated mail (the rules of
+    ``run.noise_rules``, :mod:`lib.sync.noise`), noted in ``run.skips``.
+
+    A list message is kept when one of its To/Cc addresses belongs to one of
+    the leads it matched: the addresses it names are looked up in the lead
+    index (told first, when it reads the database as needed)."""
+    rules = run.noise_rules
+    if not rules:
+        return matches
+    listed = [m for m in matches if noise.may_be_list(by_uid[m.uid], rules)]
+    to_lead = set()
+    if listed:
+        named = {m.uid: by_uid[m.uid].to + by_uid[m.uid].cc for m in listed}
+        look_up = getattr(run.lead_index, "look_up", None)
+        if look_up is not None:
+            look_up({address for addresses in named.values() for address in addresses})
+        for match in listed:
+            if any(
+                match.lead_ids.intersection(run.lead_index.get(address) or ())
+                for address in named[match.uid]
+            ):
+                to_lead.add(match.uid)
+    kept = []
+    for match in matches:
+        reason = noise.classify(by_uid[match.uid], rules, match.uid in to_lead)
+        if reason is None:
+            kept.append(match)
+        else:
+            run.skips[match.uid] = reason
+    return kept
+
+
 def _sync_batch(run, headers, bodies_fetched=lambda: None):
     """Record one batch; returns the UID where the daily cap stopped it, or None.
     ``bodies_fetched()`` is called once the batch no longer uses the session."""
     folder, store, outcome = run.folder, run.store, run.outcome
-    for header in headers:
-        if header.error and not (header.from_ or header.recipients):
-            store.skip(
-                folder, header.uid, malformed(folder.name, header.uid, header.error)
-            )
-            outcome.skipped += 1
     by_uid = {header.uid: header for header in headers}
-    todo = to_record(
-        store, folder, headers, by_uid, run.lead_index, run.blocklist, outcome
-    )
+    todo = to_record(run, headers, by_uid)
     stop_uid = None
     cap = store.cap_left()
     if cap is not None and len(todo) > cap:
@@ -412,7 +478,7 @@ def parse_body(run, item, raw):
             item.uid,
             malformed(run.folder.name, item.uid, item.message.error),
         )
-        run.outcome.skipped += 1
+        run.skips[item.uid] = skip_reasons.MALFORMED
         return False
     return True
 

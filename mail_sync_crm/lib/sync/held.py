@@ -156,7 +156,7 @@ class HeldMessages:
             self.folder, self.uidvalidity, uid, attempts, undeliverable, give_up
         )
         if give_up:
-            self.outcome.skipped += 1
+            self.outcome.given_up += 1
         else:
             self.outcome.held += 1
 

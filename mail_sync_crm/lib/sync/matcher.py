@@ -9,7 +9,9 @@ hands each batch of :class:`~lib.message.headers.HeaderInfo` to :func:`match`:
 A blocked address (:meth:`Blocklist.blocks`) never matches; a message naming
 an erased address anywhere (:meth:`Blocklist.names_erased`) is not recorded at
 all; a message matching several leads gives one :class:`Match` carrying all of
-them.
+them. Given a ``skips`` dict, :func:`match` notes why each other message is
+left out: ``blocklisted`` when one of its candidate addresses is a lead's but
+blocked (or it names an erased address), ``no_lead`` otherwise.
 """
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from ..message.headers import HeaderInfo
+from . import skip_reasons
 
 __all__ = ["DIRECTIONS", "Match", "candidate_addresses", "chunks", "match"]
 
@@ -86,12 +89,14 @@ def match(
     direction: str,
     lead_index: Mapping[str, Iterable[int]],
     blocklist=None,
+    skips: dict | None = None,
 ) -> list[Match]:
     """The messages of ``headers`` that belong to at least one lead.
 
     ``lead_index`` maps normalised emails to lead ids; ``blocklist`` is
     anything with ``blocks(address) -> bool`` (or None). Messages come out in
-    input order.
+    input order. ``skips``: gets ``{UID: skip reason}`` of the others (a UID
+    already in it keeps its reason).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
@@ -100,12 +105,21 @@ def match(
     for header in headers:
         lead_ids: set[int] = set()
         matched: list[str] = []
+        reason = skip_reasons.NO_LEAD
         for address in _candidates(header, direction):
             leads = lead_index.get(address)
-            if leads and not blocked.blocks(address):
+            if not leads:
+                continue
+            if blocked.blocks(address):
+                reason = skip_reasons.BLOCKLISTED
+            else:
                 lead_ids.update(leads)
                 matched.append(address)
-        if lead_ids and not blocked.names_erased(header):
+        if lead_ids and blocked.names_erased(header):
+            lead_ids, reason = set(), skip_reasons.BLOCKLISTED
+        if lead_ids:
             leads = frozenset(lead_ids)
             matches.append(Match(header.uid, header.message_id, leads, tuple(matched)))
+        elif skips is not None:
+            skips.setdefault(header.uid, reason)
     return matches

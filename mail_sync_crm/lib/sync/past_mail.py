@@ -4,7 +4,8 @@ A lead created after its mailbox was connected gets only the mail dated from
 its creation on (the store's ``allowed_leads``). Its history is found here, on
 request: each folder of a mailbox is asked for the messages of one address
 (an IMAP ``UID SEARCH``), and only those go through the turn's own path:
-:func:`lib.sync.engine.to_record` (the matcher, the blocklist, the store's
+:func:`lib.sync.engine.to_record` (the matcher, the blocklist, the noise
+rules, the store's
 ledger: exactly once, whoever finds a message first), bodies fetched for the
 matched ones, written in date order across the folders. Nothing else of the
 mailbox is read, and no folder checkpoint moves (:class:`OneLead`).
@@ -22,7 +23,7 @@ as it ends a turn: what was written stays, the outcome is ``cut``.
 from dataclasses import dataclass, field
 
 from .. import errors
-from . import matcher
+from . import matcher, noise
 from .engine import (
     BODY_BATCH_BYTES,
     MAX_MESSAGE_SIZE,
@@ -145,14 +146,16 @@ def find_past_mail(
     max_message_size: int = MAX_MESSAGE_SIZE,
     body_batch_bytes: int = BODY_BATCH_BYTES,
     deadline=None,
+    noise_rules=noise.RULES,
     written=lambda outcome: None,
 ) -> PastOutcome:
     """Record on lead ``lead_id`` the mail of ``address`` that ``folders``
     (``FolderState``, of one mailbox, through the open ``session``) hold and
     the lead does not have yet, in date order. ``store``: the mailbox's
     :class:`~lib.sync.store.SyncStore` (narrowed here with :class:`OneLead`);
-    ``written(outcome)``: after each chunk is recorded. A failure of the
-    server raises ``MailSyncError`` (what was written stays); the deadline
+    ``written(outcome)``: after each chunk is recorded; ``noise_rules``: the
+    rules of :mod:`lib.sync.noise` that are on, as for the turn. A failure of
+    the server raises ``MailSyncError`` (what was written stays); the deadline
     ends the search without raising (``cut``)."""
     outcome = PastOutcome()
     one = OneLead(store, lead_id)
@@ -161,6 +164,7 @@ def find_past_mail(
     try:
         for folder in folders:
             run = _run(session, folder, one, index, blocklist, deadline, outcome)
+            run.noise_rules = frozenset(noise_rules)
             run.attachment_cap = attachment_cap
             run.max_message_size = max_message_size
             run.body_batch_bytes = body_batch_bytes
@@ -213,21 +217,8 @@ def _scan(run, address, limit, outcome):
     todo = []
     for batch in matcher.chunks(uids, HEADER_BATCH):
         _past(run)
-        headers = [
-            header
-            for header in _headers(run, batch, outcome)
-            if not (header.error and not (header.from_ or header.recipients))
-        ]
-        by_uid = {header.uid: header for header in headers}
-        found = to_record(
-            run.store,
-            folder,
-            headers,
-            by_uid,
-            run.lead_index,
-            run.blocklist,
-            run.outcome,
-        )
+        headers = _headers(run, batch, outcome)
+        found = to_record(run, headers, {header.uid: header for header in headers})
         for item in found:
             item.folder = folder
         todo += found

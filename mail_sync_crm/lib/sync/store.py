@@ -7,7 +7,8 @@ in-memory store in the plain tests; both implement :class:`SyncStore`.
 """
 
 import inspect
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -37,6 +38,10 @@ class Progress:
     total: int
     done: bool = False  # every message up to the newest was looked at
     rescanned: bool = False  # UIDVALIDITY changed: the folder was read again
+    # {skip reason: number} of the messages skipped (lib.sync.skip_reasons)
+    # that this checkpoint moves past and no earlier checkpoint did: each
+    # skipped message is counted once, with the checkpoint that covers it.
+    skips: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,12 +62,21 @@ class FolderOutcome:
     scanned: int = 0
     matched: int = 0
     recorded: int = 0
-    skipped: int = 0
+    # {skip reason: number} of the messages skipped, as checkpointed
+    skips: Counter = field(default_factory=Counter)
     held: int = 0  # the server could not deliver them: tried again next run
+    # held back too many times: skipped for good (kept as held messages with
+    # their log entry, not in the skip counts)
+    given_up: int = 0
     deferred: bool = False  # the daily cap stopped the run
     cut: bool = False  # the turn's deadline stopped it (resumed next run)
     rescanned: bool = False
     uids: list = field(default_factory=list)  # the UIDs recorded
+
+    @property
+    def skipped(self) -> int:
+        """How many messages were skipped, whatever the reason."""
+        return sum(self.skips.values()) + self.given_up
 
 
 @runtime_checkable
@@ -132,4 +146,6 @@ class SyncStore(Protocol):
 
     def checkpoint(self, folder: FolderState, progress: Progress) -> None:
         """Persist ``progress`` and update ``folder`` to it; a failure later
-        resumes from here."""
+        resumes from here. ``progress.skips`` is added to the folder's skip
+        counts in the same transaction (a new UIDVALIDITY starts them anew:
+        the folder is scanned again from its first message)."""

@@ -130,6 +130,24 @@ def test_bounded_newest_first_and_chunks_written_early(dovecot):
     assert seen == [4, 8, 10]
 
 
+def test_noise_stays_out_as_in_a_turn(dovecot):
+    """Carol's newsletter (List-Id) is not recorded; with the rule off, it is."""
+    dovecot.append(
+        "alice",
+        "INBOX",
+        make_message(
+            CAROL,
+            ME,
+            subject="Newsletter",
+            date=_day(1),
+            headers={"List-Id": "<news.client.example.com>"},
+        ),
+    )
+    store = Store()
+    assert _find(dovecot, store).recorded == 0
+    assert _find(dovecot, store, noise_rules=()).recorded == 1
+
+
 def test_blocklisted_address_finds_nothing(history):
     class Blocked:
         def blocks(self, address):

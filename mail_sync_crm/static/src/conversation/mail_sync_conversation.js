@@ -4,7 +4,8 @@
 // first, each thread's emails in date order, with sender, recipients, direction,
 // whose mailbox recorded it and attachments; quoted text folded; Reply opens
 // Odoo's composer on the lead; the owner of emails in a thread makes it private
-// or shares it again (models/crm_lead_conversation.py).
+// or shares it again, and moves an email of theirs to another lead
+// (models/crm_lead_conversation.py, models/mail_sync_moved.py).
 import { Component, markup, onWillStart, useState } from "@odoo/owl";
 import { deserializeDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
@@ -79,6 +80,15 @@ export class MailSyncConversation extends Component {
         // the lead's chatter, if already loaded, shows the change too
         this.mailStore.insert(data, { html: true });
         await this.load();
+    }
+
+    /** The owner moves one of their emails (or its thread) to another lead. */
+    async move(email) {
+        const action = await this.orm.call("crm.lead", "action_mail_sync_move", [
+            [this.leadId],
+            email.message_id,
+        ]);
+        await this.actionService.doAction(action, { onClose: () => this.load() });
     }
 
     toggleQuote(email) {
