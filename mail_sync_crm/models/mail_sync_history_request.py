@@ -191,7 +191,23 @@ class MailSyncHistoryRequest(models.Model):
             if (fields.Datetime.now() - started).total_seconds() > RUN_BUDGET:
                 retry_at = fields.Datetime.now()
                 break
-            if not request._process(commit):
+            try:
+                finished = request._process(commit)
+            except Exception:
+                if not commit:
+                    raise
+                # A bug, not a server: logged, and the lead stops saying it is
+                # looking (what was committed stays on it).
+                _logger.exception(
+                    "mail_sync_crm: the search for the past emails of lead %s failed",
+                    request.lead_id.id,
+                )
+                self.env.cr.rollback()
+                self.env.invalidate_all()
+                request.write({"state": "failed", "date_done": fields.Datetime.now()})
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                continue
+            if not finished:
                 retry_at = fields.Datetime.add(
                     fields.Datetime.now(), seconds=BUSY_RETRY_SECONDS
                 )
