@@ -39,3 +39,4 @@ from . import test_move_email
 from . import test_why_not_here
 from . import test_why_not_here_ui
 from . import test_noise
+from . import test_past_mail
