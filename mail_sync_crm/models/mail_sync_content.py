@@ -230,13 +230,17 @@ class MailSyncContent(models.Model):
     def _mail_sync_inherit_privacy(self, account, messages):
         cr = self.env.cr
         cr.execute(
-            """SELECT id, in_reply_to, "references" FROM mail_sync_message
-                WHERE account_id = %s AND introduced AND mail_message_id = ANY(%s)""",
+            """SELECT id, message_id, in_reply_to, "references" FROM mail_sync_message
+                WHERE account_id = %s AND introduced AND mail_message_id = ANY(%s)
+                  AND private IS NOT TRUE""",
             [account.id, messages.ids],
         )
         rows = cr.fetchall()
         named = set()
-        for _id, in_reply_to, references in rows:
+        for _id, message_id, in_reply_to, references in rows:
+            # the email itself too: a private email recorded on another lead
+            # later (the past-emails search, a history read again) stays private
+            named.add(message_id)
             named.update((references or "").split())
             if in_reply_to:
                 named.add(in_reply_to)
@@ -251,8 +255,9 @@ class MailSyncContent(models.Model):
         private_ids = {row[0] for row in cr.fetchall()}
         answers = [
             row_id
-            for row_id, in_reply_to, references in rows
-            if visibility.in_private_thread(
+            for row_id, message_id, in_reply_to, references in rows
+            if message_id in private_ids
+            or visibility.in_private_thread(
                 in_reply_to, (references or "").split(), private_ids
             )
         ]

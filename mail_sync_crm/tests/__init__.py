@@ -40,3 +40,4 @@ from . import test_why_not_here
 from . import test_why_not_here_ui
 from . import test_noise
 from . import test_past_mail
+from . import test_attack_round2
