@@ -97,16 +97,6 @@ class TestRound2Rpc(MailSyncHttpCase):
         super().setUpClass()
         cls.attacker = cls.salesman
         cls.victim = cls.salesman_all
-        boxes = []
-        for user in (cls.victim, cls.attacker):
-            box = (
-                cls.env["mail.sync.account"]
-                .with_user(user)
-                .create(cls.connect_values(cls, user))
-            )
-            box.action_connect()
-            boxes.append(box)
-        cls.victim_box, cls.attacker_box = boxes
         Lead = cls.env["crm.lead"]
         cls.own_lead = Lead.create(
             {"name": "Mine", "email_from": DIANA, "user_id": cls.attacker.id}
@@ -117,6 +107,34 @@ class TestRound2Rpc(MailSyncHttpCase):
         cls.other_company_lead = Lead.create(
             {"name": "Other company", "company_id": cls.company_2.id}
         )
+        # where the attacker may move their own email
+        cls.own_lead_2 = Lead.create({"name": "Mine too", "user_id": cls.attacker.id})
+        cls.imap.append(
+            cls.attacker.login,
+            "INBOX",
+            make_message(DIANA, cls.attacker.email, subject="Diana to the attacker"),
+        )
+        cls.imap.append(
+            cls.victim.login,
+            "INBOX",
+            make_message(DIANA, cls.victim.email, subject="Diana to the victim"),
+        )
+        boxes = []
+        for user in (cls.victim, cls.attacker):
+            box = (
+                cls.env["mail.sync.account"]
+                .with_user(user)
+                .create(cls.connect_values(cls, user))
+            )
+            box.action_connect()
+            boxes.append(box)
+        cls.victim_box, cls.attacker_box = boxes
+        cls.env["mail.sync.scheduler"]._cron_sync()
+        messages = cls.env["mail.message"].search(
+            [("model", "=", "crm.lead"), ("res_id", "=", cls.own_lead.id)]
+        )
+        cls.mine = messages.filtered(lambda m: m.subject == "Diana to the attacker")
+        cls.theirs = messages.filtered(lambda m: m.subject == "Diana to the victim")
 
     def test_services_reveal_and_change_nothing(self):
         services = [
@@ -207,7 +225,9 @@ class TestRound2Rpc(MailSyncHttpCase):
             "create",
             {"folder_id": folder.id, "reason": "no_lead", "count": 5},
         )
-        counts = self.env["mail.sync.skip.count"].create(
+        counts = self.env["mail.sync.skip.count"].search(
+            [("folder_id", "=", folder.id)]
+        ) or self.env["mail.sync.skip.count"].create(
             {
                 "account_id": folder.account_id.id,
                 "folder_id": folder.id,
@@ -236,6 +256,25 @@ class TestRound2Rpc(MailSyncHttpCase):
                         {field: 0},
                     )
         # a colleague's mailbox's figures are not read
+        self.assertFalse(
+            self.rpc(
+                self.attacker,
+                "mail.sync.folder",
+                "search_read",
+                [("account_id", "=", self.victim_box.id)],
+                ["server_count", "unscanned_count"],
+            )
+        )
+        self.assertFalse(
+            self.rpc(
+                self.attacker,
+                "mail.sync.folder",
+                "read_group",
+                [("account_id", "!=", self.attacker_box.id)],
+                ["server_count:sum"],
+                [],
+            )[0]["server_count"]
+        )
         self.refused(
             self.attacker,
             "mail.sync.account",
@@ -301,6 +340,17 @@ class TestRound2Rpc(MailSyncHttpCase):
             {"emails": "forged"},
         )
         self.refused(self.attacker, "mail.sync.why.wizard", "action_ask", [theirs])
+        # a finding forged into the colleague's answer is not shown to them
+        self.rpc(
+            self.attacker,
+            "mail.sync.why.finding",
+            "create",
+            {"wizard_id": theirs, "label": "Forged: send your password to IT"},
+        )
+        shown = self.rpc(
+            self.victim, "mail.sync.why.wizard", "read", [theirs], ["finding_ids"]
+        )[0]["finding_ids"]
+        self.assertEqual(sorted(shown), sorted(findings.ids))
         self.refused(
             self.attacker,
             "mail.sync.why.wizard",
@@ -314,4 +364,98 @@ class TestRound2Rpc(MailSyncHttpCase):
             "_mail_sync_search",
             [wizard],
             self.victim_box.ids,
+        )
+
+    def test_moves_take_only_ones_own_email_to_a_lead_one_may_write(self):
+        self.assertEqual((len(self.mine), len(self.theirs)), (1, 1))
+        Wizard = "mail.sync.move.wizard"
+        # a colleague's email on the attacker's own lead
+        self.assertIn(
+            "Only the owner",
+            self.refused(
+                self.attacker,
+                Wizard,
+                "create",
+                {
+                    "lead_id": self.own_lead.id,
+                    "mail_message_id": self.theirs.id,
+                    "target_lead_id": self.own_lead_2.id,
+                },
+            ),
+        )
+        # the attacker's own email onto a lead they may not write, or of a
+        # company that is not theirs, directly or by a later write
+        for target in (self.victim_lead, self.other_company_lead):
+            with self.subTest(target=target.name), self.attempt():
+                self.refused(
+                    self.attacker,
+                    Wizard,
+                    "create",
+                    {
+                        "lead_id": self.own_lead.id,
+                        "mail_message_id": self.mine.id,
+                        "target_lead_id": target.id,
+                    },
+                )
+                wizard = self.rpc(
+                    self.attacker,
+                    Wizard,
+                    "create",
+                    {
+                        "lead_id": self.own_lead.id,
+                        "mail_message_id": self.mine.id,
+                        "target_lead_id": self.own_lead_2.id,
+                    },
+                )
+                self.rpc(
+                    self.attacker,
+                    Wizard,
+                    "write",
+                    [wizard],
+                    {"target_lead_id": target.id},
+                )
+                self.refused(self.attacker, Wizard, "action_move", [wizard])
+                # nor the colleague's email by a write of the wizard
+                self.rpc(
+                    self.attacker,
+                    Wizard,
+                    "write",
+                    [wizard],
+                    {
+                        "target_lead_id": self.own_lead_2.id,
+                        "mail_message_id": self.theirs.id,
+                        "whole_thread": True,
+                    },
+                )
+                self.assertIn(
+                    "Only the owner",
+                    self.refused(self.attacker, Wizard, "action_move", [wizard]),
+                )
+        self.env.invalidate_all()
+        self.assertEqual(self.theirs.res_id, self.own_lead.id)
+        self.assertEqual(self.mine.res_id, self.own_lead.id)
+        # the moved-emails notes are read by their owner only, written by nobody
+        moved = self.env["mail.sync.moved"].create(
+            {
+                "account_id": self.victim_box.id,
+                "message_id": self.theirs.message_id,
+                "lead_id": self.own_lead.id,
+                "target_lead_id": self.victim_lead.id,
+            }
+        )
+        self.assertFalse(
+            self.rpc(
+                self.attacker, "mail.sync.moved", "search_read", [], ["message_id"]
+            )
+        )
+        self.refused(self.attacker, "mail.sync.moved", "unlink", moved.ids)
+        self.refused(
+            self.attacker,
+            "mail.sync.moved",
+            "create",
+            {
+                "account_id": self.attacker_box.id,
+                "message_id": self.theirs.message_id,
+                "lead_id": self.own_lead_2.id,
+            },
         )
