@@ -4,6 +4,7 @@ redesign): what a salesperson with an RPC client tries against the past-emails
 search, the move of an email, "why is this email not here", the skip counts,
 the completeness figures and the service models."""
 
+import xmlrpc.client
 from datetime import datetime, timedelta
 
 from odoo.tests import tagged
@@ -459,3 +460,35 @@ class TestRound2Rpc(MailSyncHttpCase):
                 "lead_id": self.own_lead_2.id,
             },
         )
+
+    def test_defaults_and_companies_of_the_callers_choice(self):
+        # the wizard's default question is the lead's address: not of a lead
+        # the caller may not read
+        fault = self.refused_with(
+            self.attacker,
+            "mail.sync.why.wizard",
+            "default_get",
+            [["lead_id", "question"]],
+            {"context": {"default_lead_id": self.victim_lead.id}},
+        )
+        self.assertIn("crm.lead", fault)
+        # a lead (and its past-emails search) in a company not the caller's
+        with self.attempt():
+            self.refused_with(
+                self.attacker,
+                "crm.lead",
+                "create",
+                [{"name": "Theirs", "email_from": DIANA}],
+                {"context": {"allowed_company_ids": [self.company_2.id]}},
+            )
+        self.assertFalse(
+            self.env["mail.sync.history.request"].search(
+                [("company_id", "=", self.company_2.id)]
+            )
+        )
+
+    def refused_with(self, user, model, method, args, kwargs):
+        """The call, with keyword arguments (a context), fails over XML-RPC."""
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self.rpc(user, model, method, *args, **kwargs)
+        return caught.exception.faultString
