@@ -34,3 +34,4 @@ from . import test_erasure
 from . import test_settings_changes
 from . import test_first_hour
 from . import test_first_hour_ui
+from . import test_listener_processes

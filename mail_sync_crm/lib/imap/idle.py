@@ -13,8 +13,10 @@ turn that news leads to is the caller's, and it judges the mailbox.
 
 The settings are asked for at each connection (``settings_of()``, which may
 be a coroutine function): a refreshed OAuth access token is used at the next
-reconnection. ``on_news`` is also called once after each (re)connection, as
-messages may have arrived while the watch was away.
+reconnection. After each (re)connection ``on_news(folder, status)`` is called
+with what the SELECT said (``{"uidnext": .., "uidvalidity": ..}``, see
+:func:`select_status`): messages may have arrived while the watch was away, and
+the caller compares them with its checkpoint.
 
 Nothing here touches the database.
 
@@ -25,6 +27,8 @@ Nothing here touches the database.
 1
 >>> news_in([b"3 EXISTS", b"OK Still here"]), news_in([b"OK Still here"])
 (True, False)
+>>> select_status([b"OK [UIDVALIDITY 17] UIDs valid", b"OK [UIDNEXT 5] Predicted"])
+{'uidvalidity': 17, 'uidnext': 5}
 """
 
 import asyncio
@@ -37,13 +41,17 @@ from dataclasses import dataclass
 
 from ..net import tls
 
-__all__ = ["Backoff", "WatchConfig", "news_in", "watch_folder"]
+__all__ = ["Backoff", "WatchConfig", "news_in", "select_status", "watch_folder"]
 
 _logger = logging.getLogger(__name__)
 
 # Untagged responses that say a selected folder changed (RFC 3501 7.3, 7.4).
 _NEWS = re.compile(rb"^\*?\s*\d+ (EXISTS|EXPUNGE|FETCH)\b", re.IGNORECASE)
 _EXISTS = re.compile(rb"^\*?\s*(\d+) EXISTS\b", re.IGNORECASE)
+_STATUS = {
+    "uidvalidity": re.compile(rb"\[UIDVALIDITY (\d+)\]"),
+    "uidnext": re.compile(rb"\[UIDNEXT (\d+)\]"),
+}
 
 
 @dataclass
@@ -78,6 +86,18 @@ class Backoff:
 def news_in(lines) -> bool:
     """Whether untagged ``lines`` (bytes) say the selected folder changed."""
     return any(_NEWS.match(line.strip()) for line in lines if isinstance(line, bytes))
+
+
+def select_status(lines) -> dict:
+    """UIDVALIDITY and UIDNEXT from a SELECT's untagged ``lines``."""
+    status = {}
+    for line in lines:
+        if isinstance(line, bytes):
+            for key, pattern in _STATUS.items():
+                found = pattern.search(line)
+                if found:
+                    status[key] = int(found.group(1))
+    return status
 
 
 def _exists(lines):
@@ -141,7 +161,7 @@ async def _select(client, folder):
     response = await client.select(f'"{folder}"')
     if response.result != "OK":
         raise WatchFailed(f"SELECT {folder} refused ({response.result})")
-    return _exists(response.lines)
+    return _exists(response.lines), select_status(response.lines)
 
 
 async def _idle_once(client, config, lost):
@@ -195,8 +215,8 @@ async def _poll_once(client, config, lost, exists):
     return news, exists if count is None else count
 
 
-async def _call(on_news, folder):
-    result = on_news(folder)
+async def _call(on_news, *args):
+    result = on_news(*args)
     if inspect.isawaitable(result):
         await result
 
@@ -214,8 +234,8 @@ async def watch_folder(
         try:
             settings = await _settings(settings_of)
             client = await _connect(settings, config, lost)
-            exists = await _select(client, folder)
-            await _call(on_news, folder)  # what came while away
+            exists, status = await _select(client, folder)
+            await _call(on_news, folder, status)  # what came while away
             backoff.reset()
             if client.has_capability("IDLE"):
                 if on_state:

@@ -27,7 +27,7 @@ class Watch:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
-    def _news(self, _folder):
+    def _news(self, _folder, _status=None):
         self.heard += 1
 
     def _run(self):
