@@ -45,6 +45,7 @@ class MailSyncListener(models.Model):
         """Say listener ``name`` is alive for ``ttl`` seconds and return the ids
         of the mailboxes it holds now (see the module's docstring). The caller
         commits."""
+        self.env["mail.sync.account"].flush_model(["state"])
         cr = self.env.cr
         ttl = f"{float(ttl)} seconds"
         cr.execute(
@@ -119,6 +120,7 @@ class MailSyncListener(models.Model):
     def _watched_recently(self, since):
         """Ids of the mailboxes a live listener holds and gave a turn since
         ``since``: the scheduled run leaves them out (they are not due)."""
+        self.env["mail.sync.account"].flush_model(["last_attempt_date"])
         self.env.cr.execute(
             f"""SELECT l.account_id FROM mail_sync_listener_lease l
                   JOIN mail_sync_account a ON a.id = l.account_id

@@ -35,3 +35,4 @@ from . import test_settings_changes
 from . import test_first_hour
 from . import test_first_hour_ui
 from . import test_listener_processes
+from . import test_listener_leases
