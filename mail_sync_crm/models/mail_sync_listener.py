@@ -17,14 +17,14 @@ its mailboxes at their next heartbeat: within ``ttl`` + ``HEARTBEAT_SECONDS``.
 Everything here is private (no RPC); administrators may read the rows.
 """
 
+import datetime
+
 from odoo import api, fields, models
 
 HEARTBEAT_SECONDS = 10
 LEASE_SECONDS = 30
 # A listener silent this long is forgotten (its row and leases deleted).
 FORGET_SECONDS = 3600
-
-NOW = "(now() AT TIME ZONE 'UTC')"
 
 
 class MailSyncListener(models.Model):
@@ -44,21 +44,22 @@ class MailSyncListener(models.Model):
     def _heartbeat(self, name, ttl=LEASE_SECONDS):
         """Say listener ``name`` is alive for ``ttl`` seconds and return the ids
         of the mailboxes it holds now (see the module's docstring). The caller
-        commits."""
+        commits. Times are the database's (``cr.now()``), whichever machine
+        the listener runs on."""
         self.env["mail.sync.account"].flush_model(["state"])
         cr = self.env.cr
-        ttl = f"{float(ttl)} seconds"
+        now = cr.now()
+        expires = now + datetime.timedelta(seconds=ttl)
         cr.execute(
-            f"""INSERT INTO mail_sync_listener (name, expires)
-                VALUES (%s, {NOW} + %s::interval)
+            """INSERT INTO mail_sync_listener (name, expires) VALUES (%s, %s)
                 ON CONFLICT (name) DO UPDATE SET expires = EXCLUDED.expires
                 RETURNING id""",
-            [name, ttl],
+            [name, expires],
         )
         me = cr.fetchone()[0]
         cr.execute(
-            f"DELETE FROM mail_sync_listener WHERE expires < {NOW} - %s::interval",
-            [f"{FORGET_SECONDS} seconds"],
+            "DELETE FROM mail_sync_listener WHERE expires < %s",
+            [now - datetime.timedelta(seconds=FORGET_SECONDS)],
         )
         cr.execute(
             """DELETE FROM mail_sync_listener_lease l USING mail_sync_account a
@@ -67,13 +68,10 @@ class MailSyncListener(models.Model):
             [me],
         )
         cr.execute(
-            f"""UPDATE mail_sync_listener_lease SET expires = {NOW} + %s::interval
-                WHERE listener_id = %s""",
-            [ttl, me],
+            "UPDATE mail_sync_listener_lease SET expires = %s WHERE listener_id = %s",
+            [expires, me],
         )
-        cr.execute(
-            f"SELECT count(*) FROM mail_sync_listener WHERE expires > {NOW}",
-        )
+        cr.execute("SELECT count(*) FROM mail_sync_listener WHERE expires > %s", [now])
         live = max(cr.fetchone()[0], 1)
         cr.execute("SELECT count(*) FROM mail_sync_account WHERE state = 'enabled'")
         share = -(-cr.fetchone()[0] // live)
@@ -91,18 +89,19 @@ class MailSyncListener(models.Model):
             )
         elif held < share:
             cr.execute(
-                f"""INSERT INTO mail_sync_listener_lease
+                """INSERT INTO mail_sync_listener_lease
                            (account_id, listener_id, expires)
-                    SELECT a.id, %s, {NOW} + %s::interval
+                    SELECT a.id, %(me)s, %(expires)s
                       FROM mail_sync_account a
                       LEFT JOIN mail_sync_listener_lease l ON l.account_id = a.id
-                     WHERE a.state = 'enabled' AND (l.id IS NULL OR l.expires < {NOW})
-                     ORDER BY a.id LIMIT %s
+                     WHERE a.state = 'enabled'
+                       AND (l.id IS NULL OR l.expires < %(now)s)
+                     ORDER BY a.id LIMIT %(wanted)s
                     ON CONFLICT (account_id) DO UPDATE
                        SET listener_id = EXCLUDED.listener_id,
                            expires = EXCLUDED.expires
-                     WHERE mail_sync_listener_lease.expires < {NOW}""",
-                [me, ttl, share - held],
+                     WHERE mail_sync_listener_lease.expires < %(now)s""",
+                {"me": me, "expires": expires, "now": now, "wanted": share - held},
             )
         cr.execute(
             """SELECT account_id FROM mail_sync_listener_lease
@@ -122,9 +121,9 @@ class MailSyncListener(models.Model):
         ``since``: the scheduled run leaves them out (they are not due)."""
         self.env["mail.sync.account"].flush_model(["last_attempt_date"])
         self.env.cr.execute(
-            f"""SELECT l.account_id FROM mail_sync_listener_lease l
+            """SELECT l.account_id FROM mail_sync_listener_lease l
                   JOIN mail_sync_account a ON a.id = l.account_id
-                 WHERE l.expires > {NOW} AND a.last_attempt_date >= %s""",
-            [since],
+                 WHERE l.expires > %s AND a.last_attempt_date >= %s""",
+            [self.env.cr.now(), since],
         )
         return [row[0] for row in self.env.cr.fetchall()]

@@ -3,6 +3,7 @@ Dovecot: news is heard while idling, after the server drops the connection,
 on a server without IDLE (polling), and a refused login only backs off."""
 
 import asyncio
+import contextlib
 import doctest
 import threading
 import time
@@ -41,10 +42,8 @@ class Watch:
                 self.states.append,
             )
         )
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             self.loop.run_until_complete(self.task)
-        except asyncio.CancelledError:
-            pass
 
     def __enter__(self):
         self.thread.start()
