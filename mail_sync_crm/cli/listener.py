@@ -66,6 +66,8 @@ class Listener:
     # -- Odoo, in the pool's threads -------------------------------------
     def _in_odoo(self, work, *args):
         with self.registry.cursor() as cr:
+            # sudo: the listener is a server process, as the scheduled run is:
+            # its leases, the mailboxes' settings and their turns, no caller.
             return work(api.Environment(cr, SUPERUSER_ID, {}), *args)
 
     async def _odoo(self, work, *args):
