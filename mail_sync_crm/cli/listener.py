@@ -55,8 +55,16 @@ class Listener:
         self.config = idle.WatchConfig(
             reidle_seconds=options.reidle, poll_seconds=options.poll
         )
+        # Three pools, so that a storm of one kind never delays the others:
+        # turns; the watches' settings and checkpoints; the heartbeat.
         self.pool = concurrent.futures.ThreadPoolExecutor(
-            options.workers, thread_name_prefix="mail_sync_listener"
+            options.workers, thread_name_prefix="mail_sync_listener_turn"
+        )
+        self.light_pool = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="mail_sync_listener_watch"
+        )
+        self.beat_pool = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="mail_sync_listener_beat"
         )
         self.watches = {}  # mailbox id: (fingerprint, [tasks])
         self.turns = {}  # mailbox id: "running" | "again"
@@ -70,9 +78,9 @@ class Listener:
             # its leases, the mailboxes' settings and their turns, no caller.
             return work(api.Environment(cr, SUPERUSER_ID, {}), *args)
 
-    async def _odoo(self, work, *args):
+    async def _odoo(self, work, *args, pool=None):
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, self._in_odoo, work, *args)
+        return await loop.run_in_executor(pool or self.pool, self._in_odoo, work, *args)
 
     def _beat(self, env):
         """Renew the leases; ``{mailbox id: (fingerprint, folder names)}``."""
@@ -131,7 +139,7 @@ class Listener:
         try:
             while not self.stopping.is_set():
                 try:
-                    held = await self._odoo(self._beat)
+                    held = await self._odoo(self._beat, pool=self.beat_pool)
                     self._follow(held)
                 except Exception:  # the database may be back soon
                     _logger.warning(
@@ -146,9 +154,11 @@ class Listener:
                 self._unwatch(account_id)
             with contextlib.suppress(Exception):
                 await self._odoo(
-                    lambda env: env["mail.sync.listener"]._leave(self.name)
+                    lambda env: env["mail.sync.listener"]._leave(self.name),
+                    pool=self.beat_pool,
                 )
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            for pool in (self.pool, self.light_pool, self.beat_pool):
+                pool.shutdown(wait=True, cancel_futures=True)
             _logger.info("mail_sync_crm: listener %s stopped", self.name)
 
     def _follow(self, held):
@@ -168,7 +178,7 @@ class Listener:
 
     def _watch(self, account_id, fingerprint, folders):
         async def settings_of():
-            return await self._odoo(self._settings, account_id)
+            return await self._odoo(self._settings, account_id, pool=self.light_pool)
 
         tasks = [
             asyncio.ensure_future(
@@ -211,7 +221,11 @@ class Listener:
     async def _turns(self, account_id, folder, status):
         try:
             if status is not None and not await self._odoo(
-                self._checkpoint_behind, account_id, folder, status
+                self._checkpoint_behind,
+                account_id,
+                folder,
+                status,
+                pool=self.light_pool,
             ):
                 return  # (re)connected, and nothing arrived meanwhile
             retries = iter(BUSY_RETRY_SECONDS)

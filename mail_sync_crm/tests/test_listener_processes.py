@@ -17,8 +17,10 @@ import uuid
 from odoo.tests import tagged
 from odoo.tools import config
 
-from mail_sync_testing import DovecotServer, make_message
+from mail_sync_testing import DovecotServer, OAuthServer, SmtpServer, make_message
 
+from ..lib.oauth import client as oauth
+from ..lib.oauth.providers import CLIENT_PARAMS, get_provider, param_name
 from .common import PASSWORD
 from .odoo_process_case import ODOO_BIN, OdooProcessCase
 
@@ -50,9 +52,9 @@ env.cr.commit()
 """
 
 
-@tagged("post_install", "-at_install")
-class TestListenerProcesses(OdooProcessCase):
-    LOGINS = LOGINS
+class ListenerCase(OdooProcessCase):
+    """Listener processes (``listener()``), stopped after each test, and what
+    the tests look at: the logs, the leases, the lead's chatter."""
 
     def setUp(self):
         super().setUp()
@@ -177,7 +179,11 @@ class TestListenerProcesses(OdooProcessCase):
             )
         }
 
-    # -- tests -------------------------------------------------------------
+
+@tagged("post_install", "-at_install")
+class TestListenerProcesses(ListenerCase):
+    LOGINS = LOGINS
+
     def test_an_email_arriving_is_on_the_lead_within_seconds(self):
         mailboxes = self.connect(LOGINS[:2])
         listener = self.listener("solo")
@@ -285,4 +291,113 @@ class TestListenerProcesses(OdooProcessCase):
         self.wait_until(lambda: not self.leases(), "the lease given up")
         self.wait_until(
             lambda: "(released)" in self.log_of(listener), "the watch stopped"
+        )
+
+
+OAUTH_LOGIN = "listen_oauth"
+OAUTH_EMAIL = f"{OAUTH_LOGIN}@example.com"  # PRELUDE's owner() gives login@example.com
+
+OAUTH_SETUP = """
+from datetime import timedelta
+from odoo import fields
+from odoo.addons.mail_sync_crm.lib.oauth import client as oauth
+for key, value in ARGS["params"].items():
+    env["ir.config_parameter"].sudo().set_param(key, value)
+lead = env["crm.lead"].search([("email_from", "=", ARGS["lead"])]) or env[
+    "crm.lead"
+].create({"name": "Listened deal", "type": "opportunity", "email_from": ARGS["lead"]})
+env.cr.commit()
+time.sleep(1.1)
+user = owner(ARGS["login"])
+account = env["mail.sync.account"].with_user(user).create({
+    "provider": "gmail", "email": user.email,
+    "imap_host": ARGS["host"], "imap_port": ARGS["oauth_imap_port"],
+    "imap_encryption": "ssl", "imap_allow_self_signed": True,
+    "smtp_host": ARGS["host"], "smtp_port": ARGS["oauth_smtp_port"],
+    "smtp_encryption": "ssl", "smtp_allow_self_signed": True,
+})
+env["mail.sync.oauth.token"]._store(account, oauth.Tokens(
+    access_token=ARGS["access"], refresh_token=ARGS["refresh"],
+    expires_at=fields.Datetime.now() + timedelta(hours=1),
+))
+env["mail.sync.connector"]._test_and_enable(account)
+env.cr.commit()
+# The access token is due for a refresh: the listener's watches refresh it.
+env["mail.sync.oauth.token"]._of(account).expires_at = fields.Datetime.now()
+env.cr.commit()
+result(account_id=account.id, state=account.state)
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestListenerOAuth(ListenerCase):
+    """A mailbox signed in with OAuth: the listener refreshes its access token
+    to watch it, and a revoked grant only makes the watch back off."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.auth = OAuthServer(user=OAUTH_EMAIL)
+        cls.auth.start()
+        cls.addClassCleanup(cls.auth.stop)
+        cls.oauth_imap = DovecotServer(oauth=cls.auth)
+        cls.oauth_imap.start()
+        cls.addClassCleanup(cls.oauth_imap.stop)
+        cls.oauth_imap.add_user(OAUTH_EMAIL, PASSWORD)
+        cls.oauth_smtp = SmtpServer(oauth=cls.auth)
+        cls.oauth_smtp.start()
+        cls.addClassCleanup(cls.oauth_smtp.stop)
+
+    def params(self):
+        values = {"web.base.url": "http://127.0.0.1:8069"}
+        for provider, (id_param, secret_param) in CLIENT_PARAMS.items():
+            values[id_param] = self.auth.client_id
+            values[secret_param] = self.auth.client_secret
+            for kind, url in self.auth.urls.items():
+                values[param_name(provider, kind)] = url
+        return values
+
+    def test_a_revoked_grant_makes_the_watch_back_off(self):
+        client = oauth.OAuthClient(
+            get_provider("google", urls=self.auth.urls),
+            self.auth.client_id,
+            self.auth.client_secret,
+            "http://127.0.0.1:8069/mail_sync_crm/oauth/callback",
+        )
+        request = client.authorization_request("state", login_hint=OAUTH_EMAIL)
+        code = oauth.parse_callback(self.auth.authorize(request.url))
+        tokens = client.exchange_code(code, request.code_verifier)
+        results, _log = self.run_odoo(
+            OAUTH_SETUP,
+            params=self.params(),
+            login=OAUTH_LOGIN,
+            lead=LEAD,
+            oauth_imap_port=self.oauth_imap.ssl_port,
+            oauth_smtp_port=self.oauth_smtp.ssl_port,
+            access=tokens.access_token,
+            refresh=tokens.refresh_token,
+        )
+        self.assertEqual(results["state"], "enabled")
+        listener = self.listener("oauth")
+        # The stored access token had expired: the watch signs in with a fresh one.
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        refreshed = self.auth.count("/token", grant_type="refresh_token")
+        self.assertGreaterEqual(refreshed, 1, "the listener refreshed the token")
+        message_id = f"<oauth-{uuid.uuid4().hex[:8]}@listened.example>"
+        self.oauth_imap.append(
+            OAUTH_EMAIL,
+            "INBOX",
+            make_message(LEAD, OAUTH_EMAIL, subject="oauth", message_id=message_id),
+        )
+        self.assert_on_lead_once(message_id)
+        # The user revokes the grant at the provider; the server drops the
+        # connections: each reconnection is refused, and the watch backs off.
+        self.auth.revoke_user(OAUTH_EMAIL)
+        self.oauth_imap.kill_imap_children()
+        self.wait_until(
+            lambda: self.log_of(listener).count(": backoff") >= 2, "backing off"
+        )
+        self.assertIsNone(listener.poll(), "the listener goes on")
+        self.assertEqual(
+            self.states(), {str(results["account_id"]): "enabled"}, "no state set"
         )
