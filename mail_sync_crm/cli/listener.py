@@ -69,6 +69,7 @@ class Listener:
         self.watches = {}  # mailbox id: (fingerprint, [tasks])
         self.turns = {}  # mailbox id: "running" | "again"
         self.stopping = asyncio.Event()
+        self.gate = asyncio.Semaphore(options.connecting)
         self.turn_count = 0
 
     # -- Odoo, in the pool's threads -------------------------------------
@@ -129,9 +130,12 @@ class Listener:
         account = env["mail.sync.account"].browse(account_id)
         if not account.exists():
             return claims.NOT_DUE
-        return env["mail.sync.scheduler"]._claim_turn(
+        outcome = env["mail.sync.scheduler"]._claim_turn(
             account, due_before=fields.Datetime.now()
         )
+        if outcome not in (claims.BUSY, claims.NOT_DUE):
+            env["mail.sync.listener"]._synced(self.name, account_id)
+        return outcome
 
     # -- the loop ---------------------------------------------------------
     async def run(self):
@@ -189,6 +193,7 @@ class Listener:
                     self.config,
                     label=f"mailbox {account_id}",
                     on_state=functools.partial(self._state, account_id, folder),
+                    gate=self.gate,
                 )
             )
             for folder in folders
@@ -293,6 +298,12 @@ class MailSyncListener(Command):
         )
         parser.add_argument("--poll", type=float, default=idle.WatchConfig.poll_seconds)
         parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument(
+            "--connecting",
+            type=int,
+            default=20,
+            help="watches connecting at once (the others wait their turn)",
+        )
         options, rest = parser.parse_known_args(cmdargs)
         odoo.tools.config.parse_config(rest)
         dbname = odoo.tools.config["db_name"]

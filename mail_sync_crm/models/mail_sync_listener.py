@@ -99,7 +99,7 @@ class MailSyncListener(models.Model):
                      ORDER BY a.id LIMIT %(wanted)s
                     ON CONFLICT (account_id) DO UPDATE
                        SET listener_id = EXCLUDED.listener_id,
-                           expires = EXCLUDED.expires
+                           expires = EXCLUDED.expires, synced_at = NULL
                      WHERE mail_sync_listener_lease.expires < %(now)s""",
                 {"me": me, "expires": expires, "now": now, "wanted": share - held},
             )
@@ -116,14 +116,25 @@ class MailSyncListener(models.Model):
         self.env.cr.execute("DELETE FROM mail_sync_listener WHERE name = %s", [name])
 
     @api.model
+    def _synced(self, name, account_id):
+        """Listener ``name`` just gave mailbox ``account_id`` a turn (the
+        caller commits)."""
+        self.env.cr.execute(
+            """UPDATE mail_sync_listener_lease l SET synced_at = %s
+                 FROM mail_sync_listener s
+                WHERE s.id = l.listener_id AND s.name = %s AND l.account_id = %s""",
+            [self.env.cr.now(), name, account_id],
+        )
+
+    @api.model
     def _watched_recently(self, since):
         """Ids of the mailboxes a live listener holds and gave a turn since
-        ``since``: the scheduled run leaves them out (they are not due)."""
-        self.env["mail.sync.account"].flush_model(["last_attempt_date"])
+        ``since``: the scheduled run leaves them out (they are not due). A
+        mailbox whose watch hears nothing, or fails, is the run's again once
+        its last listener turn is older than ``since``."""
         self.env.cr.execute(
-            """SELECT l.account_id FROM mail_sync_listener_lease l
-                  JOIN mail_sync_account a ON a.id = l.account_id
-                 WHERE l.expires > %s AND a.last_attempt_date >= %s""",
+            """SELECT account_id FROM mail_sync_listener_lease
+                WHERE expires > %s AND synced_at >= %s""",
             [self.env.cr.now(), since],
         )
         return [row[0] for row in self.env.cr.fetchall()]

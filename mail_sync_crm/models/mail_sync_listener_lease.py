@@ -21,6 +21,8 @@ class MailSyncListenerLease(models.Model):
         "mail.sync.listener", required=True, ondelete="cascade", index=True
     )
     expires = fields.Datetime(required=True)
+    # When this listener last gave the mailbox a turn (its watch heard news).
+    synced_at = fields.Datetime()
 
     _sql_constraints = [
         ("account_uniq", "unique(account_id)", "A mailbox has one listener at most."),

@@ -60,15 +60,24 @@ class TestListenerLeases(ScheduledSyncCase):
         self.accounts.write({"last_attempt_date": now, "next_attempt_date": False})
         Scheduler = self.env["mail.sync.scheduler"]
         self.assertEqual(Scheduler._due_mailboxes(now), self.accounts)
-        held = self.Listener._heartbeat("a")
+        self.Listener._heartbeat("a")
+        # Held, but given no turn by the listener (its watch heard nothing, or
+        # fails): the run still checks them.
+        self.assertEqual(Scheduler._due_mailboxes(now), self.accounts)
+        for account in self.accounts:
+            self.Listener._synced("a", account.id)
         self.assertEqual(Scheduler._due_mailboxes(now), self.Account.browse())
         # The listener dies: the run takes them again.
         self.expire("a")
         self.assertEqual(Scheduler._due_mailboxes(now), self.accounts)
-        # Held, but no turn within the interval (its watch heard nothing, or
-        # failed): the run checks it for news.
+        # Its last turn older than the scheduled sync's interval: the run's too.
         self.Listener._heartbeat("b")
-        long_ago = now.replace(year=now.year - 1)
-        self.accounts[0].last_attempt_date = long_ago
-        self.assertEqual(Scheduler._due_mailboxes(now), self.accounts[0])
-        self.assertEqual(len(held), 3)
+        self.Listener._synced("b", self.accounts[1].id)
+        self.env.cr.execute(
+            """UPDATE mail_sync_listener_lease SET synced_at = %s
+                WHERE account_id = %s""",
+            [now.replace(year=now.year - 1), self.accounts[1].id],
+        )
+        self.assertEqual(Scheduler._due_mailboxes(now), self.accounts)
+        self.Listener._synced("b", self.accounts[2].id)
+        self.assertEqual(Scheduler._due_mailboxes(now), self.accounts[:2])

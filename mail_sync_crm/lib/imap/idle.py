@@ -33,6 +33,7 @@ Nothing here touches the database.
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 import random
@@ -120,6 +121,13 @@ async def _settings(settings_of):
     return settings
 
 
+@functools.lru_cache(maxsize=2)
+def _tls_context(allow_self_signed):
+    """One client context per kind for every watch of the process: loading the
+    system's trusted certificates costs ~45 ms and ~1 MB each time."""
+    return tls.make_context(allow_self_signed)
+
+
 async def _connect(settings, config, lost):
     """A logged-in aioimaplib client; ``lost`` is set when its connection ends."""
     import aioimaplib  # only the listener needs it
@@ -129,7 +137,7 @@ async def _connect(settings, config, lost):
     # The host must be one the mailbox may reach (lib.net.host_policy).
     settings.host_policy.check(settings.host, settings.port, side="imap")
     context = (
-        tls.make_context(settings.allow_self_signed)
+        _tls_context(settings.allow_self_signed)
         if settings.encryption == "ssl"
         else None
     )
@@ -222,19 +230,23 @@ async def _call(on_news, *args):
 
 
 async def watch_folder(
-    settings_of, folder, on_news, config=None, label="", on_state=None
+    settings_of, folder, on_news, config=None, label="", on_state=None, gate=None
 ):
     """Watch ``folder`` until cancelled (see the module's docstring).
-    ``on_state(state)``, if given, hears "idle", "polling" or "backoff"."""
+    ``on_state(state)``, if given, hears "idle", "polling" or "backoff";
+    ``gate`` (an ``asyncio.Semaphore``), if given, is held while connecting,
+    signing in and selecting: thousands of watches starting together connect
+    a few at a time."""
     config = config or WatchConfig()
     backoff = Backoff(config.backoff_first, config.backoff_cap)
     while True:
         lost = asyncio.Event()
         client = None
         try:
-            settings = await _settings(settings_of)
-            client = await _connect(settings, config, lost)
-            exists, status = await _select(client, folder)
+            async with gate or contextlib.nullcontext():
+                settings = await _settings(settings_of)
+                client = await _connect(settings, config, lost)
+                exists, status = await _select(client, folder)
             await _call(on_news, folder, status)  # what came while away
             backoff.reset()
             if client.has_capability("IDLE"):
