@@ -229,6 +229,9 @@ def load(registry, dovecot, n_mailboxes, rate, seconds, rng):
 def prepare(args):
     configure_odoo(DB, ODOO_LOG)
     install(DB, INSTALL_LOG)
+    from odoo.tools import config
+
+    config["limit_time_real_cron"] = 0  # the first run's budget alone bounds it
     import odoo
     from odoo import SUPERUSER_ID, api
 
@@ -266,8 +269,17 @@ def run(args):
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             bench_fleet.connect_all(env, args.mailboxes, proxy.port, smtp)
-        results["connect_seconds"] = round(time.monotonic() - started, 1)
-        out(f"connected {args.mailboxes} mailboxes in {results['connect_seconds']}s")
+            results["connect_seconds"] = round(time.monotonic() - started, 1)
+            out(
+                f"connected {args.mailboxes} mailboxes in {results['connect_seconds']}s"
+            )
+            # Their first turn (the history, empty here) is the scheduled run's,
+            # as in production: the listener starts on synced mailboxes.
+            started = time.monotonic()
+            env["mail.sync.scheduler"]._cron_sync()
+            cr.commit()
+            results["first_run_seconds"] = round(time.monotonic() - started, 1)
+            out(f"first scheduled run in {results['first_run_seconds']}s")
         del odoo
 
         first_log = "/tmp/bench-latency-listener-1.log"

@@ -31,6 +31,8 @@ import signal
 import socket
 import time
 
+import psycopg2
+
 import odoo
 from odoo import SUPERUSER_ID, api, fields
 from odoo.cli import Command
@@ -42,6 +44,7 @@ from ..store import claims
 
 _logger = logging.getLogger(__name__)
 
+SERIALIZATION_ATTEMPTS = 3
 BUSY_RETRY_SECONDS = (1, 2, 4, 8, 15, 30)  # another process holds the mailbox
 
 
@@ -74,10 +77,20 @@ class Listener:
 
     # -- Odoo, in the pool's threads -------------------------------------
     def _in_odoo(self, work, *args):
-        with self.registry.cursor() as cr:
-            # sudo: the listener is a server process, as the scheduled run is:
-            # its leases, the mailboxes' settings and their turns, no caller.
-            return work(api.Environment(cr, SUPERUSER_ID, {}), *args)
+        for attempt in range(SERIALIZATION_ATTEMPTS):
+            try:
+                with self.registry.cursor() as cr:
+                    # sudo: the listener is a server process, as the scheduled
+                    # run is: its leases, the mailboxes' settings and their
+                    # turns, no caller.
+                    return work(api.Environment(cr, SUPERUSER_ID, {}), *args)
+            except psycopg2.errors.SerializationFailure:
+                # A lease row written meanwhile (a heartbeat and a turn's
+                # _synced): what was committed holds, the rest is redone.
+                if attempt + 1 == SERIALIZATION_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return None
 
     async def _odoo(self, work, *args, pool=None):
         loop = asyncio.get_running_loop()
@@ -134,7 +147,13 @@ class Listener:
             account, due_before=fields.Datetime.now()
         )
         if outcome not in (claims.BUSY, claims.NOT_DUE):
-            env["mail.sync.listener"]._synced(self.name, account_id)
+            env.cr.commit()  # pylint: disable=invalid-commit  # the turn's own
+            try:
+                env["mail.sync.listener"]._synced(self.name, account_id)
+                env.cr.commit()  # pylint: disable=invalid-commit
+            except psycopg2.errors.SerializationFailure:
+                env.cr.rollback()  # its heartbeat renewed the lease meanwhile
+                env["mail.sync.listener"]._synced(self.name, account_id)
         return outcome
 
     # -- the loop ---------------------------------------------------------
