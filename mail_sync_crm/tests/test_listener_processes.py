@@ -266,6 +266,10 @@ class TestListenerProcesses(ListenerCase):
         self.addCleanup(self.imap.add_user, LOGINS[0], PASSWORD)
         self.addCleanup(self.smtp.add_user, LOGINS[0], PASSWORD)
         self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        # The mailbox's first turn (Connect gives none): the listener's, at once.
+        self.wait_until(
+            lambda: "turn of mailbox" in self.log_of(listener), "the first turn"
+        )
         # The password changes on the server: the watch backs off, and the
         # listener leaves the mailbox's state alone.
         self.imap.add_user(LOGINS[0], "changed-" + PASSWORD)
