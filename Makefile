@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ODOO_SRC ?= /opt/odoo18
 
-.PHONY: setup run stop test lint bench bench-fleet bench-past-mail pot screenshots superuser-paths structure clean
+.PHONY: setup run stop test lint bench bench-fleet bench-past-mail bench-latency pot screenshots superuser-paths structure clean
 
 setup:            ## system packages, PostgreSQL, .venv (idempotent)
 	scripts/setup.sh
@@ -37,6 +37,9 @@ bench-fleet:      ## the scheduled sync over 1,000 small mailboxes (~25 min; doc
 bench-past-mail:  ## a new lead's past emails across 10 mailboxes of 10,000 messages (~2 min; docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null
 	.venv/bin/python scripts/bench_past_mail.py
+bench-latency:    ## the listener: APPEND to chatter row over 1,000 mailboxes (docs/benchmarks.rst)
+	scripts/setup.sh >/dev/null
+	.venv/bin/python scripts/bench_latency.py
 
 screenshots:      ## README screenshots (docs/screenshots/) from the running `make run` demo
 	scripts/setup.sh >/dev/null

@@ -1,3 +1,4 @@
+from . import cli
 from . import controllers
 from . import models
 from . import wizard

@@ -12,7 +12,9 @@
     "application": False,
     "installable": True,
     "depends": ["crm", "mail"],
-    "external_dependencies": {"python": ["imapclient>=2.3,<5", "Authlib>=1.6.12,<1.7"]},
+    "external_dependencies": {
+        "python": ["imapclient>=2.3,<5", "Authlib>=1.6.12,<1.7", "aioimaplib>=2.0,<3"]
+    },
     "data": [
         "security/mail_sync_crm_security.xml",
         "security/ir.model.access.csv",

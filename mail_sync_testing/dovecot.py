@@ -128,12 +128,17 @@ class DovecotServer(TestServer):
     host = LOOPBACK
     folder_separator = "."  # Maildir++ layout
 
-    def __init__(self, start_timeout=10.0, oauth=None):
+    def __init__(self, start_timeout=10.0, oauth=None, capability=None, extra=""):
         """``oauth``: an authorization server (``OAuthServer``) whose
-        introspection endpoint validates the XOAUTH2/OAUTHBEARER tokens."""
+        introspection endpoint validates the XOAUTH2/OAUTHBEARER tokens;
+        ``capability``: the CAPABILITY a logged-in client is told (Dovecot's
+        ``imap_capability``), e.g. one without IDLE; ``extra``: configuration
+        appended as is (e.g. process limits for thousands of connections)."""
         super().__init__()
         self.start_timeout = start_timeout
         self.oauth = oauth
+        self.capability = capability
+        self.extra = extra
         self.port = None
         self.ssl_port = None
         self.conf_path = None
@@ -216,6 +221,9 @@ class DovecotServer(TestServer):
             # passdb to ask: the static userdb answers for any user instead.
             userdb_extra=" allow_all_users=yes" if self.oauth else "",
         )
+        if self.capability:
+            config += f"imap_capability = {self.capability}\n"
+        config += self.extra
         with open(self.conf_path, "w") as fh:
             fh.write(config)
         os.chmod(self.conf_path, 0o644)

@@ -8,6 +8,10 @@ demo_mail.py connect CONF DB STATE_FILE
                                   connects Sally's and Sam's mailboxes in DB to that
                                   server (as themselves, tested for real), runs one
                                   sync each, and sends one Smart Mail from Sally
+demo_mail.py append STATE_FILE [SUBJECT]
+                                  APPENDs a new email from Alice (lead "Acme Corp")
+                                  to Sally's Inbox on that server: with `make run`'s
+                                  listener it is on the lead's chatter seconds later
 """
 
 import json
@@ -266,11 +270,44 @@ def connect(conf, db, state_file):
         _send_smart_mail(env, sally)
 
 
+def append(state_file, subject="Phase 2: the board said yes"):
+    """A new email from Alice in Sally's Inbox, APPENDed over IMAP as a mail
+    server's delivery would put it there."""
+    import ssl
+
+    from imapclient import IMAPClient
+
+    from mail_sync_testing import make_message
+
+    with open(state_file) as fh:
+        state = json.load(fh)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the demo server's own certificate
+    raw = make_message(
+        CONTACTS["alice"][1],
+        SALLY[1],
+        subject=subject,
+        text="Sally,\n\nThe board approved phase 2. Let's sign next week.\n\nAlice",
+    )
+    client = IMAPClient(
+        state["host"], port=state["imap_port"], ssl=True, ssl_context=context
+    )
+    try:
+        client.login(state["login"], state["password"])
+        client.append("INBOX", raw)
+    finally:
+        client.logout()
+    _say(f"appended {subject!r} from Alice to Sally's Inbox")
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:] or ["help"]
     if command == "serve" and len(args) == 1:
         serve(*args)
     elif command == "connect" and len(args) == 3:
         connect(*args)
+    elif command == "append" and len(args) in (1, 2):
+        append(*args)
     else:
         sys.exit(__doc__)

@@ -28,7 +28,8 @@ STATE=.run/demo-mail.json
 rm -f "$STATE"
 "$PY" scripts/demo_mail.py serve "$STATE" > .run/demo-mail.log 2>&1 &
 DEMO_PID=$!
-trap 'kill "$DEMO_PID" 2>/dev/null; wait "$DEMO_PID" 2>/dev/null' EXIT
+LISTENER_PID=
+trap 'kill $LISTENER_PID "$DEMO_PID" 2>/dev/null; wait $LISTENER_PID "$DEMO_PID" 2>/dev/null' EXIT
 for _ in $(seq 1 100); do [ -f "$STATE" ] && break; sleep 0.1; done
 [ -f "$STATE" ] || { cat .run/demo-mail.log >&2; echo "the demo mail server did not start" >&2; exit 1; }
 # Connecting the demo mailboxes: a failure says why on the terminal too.
@@ -36,6 +37,11 @@ if ! "$PY" scripts/demo_mail.py connect "$CONF" "$DB" "$STATE" 2> >(tee -a .run/
   echo "connecting the demo mailboxes failed (above; full log: .run/demo-mail.log)" >&2
   exit 1
 fi
+
+# The listener: an email arriving in a demo mailbox is on its lead seconds later.
+"$PY" "$ODOO_BIN" --addons-path="$(conf_get "$CONF" addons_path)" mail_sync_listener \
+  -c "$CONF" -d "$DB" --logfile="$ROOT/.run/listener.log" &
+LISTENER_PID=$!
 
 cat <<MSG
 
@@ -46,7 +52,9 @@ cat <<MSG
                    sam / sam       (his: "Wayne Logistics"; as sally, "Umbrella"
                                     names him as First Contact By)
                    Both mailboxes are connected to a local demo mail server.
-  Log: $ROOT/.run/dev.log      Stop: Ctrl-C or 'make stop'
+  A new email from Alice, on "Acme Corp"'s chatter seconds later (the listener;
+  reload the lead's form to see it):  .venv/bin/python scripts/demo_mail.py append $STATE
+  Log: $ROOT/.run/dev.log  (listener: .run/listener.log)  Stop: Ctrl-C or 'make stop'
 
 MSG
 "$PY" "$ODOO_BIN" -c "$CONF" -d "$DB" --pidfile="$PIDFILE"

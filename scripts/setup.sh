@@ -73,7 +73,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; th
 fi
 SITE=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$ODOO_SRC" > "$SITE/odoo-src.pth"
-.venv/bin/python -c 'import odoo, imapclient, pytest_odoo, aiosmtpd' \
+.venv/bin/python -c 'import odoo, imapclient, pytest_odoo, aiosmtpd, aioimaplib' \
   || { echo "the .venv cannot import odoo and the project's requirements" >&2; exit 1; }
 [ -f "$SITE/odoo/addons/queue_job/__manifest__.py" ] \
   || { echo "the .venv has no OCA queue_job addon (requirements-oca.txt)" >&2; exit 1; }

@@ -13,6 +13,8 @@ from . import mail_sync_scheduler
 from . import mail_sync_news
 from . import mail_sync_turn
 from . import mail_sync_completeness
+from . import mail_sync_listener
+from . import mail_sync_listener_lease
 from . import mail_sync_log
 from . import mail_sync_failed_message
 from . import mail_sync_blocklist

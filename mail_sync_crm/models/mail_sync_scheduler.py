@@ -34,6 +34,7 @@ mailbox's Sync Now button :meth:`_sync_now`.
 """
 
 import contextlib
+import datetime
 import logging
 import threading
 import time
@@ -118,7 +119,11 @@ class MailSyncScheduler(models.AbstractModel):
     @api.model
     def _due_mailboxes(self, now):
         """The mailboxes a run takes, in its order: connected, not backing off
-        at ``now``, tried longest ago first."""
+        at ``now``, tried longest ago first; not those a live listener holds
+        and gave a turn within the scheduled sync's interval (its watch hears
+        their news; the run is the safety net for the others)."""
+        since = now - datetime.timedelta(seconds=self._round_seconds())
+        watched = self.env["mail.sync.listener"]._watched_recently(since)
         # sudo: read-only: the scheduled run's mailboxes (a fixed domain).
         return (
             self.env["mail.sync.account"]
@@ -126,6 +131,7 @@ class MailSyncScheduler(models.AbstractModel):
             .search(
                 [
                     ("state", "in", ("enabled", "error")),
+                    ("id", "not in", watched),
                     "|",
                     ("next_attempt_date", "=", False),
                     ("next_attempt_date", "<=", now),

@@ -41,3 +41,5 @@ from . import test_why_not_here_ui
 from . import test_noise
 from . import test_past_mail
 from . import test_attack_round2
+from . import test_listener_processes
+from . import test_listener_leases

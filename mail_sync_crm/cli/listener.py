@@ -1,0 +1,339 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""The listener: ``odoo-bin --addons-path=... mail_sync_listener -c odoo.conf -d DB``.
+
+A long-running process, beside Odoo's servers, that hears new mail the moment
+it arrives. One asyncio loop holds a watch (``lib.imap.idle``: IMAP IDLE, or
+polling on servers without it) on the Inbox and the Sent folder of each mailbox
+the listener holds a lease on (``mail.sync.listener``: several listeners divide
+the enabled mailboxes; at most two connections per mailbox). On news, the
+mailbox's turn runs through the same claim and lock as the scheduled run
+(``mail.sync.scheduler._claim_turn``), in a small pool of threads with a cursor
+each (the turn is synchronous ORM code), never two of one mailbox at once.
+
+Every ``--heartbeat`` seconds it renews its leases and follows what changed: a
+mailbox connected gets a watch, one disconnected (or leased to another
+listener) loses it, one whose server settings or credentials changed has its
+watch restarted. Each (re)connection asks for the settings afresh (an OAuth
+access token refreshed before it expires). A failing watch only logs and backs
+off: the listener never changes a mailbox's state; the turn's outcome is the
+turn's, as in a scheduled run.
+"""
+
+import argparse
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import hashlib
+import logging
+import os
+import signal
+import socket
+import time
+
+import psycopg2
+
+import odoo
+from odoo import SUPERUSER_ID, api, fields
+from odoo.cli import Command
+
+from ..lib import errors
+from ..lib.imap import idle
+from ..models.mail_sync_listener import HEARTBEAT_SECONDS, LEASE_SECONDS
+from ..store import claims
+
+_logger = logging.getLogger(__name__)
+
+SERIALIZATION_ATTEMPTS = 3
+BUSY_RETRY_SECONDS = (1, 2, 4, 8, 15, 30)  # another process holds the mailbox
+
+
+class Listener:
+    """The listener of one process (see the module's docstring)."""
+
+    def __init__(self, registry, name, options):
+        self.registry = registry
+        self.name = name
+        self.options = options
+        self.config = idle.WatchConfig(
+            reidle_seconds=options.reidle, poll_seconds=options.poll
+        )
+        # Three pools, so that a storm of one kind never delays the others:
+        # turns; the watches' settings and checkpoints; the heartbeat.
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            options.workers, thread_name_prefix="mail_sync_listener_turn"
+        )
+        self.light_pool = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="mail_sync_listener_watch"
+        )
+        self.beat_pool = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="mail_sync_listener_beat"
+        )
+        self.watches = {}  # mailbox id: (fingerprint, [tasks])
+        self.turns = {}  # mailbox id: "running" | "again"
+        self.stopping = asyncio.Event()
+        self.gate = asyncio.Semaphore(options.connecting)
+        self.turn_count = 0
+
+    # -- Odoo, in the pool's threads -------------------------------------
+    def _in_odoo(self, work, *args):
+        for attempt in range(SERIALIZATION_ATTEMPTS):
+            try:
+                with self.registry.cursor() as cr:
+                    # sudo: the listener is a server process, as the scheduled
+                    # run is: its leases, the mailboxes' settings and their
+                    # turns, no caller.
+                    return work(api.Environment(cr, SUPERUSER_ID, {}), *args)
+            except psycopg2.errors.SerializationFailure:
+                # A lease row written meanwhile (a heartbeat and a turn's
+                # _synced): what was committed holds, the rest is redone.
+                if attempt + 1 == SERIALIZATION_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return None
+
+    async def _odoo(self, work, *args, pool=None):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool or self.pool, self._in_odoo, work, *args)
+
+    def _beat(self, env):
+        """Renew the leases; ``{mailbox id: (fingerprint, folder names)}``."""
+        ids = env["mail.sync.listener"]._heartbeat(self.name, self.options.ttl)
+        env.cr.commit()  # pylint: disable=invalid-commit  # the leases show at once
+        if not ids:
+            return {}
+        env.cr.execute(
+            """SELECT a.id, a.state, a.email, a.imap_host, a.imap_port,
+                      a.imap_encryption, a.imap_login, a.imap_secret,
+                      a.imap_allow_self_signed, a.imap_cert_fingerprint,
+                      (SELECT t.refresh_secret FROM mail_sync_oauth_token t
+                        WHERE t.account_id = a.id LIMIT 1),
+                      ARRAY(SELECT f.name FROM mail_sync_folder f
+                             WHERE f.account_id = a.id ORDER BY f.id)
+                 FROM mail_sync_account a WHERE a.id IN %s""",
+            [tuple(ids)],
+        )
+        found = {}
+        for row in env.cr.fetchall():
+            digest = hashlib.sha256(repr(row[1:-1]).encode()).hexdigest()
+            found[row[0]] = (digest, tuple(row[-1][:2]) or ("INBOX",))
+        return found
+
+    def _settings(self, env, account_id):
+        account = env["mail.sync.account"].browse(account_id)
+        return env["mail.sync.connector"]._imap_settings(account)
+
+    def _checkpoint_behind(self, env, account_id, folder, status):
+        """Whether the server's UIDNEXT/UIDVALIDITY of ``folder`` (seen when
+        the watch connected) is past the folder's checkpoint."""
+        env.cr.execute(
+            """SELECT uidvalidity, last_uid FROM mail_sync_folder
+                WHERE account_id = %s AND name = %s""",
+            [account_id, folder],
+        )
+        row = env.cr.fetchone()
+        if not row or not status.get("uidnext"):
+            return True
+        uidvalidity, last_uid = row
+        if status.get("uidvalidity") and status["uidvalidity"] != uidvalidity:
+            return True
+        return status["uidnext"] > (last_uid or 0) + 1
+
+    def _turn(self, env, account_id):
+        account = env["mail.sync.account"].browse(account_id)
+        if not account.exists():
+            return claims.NOT_DUE
+        outcome = env["mail.sync.scheduler"]._claim_turn(
+            account, due_before=fields.Datetime.now()
+        )
+        if outcome not in (claims.BUSY, claims.NOT_DUE):
+            env.cr.commit()  # pylint: disable=invalid-commit  # the turn's own
+            try:
+                env["mail.sync.listener"]._synced(self.name, account_id)
+                env.cr.commit()  # pylint: disable=invalid-commit
+            except psycopg2.errors.SerializationFailure:
+                env.cr.rollback()  # its heartbeat renewed the lease meanwhile
+                env["mail.sync.listener"]._synced(self.name, account_id)
+        return outcome
+
+    # -- the loop ---------------------------------------------------------
+    async def run(self):
+        _logger.info("mail_sync_crm: listener %s started", self.name)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    held = await self._odoo(self._beat, pool=self.beat_pool)
+                    self._follow(held)
+                except Exception:  # the database may be back soon
+                    _logger.warning(
+                        "mail_sync_crm: listener %s heartbeat failed",
+                        self.name,
+                        exc_info=True,
+                    )
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), self.options.heartbeat)
+        finally:
+            for account_id in list(self.watches):
+                self._unwatch(account_id)
+            with contextlib.suppress(Exception):
+                await self._odoo(
+                    lambda env: env["mail.sync.listener"]._leave(self.name),
+                    pool=self.beat_pool,
+                )
+            for pool in (self.pool, self.light_pool, self.beat_pool):
+                pool.shutdown(wait=True, cancel_futures=True)
+            _logger.info("mail_sync_crm: listener %s stopped", self.name)
+
+    def _follow(self, held):
+        for account_id in list(self.watches):
+            fingerprint = self.watches[account_id][0]
+            if account_id not in held or held[account_id][0] != fingerprint:
+                _logger.info(
+                    "mail_sync_crm: listener %s stops watching mailbox %s (%s)",
+                    self.name,
+                    account_id,
+                    "changed" if account_id in held else "released",
+                )
+                self._unwatch(account_id)
+        for account_id, (fingerprint, folders) in held.items():
+            if account_id not in self.watches:
+                self._watch(account_id, fingerprint, folders)
+
+    def _watch(self, account_id, fingerprint, folders):
+        async def settings_of():
+            return await self._odoo(self._settings, account_id, pool=self.light_pool)
+
+        tasks = [
+            asyncio.ensure_future(
+                idle.watch_folder(
+                    settings_of,
+                    folder,
+                    lambda folder, status=None: self._news(account_id, folder, status),
+                    self.config,
+                    label=f"mailbox {account_id}",
+                    on_state=functools.partial(self._state, account_id, folder),
+                    gate=self.gate,
+                )
+            )
+            for folder in folders
+        ]
+        self.watches[account_id] = (fingerprint, tasks)
+
+    def _state(self, account_id, folder, state):
+        _logger.info(
+            "mail_sync_crm: listener %s: mailbox %s %s: %s",
+            self.name,
+            account_id,
+            folder,
+            state,
+        )
+
+    def _unwatch(self, account_id):
+        _fingerprint, tasks = self.watches.pop(account_id)
+        for task in tasks:
+            task.cancel()
+
+    def _news(self, account_id, folder, status):
+        """Called by a watch: a turn for ``account_id`` (in a task of its own:
+        the watch goes back to IDLE meanwhile)."""
+        if account_id in self.turns:
+            self.turns[account_id] = "again"  # one more turn after this one
+            return
+        self.turns[account_id] = "running"
+        asyncio.ensure_future(self._turns(account_id, folder, status))
+
+    async def _turns(self, account_id, folder, status):
+        try:
+            if status is not None and not await self._odoo(
+                self._checkpoint_behind,
+                account_id,
+                folder,
+                status,
+                pool=self.light_pool,
+            ):
+                return  # (re)connected, and nothing arrived meanwhile
+            retries = iter(BUSY_RETRY_SECONDS)
+            while account_id in self.watches:
+                self.turns[account_id] = "running"
+                started = time.monotonic()
+                try:
+                    outcome = await self._odoo(self._turn, account_id)
+                except Exception:  # the next news tries again
+                    _logger.warning(
+                        "mail_sync_crm: listener turn of mailbox %s failed",
+                        account_id,
+                        exc_info=True,
+                    )
+                    outcome = None
+                self.turn_count += 1
+                _logger.info(
+                    "mail_sync_crm: listener %s: turn of mailbox %s (%s) in %.2fs",
+                    self.name,
+                    account_id,
+                    _outcome_name(outcome),
+                    time.monotonic() - started,
+                )
+                if outcome == claims.BUSY:
+                    delay = next(retries, None)
+                    if delay is None:
+                        return  # the process holding it, or the next run, has it
+                    await asyncio.sleep(delay)
+                    continue
+                if self.turns.get(account_id) != "again":
+                    return
+        finally:
+            self.turns.pop(account_id, None)
+
+
+def _outcome_name(outcome):
+    if outcome is None:
+        return "done"
+    if isinstance(outcome, errors.MailSyncError):
+        return f"error {outcome.code}"
+    return str(outcome)
+
+
+class MailSyncListener(Command):
+    """Hear new mail at once (IMAP IDLE) and sync it (mail_sync_crm)"""
+
+    name = "mail_sync_listener"
+
+    def run(self, cmdargs):
+        parser = argparse.ArgumentParser(
+            prog="odoo-bin mail_sync_listener",
+            description="The mail_sync_crm listener; Odoo's options (-c, -d, ...) "
+            "follow its own.",
+            allow_abbrev=False,
+        )
+        parser.add_argument(
+            "--listener-name",
+            default=f"{socket.gethostname()}:{os.getpid()}",
+            help="unique among the listeners (default: host:pid)",
+        )
+        parser.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS)
+        parser.add_argument("--ttl", type=float, default=LEASE_SECONDS)
+        parser.add_argument(
+            "--reidle", type=float, default=idle.WatchConfig.reidle_seconds
+        )
+        parser.add_argument("--poll", type=float, default=idle.WatchConfig.poll_seconds)
+        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument(
+            "--connecting",
+            type=int,
+            default=20,
+            help="watches connecting at once (the others wait their turn)",
+        )
+        options, rest = parser.parse_known_args(cmdargs)
+        odoo.tools.config.parse_config(rest)
+        dbname = odoo.tools.config["db_name"]
+        if not dbname or "," in dbname:
+            parser.error("one database: -d DB")
+        registry = odoo.modules.registry.Registry(dbname)
+        listener = Listener(registry, options.listener_name, options)
+        loop = asyncio.new_event_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, listener.stopping.set)
+        try:
+            loop.run_until_complete(listener.run())
+        finally:
+            loop.close()
