@@ -136,25 +136,7 @@ def has_news(known, statuses) -> bool:
 
 def check_mailbox(target: PollTarget, seconds: float = DEFAULT_POLL_SECONDS):
     """One mailbox's check (see the module's docstring); never raises."""
-    started = time.monotonic()
-    result = PollResult(target.key)
-    try:
-        with ImapSession(target.settings, deadline=Deadline(seconds)) as session:
-            names = [folder.name for folder in target.folders]
-            result.statuses = session.examine_folders(names) if names else {}
-        result.news = has_news(target.folders, result.statuses)
-    except errors.MailSyncError as err:
-        result.error = err
-    except Exception as exc:  # noqa: BLE001 - a check never takes the pool down
-        result.error = errors.classify(
-            exc,
-            side="imap",
-            host=target.settings.host,
-            port=target.settings.port,
-            secrets=target.settings.secrets,
-        )
-    result.seconds = time.monotonic() - started
-    return result
+    return _examine(target, seconds, count=False)
 
 
 def count_mailbox(target: PollTarget, seconds: float = DEFAULT_POLL_SECONDS):
@@ -163,6 +145,11 @@ def count_mailbox(target: PollTarget, seconds: float = DEFAULT_POLL_SECONDS):
     only, a ``UID SEARCH`` of the UIDs above it and the INTERNALDATE of the
     first (``PollResult.counts``). Never raises; nothing is read but the
     folders' sizes, UIDs and one date each."""
+    return _examine(target, seconds, count=True)
+
+
+def _examine(target, seconds, count):
+    """The check of ``target``, and with ``count`` its folders' counts."""
     started = time.monotonic()
     result = PollResult(target.key)
     try:
@@ -170,7 +157,7 @@ def count_mailbox(target: PollTarget, seconds: float = DEFAULT_POLL_SECONDS):
             names = [folder.name for folder in target.folders]
             result.statuses = session.examine_folders(names) if names else {}
             result.news = has_news(target.folders, result.statuses)
-            for folder in target.folders:
+            for folder in target.folders if count else ():
                 result.counts[folder.name] = _count_folder(
                     session, folder, result.statuses.get(folder.name)
                 )
