@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make test: set-up if needed, lint, install/update the addon in a dedicated test database,
 # plain pytest over lib/ tests (on the .venv's Python and, at the same time, on every other
-# one of 3.10-3.12 present: scripts/lib_tests.sh), then pytest-odoo over the addon's tests,
+# one of 3.10-3.12 present: scripts/lib_tests.sh; they run while the databases are
+# installed and the web assets compiled, and their output is printed after), then
+# pytest-odoo over the addon's tests,
 # then over the queue_job glue module's tests in a database of their own, where OCA
 # queue_job is installed (the main one keeps testing the addon without it). Each pytest
 # run ends with its summary line; a failure of either fails make test.
@@ -21,6 +23,13 @@ say "lint: pylint-odoo"
 say "lint: vermin (nothing newer than Python 3.10 needed)"
 .venv/bin/vermin --target=3.10- --violations --quiet --no-tips --eval-annotations \
   --no-make-paths-absolute mail_sync_crm mail_sync_crm_queue_job mail_sync_testing scripts
+
+# The lib tests need no database: they run beside the installs below (which mostly
+# wait on PostgreSQL and one Odoo process), their output kept and printed after.
+say "plain pytest: mail_sync_crm/lib/tests, on each Python among 3.10-3.12 present (in the background)"
+scripts/lib_tests.sh ${PYTEST_ARGS:-} > .run/lib-tests.log 2>&1 &
+lib_tests_pid=$!
+trap 'kill "$lib_tests_pid" 2>/dev/null || true' EXIT
 
 # The test databases outlive a clone (and its .run/data): one whose stored test
 # secrets were made with a key this clone does not have is rebuilt (as make run
@@ -55,8 +64,15 @@ for name in ("web.assets_web", "web.assets_tests"):
 env.cr.commit()
 PYCODE
 
-say "plain pytest: mail_sync_crm/lib/tests, on each Python among 3.10-3.12 present"
-scripts/lib_tests.sh ${PYTEST_ARGS:-}
+say "plain pytest: mail_sync_crm/lib/tests (output of the background run)"
+lib_status=0
+wait "$lib_tests_pid" || lib_status=$?
+trap - EXIT
+cat .run/lib-tests.log
+if [ "$lib_status" -ne 0 ]; then
+  say "lib tests FAILED (output above, kept in .run/lib-tests.log)" >&2
+  exit "$lib_status"
+fi
 
 status=0
 say "pytest-odoo: mail_sync_crm/tests (database $DB)"
