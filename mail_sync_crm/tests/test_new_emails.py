@@ -138,9 +138,10 @@ class TestNewEmails(NewEmailsMixin, PastMailMixin, SyncCase):
         self.assertGreater(self.commit_queries(), 0)
         self.assertEqual(len(self.notified()), 3)
 
-    def test_a_batch_rolled_back_tells_no_one(self):
+    def test_a_batch_rolled_back_tells_no_one_until_recorded_again(self):
         """A batch that does not commit (a claim lost to another process, a
-        failed turn) takes its notification with it."""
+        failed turn) takes its notification with it; the turn that records the
+        email again tells of it."""
         self.put(
             self.salesman_all,
             "INBOX",
@@ -153,6 +154,13 @@ class TestNewEmails(NewEmailsMixin, PastMailMixin, SyncCase):
         self.env.invalidate_all()
         self.assertFalse(self.synced(self.lead))
         self.assertEqual(self.committed(), {})
+        # The next turn records it again, and tells of it once.
+        self.turn()
+        self.assertEqual(len(self.synced(self.lead)), 1)
+        told = [self.salesman_all, self.salesman, self.sales_manager]
+        self.assertEqual(
+            self.committed(), {user.partner_id.id: [self.lead.id] for user in told}
+        )
 
     def test_a_past_mail_search_tells_too(self):
         self.set_mode("auto")
