@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export ODOO_SRC ?= /opt/odoo18
 
-.PHONY: setup run stop test lint bench bench-fleet bench-past-mail bench-latency pot screenshots superuser-paths structure clean
+.PHONY: setup run stop demo-email test lint bench bench-fleet bench-past-mail bench-latency pot screenshots superuser-paths structure clean
 
 setup:            ## system packages, PostgreSQL, .venv (idempotent)
 	scripts/setup.sh
@@ -14,6 +14,9 @@ stop:             ## stop the Odoo started by `make run`, by its own PID
 	@if [ -f .run/odoo.pid ] && kill -0 $$(cat .run/odoo.pid) 2>/dev/null; then \
 	  kill $$(cat .run/odoo.pid) && echo "stopped Odoo (PID $$(cat .run/odoo.pid))"; \
 	  rm -f .run/odoo.pid; else echo "Odoo is not running"; fi
+
+demo-email:       ## append a new email from Alice to Sally's demo mailbox (SUBJECT="..." to choose)
+	.venv/bin/python scripts/demo_mail.py append .run/demo-mail.json $(if $(SUBJECT),"$(SUBJECT)")
 
 test:             ## lint + lib tests + Odoo tests against real PostgreSQL, Dovecot, SMTP
 	scripts/test.sh

@@ -52,8 +52,8 @@ cat <<MSG
                    sam / sam       (his: "Wayne Logistics"; as sally, "Umbrella"
                                     names him as First Contact By)
                    Both mailboxes are connected to a local demo mail server.
-  A new email from Alice, on "Acme Corp"'s chatter seconds later (the listener;
-  reload the lead's form to see it):  .venv/bin/python scripts/demo_mail.py append $STATE
+  A new email from Alice, on "Acme Corp"'s open chatter seconds later, no reload
+  (the listener):  make demo-email   (.venv/bin/python scripts/demo_mail.py append $STATE)
   Log: $ROOT/.run/dev.log  (listener: .run/listener.log)  Stop: Ctrl-C or 'make stop'
 
 MSG

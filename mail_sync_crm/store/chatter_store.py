@@ -18,7 +18,7 @@ from odoo.addons.mail.models.mail_message import _image_dataurl
 
 from ..lib.sync.store import SyncStore
 from ..lib.timeutil import naive_utc
-from . import claims
+from . import claims, new_emails
 from .held_messages import HeldMessages
 from .lead_index import LeadIndex
 
@@ -587,6 +587,10 @@ class MailSyncStore(HeldMessages, SyncStore):
         )
         # What colleagues may not see moves to the vault, in this transaction.
         self.env["mail.sync.content"]._mail_sync_protect(self.account, created)
+        # The chatters open on these leads follow, once this is committed.
+        new_emails.written(
+            self.env, self.account.user_id.id, {lead for _item, lead, _key in pairs}
+        )
 
     def _write_bodies(self, messages, bodies, safe_bodies):
         """Store ``bodies`` ({index in ``messages``: html}) sanitised once by the

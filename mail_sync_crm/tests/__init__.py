@@ -43,3 +43,5 @@ from . import test_past_mail
 from . import test_attack_round2
 from . import test_listener_processes
 from . import test_listener_leases
+from . import test_new_emails
+from . import test_new_emails_ui
