@@ -42,7 +42,15 @@ from dataclasses import dataclass
 
 from ..net import tls
 
-__all__ = ["Backoff", "WatchConfig", "news_in", "select_status", "watch_folder"]
+__all__ = [
+    "TLS_READ_BUFFER",
+    "Backoff",
+    "WatchConfig",
+    "news_in",
+    "select_status",
+    "small_tls_buffers",
+    "watch_folder",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -108,6 +116,35 @@ def _exists(lines):
             if found:
                 return int(found.group(1))
     return None
+
+
+# The read buffer of each TLS connection the listener's asyncio opens. On
+# Python 3.11 and later, asyncio's TLS layer (``asyncio.sslproto.SSLProtocol``,
+# a BufferedProtocol) gives every connection a buffer of its ``max_size``,
+# 256 KiB, zero-filled and so resident: 2,000 watches held 512 MB in them
+# (0.28 MB per connection measured in the listener; docs/benchmarks.rst "The
+# listener"). A TLS record is at most 16 KiB and a watch reads a few lines
+# at a time; a larger read only takes more passes of the same loop.
+TLS_READ_BUFFER = 32 * 1024
+
+
+def small_tls_buffers(size=TLS_READ_BUFFER):
+    """Give the asyncio TLS connections opened from now on in this process a
+    read buffer of ``size`` bytes instead of 256 KiB; returns whether it did.
+
+    For a process whose asyncio TLS connections are all watches (the
+    listener, ``cli/listener.py``): it sets the class attribute
+    ``asyncio.sslproto.SSLProtocol.max_size``, which that class reads for its
+    buffer (3.11, 3.12, 3.13). On 3.10 the attribute is not there (its TLS
+    layer reads into a fresh object per read, nothing kept per connection)
+    and nothing changes; a smaller value already set is kept."""
+    from asyncio import sslproto
+
+    current = getattr(sslproto.SSLProtocol, "max_size", None)
+    if not isinstance(current, int) or current <= size:
+        return False
+    sslproto.SSLProtocol.max_size = size
+    return True
 
 
 class WatchFailed(Exception):
