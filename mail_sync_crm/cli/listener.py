@@ -15,8 +15,12 @@ mailbox connected gets a watch, one disconnected (or leased to another
 listener) loses it, one whose server settings or credentials changed has its
 watch restarted. Each (re)connection asks for the settings afresh (an OAuth
 access token refreshed before it expires). A failing watch only logs and backs
-off: the listener never changes a mailbox's state; the turn's outcome is the
-turn's, as in a scheduled run.
+off: the listener never changes a mailbox's state. Nor does its turn: a turn that
+fails leaves the mailbox's state, log and back-off to the scheduled run (the
+safety net, which meets the same failure and decides), and the listener stops
+watching that mailbox for ``--failed-turn-pause`` seconds, doubled at each
+failure in a row up to an hour, or until its settings, credentials or state
+change (a password typed again, the scheduled run's verdict).
 """
 
 import argparse
@@ -46,6 +50,8 @@ _logger = logging.getLogger(__name__)
 
 SERIALIZATION_ATTEMPTS = 3
 BUSY_RETRY_SECONDS = (1, 2, 4, 8, 15, 30)  # another process holds the mailbox
+FAILED_TURN_PAUSE_SECONDS = 300  # not watched after a failed turn, doubled...
+FAILED_TURN_PAUSE_CAP = 3600  # ... up to an hour
 
 
 class Listener:
@@ -71,6 +77,8 @@ class Listener:
         )
         self.watches = {}  # mailbox id: (fingerprint, [tasks])
         self.turns = {}  # mailbox id: "running" | "again"
+        # mailbox id: (fingerprint, not watched before (monotonic), Backoff)
+        self.paused = {}
         self.stopping = asyncio.Event()
         self.gate = asyncio.Semaphore(options.connecting)
         self.turn_count = 0
@@ -143,17 +151,25 @@ class Listener:
         account = env["mail.sync.account"].browse(account_id)
         if not account.exists():
             return claims.NOT_DUE
+        # record_failure=False: a failed turn leaves the mailbox's state to
+        # the scheduled run (the listener never holds a mailbox in Error).
         outcome = env["mail.sync.scheduler"]._claim_turn(
-            account, due_before=fields.Datetime.now()
+            account, due_before=fields.Datetime.now(), record_failure=False
         )
         if outcome not in (claims.BUSY, claims.NOT_DUE):
             env.cr.commit()  # pylint: disable=invalid-commit  # the turn's own
+            # failed: the scheduled run takes the mailbox at its next run
+            mark = (
+                env["mail.sync.listener"]._turn_failed
+                if isinstance(outcome, errors.MailSyncError)
+                else env["mail.sync.listener"]._synced
+            )
             try:
-                env["mail.sync.listener"]._synced(self.name, account_id)
+                mark(self.name, account_id)
                 env.cr.commit()  # pylint: disable=invalid-commit
             except psycopg2.errors.SerializationFailure:
                 env.cr.rollback()  # its heartbeat renewed the lease meanwhile
-                env["mail.sync.listener"]._synced(self.name, account_id)
+                mark(self.name, account_id)
         return outcome
 
     # -- the loop ---------------------------------------------------------
@@ -185,6 +201,12 @@ class Listener:
             _logger.info("mail_sync_crm: listener %s stopped", self.name)
 
     def _follow(self, held):
+        for account_id in list(self.paused):
+            if (
+                account_id not in held
+                or held[account_id][0] != self.paused[account_id][0]
+            ):
+                del self.paused[account_id]  # released, or changed: watched afresh
         for account_id in list(self.watches):
             fingerprint = self.watches[account_id][0]
             if account_id not in held or held[account_id][0] != fingerprint:
@@ -195,7 +217,10 @@ class Listener:
                     "changed" if account_id in held else "released",
                 )
                 self._unwatch(account_id)
+        now = time.monotonic()
         for account_id, (fingerprint, folders) in held.items():
+            if account_id in self.paused and now < self.paused[account_id][1]:
+                continue
             if account_id not in self.watches:
                 self._watch(account_id, fingerprint, folders)
 
@@ -273,6 +298,10 @@ class Listener:
                     _outcome_name(outcome),
                     time.monotonic() - started,
                 )
+                if isinstance(outcome, errors.MailSyncError):
+                    self._pause(account_id, outcome)
+                    return
+                self.paused.pop(account_id, None)  # its turns work again
                 if outcome == claims.BUSY:
                     delay = next(retries, None)
                     if delay is None:
@@ -283,6 +312,27 @@ class Listener:
                     return
         finally:
             self.turns.pop(account_id, None)
+
+    def _pause(self, account_id, err):
+        """The turn of ``account_id`` failed with ``err``: no watch of it for a
+        while (see the module's docstring); its state is the scheduled run's."""
+        if account_id not in self.watches:
+            return
+        fingerprint = self.watches[account_id][0]
+        backoff = self.paused.get(account_id, (None, 0, None))[2] or idle.Backoff(
+            self.options.failed_turn_pause, FAILED_TURN_PAUSE_CAP
+        )
+        delay = backoff.next_delay()
+        self.paused[account_id] = (fingerprint, time.monotonic() + delay, backoff)
+        _logger.warning(
+            "mail_sync_crm: listener %s stops watching mailbox %s for %.0fs: its "
+            "turn failed (%s); its state is left to the scheduled run",
+            self.name,
+            account_id,
+            delay,
+            err.code,
+        )
+        self._unwatch(account_id)
 
 
 def _outcome_name(outcome):
@@ -318,6 +368,13 @@ class MailSyncListener(Command):
         parser.add_argument("--poll", type=float, default=idle.WatchConfig.poll_seconds)
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument(
+            "--failed-turn-pause",
+            type=float,
+            default=FAILED_TURN_PAUSE_SECONDS,
+            help="seconds a mailbox whose turn failed is not watched (doubled at "
+            "each failure in a row, up to an hour; its settings changing end it)",
+        )
+        parser.add_argument(
             "--connecting",
             type=int,
             default=20,
@@ -328,6 +385,9 @@ class MailSyncListener(Command):
         dbname = odoo.tools.config["db_name"]
         if not dbname or "," in dbname:
             parser.error("one database: -d DB")
+        # Every asyncio TLS connection of this process is a watch: a read
+        # buffer of 32 KiB each instead of 256 KiB (lib/imap/idle.py).
+        idle.small_tls_buffers()
         registry = odoo.modules.registry.Registry(dbname)
         listener = Listener(registry, options.listener_name, options)
         loop = asyncio.new_event_loop()

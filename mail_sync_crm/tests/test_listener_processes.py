@@ -46,6 +46,13 @@ box.write({"imap_password": ARGS["new_password"]})
 env.cr.commit()
 """
 
+SCHEDULED_RUN = """
+env["mail.sync.scheduler"]._cron_sync()
+env.cr.commit()
+box = mailbox(ARGS["login"])
+result(state=box.state, codes=box.log_ids.mapped("code"))
+"""
+
 DISABLE = """
 mailbox(ARGS["login"]).action_disable()
 env.cr.commit()
@@ -296,6 +303,54 @@ class TestListenerProcesses(ListenerCase):
         self.wait_until(
             lambda: "(released)" in self.log_of(listener), "the watch stopped"
         )
+
+    def test_a_turn_refused_by_the_server_leaves_the_state_to_the_scheduled_run(
+        self,
+    ):
+        login = LOGINS[1]
+        account_id = self.connect([login])[login]
+        listener = self.listener("judge")
+        self.addCleanup(self.imap.add_user, login, PASSWORD)
+        self.addCleanup(self.smtp.add_user, login, PASSWORD)
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        self.wait_until(
+            lambda: "turn of mailbox" in self.log_of(listener), "the first turn"
+        )
+        # The password changes on the server while the watches idle (their
+        # connections stay signed in): the next email's news gives a turn
+        # whose login the server refuses.
+        self.imap.add_user(login, "changed-" + PASSWORD)
+        time.sleep(1.1)  # Dovecot sees a changed passwd file the next second
+        waiting = self.deliver(login, "refused")
+        self.wait_until(
+            lambda: "stops watching mailbox" in self.log_of(listener),
+            "the listener giving the mailbox up",
+        )
+        self.assertIn("(auth_failed)", self.log_of(listener))
+        # The listener left the mailbox as it was, and closed its watches.
+        self.assertEqual(self.states(), {str(account_id): "enabled"})
+        self.assertFalse(
+            self.db.sql(
+                "SELECT id FROM mail_sync_log WHERE account_id = :'p1'", account_id
+            ),
+            "no error logged by the listener",
+        )
+        self.wait_until(
+            lambda: not self.connections().get(login), "the watches closed", 20
+        )
+        # The scheduled run is the judge: the same refusal, recorded by it
+        # (at once: the listener's failed turn does not count as synced).
+        results, _log = self.run_odoo(SCHEDULED_RUN, login=login)
+        self.assertEqual(results["state"], "error")
+        self.assertIn("auth_failed", results["codes"])
+        # The owner types the new password: Enabled again, watched again, and
+        # the email that waited and the next one are on the lead.
+        self.smtp.add_user(login, "changed-" + PASSWORD)
+        self.run_odoo(CHANGE_PASSWORD, login=login, new_password="changed-" + PASSWORD)
+        self.wait_until(lambda: self.watching(listener, 4), "the watches again")
+        self.assert_on_lead_once(waiting)
+        self.assert_on_lead_once(self.deliver(login, "fixed"))
+        self.assertEqual(self.states(), {str(account_id): "enabled"})
 
 
 OAUTH_LOGIN = "listen_oauth"
