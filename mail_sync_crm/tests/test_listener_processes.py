@@ -35,7 +35,7 @@ lead = env["crm.lead"].search([("email_from", "=", ARGS["lead"])]) or env[
 env.cr.commit()
 time.sleep(1.1)  # a lead gets the history of the mailboxes connected after it
 for login in ARGS["logins"]:
-    mailbox(login).action_connect()
+    mailbox(login, **ARGS.get("values", {})).action_connect()
     env.cr.commit()
 result(lead=lead.id)
 """
@@ -265,6 +265,25 @@ class TestListenerProcesses(ListenerCase):
                 lambda: "INBOX: polling" in self.log_of(listener), "polling"
             )
             self.assert_on_lead_once(self.deliver(LOGINS[0], "polled", server))
+
+    def test_a_starttls_mailbox_is_watched(self):
+        login = LOGINS[2]
+        account_id = self.connect(
+            [login],
+            imap_port=self.imap.port,
+            values={"imap_encryption": "starttls"},
+        )[login]
+        self.assertEqual(
+            self.db.sql(
+                "SELECT imap_encryption, state FROM mail_sync_account WHERE id = :'p1'",
+                account_id,
+            ),
+            [["starttls", "enabled"]],
+        )
+        listener = self.listener("starttls")
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        self.assert_on_lead_once(self.deliver(login, "starttls"))
+        self.assertNotIn("backoff", self.log_of(listener))
 
     def test_a_changed_password_or_a_disconnected_mailbox_while_watched(self):
         mailboxes = self.connect(LOGINS[:1])

@@ -18,6 +18,12 @@ with what the SELECT said (``{"uidnext": .., "uidvalidity": ..}``, see
 :func:`select_status`): messages may have arrived while the watch was away, and
 the caller compares them with its checkpoint.
 
+A watch connects as the sync's session does (``lib/imap/session.py``): to
+the addresses the mailbox's host policy checked (``lib.net.host_policy``), in
+TLS from the start, upgraded with STARTTLS, or in clear, as the settings say,
+with the same certificate checks (``lib.net.tls``: the host name, or the
+pinned fingerprint of a self-signed server).
+
 Nothing here touches the database.
 
 >>> backoff = Backoff(first=1, cap=60, jitter=0)
@@ -40,7 +46,8 @@ import random
 import re
 from dataclasses import dataclass
 
-from ..net import tls
+from .. import errors
+from ..net import host_policy, tls
 
 __all__ = [
     "TLS_READ_BUFFER",
@@ -165,40 +172,123 @@ def _tls_context(allow_self_signed):
     return tls.make_context(allow_self_signed)
 
 
-async def _connect(settings, config, lost):
-    """A logged-in aioimaplib client; ``lost`` is set when its connection ends."""
+@functools.lru_cache(maxsize=1)
+def _client_class():
+    """aioimaplib's client, whose connection :func:`_open` makes (the host
+    policy's addresses, STARTTLS) instead of its constructor."""
     import aioimaplib  # only the listener needs it
 
-    if settings.encryption == "starttls":
-        raise WatchFailed("STARTTLS is not supported by the watch")
-    # The host must be one the mailbox may reach (lib.net.host_policy).
-    settings.host_policy.check(settings.host, settings.port, side="imap")
-    context = (
-        _tls_context(settings.allow_self_signed)
-        if settings.encryption == "ssl"
-        else None
+    class WatchClient(aioimaplib.IMAP4):
+        def create_client(self, host, port, loop, conn_lost_cb=None, ssl_context=None):  # pylint: disable=too-many-arguments
+            self.protocol = aioimaplib.IMAP4ClientProtocol(
+                loop or asyncio.get_running_loop(), conn_lost_cb
+            )
+
+    return WatchClient
+
+
+async def _open(client, settings, context, addresses, timeout):
+    """Connect ``client``'s protocol to the first of the checked ``addresses``
+    that answers, in TLS from the start (``ssl``), upgraded with STARTTLS
+    (``starttls``) or in clear (``none``), as the sync's session does
+    (``lib/imap/session.py``); TLS sends the host's name and checks the
+    certificate against it. Returns the TLS object (None in clear)."""
+    loop = asyncio.get_running_loop()
+    protocol = client.protocol
+    name = host_policy.normalize_name(settings.host) or None
+    implicit = settings.encryption == "ssl"
+
+    async def connect(address):
+        return await loop.create_connection(
+            lambda: protocol,
+            address,
+            settings.port,
+            ssl=context if implicit else None,
+            server_hostname=name if implicit else None,
+            ssl_handshake_timeout=timeout if implicit else None,
+        )
+
+    transport, _protocol = await asyncio.wait_for(
+        host_policy.connect_in_turn_async(addresses, connect), timeout
     )
-    client = aioimaplib.IMAP4(
+    await asyncio.wait_for(protocol.wait("AUTH|NONAUTH"), timeout)  # the greeting
+    if settings.encryption == "starttls":
+        import aioimaplib
+
+        if "STARTTLS" not in protocol.capabilities:
+            raise errors.MailSyncError(
+                "starttls_unsupported", side="imap", detail="no STARTTLS"
+            )
+        response = await asyncio.wait_for(
+            protocol.execute(
+                aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=loop)
+            ),
+            timeout,
+        )
+        if response.result != "OK":
+            raise WatchFailed(f"STARTTLS refused ({response.result})")
+        if protocol.incomplete_line:
+            # Clear text after the server's OK would be read as if it came
+            # through TLS (the STARTTLS injection of CVE-2011-0411).
+            raise WatchFailed("data after STARTTLS")
+        transport = await loop.start_tls(
+            transport,
+            protocol,
+            context,
+            server_hostname=name,
+            ssl_handshake_timeout=timeout,
+        )
+        protocol.transport = transport
+        # What the server offers now that it is TLS (RFC 3501 6.2.1).
+        await asyncio.wait_for(protocol.capability(), timeout)
+    return transport.get_extra_info("ssl_object")
+
+
+async def _connect(settings, config, lost):
+    """A logged-in aioimaplib client; ``lost`` is set when its connection ends.
+    The host policy (``lib.net.host_policy``) and the certificate checks
+    (``lib.net.tls``) are the sync's."""
+    loop = asyncio.get_running_loop()
+    # The host must be one the mailbox may reach; the connection goes to the
+    # addresses checked (the name is not looked up again). The look-up blocks:
+    # in a thread, so the other watches go on.
+    addresses = await loop.run_in_executor(
+        None,
+        functools.partial(
+            settings.host_policy.check, settings.host, settings.port, side="imap"
+        ),
+    )
+    context = (
+        None
+        if settings.encryption == "none"
+        else _tls_context(settings.allow_self_signed)
+    )
+    client = _client_class()(
         host=settings.host,
         port=settings.port,
         timeout=config.timeout,
         conn_lost_cb=lambda _exc: lost.set(),
-        ssl_context=context,
     )
-    await client.wait_hello_from_server()
-    if context is not None:
-        ssl_object = client.protocol.transport.get_extra_info("ssl_object")
-        tls.check_pin(
-            ssl_object, settings.allow_self_signed, settings.pinned_fingerprint, "imap"
-        )
-    if settings.access_token:
-        response = await client.xoauth2(settings.login, settings.access_token)
-    else:
-        response = await client.login(settings.login, settings.password)
-    if response.result != "OK":
-        raise WatchFailed(f"login refused ({response.result})")
-    # What the server offers once logged in (its greeting may say more).
-    await client.protocol.capability()
+    try:
+        ssl_object = await _open(client, settings, context, addresses, config.timeout)
+        if ssl_object is not None:
+            tls.check_pin(
+                ssl_object,
+                settings.allow_self_signed,
+                settings.pinned_fingerprint,
+                "imap",
+            )
+        if settings.access_token:
+            response = await client.xoauth2(settings.login, settings.access_token)
+        else:
+            response = await client.login(settings.login, settings.password)
+        if response.result != "OK":
+            raise WatchFailed(f"login refused ({response.result})")
+        # What the server offers once logged in (its greeting may say more).
+        await asyncio.wait_for(client.protocol.capability(), config.timeout)
+    except BaseException:
+        await _logout(client)
+        raise
     return client
 
 
