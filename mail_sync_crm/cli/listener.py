@@ -13,14 +13,20 @@ each (the turn is synchronous ORM code), never two of one mailbox at once.
 Every ``--heartbeat`` seconds it renews its leases and follows what changed: a
 mailbox connected gets a watch, one disconnected (or leased to another
 listener) loses it, one whose server settings or credentials changed has its
-watch restarted. Each (re)connection asks for the settings afresh (an OAuth
-access token refreshed before it expires). A failing watch only logs and backs
-off: the listener never changes a mailbox's state. Nor does its turn: a turn that
-fails leaves the mailbox's state, log and back-off to the scheduled run (the
-safety net, which meets the same failure and decides), and the listener stops
-watching that mailbox for ``--failed-turn-pause`` seconds, doubled at each
-failure in a row up to an hour, or until its settings, credentials or state
-change (a password typed again, the scheduled run's verdict).
+watch restarted. Each (re)connection asks for the settings afresh. The OAuth
+access token of a watched mailbox is refreshed before it expires
+(``mail.sync.oauth.token._access_token``, under its lock), so that a watch
+that must reconnect signs in at once with a valid one; the watches idling
+keep their connections (signed in once, they outlive the token). A revoked
+grant stops the watch of that mailbox as a failed turn does (below).
+
+A failing watch only logs and backs off: the listener never changes a
+mailbox's state. Nor does its turn: a turn that fails leaves the mailbox's
+state, log and back-off to the scheduled run (the safety net, which meets the
+same failure and decides), and the listener stops watching that mailbox for
+``--failed-turn-pause`` seconds, doubled at each failure in a row up to an
+hour, or until its settings, credentials or state change (a password typed
+again, the scheduled run's verdict).
 """
 
 import argparse
@@ -43,6 +49,7 @@ from odoo.cli import Command
 
 from ..lib import errors
 from ..lib.imap import idle
+from ..lib.oauth import client as oauth
 from ..models.mail_sync_listener import HEARTBEAT_SECONDS, LEASE_SECONDS
 from ..store import claims
 
@@ -52,6 +59,8 @@ SERIALIZATION_ATTEMPTS = 3
 BUSY_RETRY_SECONDS = (1, 2, 4, 8, 15, 30)  # another process holds the mailbox
 FAILED_TURN_PAUSE_SECONDS = 300  # not watched after a failed turn, doubled...
 FAILED_TURN_PAUSE_CAP = 3600  # ... up to an hour
+TOKEN_RETRY_SECONDS = 60  # a token refresh failed (not a revoked grant)
+TOKEN_MIN_SECONDS = 30  # between two refreshes of one token, at least
 
 
 class Listener:
@@ -76,6 +85,7 @@ class Listener:
             1, thread_name_prefix="mail_sync_listener_beat"
         )
         self.watches = {}  # mailbox id: (fingerprint, [tasks])
+        self.keepers = {}  # mailbox id: the task refreshing its OAuth token
         self.turns = {}  # mailbox id: "running" | "again"
         # mailbox id: (fingerprint, not watched before (monotonic), Backoff)
         self.paused = {}
@@ -114,7 +124,9 @@ class Listener:
             """SELECT a.id, a.state, a.email, a.imap_host, a.imap_port,
                       a.imap_encryption, a.imap_login, a.imap_secret,
                       a.imap_allow_self_signed, a.imap_cert_fingerprint,
-                      (SELECT t.refresh_secret FROM mail_sync_oauth_token t
+                      -- whether it signs in with OAuth; not its tokens, which
+                      -- a refresh changes (Microsoft's at every refresh)
+                      (SELECT t.id FROM mail_sync_oauth_token t
                         WHERE t.account_id = a.id LIMIT 1),
                       ARRAY(SELECT f.name FROM mail_sync_folder f
                              WHERE f.account_id = a.id ORDER BY f.id)
@@ -130,6 +142,27 @@ class Listener:
     def _settings(self, env, account_id):
         account = env["mail.sync.account"].browse(account_id)
         return env["mail.sync.connector"]._imap_settings(account)
+
+    def _replace_token(self, env, account_id, refused):
+        """A new access token for ``account_id``, whose ``refused`` one a
+        server just refused (revoked, or invalidated by the provider): a
+        revoked grant raises ``oauth_invalid_grant``."""
+        account = env["mail.sync.account"].browse(account_id)
+        env["mail.sync.oauth.token"]._access_token(account, refused=refused)
+
+    def _token_expiry(self, env, account_id):
+        """When the access token of ``account_id`` expires, refreshed first
+        when it expires within ``lib.oauth``'s margin (through
+        ``_access_token``, which holds the token row's lock: a turn or a
+        watch refreshing it at the same time uses the same new token); None
+        when the mailbox signs in with a password."""
+        account = env["mail.sync.account"].browse(account_id)
+        tokens = env["mail.sync.oauth.token"]
+        if not tokens._of(account):
+            return None
+        tokens._access_token(account)
+        tokens.invalidate_model(["expires_at"])
+        return tokens._of(account).expires_at
 
     def _checkpoint_behind(self, env, account_id, folder, status):
         """Whether the server's UIDNEXT/UIDVALIDITY of ``folder`` (seen when
@@ -160,7 +193,7 @@ class Listener:
             env.cr.commit()  # pylint: disable=invalid-commit  # the turn's own
             # failed: the scheduled run takes the mailbox at its next run
             mark = (
-                env["mail.sync.listener"]._turn_failed
+                env["mail.sync.listener"]._left_to_the_run
                 if isinstance(outcome, errors.MailSyncError)
                 else env["mail.sync.listener"]._synced
             )
@@ -226,7 +259,35 @@ class Listener:
 
     def _watch(self, account_id, fingerprint, folders):
         async def settings_of():
-            return await self._odoo(self._settings, account_id, pool=self.light_pool)
+            try:
+                settings = await self._odoo(
+                    self._settings, account_id, pool=self.light_pool
+                )
+            except errors.MailSyncError as err:
+                if err.code == "oauth_invalid_grant":
+                    # not from inside the watch: _pause cancels it
+                    asyncio.get_running_loop().call_soon(self._pause, account_id, err)
+                raise
+            if settings.access_token and account_id not in self.keepers:
+                self.keepers[account_id] = asyncio.ensure_future(
+                    self._keep_token(account_id)
+                )
+            return settings
+
+        async def on_refused(settings):
+            if not settings or not settings.access_token:
+                return  # a refused password: the watch backs off
+            try:
+                await self._odoo(
+                    self._replace_token,
+                    account_id,
+                    settings.access_token,
+                    pool=self.light_pool,
+                )
+            except errors.MailSyncError as err:
+                if err.code != "oauth_invalid_grant":
+                    raise
+                asyncio.get_running_loop().call_soon(self._pause, account_id, err)
 
         tasks = [
             asyncio.ensure_future(
@@ -238,6 +299,7 @@ class Listener:
                     label=f"mailbox {account_id}",
                     on_state=functools.partial(self._state, account_id, folder),
                     gate=self.gate,
+                    on_refused=on_refused,
                 )
             )
             for folder in folders
@@ -255,8 +317,51 @@ class Listener:
 
     def _unwatch(self, account_id):
         _fingerprint, tasks = self.watches.pop(account_id)
-        for task in tasks:
+        keeper = self.keepers.pop(account_id, None)
+        for task in [*tasks, keeper] if keeper else tasks:
             task.cancel()
+
+    async def _keep_token(self, account_id):
+        """While ``account_id`` is watched: its OAuth access token refreshed
+        when it comes within ``lib.oauth``'s margin of its expiry. A revoked
+        grant pauses the mailbox (as a failed turn does); any other failure
+        is tried again a minute later."""
+        margin = oauth.REFRESH_MARGIN.total_seconds()
+        while account_id in self.watches:
+            try:
+                expires = await self._odoo(
+                    self._token_expiry, account_id, pool=self.light_pool
+                )
+            except errors.MailSyncError as err:
+                if err.code == "oauth_invalid_grant":
+                    self._pause(account_id, err)
+                    return
+                delay = TOKEN_RETRY_SECONDS
+                _logger.warning(
+                    "mail_sync_crm: listener %s: refreshing the token of mailbox "
+                    "%s failed (%s); again in %ss",
+                    self.name,
+                    account_id,
+                    err.code,
+                    delay,
+                )
+            except Exception:  # the database may be back soon
+                delay = TOKEN_RETRY_SECONDS
+                _logger.warning(
+                    "mail_sync_crm: listener %s: refreshing the token of mailbox "
+                    "%s failed; again in %ss",
+                    self.name,
+                    account_id,
+                    delay,
+                    exc_info=True,
+                )
+            else:
+                if expires is None:
+                    return  # signs in with a password now
+                left = (expires - fields.Datetime.now()).total_seconds()
+                # just inside the margin, when _access_token refreshes it
+                delay = max(left - margin + 1, TOKEN_MIN_SECONDS)
+            await asyncio.sleep(delay)
 
     def _news(self, account_id, folder, status):
         """Called by a watch: a turn for ``account_id`` (in a task of its own:
@@ -314,8 +419,9 @@ class Listener:
             self.turns.pop(account_id, None)
 
     def _pause(self, account_id, err):
-        """The turn of ``account_id`` failed with ``err``: no watch of it for a
-        while (see the module's docstring); its state is the scheduled run's."""
+        """The turn of ``account_id`` failed with ``err``, or its OAuth grant
+        was revoked: no watch of it for a while (see the module's docstring);
+        its state is the scheduled run's."""
         if account_id not in self.watches:
             return
         fingerprint = self.watches[account_id][0]
@@ -325,14 +431,26 @@ class Listener:
         delay = backoff.next_delay()
         self.paused[account_id] = (fingerprint, time.monotonic() + delay, backoff)
         _logger.warning(
-            "mail_sync_crm: listener %s stops watching mailbox %s for %.0fs: its "
-            "turn failed (%s); its state is left to the scheduled run",
+            "mail_sync_crm: listener %s stops watching mailbox %s for %.0fs: %s "
+            "(%s); its state is left to the scheduled run",
             self.name,
             account_id,
             delay,
+            "its grant was revoked"
+            if err.code == "oauth_invalid_grant"
+            else "its turn failed",
             err.code,
         )
         self._unwatch(account_id)
+        if err.code == "oauth_invalid_grant":  # a failed turn did it already
+            asyncio.ensure_future(
+                self._odoo(
+                    lambda env: env["mail.sync.listener"]._left_to_the_run(
+                        self.name, account_id
+                    ),
+                    pool=self.beat_pool,
+                )
+            )
 
 
 def _outcome_name(outcome):

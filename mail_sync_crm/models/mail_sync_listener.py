@@ -127,10 +127,11 @@ class MailSyncListener(models.Model):
         )
 
     @api.model
-    def _turn_failed(self, name, account_id):
-        """Listener ``name``'s turn of mailbox ``account_id`` failed: the
-        scheduled run takes the mailbox at its next run (its last listener
-        turn is forgotten; the caller commits)."""
+    def _left_to_the_run(self, name, account_id):
+        """Listener ``name`` stopped watching mailbox ``account_id`` (its turn
+        failed, or its OAuth grant was revoked): the scheduled run takes the
+        mailbox at its next run (its last listener turn is forgotten; the
+        caller commits)."""
         self.env.cr.execute(
             """UPDATE mail_sync_listener_lease l SET synced_at = NULL
                  FROM mail_sync_listener s

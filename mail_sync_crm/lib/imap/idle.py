@@ -158,6 +158,10 @@ class WatchFailed(Exception):
     """A watch's connection failed (its text holds no secret)."""
 
 
+class SignInRefused(WatchFailed):
+    """The server refused the watch's sign-in (password or OAuth token)."""
+
+
 async def _settings(settings_of):
     settings = settings_of()
     if inspect.isawaitable(settings):
@@ -175,12 +179,32 @@ def _tls_context(allow_self_signed):
 @functools.lru_cache(maxsize=1)
 def _client_class():
     """aioimaplib's client, whose connection :func:`_open` makes (the host
-    policy's addresses, STARTTLS) instead of its constructor."""
+    policy's addresses, STARTTLS) instead of its constructor, and whose
+    protocol answers a refused XOAUTH2 sign-in.
+
+    aioimaplib 2.0.3 (``aioimaplib>=2.0,<3``) names: ``IMAP4.create_client``
+    (overridden, as its ``IMAP4_SSL`` does), ``IMAP4ClientProtocol``'s
+    ``_continuation`` (overridden), ``pending_sync_command``, ``transport``,
+    ``capabilities``, ``incomplete_line``, ``execute``, ``new_tag``,
+    ``wait`` and ``capability`` (``lib/tests/test_idle.py`` exercises each
+    against Dovecot)."""
     import aioimaplib  # only the listener needs it
+
+    class WatchProtocol(aioimaplib.IMAP4ClientProtocol):
+        def _continuation(self, line):
+            command = self.pending_sync_command
+            if command is not None and command.name == "AUTHENTICATE":
+                # A refused XOAUTH2 token: the server's error comes as a
+                # continuation the client answers with an empty line, and the
+                # command then ends with NO (RFC 7628 3.2.3). aioimaplib
+                # waits instead, until its timeout.
+                self.transport.write(b"\r\n")
+                return
+            super()._continuation(line)
 
     class WatchClient(aioimaplib.IMAP4):
         def create_client(self, host, port, loop, conn_lost_cb=None, ssl_context=None):  # pylint: disable=too-many-arguments
-            self.protocol = aioimaplib.IMAP4ClientProtocol(
+            self.protocol = WatchProtocol(
                 loop or asyncio.get_running_loop(), conn_lost_cb
             )
 
@@ -283,7 +307,7 @@ async def _connect(settings, config, lost):
         else:
             response = await client.login(settings.login, settings.password)
         if response.result != "OK":
-            raise WatchFailed(f"login refused ({response.result})")
+            raise SignInRefused(f"login refused ({response.result})")
         # What the server offers once logged in (its greeting may say more).
         await asyncio.wait_for(client.protocol.capability(), config.timeout)
     except BaseException:
@@ -357,18 +381,27 @@ async def _call(on_news, *args):
 
 
 async def watch_folder(
-    settings_of, folder, on_news, config=None, label="", on_state=None, gate=None
+    settings_of,
+    folder,
+    on_news,
+    config=None,
+    label="",
+    on_state=None,
+    gate=None,
+    on_refused=None,
 ):
     """Watch ``folder`` until cancelled (see the module's docstring).
     ``on_state(state)``, if given, hears "idle", "polling" or "backoff";
     ``gate`` (an ``asyncio.Semaphore``), if given, is held while connecting,
     signing in and selecting: thousands of watches starting together connect
-    a few at a time."""
+    a few at a time; ``on_refused(settings)`` (may be a coroutine function),
+    if given, hears that the server refused the sign-in with ``settings``,
+    before the back-off (the listener replaces a refused OAuth token)."""
     config = config or WatchConfig()
     backoff = Backoff(config.backoff_first, config.backoff_cap)
     while True:
         lost = asyncio.Event()
-        client = None
+        client = settings = None
         try:
             async with gate or contextlib.nullcontext():
                 settings = await _settings(settings_of)
@@ -403,6 +436,18 @@ async def watch_folder(
                 delay,
             )
             await _logout(client)
+            if on_refused and isinstance(exc, SignInRefused):
+                try:
+                    await _call(on_refused, settings)
+                except Exception as err:  # noqa: BLE001  # the back-off goes on
+                    _logger.warning(
+                        "mail_sync_crm: watch of %s %s: after a refused sign-in "
+                        "(%s: %s)",
+                        label,
+                        folder,
+                        type(err).__name__,
+                        _redacted(err, settings_of),
+                    )
             if on_state:
                 on_state("backoff")
             await asyncio.sleep(delay)

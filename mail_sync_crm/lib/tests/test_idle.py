@@ -195,6 +195,42 @@ def test_the_listener_s_tls_connections_keep_a_small_read_buffer(dovecot):
         sslproto.SSLProtocol.max_size = default
 
 
+def test_a_refused_oauth_token_is_told_at_once(oauth_server, oauth_dovecot):
+    """A server refusing an XOAUTH2 token answers with a continuation: the
+    watch ends the exchange, hears NO, and tells ``on_refused`` (the listener
+    then replaces the token) instead of waiting for its timeout."""
+    refused = []
+    states = []
+
+    async def main():
+        settings = oauth_dovecot.client_settings(
+            "alice@example.com", password="", access_token="not-a-token"
+        )
+        task = asyncio.ensure_future(
+            idle.watch_folder(
+                lambda: settings,
+                "INBOX",
+                lambda *_a: None,
+                idle.WatchConfig(timeout=20, backoff_first=0.2, backoff_cap=0.5),
+                "alice",
+                states.append,
+                on_refused=refused.append,
+            )
+        )
+        started = time.monotonic()
+        while not refused and time.monotonic() - started < 10:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    seconds = asyncio.run(main())
+    assert refused and refused[0].access_token == "not-a-token"
+    assert seconds < 10, "long before the command's timeout (20 s)"
+    assert "idle" not in states
+
+
 def test_doctests():
     failures, _tests = doctest.testmod(idle)
     assert failures == 0
