@@ -504,7 +504,7 @@ class MailSyncListener(Command):
         if not dbname or "," in dbname:
             parser.error("one database: -d DB")
         # Every asyncio TLS connection of this process is a watch: a read
-        # buffer of 32 KiB each instead of 256 KiB (lib/imap/idle.py).
+        # buffer of 16 KiB each instead of 256 KiB (lib/imap/idle.py).
         idle.small_tls_buffers()
         registry = odoo.modules.registry.Registry(dbname)
         listener = Listener(registry, options.listener_name, options)

@@ -130,9 +130,9 @@ def _exists(lines):
 # a BufferedProtocol) gives every connection a buffer of its ``max_size``,
 # 256 KiB, zero-filled and so resident: 2,000 watches held 512 MB in them
 # (0.28 MB per connection measured in the listener; docs/benchmarks.rst "The
-# listener"). A TLS record is at most 16 KiB and a watch reads a few lines
-# at a time; a larger read only takes more passes of the same loop.
-TLS_READ_BUFFER = 32 * 1024
+# listener"). A TLS record carries at most 16 KiB and a watch reads a few
+# lines at a time; a larger read only takes more passes of the same loop.
+TLS_READ_BUFFER = 16 * 1024
 
 
 def small_tls_buffers(size=TLS_READ_BUFFER):
@@ -167,6 +167,19 @@ async def _settings(settings_of):
     if inspect.isawaitable(settings):
         settings = await settings
     return settings
+
+
+_CAPABILITIES = {}
+
+
+def _shared(capabilities):
+    """One frozenset per distinct CAPABILITY answer for every watch of the
+    process (thousands of connections to a few kinds of server): each
+    connection's own set of strings cost ~4 KB."""
+    key = frozenset(capabilities)
+    if len(_CAPABILITIES) > 64:
+        return key
+    return _CAPABILITIES.setdefault(key, key)
 
 
 @functools.lru_cache(maxsize=2)
@@ -310,6 +323,7 @@ async def _connect(settings, config, lost):
             raise SignInRefused(f"login refused ({response.result})")
         # What the server offers once logged in (its greeting may say more).
         await asyncio.wait_for(client.protocol.capability(), config.timeout)
+        client.protocol.capabilities = _shared(client.protocol.capabilities)
     except BaseException:
         await _logout(client)
         raise
@@ -407,6 +421,7 @@ async def watch_folder(
                 settings = await _settings(settings_of)
                 client = await _connect(settings, config, lost)
                 exists, status = await _select(client, folder)
+            settings = None  # not kept while idling (thousands of watches)
             await _call(on_news, folder, status)  # what came while away
             backoff.reset()
             if client.has_capability("IDLE"):

@@ -166,7 +166,7 @@ def test_a_host_the_policy_refuses_is_never_connected_to(dovecot):
 
 def test_the_listener_s_tls_connections_keep_a_small_read_buffer(dovecot):
     """asyncio's TLS keeps a 256 KiB read buffer per connection (3.11+);
-    after ``small_tls_buffers`` a watch's is 32 KiB. Names asyncio's private
+    after ``small_tls_buffers`` a watch's is 16 KiB. Names asyncio's private
     attributes it relies on: ``SSLProtocol.max_size`` and ``_ssl_buffer``."""
     default = getattr(sslproto.SSLProtocol, "max_size", None)
     if default is None:  # 3.10: no buffer kept per connection
