@@ -64,11 +64,11 @@ def child(args):
     """Hold ``args.connections`` watches; print one JSON line of figures."""
     import_lib()
     import_testing()
-    import aioimaplib  # noqa: F401
+    import aioimaplib  # noqa: F401  # pylint: disable=unused-import  # in "before"
     from lib.imap import idle  # what the listener loads
     from lib.net.settings import ServerSettings
 
-    from mail_sync_testing._common import LOOPBACK_POLICY
+    from mail_sync_testing import LOOPBACK_POLICY
 
     if args.small:
         idle.small_tls_buffers()
