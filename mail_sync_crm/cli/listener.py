@@ -86,6 +86,7 @@ class Listener:
         )
         self.watches = {}  # mailbox id: (fingerprint, [tasks])
         self.keepers = {}  # mailbox id: the task refreshing its OAuth token
+        self.chores = set()  # tasks nobody awaits
         self.turns = {}  # mailbox id: "running" | "again"
         # mailbox id: (fingerprint, not watched before (monotonic), Backoff)
         self.paused = {}
@@ -443,13 +444,24 @@ class Listener:
         )
         self._unwatch(account_id)
         if err.code == "oauth_invalid_grant":  # a failed turn did it already
-            asyncio.ensure_future(
+            chore = asyncio.ensure_future(
                 self._odoo(
                     lambda env: env["mail.sync.listener"]._left_to_the_run(
                         self.name, account_id
                     ),
                     pool=self.beat_pool,
                 )
+            )
+            self.chores.add(chore)  # kept until done (asyncio keeps weak ones)
+            chore.add_done_callback(self._chore_done)
+
+    def _chore_done(self, chore):
+        self.chores.discard(chore)
+        if not chore.cancelled() and chore.exception() is not None:
+            _logger.warning(
+                "mail_sync_crm: listener %s: %s",
+                self.name,
+                chore.exception(),
             )
 
 
