@@ -13,10 +13,20 @@ each (the turn is synchronous ORM code), never two of one mailbox at once.
 Every ``--heartbeat`` seconds it renews its leases and follows what changed: a
 mailbox connected gets a watch, one disconnected (or leased to another
 listener) loses it, one whose server settings or credentials changed has its
-watch restarted. Each (re)connection asks for the settings afresh (an OAuth
-access token refreshed before it expires). A failing watch only logs and backs
-off: the listener never changes a mailbox's state; the turn's outcome is the
-turn's, as in a scheduled run.
+watch restarted. Each (re)connection asks for the settings afresh. The OAuth
+access token of a watched mailbox is refreshed before it expires
+(``mail.sync.oauth.token._access_token``, under its lock), so that a watch
+that must reconnect signs in at once with a valid one; the watches idling
+keep their connections (signed in once, they outlive the token). A revoked
+grant stops the watch of that mailbox as a failed turn does (below).
+
+A failing watch only logs and backs off: the listener never changes a
+mailbox's state. Nor does its turn: a turn that fails leaves the mailbox's
+state, log and back-off to the scheduled run (the safety net, which meets the
+same failure and decides), and the listener stops watching that mailbox for
+``--failed-turn-pause`` seconds, doubled at each failure in a row up to an
+hour, or until its settings, credentials or state change (a password typed
+again, the scheduled run's verdict).
 """
 
 import argparse
@@ -39,6 +49,7 @@ from odoo.cli import Command
 
 from ..lib import errors
 from ..lib.imap import idle
+from ..lib.oauth import client as oauth
 from ..models.mail_sync_listener import HEARTBEAT_SECONDS, LEASE_SECONDS
 from ..store import claims
 
@@ -46,6 +57,10 @@ _logger = logging.getLogger(__name__)
 
 SERIALIZATION_ATTEMPTS = 3
 BUSY_RETRY_SECONDS = (1, 2, 4, 8, 15, 30)  # another process holds the mailbox
+FAILED_TURN_PAUSE_SECONDS = 300  # not watched after a failed turn, doubled...
+FAILED_TURN_PAUSE_CAP = 3600  # ... up to an hour
+TOKEN_RETRY_SECONDS = 60  # a token refresh failed (not a revoked grant)
+TOKEN_MIN_SECONDS = 30  # between two refreshes of one token, at least
 
 
 class Listener:
@@ -70,7 +85,11 @@ class Listener:
             1, thread_name_prefix="mail_sync_listener_beat"
         )
         self.watches = {}  # mailbox id: (fingerprint, [tasks])
+        self.keepers = {}  # mailbox id: the task refreshing its OAuth token
+        self.chores = set()  # tasks nobody awaits
         self.turns = {}  # mailbox id: "running" | "again"
+        # mailbox id: (fingerprint, not watched before (monotonic), Backoff)
+        self.paused = {}
         self.stopping = asyncio.Event()
         self.gate = asyncio.Semaphore(options.connecting)
         self.turn_count = 0
@@ -106,7 +125,9 @@ class Listener:
             """SELECT a.id, a.state, a.email, a.imap_host, a.imap_port,
                       a.imap_encryption, a.imap_login, a.imap_secret,
                       a.imap_allow_self_signed, a.imap_cert_fingerprint,
-                      (SELECT t.refresh_secret FROM mail_sync_oauth_token t
+                      -- whether it signs in with OAuth; not its tokens, which
+                      -- a refresh changes (Microsoft's at every refresh)
+                      (SELECT t.id FROM mail_sync_oauth_token t
                         WHERE t.account_id = a.id LIMIT 1),
                       ARRAY(SELECT f.name FROM mail_sync_folder f
                              WHERE f.account_id = a.id ORDER BY f.id)
@@ -122,6 +143,27 @@ class Listener:
     def _settings(self, env, account_id):
         account = env["mail.sync.account"].browse(account_id)
         return env["mail.sync.connector"]._imap_settings(account)
+
+    def _replace_token(self, env, account_id, refused):
+        """A new access token for ``account_id``, whose ``refused`` one a
+        server just refused (revoked, or invalidated by the provider): a
+        revoked grant raises ``oauth_invalid_grant``."""
+        account = env["mail.sync.account"].browse(account_id)
+        env["mail.sync.oauth.token"]._access_token(account, refused=refused)
+
+    def _token_expiry(self, env, account_id):
+        """When the access token of ``account_id`` expires, refreshed first
+        when it expires within ``lib.oauth``'s margin (through
+        ``_access_token``, which holds the token row's lock: a turn or a
+        watch refreshing it at the same time uses the same new token); None
+        when the mailbox signs in with a password."""
+        account = env["mail.sync.account"].browse(account_id)
+        tokens = env["mail.sync.oauth.token"]
+        if not tokens._of(account):
+            return None
+        tokens._access_token(account)
+        tokens.invalidate_model(["expires_at"])
+        return tokens._of(account).expires_at
 
     def _checkpoint_behind(self, env, account_id, folder, status):
         """Whether the server's UIDNEXT/UIDVALIDITY of ``folder`` (seen when
@@ -143,17 +185,25 @@ class Listener:
         account = env["mail.sync.account"].browse(account_id)
         if not account.exists():
             return claims.NOT_DUE
+        # record_failure=False: a failed turn leaves the mailbox's state to
+        # the scheduled run (the listener never holds a mailbox in Error).
         outcome = env["mail.sync.scheduler"]._claim_turn(
-            account, due_before=fields.Datetime.now()
+            account, due_before=fields.Datetime.now(), record_failure=False
         )
         if outcome not in (claims.BUSY, claims.NOT_DUE):
             env.cr.commit()  # pylint: disable=invalid-commit  # the turn's own
+            # failed: the scheduled run takes the mailbox at its next run
+            mark = (
+                env["mail.sync.listener"]._left_to_the_run
+                if isinstance(outcome, errors.MailSyncError)
+                else env["mail.sync.listener"]._synced
+            )
             try:
-                env["mail.sync.listener"]._synced(self.name, account_id)
+                mark(self.name, account_id)
                 env.cr.commit()  # pylint: disable=invalid-commit
             except psycopg2.errors.SerializationFailure:
                 env.cr.rollback()  # its heartbeat renewed the lease meanwhile
-                env["mail.sync.listener"]._synced(self.name, account_id)
+                mark(self.name, account_id)
         return outcome
 
     # -- the loop ---------------------------------------------------------
@@ -185,6 +235,12 @@ class Listener:
             _logger.info("mail_sync_crm: listener %s stopped", self.name)
 
     def _follow(self, held):
+        for account_id in list(self.paused):
+            if (
+                account_id not in held
+                or held[account_id][0] != self.paused[account_id][0]
+            ):
+                del self.paused[account_id]  # released, or changed: watched afresh
         for account_id in list(self.watches):
             fingerprint = self.watches[account_id][0]
             if account_id not in held or held[account_id][0] != fingerprint:
@@ -195,13 +251,44 @@ class Listener:
                     "changed" if account_id in held else "released",
                 )
                 self._unwatch(account_id)
+        now = time.monotonic()
         for account_id, (fingerprint, folders) in held.items():
+            if account_id in self.paused and now < self.paused[account_id][1]:
+                continue
             if account_id not in self.watches:
                 self._watch(account_id, fingerprint, folders)
 
     def _watch(self, account_id, fingerprint, folders):
         async def settings_of():
-            return await self._odoo(self._settings, account_id, pool=self.light_pool)
+            try:
+                settings = await self._odoo(
+                    self._settings, account_id, pool=self.light_pool
+                )
+            except errors.MailSyncError as err:
+                if err.code == "oauth_invalid_grant":
+                    # not from inside the watch: _pause cancels it
+                    asyncio.get_running_loop().call_soon(self._pause, account_id, err)
+                raise
+            if settings.access_token and account_id not in self.keepers:
+                self.keepers[account_id] = asyncio.ensure_future(
+                    self._keep_token(account_id)
+                )
+            return settings
+
+        async def on_refused(settings):
+            if not settings or not settings.access_token:
+                return  # a refused password: the watch backs off
+            try:
+                await self._odoo(
+                    self._replace_token,
+                    account_id,
+                    settings.access_token,
+                    pool=self.light_pool,
+                )
+            except errors.MailSyncError as err:
+                if err.code != "oauth_invalid_grant":
+                    raise
+                asyncio.get_running_loop().call_soon(self._pause, account_id, err)
 
         tasks = [
             asyncio.ensure_future(
@@ -213,6 +300,7 @@ class Listener:
                     label=f"mailbox {account_id}",
                     on_state=functools.partial(self._state, account_id, folder),
                     gate=self.gate,
+                    on_refused=on_refused,
                 )
             )
             for folder in folders
@@ -230,8 +318,51 @@ class Listener:
 
     def _unwatch(self, account_id):
         _fingerprint, tasks = self.watches.pop(account_id)
-        for task in tasks:
+        keeper = self.keepers.pop(account_id, None)
+        for task in [*tasks, keeper] if keeper else tasks:
             task.cancel()
+
+    async def _keep_token(self, account_id):
+        """While ``account_id`` is watched: its OAuth access token refreshed
+        when it comes within ``lib.oauth``'s margin of its expiry. A revoked
+        grant pauses the mailbox (as a failed turn does); any other failure
+        is tried again a minute later."""
+        margin = oauth.REFRESH_MARGIN.total_seconds()
+        while account_id in self.watches:
+            try:
+                expires = await self._odoo(
+                    self._token_expiry, account_id, pool=self.light_pool
+                )
+            except errors.MailSyncError as err:
+                if err.code == "oauth_invalid_grant":
+                    self._pause(account_id, err)
+                    return
+                delay = TOKEN_RETRY_SECONDS
+                _logger.warning(
+                    "mail_sync_crm: listener %s: refreshing the token of mailbox "
+                    "%s failed (%s); again in %ss",
+                    self.name,
+                    account_id,
+                    err.code,
+                    delay,
+                )
+            except Exception:  # the database may be back soon
+                delay = TOKEN_RETRY_SECONDS
+                _logger.warning(
+                    "mail_sync_crm: listener %s: refreshing the token of mailbox "
+                    "%s failed; again in %ss",
+                    self.name,
+                    account_id,
+                    delay,
+                    exc_info=True,
+                )
+            else:
+                if expires is None:
+                    return  # signs in with a password now
+                left = (expires - fields.Datetime.now()).total_seconds()
+                # just inside the margin, when _access_token refreshes it
+                delay = max(left - margin + 1, TOKEN_MIN_SECONDS)
+            await asyncio.sleep(delay)
 
     def _news(self, account_id, folder, status):
         """Called by a watch: a turn for ``account_id`` (in a task of its own:
@@ -273,6 +404,10 @@ class Listener:
                     _outcome_name(outcome),
                     time.monotonic() - started,
                 )
+                if isinstance(outcome, errors.MailSyncError):
+                    self._pause(account_id, outcome)
+                    return
+                self.paused.pop(account_id, None)  # its turns work again
                 if outcome == claims.BUSY:
                     delay = next(retries, None)
                     if delay is None:
@@ -283,6 +418,51 @@ class Listener:
                     return
         finally:
             self.turns.pop(account_id, None)
+
+    def _pause(self, account_id, err):
+        """The turn of ``account_id`` failed with ``err``, or its OAuth grant
+        was revoked: no watch of it for a while (see the module's docstring);
+        its state is the scheduled run's."""
+        if account_id not in self.watches:
+            return
+        fingerprint = self.watches[account_id][0]
+        backoff = self.paused.get(account_id, (None, 0, None))[2] or idle.Backoff(
+            self.options.failed_turn_pause, FAILED_TURN_PAUSE_CAP
+        )
+        delay = backoff.next_delay()
+        self.paused[account_id] = (fingerprint, time.monotonic() + delay, backoff)
+        _logger.warning(
+            "mail_sync_crm: listener %s stops watching mailbox %s for %.0fs: %s "
+            "(%s); its state is left to the scheduled run",
+            self.name,
+            account_id,
+            delay,
+            "its grant was revoked"
+            if err.code == "oauth_invalid_grant"
+            else "its turn failed",
+            err.code,
+        )
+        self._unwatch(account_id)
+        if err.code == "oauth_invalid_grant":  # a failed turn did it already
+            chore = asyncio.ensure_future(
+                self._odoo(
+                    lambda env: env["mail.sync.listener"]._left_to_the_run(
+                        self.name, account_id
+                    ),
+                    pool=self.beat_pool,
+                )
+            )
+            self.chores.add(chore)  # kept until done (asyncio keeps weak ones)
+            chore.add_done_callback(self._chore_done)
+
+    def _chore_done(self, chore):
+        self.chores.discard(chore)
+        if not chore.cancelled() and chore.exception() is not None:
+            _logger.warning(
+                "mail_sync_crm: listener %s: %s",
+                self.name,
+                chore.exception(),
+            )
 
 
 def _outcome_name(outcome):
@@ -318,6 +498,13 @@ class MailSyncListener(Command):
         parser.add_argument("--poll", type=float, default=idle.WatchConfig.poll_seconds)
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument(
+            "--failed-turn-pause",
+            type=float,
+            default=FAILED_TURN_PAUSE_SECONDS,
+            help="seconds a mailbox whose turn failed is not watched (doubled at "
+            "each failure in a row, up to an hour; its settings changing end it)",
+        )
+        parser.add_argument(
             "--connecting",
             type=int,
             default=20,
@@ -328,6 +515,9 @@ class MailSyncListener(Command):
         dbname = odoo.tools.config["db_name"]
         if not dbname or "," in dbname:
             parser.error("one database: -d DB")
+        # Every asyncio TLS connection of this process is a watch: a read
+        # buffer of 16 KiB each instead of 256 KiB (lib/imap/idle.py).
+        idle.small_tls_buffers()
         registry = odoo.modules.registry.Registry(dbname)
         listener = Listener(registry, options.listener_name, options)
         loop = asyncio.new_event_loop()

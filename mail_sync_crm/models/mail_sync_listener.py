@@ -127,6 +127,19 @@ class MailSyncListener(models.Model):
         )
 
     @api.model
+    def _left_to_the_run(self, name, account_id):
+        """Listener ``name`` stopped watching mailbox ``account_id`` (its turn
+        failed, or its OAuth grant was revoked): the scheduled run takes the
+        mailbox at its next run (its last listener turn is forgotten; the
+        caller commits)."""
+        self.env.cr.execute(
+            """UPDATE mail_sync_listener_lease l SET synced_at = NULL
+                 FROM mail_sync_listener s
+                WHERE s.id = l.listener_id AND s.name = %s AND l.account_id = %s""",
+            [name, account_id],
+        )
+
+    @api.model
     def _watched_recently(self, since):
         """Ids of the mailboxes a live listener holds and gave a turn since
         ``since``: the scheduled run leaves them out (they are not due). A

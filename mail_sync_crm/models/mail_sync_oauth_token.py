@@ -110,9 +110,11 @@ class MailSyncOAuthToken(models.Model):
     # Handed to IMAP and SMTP, refreshed before they expire
     # ------------------------------------------------------------------
     @api.model
-    def _access_token(self, account):
+    def _access_token(self, account, refused=None):
         """A valid access token of ``account``: the stored one, or a new one
-        when it expires soon (``lib.oauth.needs_refresh``). Raises a
+        when it expires soon (``lib.oauth.needs_refresh``) or is ``refused``
+        (the token a server just refused before its expiry: the listener's
+        watches; unless another worker replaced it meanwhile). Raises a
         MailSyncError (``oauth_invalid_grant``: connect again)."""
         account.ensure_one()
         row = self._of(account)
@@ -123,10 +125,12 @@ class MailSyncOAuthToken(models.Model):
             )
         key = self.env["mail.sync.secret.key"]._key()
         if row.access_secret and not oauth.needs_refresh(row.expires_at):
-            return self._decrypt(key, row.access_secret, account)
-        return row._refresh(key)
+            token = self._decrypt(key, row.access_secret, account)
+            if token != refused:
+                return token
+        return row._refresh(key, refused)
 
-    def _refresh(self, key):
+    def _refresh(self, key, refused=None):
         """Refresh this row on a cursor of its own: lock it first, then read
         it (another worker may have refreshed it meanwhile: then its token is
         used), and commit the new tokens at once."""
@@ -135,7 +139,7 @@ class MailSyncOAuthToken(models.Model):
         for _attempt in range(REFRESH_ATTEMPTS):
             try:
                 with self.env.registry.cursor() as cr:
-                    return self._refresh_locked(cr, key)
+                    return self._refresh_locked(cr, key, refused)
             except psycopg2.errors.SerializationFailure:
                 # Changed by another worker after this transaction began: the
                 # next attempt starts a new transaction and reads its tokens.
@@ -147,7 +151,7 @@ class MailSyncOAuthToken(models.Model):
             params={"provider": PROVIDERS[self.provider].label},
         )
 
-    def _refresh_locked(self, cr, key):
+    def _refresh_locked(self, cr, key, refused=None):
         account, provider = self.account_id, self.provider
         cr.execute(
             """SELECT refresh_secret, access_secret, expires_at
@@ -162,7 +166,9 @@ class MailSyncOAuthToken(models.Model):
             )
         refresh_secret, access_secret, expires_at = found
         if access_secret and not oauth.needs_refresh(expires_at):
-            return self._decrypt(key, access_secret, account)  # refreshed meanwhile
+            token = self._decrypt(key, access_secret, account)
+            if token != refused:
+                return token  # refreshed meanwhile
         client = self.env["mail.sync.oauth"]._client(provider)
         tokens = client.refresh(self._decrypt(key, refresh_secret, account))
         cr.execute(

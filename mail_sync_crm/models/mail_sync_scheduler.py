@@ -280,9 +280,11 @@ class MailSyncScheduler(models.AbstractModel):
         read_ahead=None,
         imap_settings=None,
         turn_cap=None,
+        record_failure=True,
     ):
         """Claim ``account`` in a fresh transaction and give it its turn
-        (``mail.sync.turn._take``, which the other arguments go to). Returns
+        (``mail.sync.turn._take``, which the other arguments go to;
+        ``record_failure=False``: the listener's turns). Returns
         what the turn returns, ``claims.BUSY`` when another process holds it,
         or ``claims.NOT_DUE`` when it is no longer connected or, for a run
         (``due_before``: when it started), backing off or tried by another
@@ -319,6 +321,7 @@ class MailSyncScheduler(models.AbstractModel):
                     read_ahead=read_ahead,
                     imap_settings=imap_settings,
                     turn_cap=turn_cap,
+                    record_failure=record_failure,
                 )
                 if commit:
                     cr.commit()  # pylint: disable=invalid-commit  # before unlocking

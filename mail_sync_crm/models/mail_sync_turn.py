@@ -60,15 +60,19 @@ class MailSyncTurn(models.AbstractModel):
         read_ahead=None,
         imap_settings=None,
         turn_cap=None,
+        record_failure=True,
     ):
         """The turn of ``account`` over its folders, within the turn's deadline
         (:meth:`_turn_seconds`, at most ``turn_cap``). Returns None when it
         worked, the ``MailSyncError`` recorded on the mailbox (Error) when it
-        failed, or ``claims.BUSY`` when other processes kept recording the same
-        mail at the same time. A turn cut by its deadline keeps what it
-        checkpointed (the next turn resumes from there); it is an error only
-        when it got nowhere. ``long_run``: entered around a folder's run of
-        more than one batch (the scheduled run passes
+        failed (with ``record_failure=False``, the listener's turns: returned
+        only, the mailbox's state, log and back-off left to the scheduled
+        run, see :meth:`_not_recorded`), or ``claims.BUSY`` when other
+        processes kept recording the same mail at the same time. A turn cut
+        by its deadline keeps what it checkpointed (the next turn resumes
+        from there); it is an error only when it got nowhere. ``long_run``:
+        entered around a folder's run of more than one batch (the scheduled
+        run passes
         ``lib.process_tuning.long_run``, which tunes the whole process).
         ``read_ahead``: what the run read ahead for this mailbox
         (``lib.imap_read_ahead``), answered from before the server;
@@ -99,7 +103,10 @@ class MailSyncTurn(models.AbstractModel):
             except Exception as exc:
                 if not claims.is_conflict(exc):
                     return self._failed(
-                        account, self._failure_of(account, exc), auto_commit
+                        account,
+                        self._failure_of(account, exc),
+                        auto_commit,
+                        record_failure,
                     )
                 if not auto_commit:
                     raise
@@ -132,6 +139,7 @@ class MailSyncTurn(models.AbstractModel):
                 account,
                 deadline.error(host=account.imap_host, port=account.imap_port),
                 auto_commit,
+                record_failure,
             )
         if cut:
             _logger.info(
@@ -336,15 +344,34 @@ class MailSyncTurn(models.AbstractModel):
         self._record_success(accounts)
 
     @api.model
-    def _failed(self, account, err, auto_commit):
-        """The turn of ``account`` failed with ``err``: recorded, backed off."""
+    def _failed(self, account, err, auto_commit, record_failure=True):
+        """The turn of ``account`` failed with ``err``: recorded, backed off
+        (not recorded without ``record_failure``: :meth:`_not_recorded`)."""
         if auto_commit:
             self.env.cr.rollback()  # drop the unfinished batch; checkpoints hold
         self.env.invalidate_all()
+        if not record_failure:
+            return self._not_recorded(account, err)
         self._record_error(account, err)
         self._back_off(account, err)
         if auto_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # keep the Error
+        return err
+
+    @api.model
+    def _not_recorded(self, account, err):
+        """A listener's turn failed with ``err``: the listener never holds a
+        mailbox in Error or Connection (issue #19). The mailbox keeps its
+        state, log and back-off; the scheduled run, the safety net, meets the
+        same failure at its next turn and decides (one judge of a mailbox's
+        state, whatever the listener's watches see). The listener stops
+        watching the mailbox for a while (``cli/listener.py``)."""
+        _logger.info(
+            "mail_sync_crm: mailbox %s: listener's turn failed (%s); its state is "
+            "left to the scheduled run",
+            account.id,
+            err.code,
+        )
         return err
 
     @api.model

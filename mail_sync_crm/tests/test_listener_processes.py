@@ -35,7 +35,7 @@ lead = env["crm.lead"].search([("email_from", "=", ARGS["lead"])]) or env[
 env.cr.commit()
 time.sleep(1.1)  # a lead gets the history of the mailboxes connected after it
 for login in ARGS["logins"]:
-    mailbox(login).action_connect()
+    mailbox(login, **ARGS.get("values", {})).action_connect()
     env.cr.commit()
 result(lead=lead.id)
 """
@@ -44,6 +44,13 @@ CHANGE_PASSWORD = """
 box = mailbox(ARGS["login"])
 box.write({"imap_password": ARGS["new_password"]})
 env.cr.commit()
+"""
+
+SCHEDULED_RUN = """
+env["mail.sync.scheduler"]._cron_sync()
+env.cr.commit()
+box = mailbox(ARGS["login"])
+result(state=box.state, codes=box.log_ids.mapped("code"))
 """
 
 DISABLE = """
@@ -259,6 +266,25 @@ class TestListenerProcesses(ListenerCase):
             )
             self.assert_on_lead_once(self.deliver(LOGINS[0], "polled", server))
 
+    def test_a_starttls_mailbox_is_watched(self):
+        login = LOGINS[2]
+        account_id = self.connect(
+            [login],
+            imap_port=self.imap.port,
+            values={"imap_encryption": "starttls"},
+        )[login]
+        self.assertEqual(
+            self.db.sql(
+                "SELECT imap_encryption, state FROM mail_sync_account WHERE id = :'p1'",
+                account_id,
+            ),
+            [["starttls", "enabled"]],
+        )
+        listener = self.listener("starttls")
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        self.assert_on_lead_once(self.deliver(login, "starttls"))
+        self.assertNotIn("backoff", self.log_of(listener))
+
     def test_a_changed_password_or_a_disconnected_mailbox_while_watched(self):
         mailboxes = self.connect(LOGINS[:1])
         account_id = mailboxes[LOGINS[0]]
@@ -297,6 +323,54 @@ class TestListenerProcesses(ListenerCase):
             lambda: "(released)" in self.log_of(listener), "the watch stopped"
         )
 
+    def test_a_turn_refused_by_the_server_leaves_the_state_to_the_scheduled_run(
+        self,
+    ):
+        login = LOGINS[1]
+        account_id = self.connect([login])[login]
+        listener = self.listener("judge")
+        self.addCleanup(self.imap.add_user, login, PASSWORD)
+        self.addCleanup(self.smtp.add_user, login, PASSWORD)
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        self.wait_until(
+            lambda: "turn of mailbox" in self.log_of(listener), "the first turn"
+        )
+        # The password changes on the server while the watches idle (their
+        # connections stay signed in): the next email's news gives a turn
+        # whose login the server refuses.
+        self.imap.add_user(login, "changed-" + PASSWORD)
+        time.sleep(1.1)  # Dovecot sees a changed passwd file the next second
+        waiting = self.deliver(login, "refused")
+        self.wait_until(
+            lambda: "stops watching mailbox" in self.log_of(listener),
+            "the listener giving the mailbox up",
+        )
+        self.assertIn("(auth_failed)", self.log_of(listener))
+        # The listener left the mailbox as it was, and closed its watches.
+        self.assertEqual(self.states(), {str(account_id): "enabled"})
+        self.assertFalse(
+            self.db.sql(
+                "SELECT id FROM mail_sync_log WHERE account_id = :'p1'", account_id
+            ),
+            "no error logged by the listener",
+        )
+        self.wait_until(
+            lambda: not self.connections().get(login), "the watches closed", 20
+        )
+        # The scheduled run is the judge: the same refusal, recorded by it
+        # (at once: the listener's failed turn does not count as synced).
+        results, _log = self.run_odoo(SCHEDULED_RUN, login=login)
+        self.assertEqual(results["state"], "error")
+        self.assertIn("auth_failed", results["codes"])
+        # The owner types the new password: Enabled again, watched again, and
+        # the email that waited and the next one are on the lead.
+        self.smtp.add_user(login, "changed-" + PASSWORD)
+        self.run_odoo(CHANGE_PASSWORD, login=login, new_password="changed-" + PASSWORD)
+        self.wait_until(lambda: self.watching(listener, 4), "the watches again")
+        self.assert_on_lead_once(waiting)
+        self.assert_on_lead_once(self.deliver(login, "fixed"))
+        self.assertEqual(self.states(), {str(account_id): "enabled"})
+
 
 OAUTH_LOGIN = "listen_oauth"
 OAUTH_EMAIL = f"{OAUTH_LOGIN}@example.com"  # PRELUDE's owner() gives login@example.com
@@ -326,8 +400,11 @@ env["mail.sync.oauth.token"]._store(account, oauth.Tokens(
 ))
 env["mail.sync.connector"]._test_and_enable(account)
 env.cr.commit()
-# The access token is due for a refresh: the listener's watches refresh it.
-env["mail.sync.oauth.token"]._of(account).expires_at = fields.Datetime.now()
+# The access token expires in ARGS["expires_in"] seconds (0: due for a refresh
+# as the listener starts).
+env["mail.sync.oauth.token"]._of(account).expires_at = fields.Datetime.now() + (
+    timedelta(seconds=ARGS["expires_in"])
+)
 env.cr.commit()
 result(account_id=account.id, state=account.state)
 """
@@ -336,7 +413,8 @@ result(account_id=account.id, state=account.state)
 @tagged("post_install", "-at_install")
 class TestListenerOAuth(ListenerCase):
     """A mailbox signed in with OAuth: the listener refreshes its access token
-    to watch it, and a revoked grant only makes the watch back off."""
+    before it expires, and a revoked grant stops the watch and leaves the
+    mailbox's state to the scheduled run."""
 
     @classmethod
     def setUpClass(cls):
@@ -361,7 +439,9 @@ class TestListenerOAuth(ListenerCase):
                 values[param_name(provider, kind)] = url
         return values
 
-    def test_a_revoked_grant_makes_the_watch_back_off(self):
+    def connect_oauth(self, expires_in):
+        """The OAuth mailbox, signed in for real at the OAuth server, its
+        access token expiring in ``expires_in`` seconds; its id."""
         client = oauth.OAuthClient(
             get_provider("google", urls=self.auth.urls),
             self.auth.client_id,
@@ -380,28 +460,77 @@ class TestListenerOAuth(ListenerCase):
             oauth_smtp_port=self.oauth_smtp.ssl_port,
             access=tokens.access_token,
             refresh=tokens.refresh_token,
+            expires_in=expires_in,
         )
         self.assertEqual(results["state"], "enabled")
-        listener = self.listener("oauth")
-        # The stored access token had expired: the watch signs in with a fresh one.
-        self.wait_until(lambda: self.watching(listener, 2), "the watches")
-        refreshed = self.auth.count("/token", grant_type="refresh_token")
-        self.assertGreaterEqual(refreshed, 1, "the listener refreshed the token")
-        message_id = f"<oauth-{uuid.uuid4().hex[:8]}@listened.example>"
+        return results["account_id"]
+
+    def refreshes(self):
+        return self.auth.count("/token", grant_type="refresh_token")
+
+    def oauth_connections(self):
+        lines = self.oauth_imap.doveadm("who").stdout.splitlines()[1:]
+        return sum(int(line.split()[1]) for line in lines)
+
+    def deliver_oauth(self, tag):
+        message_id = f"<{tag}-{uuid.uuid4().hex[:8]}@listened.example>"
         self.oauth_imap.append(
             OAUTH_EMAIL,
             "INBOX",
-            make_message(LEAD, OAUTH_EMAIL, subject="oauth", message_id=message_id),
+            make_message(LEAD, OAUTH_EMAIL, subject=tag, message_id=message_id),
         )
-        self.assert_on_lead_once(message_id)
+        return message_id
+
+    def test_the_token_is_refreshed_before_it_expires_without_reconnecting(self):
+        # 5 minutes is lib.oauth's margin: the token is due in 12 s.
+        self.connect_oauth(expires_in=5 * 60 + 12)
+        before = self.refreshes()
+        listener = self.listener("oauth-keeper")
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        self.assertEqual(self.refreshes(), before, "a valid token is used as it is")
+        self.wait_until(
+            lambda: self.refreshes() > before, "the refresh ahead of the expiry", 40
+        )
+        # Refreshed once, by the listener, while its watches kept their
+        # connections (the refresh token rotated: the mailbox is not "changed").
+        time.sleep(2)
+        self.assertEqual(self.refreshes(), before + 1)
+        self.assertNotIn("(changed)", self.log_of(listener))
+        self.assertEqual(self.watching(listener, 3), False, "no reconnection")
+        # The server drops the connections: the watches sign in again at once
+        # with the new token (no refresh needed), and the mail still arrives.
+        self.oauth_imap.kill_imap_children()
+        self.wait_until(lambda: self.watching(listener, 4), "the watches again")
+        self.assertEqual(self.refreshes(), before + 1)
+        self.assert_on_lead_once(self.deliver_oauth("kept"))
+
+    def test_a_revoked_grant_stops_the_watch_and_leaves_the_state_to_the_run(self):
+        account_id = self.connect_oauth(expires_in=0)
+        listener = self.listener("oauth")
+        # The stored access token had expired: the watch signs in with a fresh one.
+        self.wait_until(lambda: self.watching(listener, 2), "the watches")
+        self.assertGreaterEqual(self.refreshes(), 1, "the listener refreshed the token")
+        self.assert_on_lead_once(self.deliver_oauth("oauth"))
         # The user revokes the grant at the provider; the server drops the
-        # connections: each reconnection is refused, and the watch backs off.
+        # connections: the reconnection's token is refused, the new token the
+        # listener asks for is refused too (invalid_grant): it stops watching
+        # the mailbox and leaves its state alone.
         self.auth.revoke_user(OAUTH_EMAIL)
         self.oauth_imap.kill_imap_children()
         self.wait_until(
-            lambda: self.log_of(listener).count(": backoff") >= 2, "backing off"
+            lambda: (
+                "its grant was revoked (oauth_invalid_grant)" in self.log_of(listener)
+            ),
+            "the listener giving the mailbox up",
         )
         self.assertIsNone(listener.poll(), "the listener goes on")
-        self.assertEqual(
-            self.states(), {str(results["account_id"]): "enabled"}, "no state set"
+        self.assertEqual(self.states(), {str(account_id): "enabled"}, "no state set")
+        self.wait_until(lambda: not self.oauth_connections(), "no watch left", 20)
+        # The scheduled run decides: its sign-in with the revoked token is
+        # refused (the owner is told to connect again with Google).
+        results, _log = self.run_odoo(SCHEDULED_RUN, login=OAUTH_LOGIN)
+        self.assertEqual(results["state"], "error")
+        self.assertTrue(
+            set(results["codes"]) & {"auth_failed", "oauth_invalid_grant"},
+            results["codes"],
         )

@@ -18,6 +18,12 @@ with what the SELECT said (``{"uidnext": .., "uidvalidity": ..}``, see
 :func:`select_status`): messages may have arrived while the watch was away, and
 the caller compares them with its checkpoint.
 
+A watch connects as the sync's session does (``lib/imap/session.py``): to
+the addresses the mailbox's host policy checked (``lib.net.host_policy``), in
+TLS from the start, upgraded with STARTTLS, or in clear, as the settings say,
+with the same certificate checks (``lib.net.tls``: the host name, or the
+pinned fingerprint of a self-signed server).
+
 Nothing here touches the database.
 
 >>> backoff = Backoff(first=1, cap=60, jitter=0)
@@ -40,9 +46,18 @@ import random
 import re
 from dataclasses import dataclass
 
-from ..net import tls
+from .. import errors
+from ..net import host_policy, tls
 
-__all__ = ["Backoff", "WatchConfig", "news_in", "select_status", "watch_folder"]
+__all__ = [
+    "TLS_READ_BUFFER",
+    "Backoff",
+    "WatchConfig",
+    "news_in",
+    "select_status",
+    "small_tls_buffers",
+    "watch_folder",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -110,8 +125,41 @@ def _exists(lines):
     return None
 
 
+# The read buffer of each TLS connection the listener's asyncio opens. On
+# Python 3.11 and later, asyncio's TLS layer (``asyncio.sslproto.SSLProtocol``,
+# a BufferedProtocol) gives every connection a buffer of its ``max_size``,
+# 256 KiB, zero-filled and so resident: 2,000 watches held 512 MB in them
+# (0.28 MB per connection measured in the listener; docs/benchmarks.rst "The
+# listener"). A TLS record carries at most 16 KiB and a watch reads a few
+# lines at a time; a larger read only takes more passes of the same loop.
+TLS_READ_BUFFER = 16 * 1024
+
+
+def small_tls_buffers(size=TLS_READ_BUFFER):
+    """Give the asyncio TLS connections opened from now on in this process a
+    read buffer of ``size`` bytes instead of 256 KiB; returns whether it did.
+
+    For a process whose asyncio TLS connections are all watches (the
+    listener, ``cli/listener.py``): it sets the class attribute
+    ``asyncio.sslproto.SSLProtocol.max_size``, which that class reads for its
+    buffer (3.11, 3.12, 3.13). On 3.10 the attribute is not there (its TLS
+    layer reads into a fresh object per read, nothing kept per connection)
+    and nothing changes; a smaller value already set is kept."""
+    from asyncio import sslproto
+
+    current = getattr(sslproto.SSLProtocol, "max_size", None)
+    if not isinstance(current, int) or current <= size:
+        return False
+    sslproto.SSLProtocol.max_size = size
+    return True
+
+
 class WatchFailed(Exception):
     """A watch's connection failed (its text holds no secret)."""
+
+
+class SignInRefused(WatchFailed):
+    """The server refused the watch's sign-in (password or OAuth token)."""
 
 
 async def _settings(settings_of):
@@ -121,6 +169,19 @@ async def _settings(settings_of):
     return settings
 
 
+_CAPABILITIES = {}
+
+
+def _shared(capabilities):
+    """One frozenset per distinct CAPABILITY answer for every watch of the
+    process (thousands of connections to a few kinds of server): each
+    connection's own set of strings cost ~4 KB."""
+    key = frozenset(capabilities)
+    if len(_CAPABILITIES) > 64:
+        return key
+    return _CAPABILITIES.setdefault(key, key)
+
+
 @functools.lru_cache(maxsize=2)
 def _tls_context(allow_self_signed):
     """One client context per kind for every watch of the process: loading the
@@ -128,40 +189,144 @@ def _tls_context(allow_self_signed):
     return tls.make_context(allow_self_signed)
 
 
-async def _connect(settings, config, lost):
-    """A logged-in aioimaplib client; ``lost`` is set when its connection ends."""
+@functools.lru_cache(maxsize=1)
+def _client_class():
+    """aioimaplib's client, whose connection :func:`_open` makes (the host
+    policy's addresses, STARTTLS) instead of its constructor, and whose
+    protocol answers a refused XOAUTH2 sign-in.
+
+    aioimaplib 2.0.3 (``aioimaplib>=2.0,<3``) names: ``IMAP4.create_client``
+    (overridden, as its ``IMAP4_SSL`` does), ``IMAP4ClientProtocol``'s
+    ``_continuation`` (overridden), ``pending_sync_command``, ``transport``,
+    ``capabilities``, ``incomplete_line``, ``execute``, ``new_tag``,
+    ``wait`` and ``capability`` (``lib/tests/test_idle.py`` exercises each
+    against Dovecot)."""
     import aioimaplib  # only the listener needs it
 
-    if settings.encryption == "starttls":
-        raise WatchFailed("STARTTLS is not supported by the watch")
-    # The host must be one the mailbox may reach (lib.net.host_policy).
-    settings.host_policy.check(settings.host, settings.port, side="imap")
-    context = (
-        _tls_context(settings.allow_self_signed)
-        if settings.encryption == "ssl"
-        else None
+    class WatchProtocol(aioimaplib.IMAP4ClientProtocol):
+        def _continuation(self, line):
+            command = self.pending_sync_command
+            if command is not None and command.name == "AUTHENTICATE":
+                # A refused XOAUTH2 token: the server's error comes as a
+                # continuation the client answers with an empty line, and the
+                # command then ends with NO (RFC 7628 3.2.3). aioimaplib
+                # waits instead, until its timeout.
+                self.transport.write(b"\r\n")
+                return
+            super()._continuation(line)
+
+    class WatchClient(aioimaplib.IMAP4):
+        def create_client(self, host, port, loop, conn_lost_cb=None, ssl_context=None):  # pylint: disable=too-many-arguments
+            self.protocol = WatchProtocol(
+                loop or asyncio.get_running_loop(), conn_lost_cb
+            )
+
+    return WatchClient
+
+
+async def _open(client, settings, context, addresses, timeout):
+    """Connect ``client``'s protocol to the first of the checked ``addresses``
+    that answers, in TLS from the start (``ssl``), upgraded with STARTTLS
+    (``starttls``) or in clear (``none``), as the sync's session does
+    (``lib/imap/session.py``); TLS sends the host's name and checks the
+    certificate against it. Returns the TLS object (None in clear)."""
+    loop = asyncio.get_running_loop()
+    protocol = client.protocol
+    name = host_policy.normalize_name(settings.host) or None
+    implicit = settings.encryption == "ssl"
+
+    async def connect(address):
+        return await loop.create_connection(
+            lambda: protocol,
+            address,
+            settings.port,
+            ssl=context if implicit else None,
+            server_hostname=name if implicit else None,
+            ssl_handshake_timeout=timeout if implicit else None,
+        )
+
+    transport, _protocol = await asyncio.wait_for(
+        host_policy.connect_in_turn_async(addresses, connect), timeout
     )
-    client = aioimaplib.IMAP4(
+    await asyncio.wait_for(protocol.wait("AUTH|NONAUTH"), timeout)  # the greeting
+    if settings.encryption == "starttls":
+        import aioimaplib
+
+        if "STARTTLS" not in protocol.capabilities:
+            raise errors.MailSyncError(
+                "starttls_unsupported", side="imap", detail="no STARTTLS"
+            )
+        response = await asyncio.wait_for(
+            protocol.execute(
+                aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=loop)
+            ),
+            timeout,
+        )
+        if response.result != "OK":
+            raise WatchFailed(f"STARTTLS refused ({response.result})")
+        if protocol.incomplete_line:
+            # Clear text after the server's OK would be read as if it came
+            # through TLS (the STARTTLS injection of CVE-2011-0411).
+            raise WatchFailed("data after STARTTLS")
+        transport = await loop.start_tls(
+            transport,
+            protocol,
+            context,
+            server_hostname=name,
+            ssl_handshake_timeout=timeout,
+        )
+        protocol.transport = transport
+        # What the server offers now that it is TLS (RFC 3501 6.2.1).
+        await asyncio.wait_for(protocol.capability(), timeout)
+    return transport.get_extra_info("ssl_object")
+
+
+async def _connect(settings, config, lost):
+    """A logged-in aioimaplib client; ``lost`` is set when its connection ends.
+    The host policy (``lib.net.host_policy``) and the certificate checks
+    (``lib.net.tls``) are the sync's."""
+    loop = asyncio.get_running_loop()
+    # The host must be one the mailbox may reach; the connection goes to the
+    # addresses checked (the name is not looked up again). The look-up blocks:
+    # in a thread, so the other watches go on.
+    addresses = await loop.run_in_executor(
+        None,
+        functools.partial(
+            settings.host_policy.check, settings.host, settings.port, side="imap"
+        ),
+    )
+    context = (
+        None
+        if settings.encryption == "none"
+        else _tls_context(settings.allow_self_signed)
+    )
+    client = _client_class()(
         host=settings.host,
         port=settings.port,
         timeout=config.timeout,
         conn_lost_cb=lambda _exc: lost.set(),
-        ssl_context=context,
     )
-    await client.wait_hello_from_server()
-    if context is not None:
-        ssl_object = client.protocol.transport.get_extra_info("ssl_object")
-        tls.check_pin(
-            ssl_object, settings.allow_self_signed, settings.pinned_fingerprint, "imap"
-        )
-    if settings.access_token:
-        response = await client.xoauth2(settings.login, settings.access_token)
-    else:
-        response = await client.login(settings.login, settings.password)
-    if response.result != "OK":
-        raise WatchFailed(f"login refused ({response.result})")
-    # What the server offers once logged in (its greeting may say more).
-    await client.protocol.capability()
+    try:
+        ssl_object = await _open(client, settings, context, addresses, config.timeout)
+        if ssl_object is not None:
+            tls.check_pin(
+                ssl_object,
+                settings.allow_self_signed,
+                settings.pinned_fingerprint,
+                "imap",
+            )
+        if settings.access_token:
+            response = await client.xoauth2(settings.login, settings.access_token)
+        else:
+            response = await client.login(settings.login, settings.password)
+        if response.result != "OK":
+            raise SignInRefused(f"login refused ({response.result})")
+        # What the server offers once logged in (its greeting may say more).
+        await asyncio.wait_for(client.protocol.capability(), config.timeout)
+        client.protocol.capabilities = _shared(client.protocol.capabilities)
+    except BaseException:
+        await _logout(client)
+        raise
     return client
 
 
@@ -230,23 +395,33 @@ async def _call(on_news, *args):
 
 
 async def watch_folder(
-    settings_of, folder, on_news, config=None, label="", on_state=None, gate=None
+    settings_of,
+    folder,
+    on_news,
+    config=None,
+    label="",
+    on_state=None,
+    gate=None,
+    on_refused=None,
 ):
     """Watch ``folder`` until cancelled (see the module's docstring).
     ``on_state(state)``, if given, hears "idle", "polling" or "backoff";
     ``gate`` (an ``asyncio.Semaphore``), if given, is held while connecting,
     signing in and selecting: thousands of watches starting together connect
-    a few at a time."""
+    a few at a time; ``on_refused(settings)`` (may be a coroutine function),
+    if given, hears that the server refused the sign-in with ``settings``,
+    before the back-off (the listener replaces a refused OAuth token)."""
     config = config or WatchConfig()
     backoff = Backoff(config.backoff_first, config.backoff_cap)
     while True:
         lost = asyncio.Event()
-        client = None
+        client = settings = None
         try:
             async with gate or contextlib.nullcontext():
                 settings = await _settings(settings_of)
                 client = await _connect(settings, config, lost)
                 exists, status = await _select(client, folder)
+            settings = None  # not kept while idling (thousands of watches)
             await _call(on_news, folder, status)  # what came while away
             backoff.reset()
             if client.has_capability("IDLE"):
@@ -276,6 +451,18 @@ async def watch_folder(
                 delay,
             )
             await _logout(client)
+            if on_refused and isinstance(exc, SignInRefused):
+                try:
+                    await _call(on_refused, settings)
+                except Exception as err:  # noqa: BLE001  # the back-off goes on
+                    _logger.warning(
+                        "mail_sync_crm: watch of %s %s: after a refused sign-in "
+                        "(%s: %s)",
+                        label,
+                        folder,
+                        type(err).__name__,
+                        _redacted(err, settings_of),
+                    )
             if on_state:
                 on_state("backoff")
             await asyncio.sleep(delay)

@@ -54,6 +54,7 @@ __all__ = [
     "PUBLIC_ONLY",
     "HostPolicy",
     "connect_in_turn",
+    "connect_in_turn_async",
     "named_context",
     "normalize_name",
     "refusal",
@@ -344,6 +345,17 @@ def connect_in_turn(addresses: list[str], connect: Callable[[str], object]):
     for position, address in enumerate(addresses):
         try:
             return connect(address)
+        except OSError as exc:
+            if position == len(addresses) - 1 or exc.errno not in _NEXT_ADDRESS_ERRNOS:
+                raise
+    raise errors.MailSyncError("host_unreachable", "no address to connect to")
+
+
+async def connect_in_turn_async(addresses: list[str], connect):
+    """:func:`connect_in_turn` for asyncio: ``await connect(address)``."""
+    for position, address in enumerate(addresses):
+        try:
+            return await connect(address)
         except OSError as exc:
             if position == len(addresses) - 1 or exc.errno not in _NEXT_ADDRESS_ERRNOS:
                 raise

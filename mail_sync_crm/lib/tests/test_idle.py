@@ -1,14 +1,18 @@
 """The listener's watch of a folder (``lib/imap/idle.py``) against a real
 Dovecot: news is heard while idling, after the server drops the connection,
-on a server without IDLE (polling), and a refused login only backs off."""
+on a server without IDLE (polling), over implicit TLS and STARTTLS with the
+sync's certificate checks and host policy, and a refused login only backs
+off."""
 
 import asyncio
 import contextlib
 import doctest
 import threading
 import time
+from asyncio import sslproto
 
 from lib.imap import idle
+from lib.net import host_policy
 
 from mail_sync_testing import DovecotServer, make_message
 
@@ -21,8 +25,8 @@ class Watch:
     """A watch of alice's INBOX run in a thread of its own; ``heard`` counts the
     news it reported."""
 
-    def __init__(self, server, password="secret"):
-        self.settings = server.client_settings("alice", password=password)
+    def __init__(self, server, password="secret", **overrides):
+        self.settings = server.client_settings("alice", password=password, **overrides)
         self.heard = 0
         self.states = []
         self.loop = asyncio.new_event_loop()
@@ -106,6 +110,125 @@ def test_a_refused_login_backs_off_and_never_ends_the_watch(dovecot):
         assert watch.thread.is_alive()
         watch.settings = dovecot.client_settings("alice")  # a corrected password
         watch.wait(lambda: "idle" in watch.states)
+
+
+def _pin_of(server):
+    """The fingerprint of ``server``'s certificate, as Connect records it."""
+    import ssl
+
+    from lib.net import tls
+
+    der = ssl.PEM_cert_to_DER_cert(
+        ssl.get_server_certificate((server.host, server.ssl_port))
+    )
+    return tls.fingerprint(der)
+
+
+def _connections(server):
+    lines = server.doveadm("who").stdout.splitlines()[1:]
+    return sum(int(line.split()[1]) for line in lines)
+
+
+def test_a_starttls_folder_is_watched_with_the_pinned_certificate(dovecot):
+    pin = _pin_of(dovecot)
+    settings = {"encryption": "starttls", "allow_self_signed": True}
+    with Watch(dovecot, pinned_fingerprint=pin, **settings) as watch:
+        watch.wait(lambda: "idle" in watch.states)
+        before = watch.heard
+        _append(dovecot)
+        watch.wait(lambda: watch.heard > before)
+    # another certificate than the one pinned: refused, as the sync refuses it
+    with Watch(dovecot, pinned_fingerprint="AA:" * 31 + "AA", **settings) as watch:
+        watch.wait(lambda: watch.states.count("backoff") >= 2)
+        assert "idle" not in watch.states
+
+
+def test_implicit_tls_checks_the_pinned_certificate_too(dovecot):
+    settings = {
+        "port": dovecot.ssl_port,
+        "encryption": "ssl",
+        "allow_self_signed": True,
+    }
+    with Watch(dovecot, pinned_fingerprint=_pin_of(dovecot), **settings) as watch:
+        watch.wait(lambda: "idle" in watch.states)
+    with Watch(dovecot, pinned_fingerprint="AA:" * 31 + "AA", **settings) as watch:
+        watch.wait(lambda: watch.states.count("backoff") >= 2)
+        assert "idle" not in watch.states
+
+
+def test_a_host_the_policy_refuses_is_never_connected_to(dovecot):
+    before = _connections(dovecot)
+    with Watch(dovecot, host_policy=host_policy.PUBLIC_ONLY) as watch:
+        watch.wait(lambda: watch.states.count("backoff") >= 2)
+        assert "idle" not in watch.states
+        assert _connections(dovecot) == before
+
+
+def test_the_listener_s_tls_connections_keep_a_small_read_buffer(dovecot):
+    """asyncio's TLS keeps a 256 KiB read buffer per connection (3.11+);
+    after ``small_tls_buffers`` a watch's is 16 KiB. Names asyncio's private
+    attributes it relies on: ``SSLProtocol.max_size`` and ``_ssl_buffer``."""
+    default = getattr(sslproto.SSLProtocol, "max_size", None)
+    if default is None:  # 3.10: no buffer kept per connection
+        assert idle.small_tls_buffers() is False
+        return
+    buffers = []
+    original = sslproto.SSLProtocol.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        buffers.append(self)
+
+    try:
+        sslproto.SSLProtocol.__init__ = init
+        assert idle.small_tls_buffers() is True
+        with Watch(
+            dovecot, port=dovecot.ssl_port, encryption="ssl", allow_self_signed=True
+        ) as watch:
+            watch.wait(lambda: "idle" in watch.states)
+            assert [len(p._ssl_buffer) for p in buffers] == [idle.TLS_READ_BUFFER]
+            before = watch.heard
+            _append(dovecot)  # a message still arrives whole
+            watch.wait(lambda: watch.heard > before)
+    finally:
+        sslproto.SSLProtocol.__init__ = original
+        sslproto.SSLProtocol.max_size = default
+
+
+def test_a_refused_oauth_token_is_told_at_once(oauth_server, oauth_dovecot):
+    """A server refusing an XOAUTH2 token answers with a continuation: the
+    watch ends the exchange, hears NO, and tells ``on_refused`` (the listener
+    then replaces the token) instead of waiting for its timeout."""
+    refused = []
+    states = []
+
+    async def main():
+        settings = oauth_dovecot.client_settings(
+            "alice@example.com", password="", access_token="not-a-token"
+        )
+        task = asyncio.ensure_future(
+            idle.watch_folder(
+                lambda: settings,
+                "INBOX",
+                lambda *_a: None,
+                idle.WatchConfig(timeout=20, backoff_first=0.2, backoff_cap=0.5),
+                "alice",
+                states.append,
+                on_refused=refused.append,
+            )
+        )
+        started = time.monotonic()
+        while not refused and time.monotonic() - started < 10:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return time.monotonic() - started
+
+    seconds = asyncio.run(main())
+    assert refused and refused[0].access_token == "not-a-token"
+    assert seconds < 10, "long before the command's timeout (20 s)"
+    assert "idle" not in states
 
 
 def test_doctests():
