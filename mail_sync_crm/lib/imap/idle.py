@@ -40,7 +40,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from ..net import tls
+from ..net import host_policy, tls
 
 __all__ = ["Backoff", "WatchConfig", "news_in", "select_status", "watch_folder"]
 
@@ -128,20 +128,56 @@ def _tls_context(allow_self_signed):
     return tls.make_context(allow_self_signed)
 
 
-async def _connect(settings, config, lost):
-    """A logged-in aioimaplib client; ``lost`` is set when its connection ends."""
+@functools.lru_cache(maxsize=1)
+def _checked_client_class():
+    """aioimaplib's client, connecting to the addresses the host policy
+    checked (``addresses``) rather than looking the host name up again: a DNS
+    answer that changes in between ("DNS rebinding") cannot take the watch to
+    an address the policy refuses. TLS still sends and verifies the host name
+    (``server_hostname``), as the sessions do (``lib.imap.session``)."""
     import aioimaplib  # only the listener needs it
 
+    class CheckedClient(aioimaplib.IMAP4):
+        def __init__(self, addresses, server_hostname, **kwargs):
+            self.addresses = addresses
+            self.server_hostname = server_hostname
+            super().__init__(**kwargs)
+
+        def create_client(self, host, port, loop, conn_lost_cb=None, ssl_context=None):
+            loop = loop if loop is not None else asyncio.get_running_loop()
+            self.protocol = aioimaplib.IMAP4ClientProtocol(loop, conn_lost_cb)
+            name = self.server_hostname if ssl_context is not None else None
+            self._client_task = loop.create_task(
+                host_policy.connect_in_turn_async(
+                    self.addresses,
+                    lambda address: loop.create_connection(
+                        lambda: self.protocol,
+                        address,
+                        port,
+                        ssl=ssl_context,
+                        server_hostname=name,
+                    ),
+                )
+            )
+
+    return CheckedClient
+
+
+async def _connect(settings, config, lost):
+    """A logged-in aioimaplib client; ``lost`` is set when its connection ends."""
     if settings.encryption == "starttls":
         raise WatchFailed("STARTTLS is not supported by the watch")
-    # The host must be one the mailbox may reach (lib.net.host_policy).
-    settings.host_policy.check(settings.host, settings.port, side="imap")
+    # The host must be one the mailbox may reach (lib.net.host_policy); the
+    # watch connects to the addresses checked here, never to the name.
+    addresses = settings.host_policy.check(settings.host, settings.port, side="imap")
     context = (
         _tls_context(settings.allow_self_signed)
         if settings.encryption == "ssl"
         else None
     )
-    client = aioimaplib.IMAP4(
+    client = _checked_client_class()(
+        addresses,
+        host_policy.normalize_name(settings.host) or settings.host,
         host=settings.host,
         port=settings.port,
         timeout=config.timeout,

@@ -350,6 +350,19 @@ def connect_in_turn(addresses: list[str], connect: Callable[[str], object]):
     raise errors.MailSyncError("host_unreachable", "no address to connect to")
 
 
+async def connect_in_turn_async(addresses: list[str], connect):
+    """:func:`connect_in_turn` for asyncio: ``await connect(address)`` for
+    each checked address in turn until one connects (the listener's watch,
+    ``lib.imap.idle``)."""
+    for position, address in enumerate(addresses):
+        try:
+            return await connect(address)
+        except OSError as exc:
+            if position == len(addresses) - 1 or exc.errno not in _NEXT_ADDRESS_ERRNOS:
+                raise
+    raise errors.MailSyncError("host_unreachable", "no address to connect to")
+
+
 def named_context(context, host: str):
     """``context`` (an ``ssl.SSLContext``) giving ``host`` as the server name
     of every socket it wraps: the session connects to a checked address, and

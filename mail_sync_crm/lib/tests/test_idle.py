@@ -9,8 +9,10 @@ import threading
 import time
 
 from lib.imap import idle
+from lib.net.host_policy import HostPolicy
 
 from mail_sync_testing import DovecotServer, make_message
+from mail_sync_testing.network_guard import watching
 
 FAST = idle.WatchConfig(
     reidle_seconds=2, poll_seconds=0.5, timeout=5, backoff_first=0.2, backoff_cap=1
@@ -21,8 +23,8 @@ class Watch:
     """A watch of alice's INBOX run in a thread of its own; ``heard`` counts the
     news it reported."""
 
-    def __init__(self, server, password="secret"):
-        self.settings = server.client_settings("alice", password=password)
+    def __init__(self, server, password="secret", **settings):
+        self.settings = server.client_settings("alice", password=password, **settings)
         self.heard = 0
         self.states = []
         self.loop = asyncio.new_event_loop()
@@ -106,6 +108,42 @@ def test_a_refused_login_backs_off_and_never_ends_the_watch(dovecot):
         assert watch.thread.is_alive()
         watch.settings = dovecot.client_settings("alice")  # a corrected password
         watch.wait(lambda: "idle" in watch.states)
+
+
+def test_the_watch_connects_to_the_address_it_checked(dovecot):
+    """DNS rebinding: the mailbox's host name answers an allowed address when
+    the policy checks it, and a cloud metadata address afterwards. The watch
+    connects to the address that was checked (over TLS, the host name still
+    sent for the certificate) and never looks the name up itself."""
+    answers = [["127.0.0.1"], ["169.254.169.254"]]
+    calls = []
+
+    def dns(name, _port):
+        calls.append(name)
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    policy = HostPolicy.parse("127.0.0.1", resolve=dns)
+    with (
+        watching() as network,
+        Watch(
+            dovecot,
+            host="mail.rebind.example",
+            port=dovecot.ssl_port,
+            encryption="ssl",
+            allow_self_signed=True,
+            host_policy=policy,
+        ) as watch,
+    ):
+        watch.wait(lambda: "idle" in watch.states)
+        before = watch.heard
+        _append(dovecot)
+        watch.wait(lambda: watch.heard > before)
+    assert calls == ["mail.rebind.example"]
+    # (the test's own APPEND goes through another port)
+    assert [e for e in network if e[0] == "connect" and e[2] == dovecot.ssl_port] == [
+        ("connect", "127.0.0.1", dovecot.ssl_port)
+    ]
+    assert "mail.rebind.example" not in [entry[1] for entry in network]
 
 
 def test_doctests():
