@@ -97,6 +97,27 @@ class ResConfigSettings(models.TransientModel):
     mail_sync_google_ready = fields.Boolean(compute="_compute_mail_sync_oauth")
     mail_sync_microsoft_ready = fields.Boolean(compute="_compute_mail_sync_oauth")
 
+    # Odoo's settings read and store their values as superuser
+    # (ir.config_parameter, ir.default, the groups) in default_get, get_values
+    # and set_values: public methods that check nothing themselves, and no RPC
+    # layer checks the model's access before them. Over XML-RPC any user, a
+    # portal user included, read the OAuth client secrets above through
+    # default_get, and set_values ran its superuser writes for a salesperson.
+    # The settings are their administrators' (ir.model.access: Settings only).
+    @api.model
+    def default_get(self, fields):
+        self.browse().check_access("read")
+        return super().default_get(fields)
+
+    @api.model
+    def get_values(self):
+        self.browse().check_access("read")
+        return super().get_values()
+
+    def set_values(self):
+        self.check_access("write")
+        return super().set_values()
+
     @api.depends(
         "google_gmail_client_identifier",
         "google_gmail_client_secret",

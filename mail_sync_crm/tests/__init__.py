@@ -45,3 +45,4 @@ from . import test_listener_processes
 from . import test_listener_leases
 from . import test_new_emails
 from . import test_new_emails_ui
+from . import test_attack_round3

@@ -15,6 +15,7 @@ from lib.imap import idle
 from lib.net import host_policy
 
 from mail_sync_testing import DovecotServer, make_message
+from mail_sync_testing.network_guard import watching
 
 FAST = idle.WatchConfig(
     reidle_seconds=2, poll_seconds=0.5, timeout=5, backoff_first=0.2, backoff_cap=1
@@ -229,6 +230,42 @@ def test_a_refused_oauth_token_is_told_at_once(oauth_server, oauth_dovecot):
     assert refused and refused[0].access_token == "not-a-token"
     assert seconds < 10, "long before the command's timeout (20 s)"
     assert "idle" not in states
+
+
+def test_the_watch_connects_to_the_address_it_checked(dovecot):
+    """DNS rebinding: the mailbox's host name answers an allowed address when
+    the policy checks it, and a cloud metadata address afterwards. The watch
+    connects to the address that was checked (over TLS, the host name still
+    sent for the certificate) and never looks the name up itself."""
+    answers = [["127.0.0.1"], ["169.254.169.254"]]
+    calls = []
+
+    def dns(name, _port):
+        calls.append(name)
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    policy = host_policy.HostPolicy.parse("127.0.0.1", resolve=dns)
+    with (
+        watching() as network,
+        Watch(
+            dovecot,
+            host="mail.rebind.example",
+            port=dovecot.ssl_port,
+            encryption="ssl",
+            allow_self_signed=True,
+            host_policy=policy,
+        ) as watch,
+    ):
+        watch.wait(lambda: "idle" in watch.states)
+        before = watch.heard
+        _append(dovecot)
+        watch.wait(lambda: watch.heard > before)
+    assert calls == ["mail.rebind.example"]
+    # (the test's own APPEND goes through another port)
+    assert [e for e in network if e[0] == "connect" and e[2] == dovecot.ssl_port] == [
+        ("connect", "127.0.0.1", dovecot.ssl_port)
+    ]
+    assert "mail.rebind.example" not in [entry[1] for entry in network]
 
 
 def test_doctests():
