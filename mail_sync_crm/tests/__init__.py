@@ -43,3 +43,4 @@ from . import test_past_mail
 from . import test_attack_round2
 from . import test_listener_processes
 from . import test_listener_leases
+from . import test_fleet_scale

@@ -1,0 +1,107 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""One mailbox costs the same whatever the size of the fleet (issue #23).
+
+A mailbox's Connect, its first turn, its check for news and an incremental
+turn, against a real Dovecot, run the same SQL statements and read or write
+the same number of rows with 10 other mailboxes in the database as with
+1,000 (copied in SQL from a real synced mailbox: owner, folders, checkpoints,
+ledger, leads, chatter). The number of statements alone hid the growth: the
+same query re-reading the whole fleet's rows after each cache invalidation.
+And no statement of that work reads a fleet-sized table whole."""
+
+from odoo.tests import tagged
+
+from mail_sync_testing import DovecotServer
+from mail_sync_testing.fleet import compare, growing_scans
+
+from .common import PASSWORD, MailSyncCase, started
+from .fleet_common import FleetScenario
+
+SMALL, LARGE = 10, 1000
+
+
+@tagged("post_install", "-at_install")
+class TestFleetScale(MailSyncCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        crm = "sales_team.group_sale_salesman"
+        cls.template_user = cls._user("fleet_template", crm)
+        cls.user_small = cls._user("fleet_small", crm)
+        cls.user_large = cls._user("fleet_large", crm)
+        cls.user_warm = cls._user("fleet_warm", crm)
+        cls.user_warm_2 = cls._user("fleet_warm_2", crm)
+
+    def setUp(self):
+        super().setUp()
+        self.mail = started(DovecotServer(), self.addCleanup)
+        for user in (
+            self.template_user,
+            self.user_small,
+            self.user_large,
+            self.user_warm,
+            self.user_warm_2,
+        ):
+            self.mail.add_user(user.login, PASSWORD)
+        self.fleet = FleetScenario(
+            self.env,
+            self.mail,
+            lambda user: self.connect_values(
+                user, imap_host=self.mail.host, imap_port=self.mail.ssl_port
+            ),
+        )
+        self.fleet.make_template(self.template_user, "buyer@template.example")
+
+    def differences(self, small, large):
+        lines = []
+        for step in small:
+            for shape, (few, many) in compare(small[step], large[step]).items():
+                lines.append(
+                    f"{step}: (statements, rows) {few} with {SMALL} mailboxes, "
+                    f"{many} with {LARGE}: {shape[:300]}"
+                )
+        return lines
+
+    maxDiff = None
+
+    def test_a_mailbox_costs_the_same_with_10_or_1000_others(self):
+        self.fleet.grow(SMALL)
+        # what is read once per process (registry caches) read before
+        self.fleet.measure(self.user_warm, "buyer@warm.example")
+        small = self.fleet.measure(self.user_small, "buyer@small.example")
+        self.fleet.grow(LARGE)
+        self.fleet.measure(self.user_warm_2, "buyer@warm-2.example")
+        large = self.fleet.measure(self.user_large, "buyer@large.example")
+        # the work itself was done: the history and the new message recorded
+        for user in (self.user_small, self.user_large):
+            account = self.env["mail.sync.account"].search(
+                [("user_id", "=", user.id)]
+            )
+            self.assertEqual(account.state, "enabled")
+            self.assertEqual(account.synced_count, 6)  # 5 of 20, then 1 new
+        import os
+        if os.environ.get("FLEET_DUMP"):
+            with open(os.environ["FLEET_DUMP"], "w") as out:
+                for step in small:
+                    for name, log in (("small", small[step]), ("large", large[step])):
+                        out.write(log.report(f"{step} {name}", limit=200) + "\n")
+                        for st in log.statements:
+                            if st.seconds > 0.005 and not isinstance(st.query, bytes):
+                                self.env.cr.execute("EXPLAIN ANALYZE " + st.query, st.params)
+                                out.write("\n".join(r[0] for r in self.env.cr.fetchall()) + "\n")
+                            out.write(f"   {st.rows:>6} {st.seconds*1000:7.2f} {st.shape[:200]} {str(st.params)[:100] if 'res_users' in st.shape[:30] else ''}\n")
+        self.assertEqual(self.differences(small, large), [])
+
+    def test_no_statement_of_a_mailbox_reads_the_fleet_whole(self):
+        """Planned as PostgreSQL plans them on a fleet of 1,000 (statistics
+        taken), taking any index it can: a Seq Scan left on a table that
+        grows with the fleet is a table no index serves."""
+        self.fleet.grow(LARGE)
+        logs = self.fleet.measure(self.user_large, "buyer@large.example")
+        scans = {}
+        for step, log in logs.items():
+            for shape, tables in growing_scans(
+                log.explain(self.env.cr, enable_seqscan=False)
+            ).items():
+                scans[f"{step}: {shape[:300]}"] = tables
+        self.assertEqual(scans, {})
