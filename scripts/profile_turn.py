@@ -135,7 +135,7 @@ def main(argv=None):
         fleet.make_template(user("profile_template"), "buyer@t.profile.example")
         fleet.measure(user("profile_warm"), "buyer@w.profile.example")  # warm-up
         env.cr.commit()  # pylint: disable=invalid-commit
-        measured = {}
+        measured, runs = {}, {}
         for size in sizes:
             started = time.perf_counter()
             fleet.grow(size)
@@ -148,7 +148,13 @@ def main(argv=None):
             for step, log in logs.items():
                 out(log.report(f"{step}, {size} mailboxes", env.cr if args.explain else None, args.limit))
             if args.run:
+                env.cr.execute(
+                    "SELECT count(*) FROM mail_sync_account WHERE state = 'enabled'"
+                )
+                due = env.cr.fetchone()[0]
                 run = fleet.measure_run()
+                env.cr.commit()  # pylint: disable=invalid-commit
+                runs[size] = (run, due)
                 out(run.report(f"a whole run, {size} mailboxes", None, args.limit))
         smallest = sizes[0]
         for size in sizes[1:]:
@@ -158,6 +164,19 @@ def main(argv=None):
                     measured[smallest][step], measured[size][step]
                 ).items():
                     out(f"{step}: {few} -> {many}: {shape[:200]}")
+            if runs:
+                (few, due_few), (many, due_many) = runs[smallest], runs[size]
+                out(f"a whole run: per due mailbox ({due_few} -> {due_many})")
+                a, b = few.by_shape(), many.by_shape()
+                for shape in dict.fromkeys([*a, *b]):
+                    x, y = a.get(shape, (0, 0, 0)), b.get(shape, (0, 0, 0))
+                    per = [v / due_few for v in x[:2]], [v / due_many for v in y[:2]]
+                    if per[0] != per[1]:
+                        out(
+                            f"  statements {per[0][0]:.2f} -> {per[1][0]:.2f}, rows "
+                            f"{per[0][1]:.2f} -> {per[1][1]:.2f}, ms "
+                            f"{x[2] * 1000:.1f} -> {y[2] * 1000:.1f}: {shape[:160]}"
+                        )
             for step in measured[smallest]:
                 a, b = measured[smallest][step], measured[size][step]
                 out(
