@@ -203,7 +203,10 @@ class Statement:
 _LITERALS = [
     (re.compile(r"'(?:[^']|'')*'"), "?"),
     (re.compile(r"\b\d+(?:\.\d+)?\b"), "?"),
-    (re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))*"), "(?)"),
+    (
+        re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))*"),
+        "(?)",
+    ),
     (re.compile(r"\s+"), " "),
 ]
 _EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)

@@ -24,7 +24,10 @@ each size: every copy checked for news on the server, the new mailbox's turn.
 
 import argparse
 import contextlib
+import cProfile
+import io
 import os
+import pstats
 import sys
 import time
 
@@ -97,9 +100,9 @@ def main(argv=None):
     if not args.skip_install:
         install(DB, INSTALL_LOG)
     configure_odoo(DB, ODOO_LOG)
-    from mail_sync_testing.fleet import compare
-
     from odoo.addons.mail_sync_crm.tests.fleet_common import FleetScenario
+
+    from mail_sync_testing.fleet import compare
 
     with contextlib.ExitStack() as stack:
         mail = stack.enter_context(testing.DovecotServer())
@@ -140,22 +143,53 @@ def main(argv=None):
             started = time.perf_counter()
             fleet.grow(size)
             env.cr.commit()  # pylint: disable=invalid-commit
-            out(f"\n#### {size} mailboxes (copied in {time.perf_counter() - started:.1f} s)")
+            out(
+                f"\n#### {size} mailboxes (copied in {time.perf_counter() - started:.1f} s)"
+            )
             name = f"profile_{size}"
             logs = fleet.measure(user(name), f"buyer@{size}.profile.example")
             env.cr.commit()  # pylint: disable=invalid-commit
             measured[size] = logs
             for step, log in logs.items():
-                out(log.report(f"{step}, {size} mailboxes", env.cr if args.explain else None, args.limit))
+                out(
+                    log.report(
+                        f"{step}, {size} mailboxes",
+                        env.cr if args.explain else None,
+                        args.limit,
+                    )
+                )
             if args.run:
                 env.cr.execute(
                     "SELECT count(*) FROM mail_sync_account WHERE state = 'enabled'"
                 )
                 due = env.cr.fetchone()[0]
+                time.sleep(2)  # Dovecot rescans a Maildir changed in the last seconds
                 run = fleet.measure_run()
                 env.cr.commit()  # pylint: disable=invalid-commit
                 runs[size] = (run, due)
-                out(run.report(f"a whole run, {size} mailboxes", None, args.limit))
+                out(run.report(f"a whole idle run, {size} mailboxes", None, args.limit))
+                # one new message for every copy (they share the template's
+                # server mailbox): a run of that many incremental turns
+                fleet.news_for_copies()
+                profiler = cProfile.Profile()
+                profiler.enable()
+                busy = fleet.measure_run()
+                profiler.disable()
+                env.cr.commit()  # pylint: disable=invalid-commit
+                out(
+                    busy.report(
+                        f"a run of {due} turns, {size} mailboxes", None, args.limit
+                    )
+                )
+                out(
+                    f"per turn: {busy.seconds / due * 1000:.1f} ms, "
+                    f"{busy.count / due:.1f} statements, {busy.rows / due:.1f} rows"
+                )
+                stream = io.StringIO()
+                pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(
+                    25
+                )
+                out(stream.getvalue())
         smallest = sizes[0]
         for size in sizes[1:]:
             out(f"\n#### what differs between {smallest} and {size} mailboxes")

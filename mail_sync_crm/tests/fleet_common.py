@@ -52,6 +52,7 @@ class FleetScenario:
         self.connect_values = connect_values
         self.template = None
         self.size = 0  # mailboxes copied from the template so far
+        self.news = 0
 
     def _lead(self, address):
         return self.env["crm.lead"].create(
@@ -159,6 +160,19 @@ class FleetScenario:
         self._aged(account.id)
         logs["claim"], logs["turn"] = self._claim(account.id, 3)
         return logs
+
+    def news_for_copies(self):
+        """One new message in the template's Inbox: news for every copy that
+        logs in as the template (``same_login``); from nobody's lead."""
+        self.news += 1
+        login = self.template.imap_login
+        self.mail.fill_maildir(
+            login,
+            "INBOX",
+            history(
+                "nobody@vendor.example", self.template.email, f"news-{self.news}", 1
+            ),
+        )
 
     def measure_run(self):
         """A whole scheduled run (every mailbox due checked for news)."""

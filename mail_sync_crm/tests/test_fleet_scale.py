@@ -74,22 +74,9 @@ class TestFleetScale(MailSyncCase):
         large = self.fleet.measure(self.user_large, "buyer@large.example")
         # the work itself was done: the history and the new message recorded
         for user in (self.user_small, self.user_large):
-            account = self.env["mail.sync.account"].search(
-                [("user_id", "=", user.id)]
-            )
+            account = self.env["mail.sync.account"].search([("user_id", "=", user.id)])
             self.assertEqual(account.state, "enabled")
             self.assertEqual(account.synced_count, 6)  # 5 of 20, then 1 new
-        import os
-        if os.environ.get("FLEET_DUMP"):
-            with open(os.environ["FLEET_DUMP"], "w") as out:
-                for step in small:
-                    for name, log in (("small", small[step]), ("large", large[step])):
-                        out.write(log.report(f"{step} {name}", limit=200) + "\n")
-                        for st in log.statements:
-                            if st.seconds > 0.005 and not isinstance(st.query, bytes):
-                                self.env.cr.execute("EXPLAIN ANALYZE " + st.query, st.params)
-                                out.write("\n".join(r[0] for r in self.env.cr.fetchall()) + "\n")
-                            out.write(f"   {st.rows:>6} {st.seconds*1000:7.2f} {st.shape[:200]} {str(st.params)[:100] if 'res_users' in st.shape[:30] else ''}\n")
         self.assertEqual(self.differences(small, large), [])
 
     def test_no_statement_of_a_mailbox_reads_the_fleet_whole(self):
