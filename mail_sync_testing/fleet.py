@@ -126,15 +126,42 @@ def _remap(table, expression):
     )
 
 
-def clone_mailbox(cr, template, count, first=1, tag="f", keep=()):
+def clone_mailbox(cr, template, count, first=1, tag="f", keep=(), owners=None):
     """Copy mailbox ``template`` (an id) ``count`` times, numbered from
     ``first``; returns the new mailboxes' ids in number order. Rows are
     copied as they are (state, checkpoints, dates, secrets); what is unique
     per mailbox is tagged ``<tag><n>.``, but the columns ``keep`` (the
     mailboxes' ``imap_login``: all log in as the template). Temporary tables ``fleet_map_*``
-    (old id -> new id per copy) live until the transaction ends."""
+    (old id -> new id per copy) live until the transaction ends.
+
+    ``owners``: the users (ids, one per copy, existing) who own the copies
+    instead of copies of the template's owner; the mailbox's address and
+    logins then have the template owner's login replaced by theirs."""
     params = {"t": template, "first": first, "last": first + count - 1}
+    if owners is not None:
+        assert len(owners) == count, "one owner per copy"
+        params["owners"] = list(owners)
     for table, where in _COPIED:  # every map first: a row may point at any
+        if owners is not None and table in ("res_users", "res_partner"):
+            cr.execute(
+                f"""CREATE TEMPORARY TABLE IF NOT EXISTS fleet_map_{table}
+                        (n int, old int, new int) ON COMMIT DROP"""
+            )
+            cr.execute(f"TRUNCATE fleet_map_{table}")
+            column = "u.id" if table == "res_users" else "u.partner_id"
+            old = "t.user_id" if table == "res_users" else "tu.partner_id"
+            cr.execute(
+                f"""INSERT INTO fleet_map_{table} (n, old, new)
+                    SELECT %(first)s + o.i - 1, {old}, {column}
+                      FROM unnest(%(owners)s::int[]) WITH ORDINALITY AS o(id, i)
+                      JOIN res_users u ON u.id = o.id,
+                           mail_sync_account t
+                      JOIN res_users tu ON tu.id = t.user_id
+                     WHERE t.id = %(t)s""",
+                params,
+            )
+            cr.execute(f"CREATE INDEX ON fleet_map_{table} (n, old)")
+            continue
         cr.execute(
             f"""CREATE TEMPORARY TABLE IF NOT EXISTS fleet_map_{table}
                     (n int, old int, new int) ON COMMIT DROP"""
@@ -152,6 +179,8 @@ def clone_mailbox(cr, template, count, first=1, tag="f", keep=()):
         cr.execute(f"ANALYZE fleet_map_{table}")
     copied = dict(_COPIED)
     for table, _where in _COPIED:
+        if owners is not None and table in ("res_users", "res_partner"):
+            continue
         keys = _foreign_keys(cr, table)
         values = []
         columns = _columns(cr, table)
@@ -160,7 +189,13 @@ def clone_mailbox(cr, template, count, first=1, tag="f", keep=()):
             if column == "id":
                 values.append("m.new")
             elif column in _TAGGED.get(table, ()) and column not in keep:
-                if column == "message_id":
+                if owners is not None and table == "mail_sync_account":
+                    values.append(
+                        f"replace({quoted}, (SELECT login FROM res_users"
+                        f" WHERE id = t.user_id), (SELECT login FROM res_users"
+                        f" WHERE id = {_remap('res_users', 't.user_id')}))"
+                    )
+                elif column == "message_id":
                     values.append(
                         f"regexp_replace({quoted}, '^<?', '<{tag}' || m.n || '.')"
                     )

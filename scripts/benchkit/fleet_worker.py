@@ -8,6 +8,7 @@ Run by the benchmark as ``python -m benchkit.fleet_worker --database DB --log LO
 
 import argparse
 import json
+import resource
 import time
 
 from .odoo_db import configure_odoo
@@ -29,7 +30,7 @@ def main(argv=None):
     registry = odoo.modules.registry.Registry(args.database)
     News = registry["mail.sync.news"]
     Scheduler = registry["mail.sync.scheduler"]
-    tried, synced = [], []
+    tried, synced, read_ahead = [], [], []
     checked = News._checked
     claim = Scheduler._claim_turn
 
@@ -43,6 +44,15 @@ def main(argv=None):
             synced.append(account.id)
         return outcome
 
+    from odoo.addons.mail_sync_crm.lib.imap import read_ahead as imap_read_ahead
+
+    submit = imap_read_ahead.ReadAheadPool.submit
+
+    def spy_submit(self, key, *args, **kwargs):
+        read_ahead.append(key)
+        return submit(self, key, *args, **kwargs)
+
+    imap_read_ahead.ReadAheadPool.submit = spy_submit
     News._checked = spy_checked
     Scheduler._claim_turn = spy_claim
     while time.time() < args.start:
@@ -54,6 +64,8 @@ def main(argv=None):
         "seconds": time.perf_counter() - started,
         "tried": tried,
         "synced": synced,
+        "read_ahead": len(read_ahead),
+        "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     print(json.dumps(result), flush=True)  # pylint: disable=print-used
 
