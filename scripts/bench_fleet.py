@@ -35,7 +35,8 @@ measures:
 
 Per phase it prints the time per mailbox, one and two processes, and the
 peak RSS of the processes. ``--profile`` writes cProfile files of steps
-2-4 (``bench-results/fleet-*.prof``) and prints where the time goes. Results: ``bench-results/fleet.json``.
+2-4 (``bench-results/fleet-*.prof``) and prints where the time goes.
+Results: ``bench-results/fleet.json``.
 """
 
 import argparse

@@ -161,18 +161,56 @@ class FleetScenario:
         logs["claim"], logs["turn"] = self._claim(account.id, 3)
         return logs
 
-    def news_for_copies(self):
-        """One new message in the template's Inbox: news for every copy that
-        logs in as the template (``same_login``); from nobody's lead."""
+    def news_for_copies(self, sender="nobody@vendor.example"):
+        """One new message in the template's Inbox, from ``sender``: news for
+        every copy that logs in as the template (``same_login``)."""
         self.news += 1
-        login = self.template.imap_login
         self.mail.fill_maildir(
-            login,
+            self.template.imap_login,
             "INBOX",
-            history(
-                "nobody@vendor.example", self.template.email, f"news-{self.news}", 1
-            ),
+            [
+                (
+                    make_message(
+                        sender,
+                        self.template.email,
+                        subject=f"News {self.news}",
+                        message_id=f"<news-{self.news}@fleet.example>",
+                    ),
+                    START,
+                )
+            ],
         )
+
+    def reads_ahead_of_a_run(self):
+        """[(rows of mailboxes, rows of folders)] read by each read-ahead
+        (``_read_ahead``) of a scheduled run, in order: the most rows one
+        statement read from each table."""
+        Scheduler = type(self.env["mail.sync.scheduler"])
+        read_ahead, reads = Scheduler._read_ahead, []
+
+        def measured(model, account, *args, **kwargs):
+            with QueryLog() as log:
+                result = read_ahead(model, account, *args, **kwargs)
+            reads.append(
+                tuple(
+                    max(
+                        [0]
+                        + [
+                            s.rows
+                            for s in log.statements
+                            if s.shape.startswith("SELECT")
+                            and f'FROM "{table}"' in s.shape
+                        ]
+                    )
+                    for table in ("mail_sync_account", "mail_sync_folder")
+                )
+            )
+            return result
+
+        self._cold()
+        with mock.patch.object(Scheduler, "_read_ahead", measured):
+            self.env["mail.sync.scheduler"]._cron_sync()
+        return reads
 
     def measure_run(self):
         """A whole scheduled run (every mailbox due checked for news)."""

@@ -92,3 +92,20 @@ class TestFleetScale(MailSyncCase):
             ).items():
                 scans[f"{step}: {shape[:300]}"] = tables
         self.assertEqual(scans, {})
+
+    def test_a_mailbox_read_ahead_is_read_alone(self):
+        """A run gives turns while the IMAP reads of the next mailboxes are
+        done ahead (a window of ``poll_pool_size``), and each turn drops the
+        ORM cache (rows written in SQL; every commit of a scheduled run). The
+        read-ahead of a mailbox reads that mailbox and its folders only: read
+        among the window's, each read-ahead read them all again."""
+        self.fleet.same_login = True  # the copies log in as the template
+        self.fleet.grow(SMALL)
+        # news for every copy: an email from the template's lead, which each
+        # copy records or notes (rows written in SQL: the cache dropped)
+        self.fleet.news_for_copies(sender="buyer@template.example")
+        self.env["ir.config_parameter"].set_param("mail_sync_crm.poll_pool_size", "8")
+        reads = self.fleet.reads_ahead_of_a_run()
+        self.assertGreaterEqual(len(reads), SMALL - 1, "the turns were read ahead")
+        # one mailbox, its two folders (Inbox, Sent), per statement
+        self.assertEqual([r for r in reads if r[0] > 1 or r[1] > 2], [], reads)
