@@ -56,8 +56,10 @@ FLEET_TABLES = frozenset(
 _COPIED = (
     (
         "res_partner",
-        "id = (SELECT u.partner_id FROM res_users u JOIN mail_sync_account a"
-        " ON a.user_id = u.id WHERE a.id = %(t)s)",
+        (
+            "id = (SELECT u.partner_id FROM res_users u JOIN mail_sync_account a"
+            " ON a.user_id = u.id WHERE a.id = %(t)s)"
+        ),
     ),
     ("res_users", "id = (SELECT user_id FROM mail_sync_account WHERE id = %(t)s)"),
     (
@@ -68,9 +70,11 @@ _COPIED = (
     ("mail_sync_folder", "account_id = %(t)s"),
     (
         "mail_message",
-        "id IN (SELECT mail_message_id FROM mail_sync_message"
-        " WHERE account_id = %(t)s) OR (model = 'mail.sync.account'"
-        " AND res_id = %(t)s)",
+        (
+            "id IN (SELECT mail_message_id FROM mail_sync_message"
+            " WHERE account_id = %(t)s) OR (model = 'mail.sync.account'"
+            " AND res_id = %(t)s)"
+        ),
     ),
     ("mail_sync_message", "account_id = %(t)s"),
     ("mail_sync_skip_count", "account_id = %(t)s"),
@@ -131,8 +135,9 @@ def clone_mailbox(cr, template, count, first=1, tag="f", keep=(), owners=None):
     ``first``; returns the new mailboxes' ids in number order. Rows are
     copied as they are (state, checkpoints, dates, secrets); what is unique
     per mailbox is tagged ``<tag><n>.``, but the columns ``keep`` (the
-    mailboxes' ``imap_login``: all log in as the template). Temporary tables ``fleet_map_*``
-    (old id -> new id per copy) live until the transaction ends.
+    mailboxes' ``imap_login``: all log in as the template). Temporary
+    tables ``fleet_map_*`` (old id -> new id per copy) live until the
+    transaction ends.
 
     ``owners``: the users (ids, one per copy, existing) who own the copies
     instead of copies of the template's owner; the mailbox's address and
@@ -235,13 +240,13 @@ class Statement:
     seconds: float
 
 
+# a list of value tuples, "(?, ?), (?, ?)", once its literals are "?"
+_TUPLE = r"\(\s*\?(?:\s*,\s*\?)*\s*\)"
+_VALUES = rf"{_TUPLE}(?:\s*,\s*{_TUPLE})*"
 _LITERALS = [
     (re.compile(r"'(?:[^']|'')*'"), "?"),
     (re.compile(r"\b\d+(?:\.\d+)?\b"), "?"),
-    (
-        re.compile(r"\(\s*\?(?:\s*,\s*\?)*\s*\)(?:\s*,\s*\(\s*\?(?:\s*,\s*\?)*\s*\))*"),
-        "(?)",
-    ),
+    (re.compile(_VALUES), "(?)"),
     (re.compile(r"\s+"), " "),
 ]
 _EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
@@ -327,7 +332,7 @@ class QueryLog:
                 try:
                     cr.execute("EXPLAIN (FORMAT JSON) " + query, params)
                     plan = cr.fetchone()[0]
-                except Exception as exc:  # a statement of a transaction gone by
+                except Exception as exc:  # noqa: BLE001  # a statement of a transaction gone by
                     cr.execute("ROLLBACK TO SAVEPOINT fleet_explain")
                     plans[statement.shape] = (str(exc), set())
                     continue
@@ -343,9 +348,12 @@ class QueryLog:
     def report(self, title, cr=None, limit=40):
         """A text table of the statements by shape (and their plans' Seq
         Scans when ``cr`` is given)."""
+        sql = sum(s.seconds for s in self.statements) * 1000
         lines = [
-            f"== {title}: {self.count} statements, {self.rows} rows, "
-            f"{self.seconds * 1000:.1f} ms (SQL {sum(s.seconds for s in self.statements) * 1000:.1f} ms)"
+            (
+                f"== {title}: {self.count} statements, {self.rows} rows, "
+                f"{self.seconds * 1000:.1f} ms (SQL {sql:.1f} ms)"
+            )
         ]
         plans = self.explain(cr) if cr is not None else {}
         for key, (count, rows, seconds) in sorted(

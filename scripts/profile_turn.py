@@ -143,9 +143,8 @@ def main(argv=None):
             started = time.perf_counter()
             fleet.grow(size)
             env.cr.commit()  # pylint: disable=invalid-commit
-            out(
-                f"\n#### {size} mailboxes (copied in {time.perf_counter() - started:.1f} s)"
-            )
+            copied = time.perf_counter() - started
+            out(f"\n#### {size} mailboxes (copied in {copied:.1f} s)")
             name = f"profile_{size}"
             logs = fleet.measure(user(name), f"buyer@{size}.profile.example")
             env.cr.commit()  # pylint: disable=invalid-commit
