@@ -517,7 +517,8 @@ def print_table(results):
     out(
         f"two processes: tried {two['tried_each']} (by both: {two['tried_by_both']},"
         f" in all: {two['tried_in_all']}), synced {two['synced_each']}, "
-        f"new pairs {two['new_pairs']}, duplicated pairs {two['duplicated_pairs']}"
+        f"new pairs {two['new_pairs']}, duplicated pairs {two['duplicated_pairs']}, "
+        f"read ahead {two['read_ahead_each']}"
     )
     out(f"states: {results['states']}")
     for name, phase in results.get("phases", {}).items():
