@@ -31,7 +31,10 @@ measures:
 5. two processes: two Odoo processes run ``_cron_sync()`` at once after one
    new message arrived in another ``--new-share`` of them: their wall time
    against the one-process run of step 4, the mailboxes each tried, and the
-   checks that no mailbox was tried by both and no message recorded twice.
+   checks that no mailbox was tried by both and no message recorded twice;
+6. two processes, first run: every history removed (chatter, ledger,
+   checkpoints) and synced again by two processes at once, against step 2
+   (``--no-two-first-run`` skips it).
 
 Per phase it prints the time per mailbox, one and two processes, and the
 peak RSS of the processes. ``--profile`` writes cProfile files of steps
@@ -310,6 +313,31 @@ def synced_pairs(env):
     return env.cr.fetchone()[0]
 
 
+def reset_histories(env):
+    """Every mailbox back to before its first turn (the chatter and ledger
+    its syncs wrote removed, its checkpoints erased), as Connect left it."""
+    cr = env.cr
+    cr.execute("DELETE FROM mail_message WHERE message_id LIKE '<fleet-%%'")
+    for table in (
+        "mail_sync_message",
+        "mail_sync_skip_count",
+        "mail_sync_failed_message",
+    ):
+        cr.execute(f"DELETE FROM {table}")
+    cr.execute(
+        """UPDATE mail_sync_folder SET uidvalidity = 0, last_uid = 0,
+                  historical_done = FALSE, scanned = 0, total = 0,
+                  server_count = 0, unscanned_count = 0, waiting_since = NULL,
+                  caught_up_date = NULL, server_checked_date = NULL"""
+    )
+    cr.execute(
+        """UPDATE mail_sync_account SET last_attempt_date = NULL,
+                  last_sync_date = NULL, sync_round = 0, waiting_since = NULL"""
+    )
+    cr.commit()
+    time.sleep(2)
+
+
 # -- two processes -----------------------------------------------------------------
 
 
@@ -450,6 +478,25 @@ def run(args):
             "read_ahead_each": [w["read_ahead"] for w in workers],
             "rss_mb": [w["rss_mb"] for w in workers],
         }
+        if args.two_first_run:
+            # every history again, for two processes at once
+            reset_histories(env)
+            before = synced_pairs(env)
+            workers = two_processes(2)
+            env.cr.rollback()
+            wall = max(w["seconds"] for w in workers)
+            results["two_processes_first_run"] = {
+                "wall": round(wall, 1),
+                "share_of_one": round(wall / results["first_run"], 2),
+                "synced_each": [len(w["synced"]) for w in workers],
+                "synced_by_both": len(
+                    set(workers[0]["synced"]) & set(workers[1]["synced"])
+                ),
+                "read_ahead_each": [w["read_ahead"] for w in workers],
+                "new_pairs": synced_pairs(env) - before,
+                "duplicated_pairs": duplicates(env),
+                "rss_mb": [w["rss_mb"] for w in workers],
+            }
         results["states"] = state_counts(env)
         results["load_after"] = [round(value, 1) for value in os.getloadavg()]
         results["proxy"] = proxy.stats()
@@ -468,6 +515,11 @@ def print_table(results):
     n = results["mailboxes"]
     share = max(1, int(n * results["new_share_of_fleet"]))
     rss = results["rss_mb"]
+    first = results.get("two_processes_first_run")
+    first_two = f"{first['wall']} s ({first['share_of_one']:.0%})" if first else "-"
+    first_rss = (
+        f"{rss['first_run']} / {max(first['rss_mb'])}" if first else (rss["first_run"])
+    )
     rows = [
         # phase, seconds, per mailbox (ms), two processes, peak RSS (MB)
         (
@@ -481,8 +533,8 @@ def print_table(results):
             "first run (every history)",
             results["first_run"],
             results["first_run"] / n * 1000,
-            "-",
-            rss["first_run"],
+            first_two,
+            first_rss,
         ),
         (
             "idle check",
@@ -520,6 +572,13 @@ def print_table(results):
         f"new pairs {two['new_pairs']}, duplicated pairs {two['duplicated_pairs']}, "
         f"read ahead {two['read_ahead_each']}"
     )
+    if first:
+        out(
+            f"two processes, every history: synced {first['synced_each']} (by both:"
+            f" {first['synced_by_both']}), read ahead {first['read_ahead_each']}, "
+            f"new pairs {first['new_pairs']}, duplicated pairs "
+            f"{first['duplicated_pairs']}"
+        )
     out(f"states: {results['states']}")
     for name, phase in results.get("phases", {}).items():
         out(f"where the time goes, {name}: {phase}")
@@ -537,6 +596,12 @@ def main(argv=None):
     parser.add_argument("--new-share", type=float, default=0.1)
     parser.add_argument("--skip-install", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--no-two-first-run",
+        dest="two_first_run",
+        action="store_false",
+        help="skip the first run (every history again) for two processes",
+    )
     parser.add_argument(
         "--connect-sample",
         type=int,
