@@ -265,6 +265,45 @@ class Phases(CallTimes):
         }
 
 
+def _proc_cpu(pid, children=False):
+    """CPU seconds of process ``pid`` (and of its children it waited for)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(env, dovecot, proxy):
+    """CPU seconds so far of this process, its database backend, every
+    Dovecot process (live ones, and those its master reaped) and the proxy."""
+    env.cr.execute("SELECT pg_backend_pid()")
+    backend = env.cr.fetchone()[0]
+    group = dovecot.process_group
+    dovecot_cpu = 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                pgrp = int(stat.read().rsplit(")", 1)[1].split()[2])
+        except OSError:
+            continue
+        if pgrp == group:
+            dovecot_cpu += _proc_cpu(name, children=True)
+    times = os.times()
+    return {
+        "odoo": times.user + times.system,
+        "postgres": _proc_cpu(backend),
+        "dovecot": dovecot_cpu,
+        "proxy": _proc_cpu(proxy.process.pid),
+    }
+
+
 def rss_mb():
     """This process's peak resident memory so far, in MB."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -407,11 +446,17 @@ def run(args):
         env = open_env(stack)
         reset(env, args.mailboxes)
 
+        cpu = {}  # phase: CPU seconds of this process, its database backend,
+        # Dovecot (every process) and the latency proxy
+
         def measure(name, function):
+            before = cpu_seconds(env, dovecot, proxy)
             started = time.perf_counter()
             function()
             results[name] = round(time.perf_counter() - started, 1)
-            out(f"{name}: {results[name]} s")
+            after = cpu_seconds(env, dovecot, proxy)
+            cpu[name] = {key: round(after[key] - before[key], 1) for key in after}
+            out(f"{name}: {results[name]} s, CPU seconds {cpu[name]}")
 
         connects = []
         measure(
@@ -440,10 +485,17 @@ def run(args):
         results["rss_mb"]["idle_poll"] = rss_mb()
         # the same idle check for two processes at once
         time.sleep(2)
+        before = cpu_seconds(env, dovecot, proxy)
         workers = two_processes(2)
         env.cr.rollback()
+        after = cpu_seconds(env, dovecot, proxy)
         wall = max(w["seconds"] for w in workers)
         results["two_processes_idle"] = {
+            "cpu_seconds": {
+                "workers": [w["cpu"] for w in workers],
+                "dovecot": round(after["dovecot"] - before["dovecot"], 1),
+                "proxy": round(after["proxy"] - before["proxy"], 1),
+            },
             "wall": round(wall, 1),
             "share_of_one": round(wall / results["idle_poll"], 2),
             "tried_each": [len(w["tried"]) for w in workers],
@@ -497,6 +549,7 @@ def run(args):
                 "duplicated_pairs": duplicates(env),
                 "rss_mb": [w["rss_mb"] for w in workers],
             }
+        results["cpu_seconds"] = cpu
         results["states"] = state_counts(env)
         results["load_after"] = [round(value, 1) for value in os.getloadavg()]
         results["proxy"] = proxy.stats()
@@ -580,6 +633,9 @@ def print_table(results):
             f"{first['duplicated_pairs']}"
         )
     out(f"states: {results['states']}")
+    for name, used in results.get("cpu_seconds", {}).items():
+        out(f"CPU seconds, {name} (one process): {used}")
+    out(f"CPU seconds, idle check (two processes): {idle_two['cpu_seconds']}")
     for name, phase in results.get("phases", {}).items():
         out(f"where the time goes, {name}: {phase}")
     out(

@@ -8,6 +8,7 @@ Run by the benchmark as ``python -m benchkit.fleet_worker --database DB --log LO
 
 import argparse
 import json
+import os
 import resource
 import time
 
@@ -65,6 +66,7 @@ def main(argv=None):
         "tried": tried,
         "synced": synced,
         "read_ahead": len(read_ahead),
+        "cpu": round(os.times().user + os.times().system, 1),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     print(json.dumps(result), flush=True)  # pylint: disable=print-used
