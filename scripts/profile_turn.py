@@ -73,7 +73,7 @@ def reset(env):
     cr = env.cr
     cr.execute("DELETE FROM mail_sync_account")
     cr.execute("DELETE FROM mail_message WHERE message_id LIKE '%%@fleet.example>'")
-    cr.execute("DELETE FROM crm_lead WHERE email_from LIKE '%%@profile.example'")
+    cr.execute("DELETE FROM crm_lead WHERE email_from LIKE '%%profile.example'")
     cr.execute(
         "DELETE FROM res_users WHERE login LIKE 'f%%.profile_%%' RETURNING partner_id"
     )
