@@ -51,12 +51,12 @@ import json
 import multiprocessing
 import os
 import pstats
-import resource
 import subprocess
 import sys
 import time
 
 from benchkit.addon_lib import import_lib, import_testing
+from benchkit.fleet_worker import peak_rss_mb
 from benchkit.mailboxes import allow_loopback, connect_mailbox
 from benchkit.odoo_db import RESULTS_DIR, configure_odoo, install
 from benchkit.proxy import Proxy
@@ -306,7 +306,7 @@ def cpu_seconds(env, dovecot, proxy):
 
 def rss_mb():
     """This process's peak resident memory so far, in MB."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return peak_rss_mb()
 
 
 def run_cron(env, profile_path=None, phases=None):
