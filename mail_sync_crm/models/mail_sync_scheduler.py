@@ -161,43 +161,85 @@ class MailSyncScheduler(models.AbstractModel):
     @api.model
     def _give_turns(self, accounts, sync_round, started, budget, settings):
         """Claim ``accounts`` in order and give each its turn, while the budget
-        lasts, the next ones' IMAP reads done ahead meanwhile."""
+        lasts, the next ones' IMAP reads done ahead meanwhile.
+
+        A mailbox is read ahead only under its lock, taken for it, and only
+        when still due once locked: another process giving turns at the same
+        time (same order) reads ahead and syncs the ones it holds, not the
+        same ones again; a mailbox another process holds, or tried since this
+        run began, is not read ahead here (its claim says BUSY or NOT_DUE, or,
+        free again by then, its turn reads live). The claim takes the lock
+        once more (it counts its holds); the read-ahead's hold is released
+        after the turn."""
         Cron = self.env["ir.cron"]
+        commit = auto_commit()
         window = self.env["mail.sync.news"]._pool_size()
+        held = set()  # the mailboxes this run locked to read them ahead
         # Each mailbox read on its own: a turn drops the ORM cache (rows
-        # written in SQL), and a record read among the run's thousand would
-        # read them all again each time.
-        with imap_read_ahead.ReadAheadPool(
-            window, imap_news.DEFAULT_POLL_SECONDS
-        ) as ahead:
-            for done, account_id in enumerate(accounts.ids):
-                account = accounts.browse(account_id)
-                if not budget.allows_next():
-                    _logger.info(
-                        "mail_sync_crm: run budget of %ss spent, %s mailboxes left "
-                        "to the next run",
-                        budget.seconds,
-                        len(accounts) - done,
+        # written in SQL), and a record read among the run's thousand (or
+        # the read-ahead's window) would read them all again each time.
+        try:
+            with imap_read_ahead.ReadAheadPool(
+                window, imap_news.DEFAULT_POLL_SECONDS
+            ) as ahead:
+                for done, account_id in enumerate(accounts.ids):
+                    account = accounts.browse(account_id)
+                    if not budget.allows_next():
+                        _logger.info(
+                            "mail_sync_crm: run budget of %ss spent, %s mailboxes "
+                            "left to the next run",
+                            budget.seconds,
+                            len(accounts) - done,
+                        )
+                        # Nothing "remaining" for Odoo: it would call this method
+                        # again at once, up to 10 times in the same job, budget
+                        # or not.
+                        Cron._notify_progress(done=done, remaining=0)
+                        break
+                    # the ones after this one (this one's reads are waited for
+                    # anyway)
+                    new = [
+                        following_id
+                        for following_id in accounts.ids[done + 1 : done + 1 + window]
+                        if not ahead.submitted(following_id)
+                    ]
+                    locked = set(
+                        self._try_locks(accounts.browse(new), commit).ids if new else ()
                     )
-                    # Nothing "remaining" for Odoo: it would call this method
-                    # again at once, up to 10 times in the same job, budget or not.
-                    Cron._notify_progress(done=done, remaining=0)
-                    break
-                # the ones after this one (this one's reads are waited for anyway)
-                upcoming = accounts.browse(accounts.ids[done + 1 : done + 1 + window])
-                for following in upcoming:
-                    if not ahead.submitted(following.id):
-                        self._read_ahead(following, ahead, settings)
-                self._claim_turn(
-                    account,
-                    due_before=started,
-                    long_run=process_tuning.long_run,
-                    sync_round=sync_round,
-                    read_ahead=ahead.take(account.id),
-                    imap_settings=settings.get(account.id),
-                    turn_cap=budget.turn_cap(),
-                )
-                Cron._notify_progress(done=done + 1, remaining=len(accounts) - done - 1)
+                    for following_id in new:
+                        following = accounts.browse(following_id)
+                        if following_id in locked and self._is_due(
+                            following, started, sync_round
+                        ):
+                            held.add(following_id)
+                            self._read_ahead(following, ahead, settings)
+                            continue
+                        # another process's, or tried by one since this run began
+                        if following_id in locked:
+                            self._unlock(following)
+                        ahead.skip(following_id)
+                    try:
+                        self._claim_turn(
+                            account,
+                            due_before=started,
+                            long_run=process_tuning.long_run,
+                            sync_round=sync_round,
+                            read_ahead=ahead.take(account.id),
+                            imap_settings=settings.get(account.id),
+                            turn_cap=budget.turn_cap(),
+                        )
+                    finally:
+                        if account_id in held:
+                            held.discard(account_id)
+                            self._unlock(account)
+                    Cron._notify_progress(
+                        done=done + 1, remaining=len(accounts) - done - 1
+                    )
+        finally:
+            if held:
+                if commit:
+                    self.env.cr.rollback()  # the unlocks need a usable transaction
+                self._unlock_all(accounts.browse(sorted(held)))
 
     @api.model
     def _to_sync(self, accounts, sync_round, news, commit):

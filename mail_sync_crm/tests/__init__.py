@@ -46,3 +46,4 @@ from . import test_listener_leases
 from . import test_new_emails
 from . import test_new_emails_ui
 from . import test_attack_round3
+from . import test_fleet_scale

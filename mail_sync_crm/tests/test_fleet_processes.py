@@ -53,12 +53,20 @@ def spy_claim(self, account, *args, **kwargs):
         time.sleep(0.2)
     return outcome
 News._checked, Scheduler._claim_turn = spy_checked, spy_claim
+# the mailboxes whose IMAP reads this racer did ahead of their turns
+from odoo.addons.mail_sync_crm.lib.imap import read_ahead as imap_read_ahead
+read_ahead = []
+submit = imap_read_ahead.ReadAheadPool.submit
+def spy_submit(self, key, *args, **kwargs):
+    read_ahead.append(key)
+    return submit(self, key, *args, **kwargs)
+imap_read_ahead.ReadAheadPool.submit = spy_submit
 env.cr.commit()
 open(os.path.join(ARGS["workdir"], "ready-" + ARGS["name"]), "w").close()
 wait_for(os.path.join(ARGS["workdir"], "go-" + ARGS["round"]))
 env["mail.sync.scheduler"]._cron_sync()
 env.cr.commit()
-result(tried=tried)
+result(tried=tried, read_ahead=read_ahead)
 """
 
 
@@ -109,7 +117,10 @@ class TestFleetAcrossProcesses(OdooProcessCase):
             )
 
     def race(self, name):
-        """The three racers' scheduled runs, started at the same instant."""
+        """The three racers' scheduled runs, started at the same instant: the
+        mailboxes each tried. The IMAP reads done ahead of the turns are
+        divided too: no mailbox is read ahead by two racers (each process
+        reads ahead only the mailboxes it holds)."""
         racers = [
             self.start(RACE, name=racer, round=name, imap_port=self.proxy.port)
             for racer in RACERS
@@ -127,6 +138,14 @@ class TestFleetAcrossProcesses(OdooProcessCase):
             self.assertNotIn("SerializationFailure", log)
             self.assertNotIn("Traceback", log)
             self.assertNotIn(" ERROR ", log)
+        read_ahead = [results["read_ahead"] for results, _log in outcomes]
+        for part in read_ahead:
+            self.assertEqual(len(part), len(set(part)), "read ahead once per racer")
+        everyone = [key for part in read_ahead for key in part]
+        self.assertEqual(
+            len(everyone), len(set(everyone)), f"read ahead by two: {read_ahead}"
+        )
+        self.read_ahead = set(everyone)
         return [set(results["tried"]) for results, _log in outcomes]
 
     def assert_divided(self, tried, accounts):
@@ -159,6 +178,7 @@ class TestFleetAcrossProcesses(OdooProcessCase):
         self.assertEqual(len(accounts), MAILBOXES)
         # The first run: every mailbox's history.
         self.assert_divided(self.race("history"), accounts)
+        self.assertTrue(self.read_ahead, "the histories were read ahead")
         chatter = self.chatter("history")
         self.assertEqual(len(chatter), 3 * MAILBOXES)
         self.assertEqual(set(chatter.values()), {1}, "no message recorded twice")

@@ -8,9 +8,20 @@ Run by the benchmark as ``python -m benchkit.fleet_worker --database DB --log LO
 
 import argparse
 import json
+import os
 import time
 
 from .odoo_db import configure_odoo
+
+
+def peak_rss_mb():
+    """This process's peak resident memory, in MB (``VmHWM``: its own since
+    its exec; ``ru_maxrss`` keeps the forking parent's)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return None
 
 
 def main(argv=None):
@@ -29,7 +40,7 @@ def main(argv=None):
     registry = odoo.modules.registry.Registry(args.database)
     News = registry["mail.sync.news"]
     Scheduler = registry["mail.sync.scheduler"]
-    tried, synced = [], []
+    tried, synced, read_ahead = [], [], []
     checked = News._checked
     claim = Scheduler._claim_turn
 
@@ -43,6 +54,15 @@ def main(argv=None):
             synced.append(account.id)
         return outcome
 
+    from odoo.addons.mail_sync_crm.lib.imap import read_ahead as imap_read_ahead
+
+    submit = imap_read_ahead.ReadAheadPool.submit
+
+    def spy_submit(self, key, *args, **kwargs):
+        read_ahead.append(key)
+        return submit(self, key, *args, **kwargs)
+
+    imap_read_ahead.ReadAheadPool.submit = spy_submit
     News._checked = spy_checked
     Scheduler._claim_turn = spy_claim
     while time.time() < args.start:
@@ -54,6 +74,9 @@ def main(argv=None):
         "seconds": time.perf_counter() - started,
         "tried": tried,
         "synced": synced,
+        "read_ahead": len(read_ahead),
+        "cpu": round(os.times().user + os.times().system, 1),
+        "rss_mb": peak_rss_mb(),
     }
     print(json.dumps(result), flush=True)  # pylint: disable=print-used
 
