@@ -142,6 +142,9 @@ def clone_mailbox(cr, template, count, first=1, tag="f", keep=(), owners=None):
     ``owners``: the users (ids, one per copy, existing) who own the copies
     instead of copies of the template's owner; the mailbox's address and
     logins then have the template owner's login replaced by theirs."""
+    # Table and column names come from _COPIED and the database's own catalogue,
+    # the tag from the caller's code: no value from outside the test harness.
+    # pylint: disable=sql-injection
     params = {"t": template, "first": first, "last": first + count - 1}
     if owners is not None:
         assert len(owners) == count, "one owner per copy"
