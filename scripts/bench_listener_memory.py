@@ -3,7 +3,7 @@
 
 Usage (from the repository root)::
 
-    flock /work/tools/bench.lock .venv/bin/python scripts/bench_listener_memory.py \\
+    .venv/bin/python scripts/bench_listener_memory.py \\
         [--connections 500 1000] [--tls-buffer both|default|small] [--trace]
 
 What it does: a real Dovecot (the limits of ``bench_latency.py``) gets one user

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """What one mailbox's work costs among fleets of different sizes (issue #23).
 
-Usage (from the repository root, under the benchmark lock at 1,000 or more)::
+Usage (from the repository root; at 1,000 or more, with no other benchmark running)::
 
-    flock /work/tools/bench.lock .venv/bin/python scripts/profile_turn.py \\
+    .venv/bin/python scripts/profile_turn.py \\
         [--sizes 10,1000,10000] [--skip-install] [--run] [--explain]
 
 In the database ``mail_sync_profile_turn`` (installed or updated first, the
