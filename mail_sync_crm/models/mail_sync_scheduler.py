@@ -235,10 +235,15 @@ class MailSyncScheduler(models.AbstractModel):
                     Cron._notify_progress(
                         done=done + 1, remaining=len(accounts) - done - 1
                     )
+        except BaseException:
+            if held and commit:
+                # The unlocks need a usable transaction. Only on a failure:
+                # a run that ends (its budget spent) keeps its progress
+                # ("nothing remaining"), or Odoo would run it again at once.
+                self.env.cr.rollback()
+            raise
         finally:
             if held:
-                if commit:
-                    self.env.cr.rollback()  # the unlocks need a usable transaction
                 self._unlock_all(accounts.browse(sorted(held)))
 
     @api.model

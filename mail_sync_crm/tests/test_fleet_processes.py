@@ -81,6 +81,38 @@ wait_for(os.path.join(ARGS["workdir"], "never"))
 """
 
 
+# Odoo's own scheduler calls the sync as _run_job does (a progress record,
+# committed, the callback, a commit). The k-th turn ends 2 k seconds after the
+# first began, so that a budget of 3 s is spent after two turns, whatever this
+# machine's speed, with the next mailboxes held for their reads ahead.
+BUDGET_SPENT = """
+env["ir.config_parameter"].sudo().set_param("mail_sync_crm.cron_budget_seconds", "3")
+env["ir.config_parameter"].sudo().set_param("mail_sync_crm.poll_pool_size", "2")
+Scheduler = type(env["mail.sync.scheduler"])
+claim = Scheduler._claim_turn
+turns = []
+def slow_claim(self, account, *args, **kwargs):
+    first = turns[0][1] if turns else time.monotonic()
+    outcome = claim(self, account, *args, **kwargs)
+    turns.append((account.id, first))
+    time.sleep(max(0, first + 2 * len(turns) - time.monotonic()))
+    return outcome
+Scheduler._claim_turn = slow_claim
+cron = env.ref("mail_sync_crm.ir_cron_mail_sync")
+cron, progress = cron._add_progress()
+env.cr.commit()
+cron._callback(cron.cron_name, cron.ir_actions_server_id.id)
+env.cr.commit()
+progress.invalidate_recordset()
+env.cr.execute(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    " AND classid = 28019 AND objsubid = 2 AND pid = pg_backend_pid()"
+)
+held = env.cr.fetchone()[0]
+result(turns=len(turns), done=progress.done, remaining=progress.remaining, held=held)
+"""
+
+
 @tagged("post_install", "-at_install")
 class TestFleetAcrossProcesses(OdooProcessCase):
     LOGINS = LOGINS
@@ -222,6 +254,21 @@ class TestFleetAcrossProcesses(OdooProcessCase):
         chatter = self.chatter("before-crash")
         self.assertEqual(len(chatter), len(logins))
         self.assertEqual(set(chatter.values()), {1})
+
+    def test_a_run_whose_budget_is_spent_tells_odoo_nothing_remains(self):
+        """Odoo's scheduler runs a job again at once (up to 10 times) while it
+        says work remains: a run that spent its budget says nothing remains,
+        the mailboxes it held for their reads ahead released, and the next
+        scheduled run goes on."""
+        logins = LOGINS[:5]
+        self.deliver(logins, "budget")
+        self.run_odoo(SETUP, lead=LEAD, logins=logins, imap_port=self.proxy.port)
+        results, log = self.start(BUDGET_SPENT, imap_port=self.proxy.port).finish()
+        self.assertNotIn("Traceback", log)
+        self.assertEqual(results["turns"], 2, "the budget lasts two turns")
+        self.assertEqual((results["done"], results["remaining"]), (2, 0))
+        self.assertEqual(results["held"], 0, "the mailboxes read ahead released")
+        self.assertEqual(len(self.chatter("budget")), 2)
 
     def accounts(self):
         return {int(row[0]) for row in self.db.sql("SELECT id FROM mail_sync_account")}
