@@ -84,7 +84,7 @@ run_odoo_tests() { # DB PATH [pytest args...]
   local db=$1 path=$2 rc; shift 2
   : > "$LOG"
   set +e
-  .venv/bin/python -m pytest -p no:cacheprovider -q --odoo-log-level=warn "$@" \
+  .venv/bin/python -m pytest -p no:cacheprovider -q --durations=15 --odoo-log-level=warn "$@" \
     --odoo-config="$CONF" --odoo-database="$db" "$path" ${PYTEST_ARGS:-} | tee .run/pytest-odoo.out
   rc=${PIPESTATUS[0]}
   set -e
