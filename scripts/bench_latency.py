@@ -45,6 +45,7 @@ import time
 
 import bench_fleet
 from benchkit.addon_lib import import_testing
+from benchkit.dovecot_limits import IDLE_FLEET_LIMITS
 from benchkit.odoo_db import CONF, RESULTS_DIR, configure_odoo, install
 from benchkit.proxy import Proxy
 from benchkit.report import out, write_json
@@ -54,25 +55,6 @@ ODOO_LOG = "/tmp/bench-latency-odoo.log"
 INSTALL_LOG = "/tmp/bench-latency-install.log"
 ODOO_BIN = os.path.join(os.environ.get("ODOO_SRC", "/opt/odoo18"), "odoo-bin")
 TARGETS = {"p95": 10.0, "idle_cpu_percent": 5.0, "idle_rss_mb": 300, "takeover": 60}
-# Thousands of IDLE connections at once: one imap-login process serves many TLS
-# clients (Dovecot's "high-performance" mode), and enough imap processes. Every
-# imap process runs as one user (nobody), whose 128 inotify instances (the
-# kernel's default fs.inotify.max_user_instances) serve the first IDLEs only:
-# the others check their folder every mailbox_idle_check_interval (30 s by
-# default, which the 1,000-mailbox run measured as its latency): 1 s here.
-DOVECOT_LIMITS = """
-mailbox_idle_check_interval = 1 secs
-default_client_limit = 20000
-default_process_limit = 5000
-service imap-login {
-  service_count = 0
-  client_limit = 5000
-  process_min_avail = 2
-}
-service imap {
-  process_limit = 5000
-}
-"""
 
 
 def cpu_seconds(pid):
@@ -255,7 +237,7 @@ def run(args):
     results["load_before"] = os.getloadavg()[0]
     registry = prepare(args)
     with contextlib.ExitStack() as stack:
-        dovecot = stack.enter_context(testing.DovecotServer(extra=DOVECOT_LIMITS))
+        dovecot = stack.enter_context(testing.DovecotServer(extra=IDLE_FLEET_LIMITS))
         smtp = stack.enter_context(testing.SmtpServer())
         for n in range(args.mailboxes):
             dovecot.add_user(bench_fleet.login(n), bench_fleet.PASSWORD)

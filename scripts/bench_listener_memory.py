@@ -6,7 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python scripts/bench_listener_memory.py \\
         [--connections 500 1000] [--tls-buffer both|default|small] [--trace]
 
-What it does: a real Dovecot (the limits of ``bench_latency.py``) gets one user
+What it does: a real Dovecot (``benchkit.dovecot_limits``) gets one user
 per two connections; for each count of connections and each TLS read buffer
 (asyncio's default, and the listener's, see
 ``lib/imap/idle.py: small_tls_buffers``) a fresh child process imports
@@ -31,24 +31,10 @@ import sys
 import time
 
 from benchkit.addon_lib import import_lib, import_testing
+from benchkit.dovecot_limits import IDLE_FLEET_LIMITS
 from benchkit.odoo_db import RESULTS_DIR
 from benchkit.report import out, print_rows, write_json
 
-# The benchmark Dovecot's limits: see bench_latency.py (kept in step by hand:
-# importing that script would load Odoo's benchmark helpers).
-DOVECOT_LIMITS = """
-mailbox_idle_check_interval = 1 secs
-default_client_limit = 20000
-default_process_limit = 5000
-service imap-login {
-  service_count = 0
-  client_limit = 5000
-  process_min_avail = 2
-}
-service imap {
-  process_limit = 5000
-}
-"""
 PASSWORD = "bench-secret"
 
 
@@ -183,7 +169,7 @@ def run(args):
         args.tls_buffer
     ]
     runs = []
-    with testing.DovecotServer(extra=DOVECOT_LIMITS) as dovecot:
+    with testing.DovecotServer(extra=IDLE_FLEET_LIMITS) as dovecot:
         for n in range((max(args.connections) + 1) // 2):
             dovecot.add_user(f"mem{n}", PASSWORD)
         for connections in args.connections:

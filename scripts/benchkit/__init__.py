@@ -9,6 +9,8 @@ imports what it shares from here:
 * ``addon_lib``: the addon's ``lib`` without Odoo, for child processes;
 * ``proxy``: the latency proxy in a child process, and its measured round trip;
 * ``smtp``: an SMTP server in a child process;
+* ``dovecot_limits``: the test Dovecot's settings for thousands of IDLE
+  connections (the listener's benchmarks);
 * ``corpus``: the synthetic population and the mailbox filled with its messages;
 * ``crm_data``: the benchmark's salesperson and leads in the database, and
   removing what a previous run synced onto them;
