@@ -179,9 +179,18 @@ class MailSyncScheduler(models.AbstractModel):
         # written in SQL), and a record read among the run's thousand (or
         # the read-ahead's window) would read them all again each time.
         try:
-            with imap_read_ahead.ReadAheadPool(
-                window, imap_news.DEFAULT_POLL_SECONDS
-            ) as ahead:
+            # The process tuned once for the whole run, not for each turn:
+            # each turn's own entry (its history) would freeze the garbage
+            # the turns before it left (the notifications' environments), out
+            # of the collector's reach for the rest of the run; the run
+            # slowed down turn after turn (Odoo looks an environment up among
+            # all those alive).
+            with (
+                process_tuning.long_run(),
+                imap_read_ahead.ReadAheadPool(
+                    window, imap_news.DEFAULT_POLL_SECONDS
+                ) as ahead,
+            ):
                 for done, account_id in enumerate(accounts.ids):
                     account = accounts.browse(account_id)
                     if not budget.allows_next():

@@ -7,13 +7,17 @@ no one who may not read the lead does; a turn that wrote nothing costs no
 query. What a notified browser then fetches is what the user may read: the
 chatter's own route, with their rights (the private email stays private)."""
 
+import gc
 import json
+import weakref
 from datetime import datetime, timedelta
+from unittest import mock
 
 from odoo.tests import tagged
 
 from mail_sync_testing import make_message
 
+from ..store import new_emails
 from ..store.new_emails import NOTIFICATION
 from .common import MailSyncHttpCase, login_password
 from .sync_common import ALICE, BRUNO, SyncCase
@@ -177,6 +181,65 @@ class TestNewEmails(NewEmailsMixin, PastMailMixin, SyncCase):
                 self.salesman_all.partner_id.id: [lead.id],
                 self.salesman.partner_id.id: [lead.id],
             },
+        )
+
+    def test_a_run_frees_what_its_turns_notifications_leave(self):
+        """Issue #23: a scheduled run of thousands of first syncs slowed down
+        turn after turn. Each turn's history tuned the process
+        (``lib/sync/process_tuning.long_run``: ``gc.freeze``), which froze the
+        garbage the turns before it left, the environments of their
+        notifications included (Odoo keeps those in reference cycles), and
+        every environment Odoo looked up walked all of them. In a run, what a
+        turn's notification left is collected while the next turn writes."""
+        second = self.mailbox(self.salesman)
+        self.put(
+            self.salesman_all,
+            "INBOX",
+            self.received(ALICE, "Robots: the quote", user=self.salesman_all),
+        )
+        self.put(self.salesman, "INBOX", self.received(ALICE, "Robots: my notes"))
+        Turn = type(self.env["mail.sync.turn"])
+        take, written = Turn._take, new_emails.written
+        left = []  # weak references to what each turn's notification left
+        checks = []  # while a turn writes: (left before, still alive)
+
+        def notification_envs():
+            return [
+                env
+                for env in self.env.transaction.envs
+                if env.context.get("allowed_company_ids") == []
+            ]
+
+        def turn_then_commit(model, *args, **kwargs):
+            outcome = take(model, *args, **kwargs)
+            self.env.flush_all()
+            self.env.cr.precommit.run()  # the notification, as its commit sends
+            envs = notification_envs()
+            # In a run of thousands of turns they outlive the young
+            # collections of what follows: their garbage waits for a full one.
+            gc.collect(1)
+            left.extend(weakref.ref(env) for env in envs)
+            return outcome
+
+        def writing(*args, **kwargs):
+            gc.collect()
+            checks.append((len(left), sum(ref() is not None for ref in left)))
+            return written(*args, **kwargs)
+
+        with (
+            mock.patch.object(Turn, "_take", turn_then_commit),
+            mock.patch.object(new_emails, "written", writing),
+        ):
+            self.env["mail.sync.scheduler"]._cron_sync()
+        self.assertEqual(len(self.synced(self.lead)), 2, "both turns wrote")
+        self.assertTrue(second.sudo().last_sync_date)
+        self.assertEqual(len(checks), 2)
+        self.assertEqual(checks[0], (0, 0))
+        self.assertGreater(checks[1][0], 0, "the first turn notified someone")
+        self.assertEqual(
+            checks[1][1],
+            0,
+            "the first notification's environments were freed before the run ended",
         )
 
 
