@@ -60,7 +60,8 @@ BUSY_RETRY_SECONDS = (1, 2, 4, 8, 15, 30)  # another process holds the mailbox
 FAILED_TURN_PAUSE_SECONDS = 300  # not watched after a failed turn, doubled...
 FAILED_TURN_PAUSE_CAP = 3600  # ... up to an hour
 TOKEN_RETRY_SECONDS = 60  # a token refresh failed (not a revoked grant)
-TOKEN_MIN_SECONDS = 30  # between two refreshes of one token, at least
+# between two refreshes of a token whose whole life is within the margin
+TOKEN_MIN_SECONDS = 30
 
 
 class Listener:
@@ -360,8 +361,13 @@ class Listener:
                 if expires is None:
                     return  # signs in with a password now
                 left = (expires - fields.Datetime.now()).total_seconds()
-                # just inside the margin, when _access_token refreshes it
-                delay = max(left - margin + 1, TOKEN_MIN_SECONDS)
+                if left > margin:
+                    # just inside the margin, when _access_token refreshes it
+                    delay = left - margin + 1
+                else:
+                    # refreshed just now and due again already: a provider
+                    # giving tokens shorter than the margin; not in a loop
+                    delay = TOKEN_MIN_SECONDS
             await asyncio.sleep(delay)
 
     def _news(self, account_id, folder, status):

@@ -484,6 +484,7 @@ class TestListenerOAuth(ListenerCase):
     def test_the_token_is_refreshed_before_it_expires_without_reconnecting(self):
         # 5 minutes is lib.oauth's margin: the token is due in 12 s.
         self.connect_oauth(expires_in=5 * 60 + 12)
+        due = time.monotonic() + 12
         before = self.refreshes()
         listener = self.listener("oauth-keeper")
         self.wait_until(lambda: self.watching(listener, 2), "the watches")
@@ -491,6 +492,7 @@ class TestListenerOAuth(ListenerCase):
         self.wait_until(
             lambda: self.refreshes() > before, "the refresh ahead of the expiry", 40
         )
+        self.assertLess(time.monotonic() - due, 6, "refreshed when it became due")
         # Refreshed once, by the listener, while its watches kept their
         # connections (the refresh token rotated: the mailbox is not "changed").
         time.sleep(2)
