@@ -182,13 +182,6 @@ def _shared(capabilities):
     return _CAPABILITIES.setdefault(key, key)
 
 
-@functools.lru_cache(maxsize=2)
-def _tls_context(allow_self_signed):
-    """One client context per kind for every watch of the process: loading the
-    system's trusted certificates costs ~45 ms and ~1 MB each time."""
-    return tls.make_context(allow_self_signed)
-
-
 @functools.lru_cache(maxsize=1)
 def _client_class():
     """aioimaplib's client, whose connection :func:`_open` makes (the host
@@ -298,7 +291,7 @@ async def _connect(settings, config, lost):
     context = (
         None
         if settings.encryption == "none"
-        else _tls_context(settings.allow_self_signed)
+        else tls.shared_context(settings.allow_self_signed)
     )
     client = _client_class()(
         host=settings.host,

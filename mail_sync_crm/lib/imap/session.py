@@ -103,14 +103,6 @@ def find_sent_folder(folders) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=2)
-def _tls_context(allow_self_signed: bool):
-    """``tls.make_context``, made once per process: loading the system's trusted
-    certificates takes ~45 ms, more than a whole incremental sync's Odoo work.
-    (A context holds no connection state; it is shared by every session.)"""
-    return tls.make_context(allow_self_signed)
-
-
 class ImapSession:
     """``with ImapSession(settings) as session:`` a logged-in imapclient client in
     ``session.client``; every failure surfaces as a classified ``MailSyncError``.
@@ -159,7 +151,9 @@ class ImapSession:
 
     def open(self):
         s = self.settings
-        context = host_policy.named_context(_tls_context(s.allow_self_signed), s.host)
+        context = host_policy.named_context(
+            tls.shared_context(s.allow_self_signed), s.host
+        )
         try:
             client = connect_within(
                 self.deadline,

@@ -11,6 +11,10 @@ deadline; what was checkpointed stays.
 """
 
 import contextlib
+import heapq
+import itertools
+import os
+import queue
 import socket
 import threading
 import time
@@ -60,30 +64,125 @@ def _shutdown(sock) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class _Watch:
+    """The one thread of the process that fires every armed
+    :class:`Watchdog` at its deadline (a heap ordered by when each is due),
+    started on the first arm and again in a forked child. One thread for
+    all: a check for news opens thousands of connections a run, and a timer
+    thread each cost more CPU than the rest of the connection's Python."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """Empty, with no thread (a forked child has none of its parent's)."""
+        self._cond = threading.Condition(threading.Lock())
+        self._heap = []  # (monotonic time due, order, Watchdog)
+        self._order = itertools.count()
+        self._thread = None
+
+    def arm(self, dog, when):
+        with self._cond:
+            heapq.heappush(self._heap, (when, next(self._order), dog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="mail-sync-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is dog:
+                self._cond.notify()  # due before the one the thread waits for
+
+    def _run(self):
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].sock is None:
+                    heapq.heappop(self._heap)  # cancelled
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                when, _order, dog = self._heap[0]
+                wait = when - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                dog._fire()
+
+
+_WATCH = _Watch()
+os.register_at_fork(after_in_child=_WATCH.reset)
+
+
 class Watchdog:
     """Shuts ``sock`` down when ``deadline`` passes, unless cancelled first."""
 
     def __init__(self, deadline: Deadline, sock):
         self.fired = False
-        self.timer = threading.Timer(deadline.remaining(), self._fire, args=(sock,))
-        self.timer.daemon = True
-        self.timer.name = "mail-sync-watchdog"
-        self.timer.start()
+        self.sock = sock
+        _WATCH.arm(self, time.monotonic() + deadline.remaining())
 
-    def _fire(self, sock):
-        self.fired = True
-        _shutdown(sock)
+    def _fire(self):
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            self.fired = True
+            _shutdown(sock)
 
     def cancel(self):
-        self.timer.cancel()
+        self.sock = None  # the watch thread drops it when it comes up
+
+
+class _Helpers:
+    """Threads that run :func:`connect_within`'s connects, each reused once its
+    connect ends (a new one only when none is free; an unused one ends after
+    a minute). A connect the deadline gave up on keeps its thread until the
+    socket's own timeout, as it would keep a thread of its own."""
+
+    IDLE_SECONDS = 60.0
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        """No thread (a forked child has none of its parent's)."""
+        self._lock = threading.Lock()
+        self._free = []  # queue.SimpleQueue of each idle thread
+
+    def run(self, function):
+        with self._lock:
+            inbox = self._free.pop() if self._free else None
+        if inbox is None:
+            inbox = queue.SimpleQueue()
+            threading.Thread(
+                target=self._serve, args=(inbox,), name="mail-sync-connect", daemon=True
+            ).start()
+        inbox.put(function)
+
+    def _serve(self, inbox):
+        while True:
+            try:
+                function = inbox.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if inbox not in self._free:
+                        continue  # just handed a connect: take it
+                    self._free.remove(inbox)
+                return
+            function()
+            with self._lock:
+                self._free.append(inbox)
+
+
+_HELPERS = _Helpers()
+os.register_at_fork(after_in_child=_HELPERS.reset)
 
 
 def connect_within(deadline: Deadline | None, connect, close):
     """``connect()`` (which returns a client), given up when ``deadline`` passes
     first: a server may drip its greeting or its TLS handshake, and the socket
     being read is not known until ``connect()`` returns. It runs in a helper
-    thread; when the deadline wins, the client it still makes is ``close``d
-    as soon as it exists, and the deadline's error is raised."""
+    thread (reused, see :class:`_Helpers`); when the deadline wins, the client
+    it still makes is ``close``d as soon as it exists, and the deadline's
+    error is raised."""
     if deadline is None:
         return connect()
     outcome = {}
@@ -105,7 +204,7 @@ def connect_within(deadline: Deadline | None, connect, close):
         finally:
             done.set()
 
-    threading.Thread(target=run, name="mail-sync-connect", daemon=True).start()
+    _HELPERS.run(run)
     done.wait(deadline.remaining())
     with lock:
         if "client" not in outcome and "error" not in outcome:

@@ -81,7 +81,7 @@ def _open(settings: SmtpSettings, deadline: Deadline | None):
     """(connection, certificate fingerprint, watchdog or None): see
     :func:`open_smtp`."""
     s = settings
-    context = host_policy.named_context(tls.make_context(s.allow_self_signed), s.host)
+    context = host_policy.named_context(tls.shared_context(s.allow_self_signed), s.host)
     conn = watchdog = None
     try:
         conn = connect_within(deadline, lambda: _connect(s, context), _close)
