@@ -36,7 +36,7 @@ bench:            ## benchmarks (figures in docs/benchmarks.rst)
 MAILBOXES ?= 1000
 bench-fleet:      ## the scheduled sync over MAILBOXES=1000 small mailboxes (~25 min at 1,000; CONNECT_SAMPLE=50: the others created in bulk; docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null
-	.venv/bin/python scripts/bench_fleet.py --mailboxes $(MAILBOXES) $(if $(CONNECT_SAMPLE),--connect-sample $(CONNECT_SAMPLE))
+	.venv/bin/python scripts/bench_fleet.py --mailboxes $(MAILBOXES) $(if $(CONNECT_SAMPLE),--connect-sample $(CONNECT_SAMPLE)) $(BENCH_ARGS)
 
 bench-past-mail:  ## a new lead's past emails across 10 mailboxes of 10,000 messages (~2 min; docs/benchmarks.rst)
 	scripts/setup.sh >/dev/null

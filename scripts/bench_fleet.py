@@ -5,9 +5,10 @@ Usage (from the repository root; ``make bench-fleet`` runs it with the defaults)
 
     .venv/bin/python scripts/bench_fleet.py [--mailboxes 1000] [--messages 20]
         [--rtt 0.02] [--new-share 0.1] [--skip-install] [--profile]
-        [--connect-sample 50]
+        [--connect-sample 50] [--dovecot-performance] [--pool-size 32]
 
-(``make bench-fleet MAILBOXES=3000 CONNECT_SAMPLE=50``.)
+(``make bench-fleet MAILBOXES=3000 CONNECT_SAMPLE=50``; ``BENCH_ARGS="..."``
+passes any other option.)
 
 What it does: a real Dovecot gets ``--mailboxes`` users of ``--messages``
 messages each (Inbox, written straight into the Maildirs; a quarter of them
@@ -135,8 +136,9 @@ def open_env(stack):
     return api.Environment(cr, SUPERUSER_ID, {})
 
 
-def reset(env, n_mailboxes):
-    """No mailbox, no synced chatter; the users and leads (made once) kept."""
+def reset(env, n_mailboxes, pool_size=None):
+    """No mailbox, no synced chatter; the users and leads (made once) kept;
+    the check's pool of ``pool_size`` connections (None: the default)."""
     from odoo import Command
 
     cr = env.cr
@@ -178,6 +180,7 @@ def reset(env, n_mailboxes):
         )
     params = env["ir.config_parameter"].sudo()
     params.set_param("mail_sync_crm.cron_budget_seconds", "3600")
+    params.set_param("mail_sync_crm.poll_pool_size", str(pool_size or ""))
     allow_loopback(env)  # the bench's servers are on loopback
     cr.commit()  # pylint: disable=invalid-commit
 
@@ -464,7 +467,8 @@ def run(args):
         stack.callback(proxy.stop)
         configure_odoo(DB, ODOO_LOG)
         env = open_env(stack)
-        reset(env, args.mailboxes)
+        reset(env, args.mailboxes, args.pool_size)
+        results["pool_size"] = env["mail.sync.news"]._pool_size()
 
         cpu = {}  # phase: CPU seconds of this process, its database backend,
         # Dovecot (every process) and the latency proxy
@@ -687,6 +691,13 @@ def main(argv=None):
         dest="two_first_run",
         action="store_false",
         help="skip the first run (every history again) for two processes",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="IMAP connections at once of a process's check for news (system "
+        "parameter mail_sync_crm.poll_pool_size; default: the addon's, 16)",
     )
     parser.add_argument(
         "--connect-sample",

@@ -67,10 +67,11 @@ class MailSyncConnector(models.AbstractModel):
         return _host_policy((setting or "").strip())
 
     @api.model
-    def _imap_settings(self, account):
+    def _imap_settings(self, account, signs_in=None):
         """The IMAP settings of ``account`` with the password (or access token)
         in clear; raises a MailSyncError when none is stored or it cannot be
-        decrypted. A run builds them once per mailbox and passes them on."""
+        decrypted. A run builds them once per mailbox and passes them on
+        (:meth:`_imap_settings_of`). ``signs_in``: see :meth:`_credentials`."""
         account.ensure_one()
         host = (account.imap_host or "").strip()
         return imap_session.ImapSettings(
@@ -87,8 +88,30 @@ class MailSyncConnector(models.AbstractModel):
                 "imap",
                 host,
                 account.imap_port,
+                signs_in,
             ),
         )
+
+    @api.model
+    def _imap_settings_of(self, accounts):
+        """{mailbox id: its IMAP settings, or the MailSyncError building them
+        raised}: :meth:`_imap_settings` of each of ``accounts``, with the OAuth
+        tokens looked up and the key read once for all of them (a check for
+        news builds thousands in a run)."""
+        oauth = self.env["mail.sync.oauth.token"]._signing_in(accounts)
+        try:
+            key = self.env["mail.sync.secret.key"]._key()
+        except errors.MailSyncError:
+            key = None  # each mailbox's own read says why, as alone
+        built = {}
+        for account in accounts:
+            try:
+                built[account.id] = self._imap_settings(
+                    account, (account.id in oauth, key)
+                )
+            except errors.MailSyncError as err:
+                built[account.id] = err
+        return built
 
     @api.model
     def _smtp_settings(self, account):
@@ -115,11 +138,14 @@ class MailSyncConnector(models.AbstractModel):
         )
 
     @api.model
-    def _credentials(self, account, login, field, side, host, port):
+    def _credentials(self, account, login, field, side, host, port, signs_in=None):
         """How the session signs in: an OAuth mailbox with its address and an
         access token (``mail.sync.oauth.token``), any other with ``login`` and
-        the stored password of ``field``."""
-        if account._mail_sync_uses_oauth():
+        the stored password of ``field``. ``signs_in``: (whether it uses OAuth,
+        the secrets' key or None) when the caller looked them up for many
+        mailboxes at once; looked up here otherwise."""
+        uses_oauth, key = signs_in or (account._mail_sync_uses_oauth(), None)
+        if uses_oauth:
             return {
                 "login": (account.email or "").strip(),
                 "password": "",
@@ -129,12 +155,14 @@ class MailSyncConnector(models.AbstractModel):
             }
         return {
             "login": login,
-            "password": self._password(account, field, side, host, port),
+            "password": self._password(account, field, side, host, port, key),
         }
 
     @api.model
-    def _password(self, account, field, side, host, port):
-        password = self.env["mail.sync.secret.key"]._read(account, field, side=side)
+    def _password(self, account, field, side, host, port, key=None):
+        password = self.env["mail.sync.secret.key"]._read(
+            account, field, side=side, key=key
+        )
         if not password:
             raise errors.MailSyncError(
                 "password_missing", f"no {field}", side=side, host=host, port=port

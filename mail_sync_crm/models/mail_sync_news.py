@@ -84,16 +84,20 @@ class MailSyncNews(models.AbstractModel):
             [accounts.ids],
         )
         holding = {row[0] for row in self.env.cr.fetchall()}
+        checkable = accounts.filtered(
+            lambda a: (
+                a.sync_historical_done
+                and a.id not in holding
+                and all(a.folder_ids.mapped("uidvalidity"))
+            )
+        )
         scheduler = self.env["mail.sync.scheduler"]
+        scheduler._build_imap_settings(checkable, settings)
+        checkable_ids = set(checkable.ids)
         targets = []
         for account in accounts:
-            folders = account.folder_ids
             target = None
-            if (
-                account.sync_historical_done
-                and account.id not in holding
-                and all(folders.mapped("uidvalidity"))
-            ):
+            if account.id in checkable_ids:
                 imap = scheduler._imap_settings(account, settings)
                 if not isinstance(imap, errors.MailSyncError):
                     target = imap_news.PollTarget(
@@ -101,7 +105,7 @@ class MailSyncNews(models.AbstractModel):
                         imap,
                         tuple(
                             imap_news.KnownFolder(f.name, f.uidvalidity, f.last_uid)
-                            for f in folders
+                            for f in account.folder_ids
                         ),
                     )
             targets.append(target)
@@ -119,8 +123,11 @@ class MailSyncNews(models.AbstractModel):
             self.env.cr.commit()  # pylint: disable=invalid-commit  # a fresh snapshot
         turn = self.env["mail.sync.turn"]
         tried = idle.browse([account.id for account, _err in failed]) | idle
+        # Bookkeeping of no tracked field: Odoo's tracking would read and
+        # compare every mailbox's state for nothing (a run writes thousands).
+        quiet = tried.with_context(tracking_disable=True)
         for moment in {begun[key] for key in tried.ids}:
-            tried.filtered(lambda a, m=moment: begun[a.id] == m).write(
+            quiet.filtered(lambda a, m=moment: begun[a.id] == m).write(
                 {"last_attempt_date": moment, "sync_round": sync_round}
             )
         if idle:

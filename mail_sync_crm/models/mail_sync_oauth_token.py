@@ -69,6 +69,16 @@ class MailSyncOAuthToken(models.Model):
         return self.sudo().search([("account_id", "=", account.id)], limit=1)
 
     @api.model
+    def _signing_in(self, accounts):
+        """The ids of those of ``accounts`` that sign in with OAuth tokens."""
+        # sudo: which of these mailboxes (by id) have a token row, for the addon's own
+        # sign-in; only their ids come back, never a token.
+        rows = self.sudo().search_fetch(
+            [("account_id", "in", accounts.ids)], ["account_id"]
+        )
+        return set(rows.account_id.ids)
+
+    @api.model
     def _erase(self, accounts):
         """The tokens of ``accounts`` go (their address or provider changed:
         the tokens were the consent of another account)."""

@@ -159,6 +159,14 @@ class MailSyncScheduler(models.AbstractModel):
         return settings[account.id]
 
     @api.model
+    def _build_imap_settings(self, accounts, settings):
+        """Build the IMAP settings of those of ``accounts`` that have none in
+        ``settings`` yet, all at once (``mail.sync.connector._imap_settings_of``)."""
+        missing = accounts.filtered(lambda a: a.id not in settings)
+        if missing:
+            settings.update(self.env["mail.sync.connector"]._imap_settings_of(missing))
+
+    @api.model
     def _give_turns(self, accounts, sync_round, started, budget, settings):
         """Claim ``accounts`` in order and give each its turn, while the budget
         lasts, the next ones' IMAP reads done ahead meanwhile.
@@ -231,7 +239,6 @@ class MailSyncScheduler(models.AbstractModel):
                         self._claim_turn(
                             account,
                             due_before=started,
-                            long_run=process_tuning.long_run,
                             sync_round=sync_round,
                             read_ahead=ahead.take(account.id),
                             imap_settings=settings.get(account.id),
@@ -367,7 +374,8 @@ class MailSyncScheduler(models.AbstractModel):
                     values["sync_round"] = sync_round
                 if reset_backoff:
                     values.update(auth_failure_count=0, next_attempt_date=False)
-                account.write(values)
+                # bookkeeping of no tracked field (see mail.sync.news._checked)
+                account.with_context(tracking_disable=True).write(values)
                 if commit:
                     cr.commit()  # pylint: disable=invalid-commit  # the attempt shows
                 outcome = self.env["mail.sync.turn"]._take(

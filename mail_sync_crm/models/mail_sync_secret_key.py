@@ -207,11 +207,12 @@ class MailSyncSecretKey(models.AbstractModel):
         account.sudo().write({field: crypto.encrypt(key, plaintext)})
 
     @api.model
-    def _read(self, account, field, side=None):
+    def _read(self, account, field, side=None, key=None):
         """The secret ``field`` of ``account`` in clear ("" when none). Raises a
         classified MailSyncError (``secret_key_unavailable`` /
         ``secret_key_mismatch``) when it cannot be decrypted: a key problem,
-        never a wrong password."""
+        never a wrong password. ``key``: :meth:`_key`, when the caller read it
+        for many mailboxes in this transaction; read here otherwise."""
         account.ensure_one()
         # sudo: read-only: this mailbox's stored secret, decrypted for its own IMAP and
         # SMTP sessions (mail.sync.connector._password); never returned to a client.
@@ -219,7 +220,7 @@ class MailSyncSecretKey(models.AbstractModel):
         if not token:
             return ""
         return self._decrypt(
-            key=self._key(),
+            key=key or self._key(),
             token=token,
             what=f"the stored {field}",
             account=account,

@@ -71,9 +71,10 @@ class MailSyncTurn(models.AbstractModel):
         processes kept recording the same mail at the same time. A turn cut
         by its deadline keeps what it checkpointed (the next turn resumes
         from there); it is an error only when it got nowhere. ``long_run``:
-        entered around a folder's run of more than one batch (the scheduled
-        run passes
-        ``lib.process_tuning.long_run``, which tunes the whole process).
+        entered around a folder's run of more than one batch by a turn given
+        alone (a queue_job job passes ``lib.process_tuning.long_run``, which
+        tunes the whole process; a scheduled run tunes it once for all its
+        turns).
         ``read_ahead``: what the run read ahead for this mailbox
         (``lib.imap_read_ahead``), answered from before the server;
         ``imap_settings``: the mailbox's settings as the run built them (built
@@ -339,7 +340,10 @@ class MailSyncTurn(models.AbstractModel):
     @api.model
     def _succeeded(self, accounts):
         """The turns of ``accounts`` worked (or their check found no news)."""
-        accounts.write({"last_sync_date": fields.Datetime.now()})
+        # Bookkeeping of no tracked field (see mail.sync.news._checked).
+        accounts.with_context(tracking_disable=True).write(
+            {"last_sync_date": fields.Datetime.now()}
+        )
         self._reset_backoff(accounts)
         self._record_success(accounts)
 

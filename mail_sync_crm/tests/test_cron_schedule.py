@@ -140,9 +140,9 @@ class TestCronSchedule(ScheduledSyncCase):
         imap_settings = Connector._imap_settings
         built = []
 
-        def spy(connector, account):
+        def spy(connector, account, signs_in=None):
             built.append(account.id)
-            return imap_settings(connector, account)
+            return imap_settings(connector, account, signs_in)
 
         first, second = self.mailbox(self.salesman), self.mailbox(self.salesman_all)
         Scheduler = self.env["mail.sync.scheduler"]

@@ -100,6 +100,52 @@ class TestOAuthTokens(OAuthCase):
         with self.assertRaises(oauth.OAuthInvalidGrant):
             self.env["mail.sync.oauth"]._client("google").refresh(old_refresh)
 
+    def test_a_batch_of_mailboxes_signs_in_with_its_own_secrets(self):
+        """The check for news builds the sign-in of a batch of mailboxes at
+        once: the OAuth mailbox gets its access token, each password mailbox
+        its own password, and a batch of seven takes no more SQL statements
+        than a batch of two (no token look-up or key read per mailbox)."""
+        oauth_account = self.connected()
+        passwords = {}
+        for i in range(6):
+            user = self._user(f"batch_{i}", "sales_team.group_sale_salesman")
+            account = self.make_account(user, imap_password=f"pw-{i}-{user.login}")
+            passwords[account.id] = f"pw-{i}-{user.login}"
+        accounts = self.env["mail.sync.account"].browse([oauth_account.id, *passwords])
+        # each one's history synced: a check for news, not a turn, is next
+        accounts.folder_ids.unlink()
+        self.env["mail.sync.folder"].create(
+            [
+                {
+                    "account_id": account.id,
+                    "name": "INBOX",
+                    "direction": "in",
+                    "uidvalidity": 1,
+                    "historical_done": True,
+                }
+                for account in accounts
+            ]
+        )
+        _refresh, access = self.stored(oauth_account)
+        news = self.env["mail.sync.news"]
+
+        def statements(batch):
+            self.env.flush_all()
+            self.env.invalidate_all()
+            before = self.env.cr.sql_log_count
+            targets = news._targets(batch, {})
+            return self.env.cr.sql_log_count - before, targets
+
+        statements(accounts[:1])  # what is read once per process (cached)
+        few, _targets = statements(accounts[:2])
+        many, targets = statements(accounts)
+        self.assertEqual(few, many)
+        signed_in = {t.key: t.settings for t in targets}
+        self.assertEqual(signed_in[oauth_account.id].access_token, access)
+        self.assertEqual(signed_in[oauth_account.id].password, "")
+        self.assertEqual({key: signed_in[key].password for key in passwords}, passwords)
+        self.assertFalse(any(signed_in[key].access_token for key in passwords))
+
     def test_revoked_grant_is_an_error_saying_connect_again(self):
         account = self.connected()
         self.auth.revoke_user(self.salesman.email)
