@@ -3,8 +3,8 @@
 # plain pytest over lib/ tests (on the .venv's Python and, at the same time, on every other
 # one of 3.10-3.12 present: scripts/lib_tests.sh; they run while the databases are
 # installed and the web assets compiled, and their output is printed after), then
-# pytest-odoo over the addon's tests (those of real Odoo processes in a pytest of their
-# own at the same time), then over the queue_job glue module's tests in a database of their own, where OCA
+# pytest-odoo over the addon's tests,
+# then over the queue_job glue module's tests in a database of their own, where OCA
 # queue_job is installed (the main one keeps testing the addon without it). Each pytest
 # run ends with its summary line; a failure of either fails make test.
 set -euo pipefail
@@ -84,51 +84,27 @@ queue_job_db_pid=$!
 trap 'kill "$queue_job_db_pid" 2>/dev/null || true' EXIT
 
 status=0
-# Odoo logs its warnings and errors to the pass's log file (pytest-odoo would silence
-# all but CRITICAL). A failing pass prints the server side too (an HTTP 500 behind a
-# tour's error): the ERROR/CRITICAL lines of that pass's Odoo log, then its summary.
-run_odoo_tests() { # CONF DB OUT [pytest args and paths...]
-  local conf=$1 db=$2 out=$3 log rc; shift 3
-  log=$(conf_get "$conf" logfile)
-  : > "$log"
+say "pytest-odoo: mail_sync_crm/tests (database $DB)"
+# Odoo logs its warnings and errors to $LOG (pytest-odoo would silence all but
+# CRITICAL). A failing pass prints the server side too (an HTTP 500 behind a tour's
+# error): the ERROR/CRITICAL lines of that pass's Odoo log, then its summary again.
+LOG=$(conf_get "$CONF" logfile)
+run_odoo_tests() { # DB PATH [pytest args...]
+  local db=$1 path=$2 rc; shift 2
+  : > "$LOG"
   set +e
   .venv/bin/python -m pytest -p no:cacheprovider -q --durations=15 --odoo-log-level=warn "$@" \
-    --odoo-config="$conf" --odoo-database="$db" ${PYTEST_ARGS:-} | tee "$out"
+    --odoo-config="$CONF" --odoo-database="$db" "$path" ${PYTEST_ARGS:-} | tee .run/pytest-odoo.out
   rc=${PIPESTATUS[0]}
   set -e
   if [ "$rc" -ne 0 ]; then
-    say "the Odoo log's errors during this pass ($log), last 60 lines of them with context:"
-    grep -nE -A12 '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$log" | tail -n 60 || true
-    tail -n 1 "$out"
+    say "the Odoo log's errors during this pass ($LOG), last 60 lines of them with context:"
+    grep -nE -A12 '^[0-9-]+ [0-9:,]+ [0-9]+ (ERROR|CRITICAL) ' "$LOG" | tail -n 60 || true
+    tail -n 1 .run/pytest-odoo.out
   fi
   return "$rc"
 }
-
-# The tests of real Odoo processes (listeners, workers racing) mostly wait on those
-# processes: they run in a pytest of their own beside the main pass, each class on a
-# throwaway copy of the test database (tests/odoo_processes.py), with an Odoo log of
-# their own; their output is printed after the main pass, and their failure fails it.
-PROCESS_TESTS="mail_sync_crm/tests/test_listener_processes.py mail_sync_crm/tests/test_fleet_processes.py"
-PROCESS_CONF=.run/test-processes.conf
-sed -e "s#^logfile = .*#logfile = $ROOT/.run/test-processes.log#" "$CONF" > "$PROCESS_CONF"
-say "pytest-odoo: $PROCESS_TESTS (database copies of $DB, in the background)"
-# shellcheck disable=SC2086  # the paths are words
-run_odoo_tests "$PROCESS_CONF" "$DB" .run/pytest-odoo-processes.out $PROCESS_TESTS \
-  > .run/pytest-processes.log 2>&1 &
-process_tests_pid=$!
-trap 'kill "$queue_job_db_pid" "$process_tests_pid" 2>/dev/null || true' EXIT
-
-say "pytest-odoo: mail_sync_crm/tests but those (database $DB)"
-ignored=()
-for path in $PROCESS_TESTS; do ignored+=("--ignore=$path"); done
-run_odoo_tests "$CONF" "$DB" .run/pytest-odoo.out --odoo-http "${ignored[@]}" \
-  mail_sync_crm/tests || status=$?
-
-say "pytest-odoo: $PROCESS_TESTS (output of the background run)"
-process_status=0
-wait "$process_tests_pid" || process_status=$?
-cat .run/pytest-processes.log
-[ "$process_status" -eq 0 ] || status=$process_status
+run_odoo_tests "$DB" mail_sync_crm/tests --odoo-http || status=$?
 
 queue_job_db_status=0
 wait "$queue_job_db_pid" || queue_job_db_status=$?
@@ -139,6 +115,5 @@ if [ "$queue_job_db_status" -ne 0 ]; then
   exit "$queue_job_db_status"
 fi
 say "pytest-odoo: mail_sync_crm_queue_job/tests (database $QUEUE_JOB_DB, with OCA queue_job)"
-run_odoo_tests "$CONF" "$QUEUE_JOB_DB" .run/pytest-odoo.out mail_sync_crm_queue_job/tests \
-  || status=$?
+run_odoo_tests "$QUEUE_JOB_DB" mail_sync_crm_queue_job/tests || status=$?
 exit $status

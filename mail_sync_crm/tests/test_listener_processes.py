@@ -482,10 +482,9 @@ class TestListenerOAuth(ListenerCase):
         return message_id
 
     def test_the_token_is_refreshed_before_it_expires_without_reconnecting(self):
-        # 5 minutes is lib.oauth's margin: the token is due in 20 s (time for
-        # the listener to start and watch on a loaded machine).
-        self.connect_oauth(expires_in=5 * 60 + 20)
-        due = time.monotonic() + 20
+        # 5 minutes is lib.oauth's margin: the token is due in 12 s.
+        self.connect_oauth(expires_in=5 * 60 + 12)
+        due = time.monotonic() + 12
         before = self.refreshes()
         listener = self.listener("oauth-keeper")
         self.wait_until(lambda: self.watching(listener, 2), "the watches")
