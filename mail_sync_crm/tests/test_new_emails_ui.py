@@ -40,6 +40,10 @@ class TestNewEmailsUi(MailSyncHttpCase):
         account = self.connected_account(owner)
         self.env["mail.sync.scheduler"]._claim_turn(account.sudo())  # its history
         typed = hashable(channel_with_db(self.env.cr.dbname, TYPED_CHANNEL))
+        # The thread reads no record of the test's own environment: the tour
+        # clears its cache, and a read would run on the test's cursor without
+        # the test lock, beside a request or the websocket's poll.
+        login, email, account_id = owner.login, owner.email, account.id
         failures = []
 
         def listener_turn():
@@ -53,14 +57,12 @@ class TestNewEmailsUi(MailSyncHttpCase):
                 else:
                     raise AssertionError("the tour never got to typing")
                 self.imap.append(
-                    owner.login,
-                    "INBOX",
-                    make_message(ALICE, owner.email, subject=SUBJECT),
+                    login, "INBOX", make_message(ALICE, email, subject=SUBJECT)
                 )
                 with self.registry.cursor() as cr:
                     env = api.Environment(cr, SUPERUSER_ID, {})
                     outcome = env["mail.sync.scheduler"]._claim_turn(
-                        env["mail.sync.account"].browse(account.id)
+                        env["mail.sync.account"].browse(account_id)
                     )
                     if outcome is not None:
                         raise AssertionError(f"the turn ended with {outcome}")
