@@ -2,6 +2,7 @@
 """Shared set-up of the Odoo tests: real Dovecot and SMTP servers, users per role."""
 
 import contextlib
+import threading
 import xmlrpc.client
 
 from odoo import Command, http
@@ -65,6 +66,38 @@ class MailSyncSetup:
             cls.env, login="portal_ms", groups="base.group_portal"
         )
         cls.other_company_user = cls._user("other_co", crm, company=cls.company_2)
+
+    def setUp(self):
+        super().setUp()
+        self._guard_test_cursor()
+
+    def _guard_test_cursor(self):
+        """A thread of a test (a listener's turn, a worker) that reads a record
+        of the test's own environment runs SQL on the test's cursor without
+        the test lock, interleaved with the HTTP server's requests on the same
+        connection: such a test fails now and then, far from its cause ("no
+        results to fetch" in a websocket's poll). Here it fails at once, with
+        its reason. A thread opens its own cursor (``registry.cursor()``,
+        which takes the lock) and is handed plain values."""
+        main = threading.current_thread()
+        registry, cr = self.registry, self.cr
+
+        def guarded(*args, **kwargs):
+            lock = getattr(registry, "test_lock", None)
+            if (
+                threading.current_thread() is not main
+                and lock is not None
+                and not lock._is_owned()  # pylint: disable=protected-access
+            ):
+                raise AssertionError(
+                    f"thread {threading.current_thread().name!r} used the test's "
+                    "cursor without the test lock: open one with "
+                    "registry.cursor() and read no record of the test's "
+                    "environment there"
+                )
+            return type(cr).execute(cr, *args, **kwargs)
+
+        self.patch(cr, "execute", guarded)
 
     @classmethod
     def _user(cls, login, groups, company=None):
