@@ -31,6 +31,7 @@ from . import res_partner
 from . import mail_message
 from . import ir_attachment
 from . import ir_http
+from . import ir_websocket
 from . import mail_sync_quota_override
 from . import mail_sync_send_event
 from . import ir_mail_server

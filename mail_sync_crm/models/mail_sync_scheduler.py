@@ -189,7 +189,7 @@ class MailSyncScheduler(models.AbstractModel):
         try:
             # The process tuned once for the whole run, not for each turn:
             # each turn's own entry (its history) would freeze the garbage
-            # the turns before it left (the notifications' environments), out
+            # the turns before it left (environments in reference cycles), out
             # of the collector's reach for the rest of the run; the run
             # slowed down turn after turn (Odoo looks an environment up among
             # all those alive).

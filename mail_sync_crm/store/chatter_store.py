@@ -588,9 +588,7 @@ class MailSyncStore(HeldMessages, SyncStore):
         # What colleagues may not see moves to the vault, in this transaction.
         self.env["mail.sync.content"]._mail_sync_protect(self.account, created)
         # The chatters open on these leads follow, once this is committed.
-        new_emails.written(
-            self.env, self.account.user_id.id, {lead for _item, lead, _key in pairs}
-        )
+        new_emails.written(self.env, {lead for _item, lead, _key in pairs})
 
     def _write_bodies(self, messages, bodies, safe_bodies):
         """Store ``bodies`` ({index in ``messages``: html}) sanitised once by the

@@ -14,7 +14,7 @@ from odoo.tests import JsonRpcException, get_db_name, new_test_user, tagged
 from mail_sync_testing import make_message
 
 from ..models.mail_sync_account import OWNER_FIELDS
-from ..store.new_emails import NOTIFICATION
+from ..store.new_emails import CHANNEL_PREFIX, NOTIFICATION
 from .common import MailSyncHttpCase, login_password
 
 DIANA = "diana.secret@client.example.com"
@@ -247,8 +247,9 @@ class TestRound3Rpc(MailSyncHttpCase):
         )
 
     def bus_rows(self):
-        """{partner id: [lead ids]} of the notifications the sync wrote."""
-        found = {}
+        """[lead id] of the notifications the sync wrote, each on its lead's
+        own channel."""
+        found = []
         for row in (
             self.env["bus.bus"]
             .sudo()
@@ -257,9 +258,11 @@ class TestRound3Rpc(MailSyncHttpCase):
             message = json.loads(row.message)
             if message["type"] != NOTIFICATION:
                 continue
-            _db, model, partner = json.loads(row.channel)
-            self.assertEqual(model, "res.partner")
-            found.setdefault(partner, []).extend(message["payload"]["lead_ids"])
+            (lead,) = message["payload"]["lead_ids"]
+            self.assertEqual(
+                json.loads(row.channel), [get_db_name(), "crm.lead", lead, NOTIFICATION]
+            )
+            found.append(lead)
         return found
 
     def peek(self, user, channels, last=None):
@@ -848,20 +851,35 @@ class TestRound3Rpc(MailSyncHttpCase):
     # The bus notification
     # ------------------------------------------------------------------
     def test_the_notification_tells_lead_ids_to_readers_only(self):
-        told = self.bus_rows()
-        # the victim's mailbox recorded on both leads; the victim is told of
-        # both, the attacker (salesperson of their own lead) of theirs only:
-        # not of the victim's lead they follow but may no longer read; the
-        # follower without CRM rights, the other company's manager and the
-        # portal follower of nothing
+        # the victim's mailbox recorded on both leads: one notification each,
+        # on the lead's own channel
         self.assertEqual(
-            sorted(told.get(self.victim.partner_id.id, [])),
-            sorted((self.own_lead | self.victim_lead).ids),
+            sorted(self.bus_rows()), sorted((self.own_lead | self.victim_lead).ids)
         )
-        self.assertNotIn(self.victim_lead.id, told.get(self.attacker.partner_id.id, []))
-        self.assertIn(self.own_lead.id, told.get(self.attacker.partner_id.id, []))
-        for user in (self.plain, self.manager_2, self.portal3):
-            self.assertNotIn(user.partner_id.id, told)
+        asked = [
+            f"{CHANNEL_PREFIX}{lead.id}" for lead in self.own_lead | self.victim_lead
+        ]
+        # the victim hears both; the attacker (salesperson of their own lead)
+        # theirs only, not the victim's lead they follow but may no longer
+        # read; the follower without CRM rights, the other company's manager
+        # and the portal follower nothing
+        heard = {
+            user: sorted(
+                i for p in self.told(self.peek(user, asked)) for i in p["lead_ids"]
+            )
+            for user in (
+                self.victim,
+                self.attacker,
+                self.plain,
+                self.manager_2,
+                self.portal3,
+            )
+        }
+        self.assertEqual(
+            heard.pop(self.victim), sorted((self.own_lead | self.victim_lead).ids)
+        )
+        self.assertEqual(heard.pop(self.attacker), [self.own_lead.id])
+        self.assertEqual(set(map(tuple, heard.values())), {()})
         # nothing of the emails: no subject, sender, body, file name
         for row in self.env["bus.bus"].sudo().search([("id", ">", self.bus_before)]):
             message = json.loads(row.message)
@@ -884,7 +902,9 @@ class TestRound3Rpc(MailSyncHttpCase):
         victim = self.victim.partner_id
         db = get_db_name()
         # the victim receives theirs (the attacks below would see them)
-        mine = self.told(self.peek(self.victim, []))
+        mine = self.told(
+            self.peek(self.victim, [f"{CHANNEL_PREFIX}{self.victim_lead.id}"])
+        )
         self.assertIn(self.victim_lead.id, [i for p in mine for i in p["lead_ids"]])
         hostile_channels = [
             f"res.partner_{victim.id}",
@@ -892,6 +912,11 @@ class TestRound3Rpc(MailSyncHttpCase):
             "res.partner",
             "crm.lead",
             f"crm.lead_{self.victim_lead.id}",
+            f"{CHANNEL_PREFIX}{self.victim_lead.id}",
+            f"{CHANNEL_PREFIX}{self.victim_lead.id}\n",
+            f"{CHANNEL_PREFIX}{self.victim_lead.id},{self.own_lead.id}",
+            f"{CHANNEL_PREFIX}0x{self.victim_lead.id:x}",
+            json.dumps([db, "crm.lead", self.victim_lead.id, NOTIFICATION]),
             NOTIFICATION,
             json.dumps([db, "res.partner", victim.id]),
             json.dumps(["res.partner", victim.id]),
@@ -903,15 +928,21 @@ class TestRound3Rpc(MailSyncHttpCase):
             with self.subTest(user=user.login):
                 answer = self.peek(user, hostile_channels)
                 self.assertNotIn([db, "res.partner", victim.id], answer["channels"])
+                self.assertNotIn(
+                    [db, "crm.lead", self.victim_lead.id, NOTIFICATION],
+                    answer["channels"],
+                )
                 leads = [i for p in self.told(answer) for i in p["lead_ids"]]
-                self.assertNotIn(self.victim_lead.id, leads)
-                if user != self.attacker:
-                    self.assertEqual(leads, [])
+                self.assertEqual(leads, [])
                 # a channel that is not a string (a partner's own) is refused
                 with self.assertRaises(JsonRpcException):
                     self.peek(user, [[db, "res.partner", victim.id]])
                 with self.assertRaises(JsonRpcException):
                     self.peek(user, [["res.partner", victim.id]])
+                with self.assertRaises(JsonRpcException):
+                    self.peek(
+                        user, [[db, "crm.lead", self.victim_lead.id, NOTIFICATION]]
+                    )
                 # the bus and the subscription code over XML-RPC
                 self.refused(user, "bus.bus", "search_read", [], ["message"])
                 self.refused(user, "bus.bus", "read", [self.bus_before + 1])
