@@ -13,13 +13,8 @@ class IrWebsocket(models.AbstractModel):
     _inherit = "ir.websocket"
 
     def _build_bus_channel_list(self, channels):
-        asked = [c for c in channels if isinstance(c, str)]
+        asked, channels = new_emails.split_asked(channels)
         # The strings themselves never carry anything: only what is granted.
-        channels = [
-            c
-            for c in channels
-            if not (isinstance(c, str) and c.startswith(new_emails.CHANNEL_PREFIX))
-        ]
         if self.env.uid:
             channels.extend(new_emails.granted(self.env, asked))
         return super()._build_bus_channel_list(channels)

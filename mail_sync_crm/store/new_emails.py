@@ -59,14 +59,24 @@ def _notify(env, pending):
         Bus._sendone(channel(lead), NOTIFICATION, {"lead_ids": [lead.id]})
 
 
+def split_asked(channels):
+    """``channels`` (what a page subscribes to) split in two: the strings that
+    ask for a lead's channel, and the others."""
+    asked, others = [], []
+    for name in channels:
+        is_asked = isinstance(name, str) and name.startswith(CHANNEL_PREFIX)
+        (asked if is_asked else others).append(name)
+    return asked, others
+
+
 def granted(env, asked):
-    """The channels among ``asked`` (strings a page sent) that ``env``'s user
-    may join: those of the leads they may read now, in all their companies (as
-    Odoo's inbox notifies). A string naming no lead or one they may not read
-    grants nothing."""
+    """The channels that ``env``'s user may join among ``asked`` (strings a
+    page sent, from ``split_asked``): those of the leads they may read now, in
+    all their companies (as Odoo's inbox notifies). A string naming no lead or
+    one they may not read grants nothing."""
     ids = set()
     for name in asked:
-        match = isinstance(name, str) and CHANNEL_ASKED.fullmatch(name)
+        match = CHANNEL_ASKED.fullmatch(name)
         if match:
             ids.add(int(match[1]))
     if not ids:
